@@ -1,0 +1,106 @@
+/* api.h -- the chat-completions client: libcurl multi driven by a libuv loop.
+ *
+ * One fq_api per process holds a CURLM whose sockets and timeout are driven
+ * by uv_poll/uv_timer handles (curl's multi-uv recipe), so any number of
+ * calls run concurrently on the one loop with keep-alive reuse. Each call
+ * posts one JSON body to {base_url}/chat/completions with the Bearer key,
+ * bounded by its timeout, and reports an fq_api_result to its callback,
+ * exactly once, on the loop thread. The body is built by
+ * fq_api_build_request() and never contains parameters that xAI's reasoning
+ * models reject (presence_penalty, frequency_penalty, stop,
+ * reasoning_effort).
+ */
+#ifndef FQ_API_H
+#define FQ_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "cost.h"
+#include "outcome.h"
+
+#define FQ_API_MAX_RESPONSE (8u << 20)  /* bodies over 8 MiB fail as malformed */
+
+typedef struct fq_ratelimit_headers {
+    int64_t limit_requests;       /* -1 when absent */
+    int64_t remaining_requests;
+    int64_t limit_tokens;
+    int64_t remaining_tokens;
+    int64_t retry_after_ms;       /* -1 when absent or unparsable */
+} fq_ratelimit_headers;
+
+typedef struct fq_api_result {
+    fq_outcome outcome;
+    long http_status;             /* 0 when no response arrived */
+    char *content;                /* choices[0].message.content (owned), NULL if none */
+    char *finish_reason;          /* owned, NULL if none */
+    fq_usage usage;               /* zeros and cost_ticks -1 when absent */
+    char *error;                  /* one-line reason for a failed call (owned) */
+    char request_id[128];         /* x-request-id, "" when absent */
+    fq_ratelimit_headers rl;
+    int64_t latency_ms;
+} fq_api_result;
+
+void fq_api_result_free(fq_api_result *r);
+
+/* Parses a response: status, body (not NUL-terminated), and classifies it
+ * with fq_outcome_classify(). Fills content/finish_reason/usage on 200, and
+ * error ("HTTP 429 resource-exhausted: Too many requests ...", bounded to
+ * 300 bytes, control characters replaced) otherwise. transport and
+ * transport_msg describe a failed transfer (0/NULL when it completed). */
+void fq_api_parse_response(long status, const char *body, size_t len,
+                           int transport, const char *transport_msg,
+                           fq_api_result *out);
+
+/* Parses one header line ("x-ratelimit-remaining-requests: 17\r\n") into rl;
+ * names are case-insensitive; unknown headers are ignored. Also captures
+ * x-request-id into request_id (bounded). */
+void fq_api_parse_header(const char *line, size_t len, fq_ratelimit_headers *rl,
+                         char *request_id, size_t request_id_len);
+
+void fq_ratelimit_headers_init(fq_ratelimit_headers *rl);
+
+typedef struct fq_api_request {
+    const char *model;
+    const char *system;           /* NULL or "" = no system message */
+    const char *prompt;           /* either prompt ... */
+    const char *messages;         /* ... or a JSON array of messages */
+    int max_tokens;
+    int has_temperature;
+    double temperature;
+} fq_api_request;
+
+/* Builds the JSON body (malloc'd, NUL-terminated) or NULL on failure. When
+ * messages is given, system is prepended only if the array has no system
+ * message of its own. */
+char *fq_api_build_request(const fq_api_request *req);
+
+typedef struct fq_api fq_api;
+typedef struct fq_api_call fq_api_call;
+
+typedef void (*fq_api_cb)(fq_api_call *call, fq_api_result *result, void *data);
+
+/* Creates a client on loop for base_url ("http://127.0.0.1:8000/v1").
+ * Returns NULL on failure. curl_global_init() is the caller's job. */
+fq_api *fq_api_new(uv_loop_t *loop, const char *base_url);
+
+/* Replaces the key used for later calls (SIGHUP); the copy is wiped on
+ * replacement and on close. */
+int fq_api_set_key(fq_api *api, const char *key);
+
+/* Starts a call. body is copied. The callback runs exactly once unless
+ * this returns NULL (then it never runs). result is only valid during the
+ * callback; the callee may steal owned strings by setting them to NULL. */
+fq_api_call *fq_api_post(fq_api *api, const char *body, int timeout_s,
+                         fq_api_cb cb, void *data);
+
+/* Number of calls in flight. */
+int fq_api_inflight(const fq_api *api);
+
+/* Aborts every call (their callbacks run with a network outcome "aborted"),
+ * closes the uv handles and frees the client once they are closed. */
+void fq_api_close(fq_api *api);
+
+#endif

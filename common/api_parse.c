@@ -1,0 +1,638 @@
+/* api_parse.c -- the pure half of the chat-completions client: building
+ * request bodies, and turning response headers and bodies into an
+ * fq_api_result (see api.h).
+ *
+ * Nothing here does I/O, so every rule can be unit-tested with canned bytes:
+ *
+ *  - A 200 is a success only when choices[0].message.content is a string
+ *    and usage is an object; anything else (truncated JSON, content null, no
+ *    usage) is a malformed body, which the fleet retries. Usage numbers may
+ *    arrive as doubles; each is accepted only when it is finite, non-negative
+ *    and below FQ_COUNT_MAX, otherwise it counts as absent.
+ *  - Usage is normalised to xAI's convention, where completion_tokens leaves
+ *    reasoning out and total = prompt + completion + reasoning: when
+ *    reasoning_tokens is absent the difference between total and
+ *    prompt + completion is taken as reasoning; when an OpenAI-style endpoint
+ *    reports reasoning as part of completion (total = prompt + completion and
+ *    reasoning <= completion), the reasoning is moved out of completion so
+ *    that cost.c never bills it twice.
+ *  - Any other status is an error. The body is read as xAI's flat
+ *    {"code": ..., "error": ...}, OpenAI's nested
+ *    {"error": {"message", "type", "code"}}, a bare JSON string, or plain
+ *    text / HTML (tags dropped), and the result's error becomes
+ *    "HTTP <status> <code>: <message>", at most FQ_API_ERROR_MAX - 1 bytes,
+ *    valid UTF-8, control characters turned into spaces and runs of white
+ *    space folded, so it can go into logs and SQLite as it is.
+ *  - A transfer that failed (timeout, reset, refused) carries the message
+ *    the transport layer wrote, through the same cleaning.
+ *  - fq_outcome_classify() makes the final decision in every case.
+ *
+ * Parsing fills outcome, http_status, content, finish_reason, usage and
+ * error, and leaves request_id, rl and latency_ms alone: the header
+ * callback and the transport fill those.
+ */
+#include "api.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "timeutil.h"
+
+#define FQ_API_ERROR_MAX 300              /* bytes of an error string, NUL included */
+#define FQ_CLASSIFY_TEXT_MAX 1024         /* text of a plain body handed to classify */
+#define FQ_COUNT_MAX 1000000000000000.0   /* 1e15: larger counts are garbage */
+#define FQ_RETRY_AFTER_MAX_MS 3600000LL   /* Retry-After is bounded to one hour */
+
+void fq_api_result_free(fq_api_result *r)
+{
+    if (r == NULL)
+        return;
+    free(r->content);
+    free(r->finish_reason);
+    free(r->error);
+    r->content = NULL;
+    r->finish_reason = NULL;
+    r->error = NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Clean, bounded text
+ *
+ * A writer appends bytes into a fixed buffer: valid UTF-8 is kept, invalid
+ * bytes become '?', control characters become spaces, runs of white space
+ * fold into one, leading white space is dropped, and a character that does
+ * not fit whole is left out. With skip_tags set, HTML tags are dropped.
+ * ---------------------------------------------------------------------- */
+
+typedef struct text_writer {
+    char *buf;
+    size_t cap;         /* including the NUL */
+    size_t len;
+    int space_pending;
+    int full;
+} text_writer;
+
+static void tw_init(text_writer *w, char *buf, size_t cap)
+{
+    w->buf = buf;
+    w->cap = cap;
+    w->len = 0;
+    w->space_pending = 0;
+    w->full = 0;
+    buf[0] = '\0';
+}
+
+static void tw_put(text_writer *w, const char *s, size_t n)
+{
+    if (w->full)
+        return;
+    if (w->space_pending && w->len > 0) {
+        if (w->len + 1 + n >= w->cap) {
+            w->full = 1;
+            return;
+        }
+        w->buf[w->len++] = ' ';
+    }
+    w->space_pending = 0;
+    if (w->len + n >= w->cap) {
+        w->full = 1;
+        return;
+    }
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t need;
+    unsigned min;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        need = 2; cp = c & 0x1f; min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        need = 3; cp = c & 0x0f; min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        need = 4; cp = c & 0x07; min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n < need)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return need;
+}
+
+static void tw_text(text_writer *w, const char *text, size_t n, int skip_tags)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    int in_tag = 0;
+    size_t i = 0;
+    while (i < n && !w->full) {
+        unsigned char c = s[i];
+        if (skip_tags && (in_tag || c == '<')) {
+            in_tag = c != '>';
+            w->space_pending = 1;
+            i++;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7f || c == ' ') {
+            w->space_pending = 1;
+            i++;
+            continue;
+        }
+        size_t k = utf8_seq(s + i, n - i);
+        if (k == 0) {
+            tw_put(w, "?", 1);
+            i++;
+            continue;
+        }
+        tw_put(w, (const char *)s + i, k);
+        i += k;
+    }
+}
+
+static void tw_str(text_writer *w, const char *s)
+{
+    tw_text(w, s, strlen(s), 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Success bodies
+ * ---------------------------------------------------------------------- */
+
+/* A token count or tick amount; def when absent, not a number, negative,
+ * NaN or absurdly large. */
+static int64_t json_count(const cJSON *obj, const char *name, int64_t def)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!cJSON_IsNumber(it))
+        return def;
+    double d = it->valuedouble;
+    if (!isfinite(d) || d < 0.0 || d > FQ_COUNT_MAX)
+        return def;
+    return (int64_t)d;
+}
+
+static void parse_usage(const cJSON *root, const cJSON *usage, fq_usage *u)
+{
+    int64_t p = json_count(usage, "prompt_tokens", 0);
+    int64_t c = json_count(usage, "completion_tokens", 0);
+    int64_t t = json_count(usage, "total_tokens", -1);
+    int64_t r = -1;
+    int64_t cached = 0;
+
+    const cJSON *pd = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
+    if (cJSON_IsObject(pd))
+        cached = json_count(pd, "cached_tokens", 0);
+    const cJSON *cd = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details");
+    if (cJSON_IsObject(cd))
+        r = json_count(cd, "reasoning_tokens", -1);
+
+    if (r < 0)
+        r = (t > p + c) ? t - p - c : 0;
+    else if (r > 0 && t == p + c && r <= c)
+        c -= r;     /* OpenAI counts reasoning inside completion */
+    if (t < 0)
+        t = p + c + r;
+    if (cached > p)
+        cached = p;
+
+    u->prompt_tokens = p;
+    u->completion_tokens = c;
+    u->reasoning_tokens = r;
+    u->cached_tokens = cached;
+    u->total_tokens = t;
+    u->cost_ticks = json_count(usage, "cost_in_usd_ticks", -1);
+    if (u->cost_ticks < 0)
+        u->cost_ticks = json_count(root, "cost_in_usd_ticks", -1);
+}
+
+/* Returns 1 and fills out when the body is a complete chat completion. */
+static int parse_success(const char *body, size_t len, fq_api_result *out)
+{
+    if (body == NULL || len == 0)
+        return 0;
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (root == NULL)
+        return 0;
+    int ok = 0;
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+    const cJSON *first = cJSON_IsArray(choices) ? cJSON_GetArrayItem(choices, 0) : NULL;
+    const cJSON *msg = cJSON_IsObject(first)
+                           ? cJSON_GetObjectItemCaseSensitive(first, "message") : NULL;
+    const cJSON *content = cJSON_IsObject(msg)
+                               ? cJSON_GetObjectItemCaseSensitive(msg, "content") : NULL;
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+    if (cJSON_IsString(content) && cJSON_IsObject(usage)) {
+        const cJSON *fr = cJSON_GetObjectItemCaseSensitive(first, "finish_reason");
+        out->content = strdup(content->valuestring);
+        if (cJSON_IsString(fr))
+            out->finish_reason = strdup(fr->valuestring);
+        parse_usage(root, usage, &out->usage);
+        ok = out->content != NULL;      /* else out of memory: retried like a bad body */
+    }
+    cJSON_Delete(root);
+    return ok;
+}
+
+/* ------------------------------------------------------------------------
+ * Error bodies
+ * ---------------------------------------------------------------------- */
+
+/* The code of an error body as text: a string, or a number printed. */
+static const char *code_text(const cJSON *it, char *num, size_t numlen)
+{
+    if (cJSON_IsString(it) && it->valuestring[0] != '\0')
+        return it->valuestring;
+    if (cJSON_IsNumber(it) && isfinite(it->valuedouble)) {
+        snprintf(num, numlen, "%.0f", it->valuedouble);
+        return num;
+    }
+    return NULL;
+}
+
+static int looks_like_html(const char *body, size_t len)
+{
+    size_t i = 0;
+    while (i < len && isspace((unsigned char)body[i]))
+        i++;
+    return i < len && body[i] == '<';
+}
+
+static void parse_error(long status, const char *body, size_t len, fq_api_result *out)
+{
+    char num[32];
+    char plain[FQ_CLASSIFY_TEXT_MAX];
+    const char *code = NULL;
+    const char *msg = NULL;
+    cJSON *root = NULL;
+
+    if (body != NULL && len > 0)
+        root = cJSON_ParseWithLength(body, len);
+    if (cJSON_IsObject(root)) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+        if (cJSON_IsString(e)) {                       /* xAI: flat */
+            msg = e->valuestring;
+            code = code_text(cJSON_GetObjectItemCaseSensitive(root, "code"), num, sizeof(num));
+        } else if (cJSON_IsObject(e)) {                /* OpenAI: nested */
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+            if (cJSON_IsString(m))
+                msg = m->valuestring;
+            code = code_text(cJSON_GetObjectItemCaseSensitive(e, "code"), num, sizeof(num));
+            if (code == NULL)
+                code = code_text(cJSON_GetObjectItemCaseSensitive(e, "type"), num, sizeof(num));
+        } else {
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "message");
+            if (cJSON_IsString(m))
+                msg = m->valuestring;
+            code = code_text(cJSON_GetObjectItemCaseSensitive(root, "code"), num, sizeof(num));
+        }
+    } else if (cJSON_IsString(root)) {
+        msg = root->valuestring;
+    }
+    if (msg == NULL && code == NULL && body != NULL && len > 0) {
+        text_writer pw;
+        tw_init(&pw, plain, sizeof(plain));
+        tw_text(&pw, body, len, looks_like_html(body, len));
+        if (pw.len > 0)
+            msg = plain;
+    }
+    if (msg != NULL && msg[0] == '\0')
+        msg = NULL;
+
+    out->outcome = fq_outcome_classify(status, code, msg, 0, 0);
+
+    char err[FQ_API_ERROR_MAX];
+    char head[64];
+    text_writer w;
+    tw_init(&w, err, sizeof(err));
+    snprintf(head, sizeof(head), "HTTP %ld", status);
+    tw_str(&w, head);
+    if (code != NULL) {
+        w.space_pending = 1;
+        tw_str(&w, code);
+    }
+    if (msg != NULL) {
+        tw_put(&w, ":", 1);
+        w.space_pending = 1;
+        tw_str(&w, msg);
+    }
+    out->error = strdup(err);
+    cJSON_Delete(root);
+}
+
+void fq_api_parse_response(long status, const char *body, size_t len,
+                           int transport, const char *transport_msg,
+                           fq_api_result *out)
+{
+    out->http_status = status;
+    out->content = NULL;
+    out->finish_reason = NULL;
+    out->error = NULL;
+    memset(&out->usage, 0, sizeof(out->usage));
+    out->usage.cost_ticks = -1;
+
+    if (transport != 0) {
+        char err[FQ_API_ERROR_MAX];
+        text_writer w;
+        tw_init(&w, err, sizeof(err));
+        if (transport_msg != NULL && transport_msg[0] != '\0')
+            tw_str(&w, transport_msg);
+        else
+            tw_str(&w, transport == 1 ? "timeout" : "network error");
+        out->error = strdup(err);
+        out->outcome = fq_outcome_classify(status, NULL, NULL, 0, transport);
+        return;
+    }
+    if (status == 200) {
+        int ok = parse_success(body, len, out);
+        out->outcome = fq_outcome_classify(status, NULL, NULL, ok, 0);
+        if (!ok || out->outcome != FQ_OUT_OK) {
+            char err[FQ_API_ERROR_MAX];
+            snprintf(err, sizeof(err), "malformed response body (%zu bytes)", len);
+            out->error = strdup(err);
+        }
+        return;
+    }
+    parse_error(status, body, len, out);
+}
+
+/* ------------------------------------------------------------------------
+ * Headers
+ * ---------------------------------------------------------------------- */
+
+void fq_ratelimit_headers_init(fq_ratelimit_headers *rl)
+{
+    rl->limit_requests = -1;
+    rl->remaining_requests = -1;
+    rl->limit_tokens = -1;
+    rl->remaining_tokens = -1;
+    rl->retry_after_ms = -1;
+}
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static int name_is(const char *name, size_t n, const char *want)
+{
+    return strlen(want) == n && strncasecmp(name, want, n) == 0;
+}
+
+/* A plain non-negative decimal of at most 18 digits; -1 otherwise. */
+static int64_t header_int(const char *v, size_t n)
+{
+    if (n == 0 || n > 18)
+        return -1;
+    int64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        x = x * 10 + (v[i] - '0');
+    }
+    return x;
+}
+
+static int64_t clamp_retry(int64_t ms)
+{
+    if (ms < 0)
+        return 0;
+    return ms > FQ_RETRY_AFTER_MAX_MS ? FQ_RETRY_AFTER_MAX_MS : ms;
+}
+
+/* Retry-After: delta-seconds (a fraction is tolerated) or an HTTP-date,
+ * as milliseconds from now bounded to [0, 1 h]; -1 when unparsable. */
+static int64_t parse_retry_after(const char *v, size_t n)
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof(buf))
+        return -1;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+
+    if (isdigit((unsigned char)buf[0])) {
+        int64_t sec = 0;
+        int64_t frac_ms = 0;
+        size_t i = 0;
+        for (; isdigit((unsigned char)buf[i]); i++) {
+            if (sec <= FQ_RETRY_AFTER_MAX_MS / 1000)   /* past the cap: stop growing */
+                sec = sec * 10 + (buf[i] - '0');
+        }
+        if (buf[i] == '.') {
+            int64_t scale = 100;
+            for (i++; isdigit((unsigned char)buf[i]); i++) {
+                frac_ms += (buf[i] - '0') * scale;
+                scale /= 10;
+            }
+        }
+        if (buf[i] != '\0')
+            return -1;
+        if (sec > FQ_RETRY_AFTER_MAX_MS / 1000)
+            return FQ_RETRY_AFTER_MAX_MS;
+        return clamp_retry(sec * 1000 + frac_ms);
+    }
+
+    static const char *const formats[] = {
+        "%a, %d %b %Y %H:%M:%S GMT",    /* IMF-fixdate */
+        "%A, %d-%b-%y %H:%M:%S GMT",    /* RFC 850 */
+        "%a %b %e %H:%M:%S %Y",         /* asctime */
+    };
+    for (size_t f = 0; f < sizeof(formats) / sizeof(formats[0]); f++) {
+        struct tm tm;
+        memset(&tm, 0, sizeof(tm));
+        const char *end = strptime(buf, formats[f], &tm);
+        if (end == NULL || *end != '\0')
+            continue;
+        time_t t = timegm(&tm);
+        if (t == (time_t)-1)
+            return -1;
+        return clamp_retry((int64_t)t * 1000 - fq_now_ms());
+    }
+    return -1;
+}
+
+static int request_id_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == ':' || c == '-';
+}
+
+void fq_api_parse_header(const char *line, size_t len, fq_ratelimit_headers *rl,
+                         char *request_id, size_t request_id_len)
+{
+    if (line == NULL)
+        return;
+    const char *colon = memchr(line, ':', len);
+    if (colon == NULL)
+        return;
+    const char *name = line;
+    size_t nlen = (size_t)(colon - line);
+    while (nlen > 0 && is_ws(*name)) {
+        name++;
+        nlen--;
+    }
+    while (nlen > 0 && is_ws(name[nlen - 1]))
+        nlen--;
+    const char *v = colon + 1;
+    size_t vlen = len - (size_t)(v - line);
+    while (vlen > 0 && is_ws(*v)) {
+        v++;
+        vlen--;
+    }
+    while (vlen > 0 && is_ws(v[vlen - 1]))
+        vlen--;
+
+    int64_t *slot = NULL;
+    if (rl != NULL) {
+        if (name_is(name, nlen, "x-ratelimit-limit-requests"))
+            slot = &rl->limit_requests;
+        else if (name_is(name, nlen, "x-ratelimit-remaining-requests"))
+            slot = &rl->remaining_requests;
+        else if (name_is(name, nlen, "x-ratelimit-limit-tokens"))
+            slot = &rl->limit_tokens;
+        else if (name_is(name, nlen, "x-ratelimit-remaining-tokens"))
+            slot = &rl->remaining_tokens;
+        else if (name_is(name, nlen, "retry-after"))
+            rl->retry_after_ms = parse_retry_after(v, vlen);
+    }
+    if (slot != NULL) {
+        int64_t x = header_int(v, vlen);
+        if (x >= 0)
+            *slot = x;
+        return;
+    }
+    if (request_id != NULL && request_id_len > 0 && name_is(name, nlen, "x-request-id")) {
+        size_t o = 0;
+        for (size_t i = 0; i < vlen && o + 1 < request_id_len; i++) {
+            if (request_id_char(v[i]))
+                request_id[o++] = v[i];
+        }
+        request_id[o] = '\0';
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Request bodies
+ * ---------------------------------------------------------------------- */
+
+static cJSON *chat_message(const char *role, const char *content)
+{
+    cJSON *m = cJSON_CreateObject();
+    if (m == NULL)
+        return NULL;
+    if (cJSON_AddStringToObject(m, "role", role) == NULL ||
+        cJSON_AddStringToObject(m, "content", content) == NULL) {
+        cJSON_Delete(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int has_system_message(const cJSON *messages)
+{
+    const cJSON *m;
+    cJSON_ArrayForEach(m, messages) {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+        if (cJSON_IsString(role) && strcmp(role->valuestring, "system") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static cJSON *build_messages(const fq_api_request *req)
+{
+    int want_system = req->system != NULL && req->system[0] != '\0';
+    cJSON *arr = NULL;
+    cJSON *m = NULL;
+
+    if (req->messages != NULL) {
+        arr = cJSON_Parse(req->messages);
+        if (!cJSON_IsArray(arr))
+            goto err;
+        if (want_system && !has_system_message(arr)) {
+            if ((m = chat_message("system", req->system)) == NULL)
+                goto err;
+            if (!cJSON_InsertItemInArray(arr, 0, m))
+                goto err;
+            m = NULL;
+        }
+        return arr;
+    }
+    if (req->prompt == NULL)
+        goto err;
+    if ((arr = cJSON_CreateArray()) == NULL)
+        goto err;
+    if (want_system) {
+        if ((m = chat_message("system", req->system)) == NULL || !cJSON_AddItemToArray(arr, m))
+            goto err;
+        m = NULL;
+    }
+    if ((m = chat_message("user", req->prompt)) == NULL || !cJSON_AddItemToArray(arr, m))
+        goto err;
+    return arr;
+err:
+    cJSON_Delete(m);      /* a message not yet handed to arr */
+    cJSON_Delete(arr);
+    return NULL;
+}
+
+char *fq_api_build_request(const fq_api_request *req)
+{
+    cJSON *root = NULL;
+    cJSON *messages = NULL;
+    char *printed = NULL;
+    char *out = NULL;
+
+    if (req == NULL || req->model == NULL || req->model[0] == '\0')
+        return NULL;
+    if (req->has_temperature && !isfinite(req->temperature))
+        return NULL;
+    if ((messages = build_messages(req)) == NULL)
+        goto err;
+    if ((root = cJSON_CreateObject()) == NULL)
+        goto err;
+    if (cJSON_AddStringToObject(root, "model", req->model) == NULL)
+        goto err;
+    if (!cJSON_AddItemToObject(root, "messages", messages))
+        goto err;
+    messages = NULL;
+    if (req->max_tokens > 0 &&
+        cJSON_AddNumberToObject(root, "max_tokens", req->max_tokens) == NULL)
+        goto err;
+    if (req->has_temperature &&
+        cJSON_AddNumberToObject(root, "temperature", req->temperature) == NULL)
+        goto err;
+    if (cJSON_AddFalseToObject(root, "stream") == NULL)
+        goto err;
+    if ((printed = cJSON_PrintUnformatted(root)) == NULL)
+        goto err;
+    size_t n = strlen(printed);
+    if ((out = malloc(n + 1)) == NULL)
+        goto err;
+    memcpy(out, printed, n + 1);
+err:
+    if (printed != NULL)
+        cJSON_free(printed);
+    cJSON_Delete(messages);
+    cJSON_Delete(root);
+    return out;
+}

@@ -1,0 +1,89 @@
+/* config.h -- configuration from the environment, the same names for every
+ * program (INTERFACE.md), validated once at start-up.
+ *
+ * fq_config_load() reads every variable, applies defaults, reads *_FILE
+ * secrets, and checks each value. A bad value is reported as one line naming
+ * the variable and what is wrong ("fleetq-worker: GROK_RATE_LIMIT_RPM: must
+ * be a non-negative integer, got \"-5\""); programs print it and exit 2.
+ * The key itself never appears in a message.
+ */
+#ifndef FQ_CONFIG_H
+#define FQ_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "task.h"
+
+#define FQ_EXIT_CONFIG 2
+
+typedef enum fq_on_budget { FQ_ON_BUDGET_WAIT = 0, FQ_ON_BUDGET_FAIL } fq_on_budget;
+
+typedef struct fq_role_profile {
+    char model[64];          /* FLEETQ_ROLE_<ROLE>_MODEL */
+    char *system;            /* FLEETQ_ROLE_<ROLE>_SYSTEM (owned) */
+    int priority;            /* FLEETQ_ROLE_<ROLE>_PRIORITY, name or 0-9 */
+    double share;            /* FLEETQ_ROLE_<ROLE>_SHARE, 0..1, minimum quota share */
+} fq_role_profile;
+
+typedef struct fq_config {
+    /* REDIS_URL, parsed */
+    char redis_host[256];
+    int redis_port;
+    int redis_db;
+    char redis_user[128];         /* "" when none */
+    char redis_password[256];     /* "" when none */
+
+    char *api_key;                /* XAI_API_KEY / GROK_API_KEY / *_FILE; NULL when unset */
+    char api_key_file[512];       /* the file it came from, "" when from the env */
+    char base_url[512];           /* XAI_BASE_URL, no trailing slash */
+    char db_path[512];            /* FLEETQ_DB */
+    int http_port;                /* PORT or FLEETQ_HTTP_PORT */
+
+    int64_t rate_limit_rpm;       /* GROK_RATE_LIMIT_RPM */
+    int64_t rate_limit_rph;       /* GROK_RATE_LIMIT_RPH, 0 = off */
+    int64_t rate_limit_tpm;       /* GROK_RATE_LIMIT_TPM, 0 = off */
+    int64_t max_inflight;         /* FLEETQ_MAX_INFLIGHT, 0 = off */
+    int rate_limiting;            /* ENABLE_RATE_LIMITING */
+    int rate_burst;               /* FLEETQ_RATE_BURST, default 1: calls allowed back to back */
+    int64_t daily_budget_ticks;   /* DAILY_BUDGET_USD in ticks, 0 = no cap */
+    int max_tokens_default;       /* MAX_TOKENS_DEFAULT */
+    int request_timeout_s;        /* REQUEST_TIMEOUT */
+    int max_retries;              /* GROK_MAX_RETRIES */
+    int lease_s;                  /* FLEETQ_LEASE_SECONDS */
+    int grace_s;                  /* FLEETQ_GRACE_SECONDS */
+    fq_on_budget on_budget;       /* FLEETQ_ON_BUDGET */
+    int log_level;                /* FLEETQ_LOG_LEVEL as fq_log_level */
+    size_t max_submission_bytes;  /* FLEETQ_MAX_SUBMISSION_BYTES, default 1 MiB */
+    int64_t reasoning_reserve;    /* FLEETQ_REASONING_RESERVE tokens, default 2048 */
+    int backoff_base_ms;          /* FLEETQ_BACKOFF_BASE_MS, default 1000 */
+    int backoff_max_ms;           /* FLEETQ_BACKOFF_MAX_MS, default 60000 */
+
+    fq_role_profile roles[FQ_ROLE_COUNT];
+} fq_config;
+
+/* What a program needs beyond the common variables. */
+enum {
+    FQ_NEED_KEY = 1 << 0,         /* workers: the API key must be set */
+};
+
+/* Loads and validates. Returns 0, or -1 with one line in err that names
+ * the variable (without the program prefix). */
+int fq_config_load(fq_config *cfg, unsigned needs, char *err, size_t errlen);
+
+/* Frees owned strings (wiping the key first). */
+void fq_config_free(fq_config *cfg);
+
+/* Re-reads the key from api_key_file (SIGHUP). Returns 1 when it changed,
+ * 0 when unchanged, -1 with a reason in err on failure (old key kept). */
+int fq_config_reload_key(fq_config *cfg, char *err, size_t errlen);
+
+/* Parses "redis://[user:password@]host:port[/db]" into cfg's redis fields.
+ * Returns 0, or -1 with a reason in err. */
+int fq_config_parse_redis_url(fq_config *cfg, const char *url, char *err, size_t errlen);
+
+/* A redacted form of the key for logs: "xai-…b14o" (first 4, last 4) or
+ * "…" for short keys. */
+void fq_config_redact_key(const char *key, char *buf, size_t len);
+
+#endif

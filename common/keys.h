@@ -1,0 +1,49 @@
+/* keys.h -- the names of fleetq's Redis keys, in one place.
+ *
+ * User-facing keys are easy to type (fleetq:submit, fleetq:task:<id>,
+ * fleetq:done:<id>, fleetq:events, fleetq:quota). Internal keys carry the
+ * hash tag {q} so that they share one slot.
+ */
+#ifndef FQ_KEYS_H
+#define FQ_KEYS_H
+
+#include <stdio.h>
+
+#include "task.h"
+
+#define FQ_KEY_SUBMIT   "fleetq:submit"
+#define FQ_KEY_EVENTS   "fleetq:events"
+#define FQ_KEY_QUOTA    "fleetq:quota"
+#define FQ_KEY_DELAYED  "fleetq:{q}:delayed"
+#define FQ_KEY_LEASES   "fleetq:{q}:leases"
+#define FQ_KEY_RESULTS  "fleetq:{q}:results"
+#define FQ_KEY_SEQ      "fleetq:{q}:seq"
+#define FQ_KEY_WORKERS  "fleetq:{q}:workers"
+
+#define FQ_GROUP_INTAKE "coordinators"
+#define FQ_GROUP_STORE  "store"
+
+#define FQ_EVENTS_MAXLEN "100000"           /* approximate trim of fleetq:events */
+#define FQ_RESULT_TTL_S  "604800"           /* finished task hashes live 7 days */
+
+#define FQ_KEY_MAX (FQ_ID_MAX + 64)
+
+static inline const char *fq_key_ready(fq_role role, char *buf, size_t len)
+{
+    snprintf(buf, len, "fleetq:{q}:ready:%s", fq_role_name(role));
+    return buf;
+}
+
+static inline const char *fq_key_marker(fq_role role, char *buf, size_t len)
+{
+    snprintf(buf, len, "fleetq:{q}:marker:%s", fq_role_name(role));
+    return buf;
+}
+
+static inline const char *fq_key_task(const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, "fleetq:task:%s", id);
+    return buf;
+}
+
+#endif

@@ -1,0 +1,60 @@
+-- prelude.lua -- helpers prepended to every fleetq script at build time
+-- (cmake/embed.cmake), so that each script reads as plain Lua and the
+-- shared pieces are written once.
+--
+-- Time always comes from Redis' TIME, never from a host clock, so every
+-- process on every host agrees on leases, windows and budget days.
+
+local function fq_now_ms()
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function fq_task_key(id)
+    return 'fleetq:task:' .. id
+end
+
+-- One line on the events stream for a state change.
+local function fq_event(events, maxlen, id, status, role, extra)
+    local args = {'XADD', events, 'MAXLEN', '~', maxlen, '*', 'id', id, 'status', status}
+    if role and role ~= '' then
+        args[#args + 1] = 'role'
+        args[#args + 1] = role
+    end
+    if extra then
+        for i = 1, #extra do args[#args + 1] = extra[i] end
+    end
+    redis.call(unpack(args))
+end
+
+-- The final record for the store, built from the task hash: the hash is
+-- the one source of truth for what the `tasks` row holds.
+local FQ_FINAL_FIELDS = {'role', 'priority', 'status', 'model', 'prompt', 'output',
+    'error', 'attempts', 'prompt_tokens', 'completion_tokens', 'reasoning_tokens',
+    'cached_tokens', 'cost_ticks', 'latency_ms', 'submitted_at', 'started_at',
+    'finished_at', 'worker'}
+
+local function fq_final_record(results, id)
+    local key = fq_task_key(id)
+    local vals = redis.call('HMGET', key, unpack(FQ_FINAL_FIELDS))
+    local args = {'XADD', results, '*', 'kind', 'final', 'task', id}
+    for i = 1, #FQ_FINAL_FIELDS do
+        local v = vals[i]
+        local name = FQ_FINAL_FIELDS[i]
+        if name == 'prompt' and not v then
+            v = redis.call('HGET', key, 'messages')
+        end
+        if v then
+            args[#args + 1] = name
+            args[#args + 1] = v
+        end
+    end
+    redis.call(unpack(args))
+end
+
+-- Puts a task back on its role's ready queue and wakes one idle worker.
+local function fq_ready(ready, marker, id, score)
+    redis.call('ZADD', ready, score, id)
+    redis.call('ZADD', marker, 0, 'wake')
+end
+

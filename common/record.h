@@ -1,0 +1,73 @@
+/* record.h -- the records workers and the coordinator put on the results
+ * stream (`fleetq:{q}:results`) for the SQLite store.
+ *
+ * Two kinds of entry, told apart by the field `kind`:
+ *  - `attempt`: one API call (task, n, http_status, outcome, error,
+ *    latency_ms, started_at, worker);
+ *  - `final`: a task's final state (the `tasks` row).
+ * Times are milliseconds since the Unix epoch (0 = unknown); money is USD
+ * ticks. The store upserts by task id and by (task, n), so an entry read
+ * twice after a crash writes nothing twice.
+ */
+#ifndef FQ_RECORD_H
+#define FQ_RECORD_H
+
+#include <stdint.h>
+
+#include "fields.h"
+
+typedef struct fq_attempt_record {
+    char *task_id;
+    int64_t n;              /* 1-based attempt number */
+    int64_t http_status;    /* 0 when no response */
+    char *outcome;          /* fq_outcome_name() */
+    char *error;            /* NULL when none */
+    int64_t latency_ms;
+    int64_t started_at;     /* ms epoch */
+    char *worker;
+} fq_attempt_record;
+
+typedef struct fq_final_record {
+    char *task_id;
+    char *role;             /* may be NULL for a rejection without a valid role */
+    int64_t priority;       /* -1 when unknown */
+    char *status;           /* done, failed, rejected, expired, cancelled */
+    char *model;
+    char *prompt;           /* the prompt, or the messages JSON */
+    char *output;
+    char *error;
+    int64_t attempts;
+    int64_t prompt_tokens;
+    int64_t completion_tokens;
+    int64_t reasoning_tokens;
+    int64_t cached_tokens;
+    int64_t cost_ticks;
+    int64_t latency_ms;
+    int64_t submitted_at;
+    int64_t started_at;
+    int64_t finished_at;
+    char *worker;
+} fq_final_record;
+
+/* Appends the record as stream fields ("kind" first) to an XADD command
+ * line. NULL strings are left out. Returns 0 or -1 (allocation). */
+int fq_record_attempt_to_fields(const fq_attempt_record *r, fq_argv *out);
+int fq_record_final_to_fields(const fq_final_record *r, fq_argv *out);
+
+/* Which kind an entry is: 'a' attempt, 'f' final, 0 unknown. */
+char fq_record_kind(const fq_field *fields, size_t n);
+
+/* Parse an entry (strings are copied; free with the matching _free).
+ * Return 0, or -1 when required fields (task, and n for attempts) are
+ * missing. */
+int fq_record_attempt_from_fields(const fq_field *fields, size_t n, fq_attempt_record *r);
+int fq_record_final_from_fields(const fq_field *fields, size_t n, fq_final_record *r);
+
+void fq_record_attempt_free(fq_attempt_record *r);
+void fq_record_final_free(fq_final_record *r);
+
+/* Formats ms since the epoch as ISO-8601 UTC with milliseconds,
+ * "2026-11-23T12:00:00.123Z" (buf of at least 25 bytes). */
+char *fq_iso8601_ms(int64_t ms, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,99 @@
+/* task.h -- the task model: roles, priorities, parsing and validating a
+ * submission, and the task hash that carries a task between processes.
+ *
+ * A submission is the flat field list of one `fleetq:submit` stream entry
+ * (see INTERFACE.md), either as separate fields or as one `json` field
+ * holding an object with the same names. fq_task_parse_submission() checks
+ * every rule (roles, ranges, id charset, UTF-8, sizes, message shape) and
+ * either fills an fq_task or writes one human-readable reason.
+ * fq_task_to_hash()/fq_task_from_hash() convert a validated task to and from
+ * the field list stored in `fleetq:task:<id>`.
+ */
+#ifndef FQ_TASK_H
+#define FQ_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fields.h"
+
+typedef enum fq_role {
+    FQ_ROLE_CEO = 0,
+    FQ_ROLE_CODE,
+    FQ_ROLE_QUALITY,
+    FQ_ROLE_MEMORY,
+    FQ_ROLE_COUNT
+} fq_role;
+
+#define FQ_ID_MAX 128             /* client ids: 1..128 of [A-Za-z0-9._:-] */
+#define FQ_PRIORITY_MAX 9         /* 0 most urgent */
+#define FQ_MAX_TOKENS_LIMIT 131072
+#define FQ_TEMPERATURE_MAX 2.0
+#define FQ_MAX_ATTEMPTS_LIMIT 100
+#define FQ_TIMEOUT_LIMIT 3600     /* seconds */
+#define FQ_DELAY_LIMIT (30 * 86400)
+#define FQ_TTL_LIMIT (30 * 86400)
+
+/* "ceo", "code", "quality", "memory"; NULL for an out-of-range role. */
+const char *fq_role_name(fq_role role);
+/* Returns the role for an exact name, or -1. */
+int fq_role_parse(const char *s, size_t len);
+
+/* Names map to numbers: critical 0, high 2, normal 4, low 6, bulk 8; digits
+ * "0".."9" map to themselves. Returns -1 for anything else. */
+int fq_priority_parse(const char *s, size_t len);
+
+/* Limits that come from configuration rather than from the contract. */
+typedef struct fq_task_limits {
+    size_t max_submission_bytes;  /* whole entry, names + values; default 1 MiB */
+} fq_task_limits;
+
+typedef struct fq_task {
+    char id[FQ_ID_MAX + 1];  /* "" when the submission gave none */
+    fq_role role;
+    int priority;            /* 0..9, or -1 = role default */
+    char *model;             /* NULL = role default */
+    char *system;            /* NULL = role default */
+    char *prompt;            /* exactly one of prompt / messages is set */
+    char *messages;          /* compact JSON array of {role, content} */
+    int max_tokens;          /* 0 = MAX_TOKENS_DEFAULT */
+    int has_temperature;
+    double temperature;      /* 0..2 */
+    int max_attempts;        /* 0 = GROK_MAX_RETRIES + 1 */
+    int timeout_s;           /* 0 = REQUEST_TIMEOUT */
+    int delay_s;             /* 0 = none */
+    int ttl_s;               /* 0 = never expires */
+} fq_task;
+
+void fq_task_init(fq_task *t);
+void fq_task_free(fq_task *t);   /* frees the strings, leaves t re-initialised */
+
+/* Validates a submission. On success returns 0 and fills *out (which the
+ * caller frees with fq_task_free). On failure returns -1 and writes one
+ * line into err (e.g. "max_tokens: must be an integer from 1 to 131072,
+ * got \"abc\""). Even on failure, out->id is set when the submission carried
+ * a valid id and out->role when it carried a valid role (else -1 in
+ * *role_or_minus1), so the rejection can be recorded under them. */
+int fq_task_parse_submission(const fq_field *fields, size_t n,
+                             const fq_task_limits *limits, fq_task *out,
+                             int *role_or_minus1, char *err, size_t errlen);
+
+/* Appends the task's fields as name/value pairs for HSET into the task hash:
+ * role, priority, model, system, prompt or messages, max_tokens, temperature,
+ * max_attempts, timeout, delay, ttl (only the ones that are set, except role
+ * and priority which are always written). */
+int fq_task_to_hash(const fq_task *t, fq_argv *out);
+
+/* Reads a task back from HGETALL's field list (unknown fields are ignored,
+ * so the hash may also hold status, attempts, timestamps...). Returns 0, or
+ * -1 with a reason in err when role/prompt are missing. */
+int fq_task_from_hash(const fq_field *fields, size_t n, fq_task *out,
+                      char *err, size_t errlen);
+
+/* 1 when buf[0..len) is valid UTF-8 (no overlongs, no surrogates). */
+int fq_utf8_valid(const char *buf, size_t len);
+
+/* 1 when s is 1..128 of [A-Za-z0-9._:-]. */
+int fq_id_valid(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,149 @@
+/* coordinator.c -- the coordinator's life cycle: connections, the periodic
+ * timer, signals, and a shutdown that lets in-flight work finish.
+ *
+ * On SIGTERM/SIGINT the blocking reads are dropped at once (what they had
+ * not delivered stays in the streams, pending for this consumer, and is
+ * read again on the next start); scripts already sent are awaited; then the
+ * store is closed and every handle too, and the loop ends.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coordinator.h"
+#include "keys.h"
+#include "log.h"
+
+#define TICK_MS 100
+
+static void on_group(fq_redis *r, redisReply *reply, void *data)
+{
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+        strncmp(reply->str, "BUSYGROUP", 9) != 0)
+        fq_log(FQ_LOG_ERROR, "coordinator.group_failed", FQ_LS, "error", reply->str, FQ_LEND);
+}
+
+void fq_coordinator_ensure_group(fq_coordinator *c, const char *stream, const char *group)
+{
+    /* From the start of the stream: submissions made before the first
+     * coordinator ever ran are processed too. */
+    fq_redis_command(c->redis, on_group, NULL, "XGROUP CREATE %s %s 0 MKSTREAM", stream, group);
+}
+
+static void on_main_state(fq_redis *r, int connected, void *data)
+{
+    fq_coordinator *c = data;
+    if (!connected)
+        return;
+    fq_coordinator_ensure_group(c, FQ_KEY_SUBMIT, FQ_GROUP_INTAKE);
+    fq_coordinator_ensure_group(c, FQ_KEY_RESULTS, FQ_GROUP_STORE);
+    fq_intake_kick(c->intake);
+    fq_persist_kick(c->persist);
+}
+
+static void on_intake_state(fq_redis *r, int connected, void *data)
+{
+    fq_coordinator *c = data;
+    if (connected)
+        fq_intake_kick(c->intake);
+}
+
+static void on_results_state(fq_redis *r, int connected, void *data)
+{
+    fq_coordinator *c = data;
+    if (connected)
+        fq_persist_kick(c->persist);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    fq_coordinator *c = t->data;
+    fq_reaper_tick(c->reaper);
+}
+
+static void close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+void fq_coordinator_maybe_close(fq_coordinator *c)
+{
+    if (!c->stopping || c->closed || fq_intake_busy(c->intake) ||
+        fq_persist_busy(c->persist) || fq_reaper_busy(c->reaper))
+        return;
+    c->closed = 1;
+    fq_redis_close(c->redis);
+    c->redis = NULL;
+    fq_intake_free(c->intake);
+    fq_persist_free(c->persist);
+    c->intake = NULL;
+    c->persist = NULL;
+    close_handle((uv_handle_t *)&c->cron);
+    close_handle((uv_handle_t *)&c->sigterm);
+    close_handle((uv_handle_t *)&c->sigint);
+    fq_log(FQ_LOG_INFO, "coordinator.stopped", FQ_LEND);
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+    fq_coordinator *c = sig->data;
+    if (c->stopping)
+        return;
+    c->stopping = 1;
+    fq_log(FQ_LOG_INFO, "coordinator.stopping", FQ_LS, "signal",
+           signum == SIGTERM ? "SIGTERM" : "SIGINT", FQ_LEND);
+    uv_timer_stop(&c->cron);
+    fq_redis_close(c->intake_conn);
+    fq_redis_close(c->results_conn);
+    c->intake_conn = c->results_conn = NULL;
+    fq_coordinator_maybe_close(c);
+}
+
+int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg)
+{
+    char err[512];
+    memset(c, 0, sizeof(*c));
+    c->loop = loop;
+    c->cfg = cfg;
+    const char *name = getenv("FLEETQ_COORDINATOR_NAME");
+    snprintf(c->consumer, sizeof(c->consumer), "%s", name && *name ? name : "coordinator");
+
+    c->store = fq_store_open(cfg->db_path, err, sizeof(err));
+    if (c->store == NULL) {
+        fq_log(FQ_LOG_ERROR, "coordinator.store_failed", FQ_LS, "error", err, FQ_LEND);
+        return -1;
+    }
+    c->intake = fq_intake_new(c);
+    c->persist = fq_persist_new(c);
+    c->reaper = fq_reaper_new(c);
+    c->redis = fq_redis_new(loop, cfg, "fleetq-coordinator", 0);
+    c->intake_conn = fq_redis_new(loop, cfg, "fleetq-coordinator-intake", 15000);
+    c->results_conn = fq_redis_new(loop, cfg, "fleetq-coordinator-results", 15000);
+    if (!c->intake || !c->persist || !c->reaper || !c->redis || !c->intake_conn ||
+        !c->results_conn)
+        return -1;
+    fq_redis_on_state(c->redis, on_main_state, c);
+    fq_redis_on_state(c->intake_conn, on_intake_state, c);
+    fq_redis_on_state(c->results_conn, on_results_state, c);
+
+    uv_timer_init(loop, &c->cron);
+    c->cron.data = c;
+    uv_timer_start(&c->cron, on_tick, TICK_MS, TICK_MS);
+    uv_signal_init(loop, &c->sigterm);
+    uv_signal_init(loop, &c->sigint);
+    c->sigterm.data = c->sigint.data = c;
+    uv_signal_start(&c->sigterm, on_stop_signal, SIGTERM);
+    uv_signal_start(&c->sigint, on_stop_signal, SIGINT);
+    fq_log(FQ_LOG_INFO, "coordinator.started", FQ_LS, "db", cfg->db_path, FQ_LI, "schema",
+           (int64_t)fq_store_version(c->store), FQ_LS, "consumer", c->consumer, FQ_LEND);
+    return 0;
+}
+
+void fq_coordinator_free(fq_coordinator *c)
+{
+    fq_reaper_free(c->reaper);
+    if (c->store != NULL)
+        fq_store_close(c->store);
+}

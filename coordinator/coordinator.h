@@ -1,0 +1,68 @@
+/* coordinator.h -- the coordinator process and its parts.
+ *
+ * One libuv loop drives three Redis connections (commands, and one each for
+ * the two blocking stream reads), the SQLite store and a periodic timer:
+ *   intake.c  -- fleetq:submit → validate → intake.lua (route or reject);
+ *   persist.c -- results stream → SQLite batch → stored.lua (announce, ack);
+ *   reaper.c  -- delayed tasks and due retries promoted, expired leases reaped.
+ */
+#ifndef FQ_COORDINATOR_H
+#define FQ_COORDINATOR_H
+
+#include <uv.h>
+
+#include "config.h"
+#include "redis.h"
+#include "store.h"
+
+typedef struct fq_coordinator {
+    uv_loop_t *loop;
+    fq_config *cfg;
+    fq_store *store;
+    char consumer[160];      /* stable across restarts, so our pending entries come back */
+
+    fq_redis *redis;         /* ordinary commands and scripts */
+    fq_redis *intake_conn;   /* XREADGROUP BLOCK on fleetq:submit */
+    fq_redis *results_conn;  /* XREADGROUP BLOCK on the results stream */
+
+    uv_timer_t cron;
+    uv_signal_t sigterm, sigint;
+    int stopping;
+    int closed;
+
+    struct fq_intake *intake;
+    struct fq_persist *persist;
+    struct fq_reaper *reaper;
+} fq_coordinator;
+
+/* Opens the store, connects and starts the timer and signal handlers.
+ * Returns 0, or -1 after logging why. */
+int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg);
+/* After uv_run() returned. */
+void fq_coordinator_free(fq_coordinator *c);
+
+/* Each part: create, start once Redis is up, stop taking new work, and
+ * report whether it still has work in flight (for a clean shutdown). */
+struct fq_intake *fq_intake_new(fq_coordinator *c);
+void fq_intake_kick(struct fq_intake *in);
+int fq_intake_busy(const struct fq_intake *in);
+void fq_intake_free(struct fq_intake *in);
+
+struct fq_persist *fq_persist_new(fq_coordinator *c);
+void fq_persist_kick(struct fq_persist *p);
+int fq_persist_busy(const struct fq_persist *p);
+void fq_persist_free(struct fq_persist *p);
+
+struct fq_reaper *fq_reaper_new(fq_coordinator *c);
+/* Runs from the coordinator's timer; does nothing while a run is in flight. */
+void fq_reaper_tick(struct fq_reaper *r);
+int fq_reaper_busy(const struct fq_reaper *r);
+void fq_reaper_free(struct fq_reaper *r);
+
+/* Called by the parts when they go idle, so shutdown can complete. */
+void fq_coordinator_maybe_close(fq_coordinator *c);
+
+/* Creates a consumer group at the start of a stream (BUSYGROUP is fine). */
+void fq_coordinator_ensure_group(fq_coordinator *c, const char *stream, const char *group);
+
+#endif

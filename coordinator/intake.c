@@ -1,0 +1,205 @@
+/* intake.c -- reads submissions from fleetq:submit and records each one.
+ *
+ * Entries are read with XREADGROUP in batches: first this consumer's own
+ * pending entries (read before a crash but never acknowledged), then new
+ * ones. Each entry is validated in C (fq_task_parse_submission) and then
+ * recorded by intake.lua, which routes it to its role's queue (or delayed
+ * set) or records the rejection with its reason, and acknowledges it, all
+ * in one step. The next batch is read once every script of this one has
+ * answered, so an entry is never acknowledged before it is recorded.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coordinator.h"
+#include "keys.h"
+#include "log.h"
+#include "task.h"
+
+#define BATCH 200
+#define BLOCK_MS 2000
+#define RETRY_MS 1000
+
+struct fq_intake {
+    fq_coordinator *c;
+    int reading;
+    int inflight;
+    int own_pending;   /* 1 while re-reading our unacknowledged entries */
+    uv_timer_t retry;
+};
+
+static void on_retry(uv_timer_t *t)
+{
+    fq_intake_kick(t->data);
+}
+
+static void on_recorded(fq_redis *r, redisReply *reply, void *data)
+{
+    struct fq_intake *in = data;
+    in->inflight--;
+    if (fq_reply_failed(reply)) {
+        /* Not acknowledged: the entry stays pending and is read again. */
+        fq_log(FQ_LOG_ERROR, "intake.record_failed", FQ_LS, "error",
+               reply ? reply->str : "Redis connection lost", FQ_LEND);
+        in->own_pending = 1;
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+               strcmp(reply->element[0]->str, "duplicate") == 0) {
+        fq_log(FQ_LOG_INFO, "intake.duplicate", FQ_LS, "status", reply->element[1]->str,
+               FQ_LEND);
+    }
+    if (in->inflight == 0) {
+        fq_intake_kick(in);
+        fq_coordinator_maybe_close(in->c);
+    }
+}
+
+/* Records one entry: validated → routed, invalid → rejected with reason. */
+static void record_entry(struct fq_intake *in, const redisReply *entry)
+{
+    fq_coordinator *c = in->c;
+    const fq_config *cfg = c->cfg;
+    const redisReply *eid = entry->element[0], *body = entry->element[1];
+    char entry_id[64];
+    snprintf(entry_id, sizeof(entry_id), "%.*s", (int)eid->len, eid->str);
+
+    size_t nf = body->type == REDIS_REPLY_ARRAY ? body->elements / 2 : 0;
+    fq_field *fields = calloc(nf + 1, sizeof(*fields));
+    if (fields == NULL)
+        return;  /* stays pending; read again later */
+    nf = fq_reply_fields(body, fields, nf);
+
+    fq_task task;
+    fq_task_init(&task);
+    fq_task_limits limits = {.max_submission_bytes = cfg->max_submission_bytes};
+    int role = -1;
+    char reason[512] = "";
+    int valid = body->type == REDIS_REPLY_ARRAY &&
+                fq_task_parse_submission(fields, nf, &limits, &task, &role, reason,
+                                         sizeof(reason)) == 0;
+    if (body->type != REDIS_REPLY_ARRAY)
+        snprintf(reason, sizeof(reason), "the submission entry was deleted before it was read");
+    free(fields);
+
+    const char *id = task.id[0] ? task.id : entry_id;
+    fq_role route_role = role >= 0 ? (fq_role)role : FQ_ROLE_CEO;
+    int priority = task.priority >= 0 ? task.priority : cfg->roles[route_role].priority;
+    char task_key[FQ_KEY_MAX], ready[FQ_KEY_MAX], marker[FQ_KEY_MAX];
+
+    fq_argv a;
+    fq_argv_init(&a);
+    fq_argv_adds(&a, fq_key_task(id, task_key, sizeof(task_key)));
+    fq_argv_adds(&a, fq_key_ready(route_role, ready, sizeof(ready)));
+    fq_argv_adds(&a, FQ_KEY_DELAYED);
+    fq_argv_adds(&a, fq_key_marker(route_role, marker, sizeof(marker)));
+    fq_argv_adds(&a, FQ_KEY_EVENTS);
+    fq_argv_adds(&a, FQ_KEY_RESULTS);
+    fq_argv_adds(&a, FQ_KEY_SUBMIT);
+    fq_argv_adds(&a, FQ_KEY_SEQ);
+    fq_argv_adds(&a, entry_id);
+    fq_argv_adds(&a, FQ_GROUP_INTAKE);
+    fq_argv_adds(&a, valid ? "route" : "reject");
+    fq_argv_adds(&a, id);
+    fq_argv_adds(&a, role >= 0 ? fq_role_name((fq_role)role) : "");
+    fq_argv_addll(&a, priority);
+    fq_argv_addll(&a, (long long)task.delay_s * 1000);
+    fq_argv_addll(&a, (long long)task.ttl_s * 1000);
+    fq_argv_addll(&a, task.max_attempts > 0 ? task.max_attempts : cfg->max_retries + 1);
+    fq_argv_adds(&a, reason);
+    fq_argv_adds(&a, FQ_EVENTS_MAXLEN);
+    if (valid) {
+        fq_task_to_hash(&task, &a);
+        fq_argv_pairll(&a, "priority", priority);
+    } else if (role >= 0) {
+        fq_argv_pair(&a, "role", fq_role_name((fq_role)role));
+    }
+    if (valid)
+        fq_log(FQ_LOG_DEBUG, "task.accepted", FQ_LS, "task", id, FQ_LS, "role",
+               fq_role_name((fq_role)role), FQ_LI, "priority", (int64_t)priority, FQ_LEND);
+    else
+        fq_log(FQ_LOG_WARN, "task.rejected", FQ_LS, "task", id, FQ_LS, "entry", entry_id,
+               FQ_LS, "reason", reason, FQ_LEND);
+    if (fq_redis_script(c->redis, "intake", 8, &a, on_recorded, in) == 0)
+        in->inflight++;
+    else
+        in->own_pending = 1;  /* stays pending; read again later */
+    fq_argv_free(&a);
+    fq_task_free(&task);
+}
+
+static void on_read(fq_redis *r, redisReply *reply, void *data)
+{
+    struct fq_intake *in = data;
+    fq_coordinator *c = in->c;
+    in->reading = 0;
+    if (c->stopping) {
+        fq_coordinator_maybe_close(c);
+        return;
+    }
+    if (fq_reply_failed(reply)) {
+        if (reply != NULL && strncmp(reply->str, "NOGROUP", 7) == 0)
+            fq_coordinator_ensure_group(c, FQ_KEY_SUBMIT, FQ_GROUP_INTAKE);
+        else if (reply != NULL)
+            fq_log(FQ_LOG_ERROR, "intake.read_failed", FQ_LS, "error", reply->str, FQ_LEND);
+        in->own_pending = 1;
+        uv_timer_start(&in->retry, on_retry, RETRY_MS, 0);
+        return;
+    }
+    size_t entries = 0;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0) {
+        const redisReply *stream = reply->element[0];
+        const redisReply *list = stream->element[1];
+        entries = list->elements;
+        for (size_t i = 0; i < list->elements; i++) {
+            const redisReply *e = list->element[i];
+            if (e->type == REDIS_REPLY_ARRAY && e->elements == 2)
+                record_entry(in, e);
+        }
+    }
+    if (in->own_pending && entries == 0)
+        in->own_pending = 0;  /* caught up with what we had left unacknowledged */
+    if (in->inflight == 0)
+        fq_intake_kick(in);
+}
+
+void fq_intake_kick(struct fq_intake *in)
+{
+    fq_coordinator *c = in->c;
+    if (c->stopping || in->reading || in->inflight > 0)
+        return;
+    if (fq_redis_command(c->intake_conn, on_read, in,
+                         "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s %s",
+                         FQ_GROUP_INTAKE, c->consumer, BATCH, in->own_pending ? 0 : BLOCK_MS,
+                         FQ_KEY_SUBMIT, in->own_pending ? "0" : ">") == 0)
+        in->reading = 1;
+    else
+        uv_timer_start(&in->retry, on_retry, RETRY_MS, 0);
+}
+
+struct fq_intake *fq_intake_new(fq_coordinator *c)
+{
+    struct fq_intake *in = calloc(1, sizeof(*in));
+    if (in == NULL)
+        return NULL;
+    in->c = c;
+    in->own_pending = 1;
+    uv_timer_init(c->loop, &in->retry);
+    in->retry.data = in;
+    return in;
+}
+
+int fq_intake_busy(const struct fq_intake *in)
+{
+    return in->inflight > 0;
+}
+
+static void free_on_close(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void fq_intake_free(struct fq_intake *in)
+{
+    if (in != NULL)
+        uv_close((uv_handle_t *)&in->retry, free_on_close);
+}

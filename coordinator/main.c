@@ -1,0 +1,67 @@
+/* main.c -- fleetq-coordinator: command line, configuration, the loop. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "coordinator.h"
+#include "log.h"
+
+#define PROG "fleetq-coordinator"
+
+static void usage(FILE *out)
+{
+    fputs("Usage: " PROG " [--help] [--version]\n"
+          "\n"
+          "Takes submissions from the Redis stream fleetq:submit, validates them and\n"
+          "routes them to the role queues; promotes delayed tasks and retries; returns\n"
+          "tasks whose worker died; writes every result and attempt to SQLite.\n"
+          "\n"
+          "Configuration comes from the environment: REDIS_URL (default\n"
+          "redis://127.0.0.1:6379/0), FLEETQ_DB (default ./fleetq.db), GROK_MAX_RETRIES,\n"
+          "FLEETQ_MAX_SUBMISSION_BYTES, FLEETQ_LOG_LEVEL, ... (see README).\n"
+          "SIGTERM/SIGINT stop it after the current batch is written.\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage(stdout); return 0;
+        case 'V': printf(PROG " %s\n", FQ_VERSION); return 0;
+        default: usage(stderr); return FQ_EXIT_CONFIG;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, PROG ": unexpected argument \"%s\"; see --help\n", argv[optind]);
+        return FQ_EXIT_CONFIG;
+    }
+    fq_config cfg;
+    char err[512];
+    if (fq_config_load(&cfg, 0, err, sizeof(err)) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return FQ_EXIT_CONFIG;
+    }
+    fq_log_init(PROG, (fq_log_level)cfg.log_level);
+    fq_log_add_secret(cfg.api_key);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fq_coordinator coord;
+    int rc = 1;
+    if (fq_coordinator_start(&coord, &loop, &cfg) == 0) {
+        uv_run(&loop, UV_RUN_DEFAULT);
+        rc = 0;
+    }
+    fq_coordinator_free(&coord);
+    uv_loop_close(&loop);
+    fq_config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,196 @@
+/* persist.c -- moves worker results from the results stream into SQLite.
+ *
+ * Each XREADGROUP batch (up to 500 entries: whatever arrived since the
+ * last one) is written in one BEGIN IMMEDIATE ... COMMIT; only after the
+ * commit does stored.lua announce the finished tasks on fleetq:done:<id>
+ * and acknowledge the entries. A crash in between replays the batch: rows
+ * are upserts, so nothing is written twice, and a task is announced once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coordinator.h"
+#include "keys.h"
+#include "log.h"
+#include "record.h"
+
+#define BATCH 500
+#define BLOCK_MS 1000
+#define RETRY_MS 1000
+#define MAX_FIELDS 64
+
+struct fq_persist {
+    fq_coordinator *c;
+    int reading;
+    int acking;
+    int own_pending;
+    uv_timer_t retry;
+};
+
+static void on_retry(uv_timer_t *t)
+{
+    fq_persist_kick(t->data);
+}
+
+static void fail_batch(struct fq_persist *p, const char *what, const char *error)
+{
+    fq_log(FQ_LOG_ERROR, "persist.failed", FQ_LS, "step", what, FQ_LS, "error", error,
+           FQ_LEND);
+    p->own_pending = 1;  /* the batch is read again from our pending entries */
+    uv_timer_start(&p->retry, on_retry, RETRY_MS, 0);
+}
+
+static void on_stored(fq_redis *r, redisReply *reply, void *data)
+{
+    struct fq_persist *p = data;
+    p->acking = 0;
+    if (fq_reply_failed(reply)) {
+        fail_batch(p, "ack", reply ? reply->str : "Redis connection lost");
+    } else {
+        fq_persist_kick(p);
+    }
+    fq_coordinator_maybe_close(p->c);
+}
+
+/* Writes one entry; appends (task, status) to finals for a final record.
+ * Returns 0, or -1 when SQLite failed (the batch is rolled back). */
+static int store_entry(struct fq_persist *p, const redisReply *body, fq_argv *finals)
+{
+    fq_field fields[MAX_FIELDS];
+    size_t nf = fq_reply_fields(body, fields, MAX_FIELDS);
+    char kind = fq_record_kind(fields, nf);
+    int rc = 0;
+    if (kind == 'a') {
+        fq_attempt_record rec;
+        if (fq_record_attempt_from_fields(fields, nf, &rec) == 0) {
+            rc = fq_store_put_attempt(p->c->store, &rec);
+            fq_record_attempt_free(&rec);
+            return rc;
+        }
+    } else if (kind == 'f') {
+        fq_final_record rec;
+        if (fq_record_final_from_fields(fields, nf, &rec) == 0) {
+            rc = fq_store_put_final(p->c->store, &rec);
+            if (rc == 0 && rec.status != NULL) {
+                fq_argv_adds(finals, rec.task_id);
+                fq_argv_adds(finals, rec.status);
+            }
+            fq_record_final_free(&rec);
+            return rc;
+        }
+    }
+    fq_log(FQ_LOG_WARN, "persist.skipped", FQ_LS, "msg", "unreadable result entry; dropped",
+           FQ_LEND);
+    return 0;
+}
+
+static void on_read(fq_redis *r, redisReply *reply, void *data)
+{
+    struct fq_persist *p = data;
+    fq_coordinator *c = p->c;
+    p->reading = 0;
+    if (c->stopping) {
+        fq_coordinator_maybe_close(c);
+        return;
+    }
+    if (fq_reply_failed(reply)) {
+        if (reply != NULL && strncmp(reply->str, "NOGROUP", 7) == 0)
+            fq_coordinator_ensure_group(c, FQ_KEY_RESULTS, FQ_GROUP_STORE);
+        fail_batch(p, "read", reply ? reply->str : "Redis connection lost");
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 ||
+        reply->element[0]->element[1]->elements == 0) {
+        p->own_pending = 0;
+        fq_persist_kick(p);
+        return;
+    }
+    const redisReply *list = reply->element[0]->element[1];
+    fq_argv ids, finals;
+    fq_argv_init(&ids);
+    fq_argv_init(&finals);
+    if (fq_store_begin(c->store) != 0) {
+        fail_batch(p, "begin", fq_store_error(c->store));
+        return;
+    }
+    int failed = 0;
+    for (size_t i = 0; i < list->elements && !failed; i++) {
+        const redisReply *e = list->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+            continue;
+        fq_argv_add(&ids, e->element[0]->str, e->element[0]->len);
+        if (e->element[1]->type == REDIS_REPLY_ARRAY)
+            failed = store_entry(p, e->element[1], &finals) != 0;
+    }
+    if (failed || fq_store_commit(c->store) != 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s", fq_store_error(c->store));
+        fq_store_rollback(c->store);
+        fq_argv_free(&ids);
+        fq_argv_free(&finals);
+        fail_batch(p, "write", msg);
+        return;
+    }
+    fq_log(FQ_LOG_DEBUG, "persist.batch", FQ_LI, "entries", (int64_t)ids.argc,
+           FQ_LI, "finals", (int64_t)(finals.argc / 2), FQ_LEND);
+
+    fq_argv a;
+    fq_argv_init(&a);
+    fq_argv_adds(&a, FQ_KEY_RESULTS);
+    fq_argv_adds(&a, FQ_GROUP_STORE);
+    fq_argv_addll(&a, ids.argc);
+    for (int i = 0; i < ids.argc; i++)
+        fq_argv_add(&a, ids.argv[i], ids.argvlen[i]);
+    for (int i = 0; i < finals.argc; i++)
+        fq_argv_add(&a, finals.argv[i], finals.argvlen[i]);
+    if (fq_redis_script(c->redis, "stored", 1, &a, on_stored, p) == 0)
+        p->acking = 1;
+    else
+        fail_batch(p, "ack", "Redis connection lost");
+    fq_argv_free(&a);
+    fq_argv_free(&ids);
+    fq_argv_free(&finals);
+}
+
+void fq_persist_kick(struct fq_persist *p)
+{
+    fq_coordinator *c = p->c;
+    if (c->stopping || p->reading || p->acking)
+        return;
+    if (fq_redis_command(c->results_conn, on_read, p,
+                         "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s %s",
+                         FQ_GROUP_STORE, c->consumer, BATCH, p->own_pending ? 0 : BLOCK_MS,
+                         FQ_KEY_RESULTS, p->own_pending ? "0" : ">") == 0)
+        p->reading = 1;
+    else
+        uv_timer_start(&p->retry, on_retry, RETRY_MS, 0);
+}
+
+struct fq_persist *fq_persist_new(fq_coordinator *c)
+{
+    struct fq_persist *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->c = c;
+    p->own_pending = 1;
+    uv_timer_init(c->loop, &p->retry);
+    p->retry.data = p;
+    return p;
+}
+
+int fq_persist_busy(const struct fq_persist *p)
+{
+    return p->acking;
+}
+
+static void free_on_close(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void fq_persist_free(struct fq_persist *p)
+{
+    if (p != NULL)
+        uv_close((uv_handle_t *)&p->retry, free_on_close);
+}

@@ -1,0 +1,39 @@
+/* store.h -- the SQLite result store (the coordinator is its one writer).
+ *
+ * fq_store_open() opens the file in WAL mode with a busy timeout, applies
+ * the migrations embedded from schema/ in order (PRAGMA user_version, each
+ * in its own transaction), and prepares every statement once. Writes come
+ * in batches: fq_store_begin() (BEGIN IMMEDIATE), any number of puts,
+ * fq_store_commit(). Puts are upserts keyed by task id and (task_id, n), so
+ * replaying a batch after a crash writes nothing twice.
+ */
+#ifndef FQ_STORE_H
+#define FQ_STORE_H
+
+#include <stddef.h>
+
+#include "record.h"
+
+typedef struct fq_store fq_store;
+
+/* Returns NULL with a reason in err on failure. */
+fq_store *fq_store_open(const char *path, char *err, size_t errlen);
+void fq_store_close(fq_store *s);
+
+/* The schema version after migrations (PRAGMA user_version). */
+int fq_store_version(fq_store *s);
+
+/* Each returns 0, or -1 with sqlite's message available from
+ * fq_store_error(). */
+int fq_store_begin(fq_store *s);
+int fq_store_commit(fq_store *s);
+void fq_store_rollback(fq_store *s);
+int fq_store_put_final(fq_store *s, const fq_final_record *r);
+int fq_store_put_attempt(fq_store *s, const fq_attempt_record *r);
+
+/* 0 when the database answers a trivial query, -1 otherwise. */
+int fq_store_ping(fq_store *s);
+
+const char *fq_store_error(fq_store *s);
+
+#endif

@@ -1,0 +1,286 @@
+/* completions.c -- POST /v1/chat/completions, the way xAI answers it.
+ *
+ * The checks run in the provider's order and the first that fails
+ * answers: body size (413), no key (401), wrong key (400), blocked key
+ * (403), credits spent (403 or 429), a body that is not a valid request
+ * (400), an unknown model (404), a parameter the model refuses (400), the
+ * true rate limit (429; refused calls do not enter the window). A request
+ * that passes is admitted and may then meet an injected fault: a reset
+ * (closed at once, no answer), a hang (hang_ms of sleep, then handled like
+ * any other admitted call, unless the client has left by then), a 500, 502
+ * or 503, or a truncated 200 (billed like a whole one). Every admitted call
+ * that gets an answer waits latency + jitter first; a 200 carries usage,
+ * cost and the x-ratelimit headers.
+ *
+ * The settings are copied once at the start, so each request sees one
+ * consistent configuration even while /mock/config changes it.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "mock_chat.h"
+#include "mock_config.h"
+#include "mock_faults.h"
+#include "mock_limiter.h"
+#include "mock_reply.h"
+#include "mock_server.h"
+#include "mock_stats.h"
+#include "mock_stream.h"
+#include "mock_timing.h"
+
+static pthread_once_t team_once = PTHREAD_ONCE_INIT;
+static char team_id[37];
+
+static void make_team_id(void)
+{
+    mock_rand_uuid(team_id);
+}
+
+/* The token of "Authorization: Bearer <token>", or NULL. */
+static const char *bearer_token(struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return NULL;
+    h += 7;
+    while (*h == ' ') h++;
+    return *h ? h : NULL;
+}
+
+/* "te***ey": the first and last two characters of what was sent; a token
+ * shorter than 8 characters is shown as "***" alone, since four of its
+ * characters would give most of it away. */
+static void redact(const char *key, char *out, size_t outlen)
+{
+    size_t n = strlen(key);
+    if (n < 8) {
+        snprintf(out, outlen, "***");
+        return;
+    }
+    char v[4] = { key[0], key[1], key[n - 2], key[n - 1] };
+    for (int i = 0; i < 4; i++)
+        if (v[i] < 0x21 || v[i] > 0x7e) v[i] = '?';
+    snprintf(out, outlen, "%c%c***%c%c", v[0], v[1], v[2], v[3]);
+}
+
+static enum MHD_Result check_key(struct MHD_Connection *c, mock_req *r, const mock_config *cfg)
+{
+    const char *token = bearer_token(c);
+    char msg[256];
+
+    if (!token) {
+        mock_stats_auth_failure();
+        r->outcome = "no_key";
+        return mock_reply_error(c, r, 401, "unauthenticated",
+            "No API key provided. Specify your API key in an Authorization header using "
+            "Bearer auth (Authorization: Bearer <your API key>). You can obtain an API key "
+            "from https://console.x.ai.");
+    }
+    if (cfg->key[0] != '\0' && strcmp(token, cfg->key) != 0) {
+        char shown[16];
+        redact(token, shown, sizeof(shown));
+        snprintf(msg, sizeof(msg), "Incorrect API key provided: %s. You can obtain an API "
+                 "key from https://console.x.ai.", shown);
+        mock_stats_auth_failure();
+        r->outcome = "wrong_key";
+        return mock_reply_error(c, r, 400, MOCK_CODE_INVALID, msg);
+    }
+    if (cfg->blocked) {
+        mock_stats_auth_failure();
+        r->outcome = "blocked";
+        return mock_reply_error(c, r, 403, "permission-denied",
+            "The API key you provided is blocked. Please contact support or create a new "
+            "key at https://console.x.ai.");
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result credits_spent(struct MHD_Connection *c, mock_req *r,
+                                     const mock_config *cfg)
+{
+    char msg[320];
+    pthread_once(&team_once, make_team_id);
+    snprintf(msg, sizeof(msg), "Your team %s has either used all available credits or "
+             "reached its monthly spending limit. To continue making API requests, please "
+             "purchase more credits or raise your spending limit.", team_id);
+    r->outcome = "credits";
+    return mock_reply_error(c, r, (unsigned)cfg->credits_status,
+                            cfg->credits_status == 429 ? "resource-exhausted"
+                                                       : "permission-denied", msg);
+}
+
+static enum MHD_Result rate_limited(struct MHD_Connection *c, mock_req *r)
+{
+    cJSON *obj = cJSON_CreateObject();
+    if (obj && (!cJSON_AddStringToObject(obj, "code", MOCK_CODE_EXHAUSTED) ||
+                !cJSON_AddStringToObject(obj, "error", "Too many requests. Please try again "
+                    "later or contact support to increase your rate limit."))) {
+        cJSON_Delete(obj);
+        obj = NULL;
+    }
+    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    cJSON_Delete(obj);
+    if (!text) return mock_reply_send(c, r, 429, NULL);
+    struct MHD_Response *resp =
+        mock_reply_buffer(text, strlen(text), "application/json", cJSON_free);
+    if (resp) {
+        char secs[8];
+        snprintf(secs, sizeof(secs), "%ld", mock_rand_range(0, 5));
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
+    mock_stats_rate_limited();
+    r->outcome = "rate_limited";
+    return mock_reply_send(c, r, 429, resp);
+}
+
+static enum MHD_Result server_error(struct MHD_Connection *c, mock_req *r)
+{
+    r->outcome = "server_error";
+    switch (mock_rand_range(0, 2)) {
+    case 0:
+        return mock_reply_error(c, r, 500, "Internal error",
+            "An internal error occurred while processing your request. Please try again "
+            "later.");
+    case 1:
+        return mock_reply_static(c, r, 502, "text/html",
+            "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+            "<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n");
+    default:
+        return mock_reply_error(c, r, 503, "The service is currently unavailable",
+            "The service is temporarily overloaded and cannot handle your request. Please "
+            "try again later.");
+    }
+}
+
+static void add_limit_headers(struct MHD_Response *resp, const mock_config *cfg)
+{
+    mock_limit_view v;
+    char n[24];
+    mock_limiter_view(cfg, mock_timing_now_ms(), &v);
+    snprintf(n, sizeof(n), "%ld", v.limit_requests);
+    MHD_add_response_header(resp, "x-ratelimit-limit-requests", n);
+    snprintf(n, sizeof(n), "%ld", v.remaining_requests);
+    MHD_add_response_header(resp, "x-ratelimit-remaining-requests", n);
+    snprintf(n, sizeof(n), "%ld", v.limit_tokens);
+    MHD_add_response_header(resp, "x-ratelimit-limit-tokens", n);
+    snprintf(n, sizeof(n), "%ld", v.remaining_tokens);
+    MHD_add_response_header(resp, "x-ratelimit-remaining-tokens", n);
+}
+
+/* The 200, whole or (truncate) cut. */
+static enum MHD_Result answer(struct MHD_Connection *c, mock_req *r, const mock_config *cfg,
+                              const mock_chat_req *req, int truncate)
+{
+    mock_chat_answer a;
+    struct MHD_Response *resp = NULL;
+
+    if (mock_chat_answer_make(req, cfg, &a) != 0) {
+        r->outcome = "out_of_memory";
+        return mock_reply_error(c, r, 500, "Internal error", "The mock ran out of memory.");
+    }
+    mock_limiter_charge(cfg, mock_timing_now_ms(),
+                        a.prompt_tokens + a.completion_tokens + a.reasoning_tokens);
+    mock_stats_billed(!truncate, a.prompt_tokens, a.completion_tokens, a.reasoning_tokens,
+                      a.cached_tokens, a.cost_ticks);
+    r->prompt_tokens = a.prompt_tokens;
+    r->completion_tokens = a.completion_tokens;
+    r->reasoning_tokens = a.reasoning_tokens;
+    r->cost_ticks = a.cost_ticks;
+    r->outcome = truncate ? "truncated" : "ok";
+
+    if (req->stream) {
+        resp = mock_stream_sse(req, &a, cfg->cost_ticks, truncate);
+    } else {
+        size_t len = 0;
+        char *body = mock_chat_body(req, &a, cfg->cost_ticks, &len);
+        if (!body) {
+            resp = NULL;
+        } else if (!truncate) {
+            resp = mock_reply_buffer(body, len, "application/json", cJSON_free);
+        } else if (mock_rand_range(0, 1) == 0) {
+            /* complete transfer of half a document: invalid JSON */
+            resp = mock_reply_buffer(body, len / 2, "application/json", cJSON_free);
+        } else {
+            /* announces the whole length, breaks off halfway */
+            resp = mock_stream_cut(body, len);
+        }
+    }
+    mock_chat_answer_free(&a);
+    if (resp) add_limit_headers(resp, cfg);
+    return mock_reply_send(c, r, 200, resp);
+}
+
+/* Sleeps for a latency or hang; MHD_NO (close) when the client left or the
+ * mock is stopping, MHD_YES to go on. */
+static enum MHD_Result pause_for(struct MHD_Connection *c, mock_req *r, int64_t ms)
+{
+    if (ms <= 0) return MHD_YES;
+    int w = mock_timing_wait(mock_server_client_fd(c), ms);
+    if (w == MOCK_WAIT_DONE) return MHD_YES;
+    r->outcome = w == MOCK_WAIT_GONE ? "client_left" : "shutdown";
+    return MHD_NO;
+}
+
+enum MHD_Result mock_completions_handle(struct MHD_Connection *c, mock_req *r)
+{
+    mock_config cfg;
+    mock_chat_req req;
+    char err[512];
+    enum MHD_Result rc;
+
+    mock_config_get(&cfg);
+    if (r->too_large) {
+        r->outcome = "too_large";
+        return mock_reply_error(c, r, 413, MOCK_CODE_INVALID,
+            "The request body is larger than the 4 MiB limit. Send a shorter prompt.");
+    }
+    rc = check_key(c, r, &cfg);
+    if (rc != MHD_YES || r->status != 0) return rc;
+    if (cfg.credits_ticks > 0 && mock_stats_spend() >= cfg.credits_ticks)
+        return credits_spent(c, r, &cfg);
+
+    int status = mock_chat_parse(r->body ? r->body : "", r->len, &req, err, sizeof(err));
+    if (status != 0) {
+        r->outcome = status == 404 ? "unknown_model" : "bad_request";
+        return mock_reply_error(c, r, (unsigned)status,
+                                status == 404 ? MOCK_CODE_NOT_FOUND : MOCK_CODE_INVALID, err);
+    }
+    r->model = req.model->id;
+
+    int limit = mock_limiter_admit(&cfg, mock_timing_now_ms(), req.prompt_tokens);
+    if (limit == MOCK_LIMIT_NOMEM) {
+        r->outcome = "out_of_memory";
+        rc = mock_reply_error(c, r, 500, "Internal error", "The mock ran out of memory.");
+        goto done;
+    }
+    if (limit != MOCK_LIMIT_OK) {
+        rc = rate_limited(c, r);
+        goto done;
+    }
+    mock_stats_admitted(req.model);
+
+    mock_fault fault = mock_faults_draw(&cfg);
+    if (fault != MOCK_FAULT_NONE) mock_stats_fault(fault);
+    if (fault == MOCK_FAULT_RESET) {
+        int fd = mock_server_client_fd(c);
+        struct linger lg = { 1, 0 };   /* close with RST */
+        if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        r->outcome = "reset";
+        rc = MHD_NO;
+        goto done;
+    }
+    if (fault == MOCK_FAULT_HANG && (rc = pause_for(c, r, cfg.hang_ms)) != MHD_YES) goto done;
+    int64_t latency = cfg.latency_ms + (cfg.jitter_ms > 0 ? mock_rand_range(0, cfg.jitter_ms) : 0);
+    if ((rc = pause_for(c, r, latency)) != MHD_YES) goto done;
+
+    if (fault == MOCK_FAULT_SERVER_ERROR)
+        rc = server_error(c, r);
+    else
+        rc = answer(c, r, &cfg, &req, fault == MOCK_FAULT_TRUNCATE);
+done:
+    mock_chat_req_free(&req);
+    return rc;
+}

@@ -1,0 +1,62 @@
+/* mock_config.h -- the mock's settings, shared by every request thread.
+ *
+ * One process-wide mock_config holds everything the command line and
+ * POST /mock/config may change. Request handlers take a private copy at
+ * the start of each request (mock_config_get), so a change made while a
+ * request runs takes effect from the next request on and a handler never
+ * sees half of an update.
+ */
+#ifndef MOCK_CONFIG_H
+#define MOCK_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define MOCK_KEY_MAX 512
+#define MOCK_TICKS_PER_USD 10000000000LL
+
+typedef struct mock_config {
+    char key[MOCK_KEY_MAX];   /* expected Bearer key; "" accepts any non-empty one */
+    long latency_ms;          /* added to every answered call */
+    long jitter_ms;           /* uniform extra 0..jitter_ms */
+    long hang_ms;             /* how long a hang fault sleeps */
+    long rate_limit;          /* true requests per window; 0 = off */
+    long window_ms;           /* sliding window length */
+    long advertised_limit;    /* x-ratelimit-limit-requests; -1 = automatic */
+    double rate_noise;        /* 0..0.5: true limit wobbles by +-this share */
+    long token_limit;         /* true tokens per window; 0 = off */
+    double fail_rate;         /* share answered 500/502/503 */
+    double hang_rate;         /* share that sleeps hang_ms first */
+    double reset_rate;        /* share closed without an answer */
+    double truncate_rate;     /* share answered with a cut body */
+    int64_t credits_ticks;    /* spending limit in ticks; 0 = unlimited */
+    int credits_status;       /* 403 or 429 */
+    int blocked;              /* 1: the key is blocked */
+    long reasoning_tokens;    /* forced reasoning tokens; -1 = random */
+    long completion_tokens;   /* forced completion tokens; -1 = random */
+    int cost_ticks;           /* 1: usage carries cost_in_usd_ticks */
+    int verbose;              /* 1: one JSON line per request on stderr */
+} mock_config;
+
+/* Fills c with the built-in defaults. */
+void mock_config_defaults(mock_config *c);
+
+/* Checks that the values of c are consistent (ranges, rates adding up to at
+ * most 1). Returns 0, or -1 with a reason naming the setting in err. */
+int mock_config_check(const mock_config *c, char *err, size_t errlen);
+
+/* Replaces the shared settings with a copy of c (which must pass
+ * mock_config_check). */
+void mock_config_set(const mock_config *c);
+
+/* Copies the shared settings into out. */
+void mock_config_get(mock_config *out);
+
+/* Applies a JSON object of settings (the keys of POST /mock/config) all at
+ * once: either every change is taken or none. Returns 0, or -1 with a reason
+ * in err. */
+int mock_config_apply_json(const cJSON *obj, char *err, size_t errlen);
+
+#endif

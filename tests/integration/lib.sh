@@ -1,0 +1,161 @@
+# lib.sh -- shared set-up for the integration tests: a private redis-server
+# and fleetq-mockapi on free loopback ports, the fleetq programs, assertions,
+# and cleanup of everything on exit. Source it from a test script:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   fq_start_redis; fq_start_mock --latency-ms 5; fq_start_coordinator
+#   fq_start_worker code --concurrency 4
+#   ...; fq_assert_eq "$(fq_sql 'SELECT count(*) FROM tasks')" 10 "rows"
+#   fq_pass
+#
+# FQ_BIN (build directory) and FQ_SRC (source tree) come from ctest; run by
+# hand they default to ./build and the repository root.
+set -euo pipefail
+
+FQ_SRC=${FQ_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+FQ_BIN=${FQ_BIN:-$FQ_SRC/build}
+FQ_TEST=$(basename "$0" .sh)
+FQ_TMP=$(mktemp -d "${TMPDIR:-/tmp}/fleetq-$FQ_TEST.XXXXXX")
+FQ_PIDS=()
+FQ_KEY="test-key-$RANDOM$RANDOM"   # not shaped like a real key
+export FQ_KEY
+
+fq_log() { printf '[%s %s] %s\n' "$FQ_TEST" "$(date +%H:%M:%S)" "$*" >&2; }
+
+fq_cleanup() {
+    local rc=$?
+    for pid in "${FQ_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${FQ_PIDS[@]}"; do
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    # A sanitizer report in any program's log fails the test.
+    if grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$FQ_TMP"/*.log \
+            >/dev/null 2>&1; then
+        fq_log "sanitizer report in: $(grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$FQ_TMP"/*.log | xargs)"
+        [ "$rc" -ne 0 ] || rc=1
+    fi
+    if [ "$rc" -ne 0 ]; then
+        fq_log "FAILED (exit $rc); last lines of each log:"
+        for f in "$FQ_TMP"/*.log; do
+            [ -f "$f" ] || continue
+            echo "--- $f" >&2; tail -n 20 "$f" >&2
+        done
+    fi
+    if [ "${FQ_KEEP_TMP:-0}" = 1 ]; then fq_log "kept $FQ_TMP"; else rm -rf "$FQ_TMP"; fi
+    exit "$rc"
+}
+trap fq_cleanup EXIT
+trap 'exit 130' INT TERM
+
+fq_fail() { fq_log "FAIL: $*"; exit 1; }
+fq_pass() { fq_log "PASS"; }
+
+fq_assert_eq() { # actual expected what
+    [ "$1" = "$2" ] || fq_fail "$3: expected '$2', got '$1'"
+}
+fq_assert_le() { # actual limit what
+    [ "$1" -le "$2" ] || fq_fail "$3: expected at most $2, got $1"
+}
+fq_assert_ge() { # actual minimum what
+    [ "$1" -ge "$2" ] || fq_fail "$3: expected at least $2, got $1"
+}
+fq_assert_contains() { # haystack needle what
+    case "$1" in *"$2"*) ;; *) fq_fail "$3: '$2' not found in: $1" ;; esac
+}
+
+# A TCP port nobody listens on right now (the caller retries on a race).
+fq_free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$(( (RANDOM << 1 | RANDOM & 1) % 28000 + 20000 ))
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return 0; fi
+    done
+    return 1
+}
+
+# Waits until command succeeds, up to $1 seconds.
+fq_wait_for() {
+    local secs=$1; shift
+    local deadline=$(( $(date +%s) + secs ))
+    until "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+
+# fq_start_redis [extra redis-server args...]: sets FQ_REDIS_PORT, REDIS_URL.
+fq_start_redis() {
+    local port
+    for _ in 1 2 3 4 5; do
+        port=$(fq_free_port)
+        mkdir -p "$FQ_TMP/redis"
+        redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+            --dir "$FQ_TMP/redis" --daemonize no "$@" >"$FQ_TMP/redis.log" 2>&1 &
+        local pid=$!
+        if fq_wait_for 5 redis-cli -p "$port" ping; then
+            FQ_PIDS+=("$pid"); FQ_REDIS_PID=$pid; FQ_REDIS_PORT=$port
+            export REDIS_URL="redis://127.0.0.1:$port/0"
+            return 0
+        fi
+        kill "$pid" 2>/dev/null || true
+    done
+    fq_fail "redis-server did not start"
+}
+
+fq_redis() { redis-cli -p "$FQ_REDIS_PORT" "$@"; }
+
+# fq_start_mock [mockapi args...]: sets FQ_MOCK_PORT, FQ_MOCK_URL, and
+# exports XAI_BASE_URL and XAI_API_KEY for the programs started after it.
+fq_start_mock() {
+    local pf="$FQ_TMP/mock.port"
+    rm -f "$pf"
+    "$FQ_BIN/mockapi/fleetq-mockapi" --port 0 --port-file "$pf" --key "$FQ_KEY" "$@" \
+        >"$FQ_TMP/mock.log" 2>&1 &
+    local pid=$!
+    FQ_PIDS+=("$pid"); FQ_MOCK_PID=$pid
+    fq_wait_for 10 test -s "$pf" || fq_fail "fleetq-mockapi did not start"
+    FQ_MOCK_PORT=$(cat "$pf")
+    FQ_MOCK_URL="http://127.0.0.1:$FQ_MOCK_PORT"
+    export XAI_BASE_URL="$FQ_MOCK_URL/v1" XAI_API_KEY="$FQ_KEY"
+}
+
+fq_mock_stats() { curl -sf "$FQ_MOCK_URL/mock/stats"; }
+fq_mock_config() { curl -sf -X POST -H 'Content-Type: application/json' -d "$1" "$FQ_MOCK_URL/mock/config" >/dev/null; }
+
+# fq_start_coordinator: sets FQ_COORD_PID; the store is $FQ_TMP/fleetq.db.
+fq_start_coordinator() {
+    export FLEETQ_DB="$FQ_TMP/fleetq.db"
+    export PORT=${PORT:-$(fq_free_port)}
+    "$FQ_BIN/coordinator/fleetq-coordinator" >>"$FQ_TMP/coordinator.log" 2>&1 &
+    FQ_COORD_PID=$!
+    FQ_PIDS+=("$FQ_COORD_PID")
+    fq_wait_for 10 fq_redis_has_group || fq_fail "coordinator did not start"
+}
+fq_redis_has_group() { fq_redis XINFO GROUPS fleetq:submit | grep -q coordinators; }
+
+# fq_start_worker ROLE [args...]: the pid is left in FQ_LAST_PID.
+fq_start_worker() {
+    local role=$1; shift
+    "$FQ_BIN/worker/fleetq-worker" --role "$role" "$@" >>"$FQ_TMP/worker-$role.log" 2>&1 &
+    FQ_LAST_PID=$!
+    FQ_PIDS+=("$FQ_LAST_PID")
+}
+
+fq_sql() { sqlite3 -batch -noheader "$FLEETQ_DB" "$@"; }
+
+# Waits up to $1 seconds until SQL query $2 prints $3.
+fq_wait_sql() {
+    local secs=$1 q=$2 want=$3 got=""
+    local deadline=$(( $(date +%s) + secs ))
+    while :; do
+        got=$(fq_sql "$q" 2>/dev/null || true)
+        [ "$got" = "$want" ] && return 0
+        [ "$(date +%s)" -lt "$deadline" ] || fq_fail "waited ${secs}s for [$q] = $want, last got '$got'"
+        sleep 0.2
+    done
+}
+
+# Submits with redis-cli and prints the entry id.
+fq_submit() { fq_redis XADD fleetq:submit '*' "$@"; }

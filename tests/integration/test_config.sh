@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Each program exits 2 with one clear line naming the variable on bad
+# configuration, and answers --help and --version.
+. "$(dirname "$0")/lib.sh"
+
+worker="$FQ_BIN/worker/fleetq-worker"
+coord="$FQ_BIN/coordinator/fleetq-coordinator"
+mock="$FQ_BIN/mockapi/fleetq-mockapi"
+unset XAI_API_KEY GROK_API_KEY XAI_API_KEY_FILE GROK_API_KEY_FILE REDIS_URL
+
+# expect_config_error WORD PROGRAM ARGS... (environment set by the caller)
+expect_config_error() {
+    local word=$1; shift
+    local out rc=0
+    out=$(timeout 10 "$@" 2>&1 >/dev/null) || rc=$?
+    fq_assert_eq "$rc" 2 "exit code of '$*' ($out)"
+    fq_assert_eq "$(printf '%s\n' "$out" | wc -l)" 1 "lines printed by '$*' ($out)"
+    fq_assert_contains "$out" "$word" "message of '$*'"
+}
+
+secret="sk-test-$RANDOM$RANDOM$RANDOM"
+echo "$secret" >"$FQ_TMP/key"
+
+expect_config_error XAI_API_KEY "$worker" --role code
+expect_config_error role "$worker"
+expect_config_error intern env XAI_API_KEY="$secret" "$worker" --role intern
+expect_config_error REDIS_URL env XAI_API_KEY="$secret" REDIS_URL=http://localhost "$worker" --role code
+expect_config_error REDIS_URL env REDIS_URL='redis://host:notaport' "$coord"
+expect_config_error GROK_RATE_LIMIT_RPM env XAI_API_KEY="$secret" GROK_RATE_LIMIT_RPM=-5 "$worker" --role code
+expect_config_error DAILY_BUDGET_USD env DAILY_BUDGET_USD=-1 "$coord"
+expect_config_error FLEETQ_MAX_INFLIGHT env FLEETQ_MAX_INFLIGHT=-1 "$coord"
+expect_config_error XAI_API_KEY_FILE env XAI_API_KEY="$secret" XAI_API_KEY_FILE="$FQ_TMP/key" "$worker" --role code
+expect_config_error XAI_API_KEY_FILE env XAI_API_KEY_FILE="$FQ_TMP/missing" "$worker" --role code
+expect_config_error ENABLE_RATE_LIMITING env ENABLE_RATE_LIMITING=maybe "$coord"
+expect_config_error concurrency env XAI_API_KEY="$secret" "$worker" --role code --concurrency 0
+
+# The key never shows in an error message.
+out=$(env XAI_API_KEY="$secret" XAI_API_KEY_FILE="$FQ_TMP/key" "$worker" --role code 2>&1 || true)
+case "$out" in *"$secret"*) fq_fail "the key appeared in: $out" ;; esac
+
+for prog in "$worker" "$coord" "$mock"; do
+    fq_assert_contains "$("$prog" --help)" "Usage" "$prog --help"
+    fq_assert_contains "$("$prog" --version)" "fleetq" "$prog --version"
+done
+fq_pass

@@ -1,0 +1,793 @@
+/* worker.c -- the claim / reserve / call / report loop of one worker.
+ *
+ * DESIGN
+ * A worker owns `concurrency` slots. A free slot is filled by claim.lua
+ * (a task under a lease); while nothing is ready the worker waits with
+ * BZPOPMIN on its role's marker, on a connection of its own, so an idle
+ * fleet sends no polling traffic. A filled slot walks through:
+ *
+ *   RESERVING -- quota.lua: a rate slot and the worst-case cost; a denied
+ *                slot sleeps on its timer for exactly the wait it was told
+ *                (WAITING), then asks again;
+ *   CALLING   -- one HTTP call through libcurl multi on the loop;
+ *   FINISHING -- finish.lua: the attempt record plus done / failed / retry
+ *                (back-off with jitter through the delayed set) / release,
+ *                guarded by the lease token. If Redis does not answer, the
+ *                same script is sent again a second later (it is safe to
+ *                repeat: a second run finds the lease gone and says 'lost').
+ *
+ * One heartbeat timer extends every held lease (heartbeat.lua). SIGTERM
+ * stops claiming, hands back slots that have not called yet, lets calls
+ * finish for FLEETQ_GRACE_SECONDS, then aborts the rest, which go back to
+ * the queue as retries; the loop ends when every slot is free.
+ */
+#include "worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cost.h"
+#include "keys.h"
+#include "log.h"
+#include "quota.h"
+#include "record.h"
+#include "redis.h"
+#include "timeutil.h"
+
+#define MARKER_BLOCK_S 5
+#define REDIS_RETRY_MS 1000
+#define HARD_STOP_EXTRA_MS 5000
+
+typedef enum slot_state {
+    SLOT_FREE = 0,
+    SLOT_RESERVING,
+    SLOT_WAITING,
+    SLOT_CALLING,
+    SLOT_FINISHING
+} slot_state;
+
+typedef struct slot {
+    struct fq_worker *w;
+    slot_state state;
+    uv_timer_t timer;
+    char *id;
+    char *token;
+    fq_task task;
+    int attempt;
+    int max_attempts;
+    const fq_price *price;
+    char *body;
+    int holding;
+    int64_t held_ticks;
+    int64_t held_day;
+    int64_t call_started_ms;
+    fq_argv finish;
+} slot;
+
+struct fq_worker {
+    uv_loop_t *loop;
+    fq_config *cfg;
+    fq_role role;
+    int concurrency;
+    char id[160];
+    char ready_key[FQ_KEY_MAX];
+    char marker_key[FQ_KEY_MAX];
+
+    fq_redis *redis;
+    fq_redis *blocking;
+    fq_api *api;
+    slot *slots;
+
+    uv_timer_t heartbeat;
+    uv_timer_t claim_retry;
+    uv_timer_t grace;
+    uv_signal_t sigterm, sigint, sighup;
+
+    int claiming;
+    int marker_waiting;
+    int stopping;
+    int closed;
+};
+
+static void try_claim(fq_worker *w);
+static void reserve(slot *s);
+static void maybe_finish_shutdown(fq_worker *w);
+
+/* ------------------------------------------------------------------------
+ * Slots
+ * --------------------------------------------------------------------- */
+
+static slot *free_slot(fq_worker *w)
+{
+    for (int i = 0; i < w->concurrency; i++)
+        if (w->slots[i].state == SLOT_FREE)
+            return &w->slots[i];
+    return NULL;
+}
+
+static int busy_slots(const fq_worker *w)
+{
+    int n = 0;
+    for (int i = 0; i < w->concurrency; i++)
+        n += w->slots[i].state != SLOT_FREE;
+    return n;
+}
+
+static void slot_clear(slot *s)
+{
+    uv_timer_stop(&s->timer);
+    free(s->id);
+    free(s->token);
+    free(s->body);
+    fq_task_free(&s->task);
+    fq_argv_free(&s->finish);
+    s->id = s->token = s->body = NULL;
+    s->holding = 0;
+    s->state = SLOT_FREE;
+}
+
+static const char *slot_model(const slot *s)
+{
+    return s->task.model ? s->task.model : s->w->cfg->roles[s->w->role].model;
+}
+
+/* Gives back what the slot still holds of the quota: nothing was billed. */
+static void slot_release_quota(slot *s)
+{
+    if (s->holding) {
+        fq_quota_release(s->w->redis, s->held_ticks, s->held_day);
+        s->holding = 0;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Reporting (finish.lua)
+ * --------------------------------------------------------------------- */
+
+static void send_finish(slot *s);
+
+static void on_finish_retry_timer(uv_timer_t *t)
+{
+    send_finish(t->data);
+}
+
+static void on_finished(fq_redis *r, redisReply *reply, void *data)
+{
+    slot *s = data;
+    fq_worker *w = s->w;
+    if (fq_reply_failed(reply)) {
+        if (reply != NULL)
+            fq_log(FQ_LOG_ERROR, "task.report_failed", FQ_LS, "task", s->id,
+                   FQ_LS, "error", reply->str, FQ_LEND);
+        uv_timer_start(&s->timer, on_finish_retry_timer, REDIS_RETRY_MS, 0);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_STRING) {
+        if (strcmp(reply->str, "lost") == 0)
+            fq_log(FQ_LOG_WARN, "task.lease_lost", FQ_LS, "task", s->id, FQ_LS, "role",
+                   fq_role_name(w->role), FQ_LS, "msg",
+                   "the lease expired and the task was handed on; result not written",
+                   FQ_LEND);
+    }
+    slot_clear(s);
+    try_claim(w);
+    maybe_finish_shutdown(w);
+}
+
+static void send_finish(slot *s)
+{
+    s->state = SLOT_FINISHING;
+    if (fq_redis_script(s->w->redis, "finish", 6, &s->finish, on_finished, s) != 0)
+        uv_timer_start(&s->timer, on_finish_retry_timer, REDIS_RETRY_MS, 0);
+}
+
+/* Builds finish.lua's arguments: the action, the attempt record (may be
+ * NULL) and the name/value pairs for the task hash in `hash`. */
+static void finish(slot *s, const char *action, int64_t due_ms,
+                   const fq_attempt_record *attempt, const fq_argv *hash)
+{
+    fq_worker *w = s->w;
+    fq_argv *a = &s->finish;
+    fq_argv rec;
+    fq_argv_init(&rec);
+    fq_argv_free(a);
+    int bad = 0;
+    if (attempt != NULL)
+        bad |= fq_record_attempt_to_fields(attempt, &rec);
+    bad |= fq_argv_adds(a, FQ_KEY_LEASES) | fq_argv_adds(a, FQ_KEY_DELAYED) |
+           fq_argv_adds(a, w->ready_key) | fq_argv_adds(a, w->marker_key) |
+           fq_argv_adds(a, FQ_KEY_EVENTS) | fq_argv_adds(a, FQ_KEY_RESULTS);
+    bad |= fq_argv_adds(a, s->id) | fq_argv_adds(a, s->token) | fq_argv_adds(a, action) |
+           fq_argv_addll(a, due_ms) | fq_argv_adds(a, FQ_EVENTS_MAXLEN) |
+           fq_argv_adds(a, fq_role_name(w->role)) | fq_argv_adds(a, FQ_RESULT_TTL_S) |
+           fq_argv_addll(a, rec.argc);
+    for (int i = 0; i < rec.argc; i++)
+        bad |= fq_argv_add(a, rec.argv[i], rec.argvlen[i]);
+    for (int i = 0; hash != NULL && i < hash->argc; i++)
+        bad |= fq_argv_add(a, hash->argv[i], hash->argvlen[i]);
+    fq_argv_free(&rec);
+    if (bad) {
+        /* Out of memory: the lease will expire and the reaper retries it. */
+        fq_log(FQ_LOG_ERROR, "task.report_oom", FQ_LS, "task", s->id, FQ_LEND);
+        slot_clear(s);
+        return;
+    }
+    send_finish(s);
+}
+
+/* Ends the task without an API call (budget, validation of the stored
+ * task, ...), or hands it back uncounted when action is "release". */
+static void finish_without_call(slot *s, const char *action, int64_t due_ms,
+                                const char *error)
+{
+    fq_argv hash;
+    fq_argv_init(&hash);
+    if (error != NULL)
+        fq_argv_pair(&hash, "error", error);
+    fq_argv_pair(&hash, "model", slot_model(s));
+    finish(s, action, due_ms, NULL, &hash);
+    fq_argv_free(&hash);
+}
+
+/* ------------------------------------------------------------------------
+ * The API call
+ * --------------------------------------------------------------------- */
+
+static void log_call(const slot *s, const fq_api_result *res, const char *next)
+{
+    fq_log(res->outcome == FQ_OUT_OK ? FQ_LOG_INFO : FQ_LOG_WARN, "call.done",
+           FQ_LS, "task", s->id, FQ_LS, "role", fq_role_name(s->w->role),
+           FQ_LS, "model", slot_model(s), FQ_LI, "attempt", (int64_t)s->attempt,
+           FQ_LI, "http_status", (int64_t)res->http_status,
+           FQ_LS, "outcome", fq_outcome_name(res->outcome), FQ_LS, "next", next,
+           FQ_LI, "latency_ms", res->latency_ms,
+           FQ_LI, "prompt_tokens", res->usage.prompt_tokens,
+           FQ_LI, "completion_tokens", res->usage.completion_tokens,
+           FQ_LI, "reasoning_tokens", res->usage.reasoning_tokens,
+           FQ_LI, "prompt_bytes", (int64_t)(s->body ? strlen(s->body) : 0),
+           FQ_LI, "output_bytes", (int64_t)(res->content ? strlen(res->content) : 0),
+           FQ_LS, "request_id", res->request_id, FQ_LS, "error", res->error, FQ_LEND);
+}
+
+static void settle_quota(slot *s, const fq_api_result *res, int64_t billed)
+{
+    if (!s->holding)
+        return;
+    if (res->outcome == FQ_OUT_OK)
+        fq_quota_settle(s->w->redis, s->held_ticks, billed, s->held_day, slot_model(s),
+                        res->usage.reasoning_tokens);
+    else if (res->outcome == FQ_OUT_MALFORMED || res->outcome == FQ_OUT_TIMEOUT)
+        /* The provider may have billed a call whose answer we never read:
+         * count it at its worst case so the cap still holds. */
+        fq_quota_settle(s->w->redis, s->held_ticks, s->held_ticks, s->held_day,
+                        slot_model(s), -1);
+    else
+        fq_quota_release(s->w->redis, s->held_ticks, s->held_day);
+    s->holding = 0;
+}
+
+static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
+{
+    slot *s = data;
+    fq_worker *w = s->w;
+    int64_t billed = res->outcome == FQ_OUT_OK ? fq_cost_billed(s->price, &res->usage) : 0;
+    settle_quota(s, res, billed);
+
+    fq_attempt_record att = {
+        .task_id = s->id,
+        .n = s->attempt,
+        .http_status = res->http_status,
+        .outcome = (char *)fq_outcome_name(res->outcome),
+        .error = res->error,
+        .latency_ms = res->latency_ms,
+        .started_at = s->call_started_ms,
+        .worker = w->id,
+    };
+    fq_argv hash;
+    fq_argv_init(&hash);
+    fq_argv_pair(&hash, "model", slot_model(s));
+    fq_argv_pairll(&hash, "latency_ms", res->latency_ms);
+
+    if (res->outcome == FQ_OUT_OK) {
+        fq_argv_pair(&hash, "output", res->content ? res->content : "");
+        fq_argv_pairll(&hash, "prompt_tokens", res->usage.prompt_tokens);
+        fq_argv_pairll(&hash, "completion_tokens", res->usage.completion_tokens);
+        fq_argv_pairll(&hash, "reasoning_tokens", res->usage.reasoning_tokens);
+        fq_argv_pairll(&hash, "cached_tokens", res->usage.cached_tokens);
+        fq_argv_pairll(&hash, "cost_ticks", billed);
+        if (res->finish_reason)
+            fq_argv_pair(&hash, "finish_reason", res->finish_reason);
+        if (res->request_id[0])
+            fq_argv_pair(&hash, "request_id", res->request_id);
+        log_call(s, res, "done");
+        finish(s, "done", 0, &att, &hash);
+    } else if (fq_outcome_retryable(res->outcome) &&
+               (w->stopping || s->attempt < s->max_attempts)) {
+        /* On shutdown an aborted call goes straight back to the queue. */
+        int64_t due = w->stopping ? 0
+                                  : fq_backoff_ms(s->attempt, w->cfg->backoff_base_ms,
+                                                  w->cfg->backoff_max_ms);
+        fq_argv_pair(&hash, "error", res->error);
+        log_call(s, res, "retry");
+        finish(s, "retry", due, &att, &hash);
+    } else {
+        char error[512];
+        if (fq_outcome_retryable(res->outcome))
+            snprintf(error, sizeof(error), "gave up after %d attempts; last: %s", s->attempt,
+                     res->error ? res->error : fq_outcome_name(res->outcome));
+        else
+            snprintf(error, sizeof(error), "%s", res->error ? res->error
+                                                            : fq_outcome_name(res->outcome));
+        fq_argv_pair(&hash, "error", error);
+        log_call(s, res, "failed");
+        finish(s, "failed", 0, &att, &hash);
+    }
+    fq_argv_free(&hash);
+}
+
+static void start_call(slot *s)
+{
+    fq_worker *w = s->w;
+    int timeout = s->task.timeout_s > 0 ? s->task.timeout_s : w->cfg->request_timeout_s;
+    s->state = SLOT_CALLING;
+    s->call_started_ms = fq_now_ms();
+    if (w->api == NULL || fq_api_post(w->api, s->body, timeout, on_api_result, s) == NULL) {
+        slot_release_quota(s);
+        finish_without_call(s, "release", REDIS_RETRY_MS,
+                            "the worker could not start the call; handed back");
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * The quota
+ * --------------------------------------------------------------------- */
+
+static void on_reserve_timer(uv_timer_t *t)
+{
+    reserve(t->data);
+}
+
+static void on_grant(const fq_quota_grant *g, void *data)
+{
+    slot *s = data;
+    fq_worker *w = s->w;
+    char usd[32], cap[32], msg[256];
+    if (g == NULL) {
+        s->state = SLOT_WAITING;
+        uv_timer_start(&s->timer, on_reserve_timer, REDIS_RETRY_MS, 0);
+        return;
+    }
+    if (g->verdict == FQ_QUOTA_GRANTED) {
+        s->holding = 1;
+        s->held_ticks = g->ticks;
+        s->held_day = g->day;
+        if (w->stopping) {
+            slot_release_quota(s);
+            finish_without_call(s, "release", 0, NULL);
+            return;
+        }
+        start_call(s);
+        return;
+    }
+    if (w->stopping) {
+        finish_without_call(s, "release", 0, NULL);
+        return;
+    }
+    switch (g->verdict) {
+    case FQ_QUOTA_RATE:
+        s->state = SLOT_WAITING;
+        uv_timer_start(&s->timer, on_reserve_timer, (uint64_t)(g->wait_ms > 0 ? g->wait_ms : 1),
+                       0);
+        return;
+    case FQ_QUOTA_BUDGET:
+        fq_cost_format_usd(w->cfg->daily_budget_ticks, cap, sizeof(cap));
+        if (w->cfg->on_budget == FQ_ON_BUDGET_WAIT) {
+            snprintf(msg, sizeof(msg), "waiting for the daily budget: DAILY_BUDGET_USD=%s is "
+                     "spent or reserved for today (UTC); resumes when the day turns", cap);
+            fq_log(FQ_LOG_WARN, "budget.wait", FQ_LS, "task", s->id, FQ_LS, "msg", msg,
+                   FQ_LEND);
+            finish_without_call(s, "release", g->wait_ms, msg);
+        } else {
+            snprintf(msg, sizeof(msg), "daily budget spent: DAILY_BUDGET_USD=%s is used up for "
+                     "today (UTC) and FLEETQ_ON_BUDGET=fail", cap);
+            finish_without_call(s, "failed", 0, msg);
+        }
+        return;
+    case FQ_QUOTA_OVER_CAP:
+    default:
+        fq_cost_format_usd(g->ticks, usd, sizeof(usd));
+        fq_cost_format_usd(w->cfg->daily_budget_ticks, cap, sizeof(cap));
+        snprintf(msg, sizeof(msg), "one call could cost up to $%s, more than the whole "
+                 "DAILY_BUDGET_USD=%s; lower max_tokens or raise the budget", usd, cap);
+        finish_without_call(s, "failed", 0, msg);
+        return;
+    }
+}
+
+static void reserve(slot *s)
+{
+    fq_worker *w = s->w;
+    const char *text = s->task.prompt ? s->task.prompt : s->task.messages;
+    const char *system = s->task.system ? s->task.system : w->cfg->roles[w->role].system;
+    fq_quota_ask ask = {
+        .price = s->price,
+        .prompt_bytes = strlen(text) + (system ? strlen(system) : 0),
+        .messages = 2,
+        .max_tokens = s->task.max_tokens > 0 ? s->task.max_tokens : w->cfg->max_tokens_default,
+    };
+    s->state = SLOT_RESERVING;
+    if (fq_quota_reserve(w->redis, w->cfg, &ask, on_grant, s) != 0) {
+        s->state = SLOT_WAITING;
+        uv_timer_start(&s->timer, on_reserve_timer, REDIS_RETRY_MS, 0);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Claiming
+ * --------------------------------------------------------------------- */
+
+static void start_slot(slot *s)
+{
+    fq_worker *w = s->w;
+    const fq_role_profile *profile = &w->cfg->roles[w->role];
+    s->price = fq_cost_lookup(slot_model(s));
+    fq_api_request req = {
+        .model = slot_model(s),
+        .system = s->task.system ? s->task.system : profile->system,
+        .prompt = s->task.prompt,
+        .messages = s->task.messages,
+        .max_tokens = s->task.max_tokens > 0 ? s->task.max_tokens : w->cfg->max_tokens_default,
+        .has_temperature = s->task.has_temperature,
+        .temperature = s->task.temperature,
+    };
+    s->body = fq_api_build_request(&req);
+    if (s->body == NULL) {
+        finish_without_call(s, "failed", 0, "could not build the request body");
+        return;
+    }
+    reserve(s);
+}
+
+static void on_claim_retry(uv_timer_t *t)
+{
+    try_claim(t->data);
+}
+
+static void on_marker(fq_redis *r, redisReply *reply, void *data)
+{
+    fq_worker *w = data;
+    w->marker_waiting = 0;
+    if (reply == NULL && !w->stopping) {
+        uv_timer_start(&w->claim_retry, on_claim_retry, REDIS_RETRY_MS, 0);
+        return;
+    }
+    try_claim(w);
+}
+
+/* Sleeps on the role's marker until a task is added (or the block times
+ * out, as a safety net against a lost wake-up). */
+static void wait_marker(fq_worker *w)
+{
+    if (w->stopping || w->marker_waiting)
+        return;
+    if (fq_redis_command(w->blocking, on_marker, w, "BZPOPMIN %s %d", w->marker_key,
+                         MARKER_BLOCK_S) == 0)
+        w->marker_waiting = 1;
+    else
+        uv_timer_start(&w->claim_retry, on_claim_retry, REDIS_RETRY_MS, 0);
+}
+
+static void on_claimed(fq_redis *r, redisReply *reply, void *data)
+{
+    fq_worker *w = data;
+    w->claiming = 0;
+    if (fq_reply_failed(reply)) {
+        if (reply != NULL)
+            fq_log(FQ_LOG_ERROR, "claim.failed", FQ_LS, "error", reply->str, FQ_LEND);
+        if (!w->stopping)
+            uv_timer_start(&w->claim_retry, on_claim_retry, REDIS_RETRY_MS, 0);
+        maybe_finish_shutdown(w);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+        wait_marker(w);
+        maybe_finish_shutdown(w);
+        return;
+    }
+    slot *s = free_slot(w);  /* there was one when the claim was sent */
+    s->id = strndup(reply->element[0]->str, reply->element[0]->len);
+    s->token = strndup(reply->element[1]->str, reply->element[1]->len);
+    size_t nf = (reply->elements - 2) / 2;
+    fq_field *fields = calloc(nf + 1, sizeof(*fields));
+    char err[256] = "";
+    int ok = s->id && s->token && fields;
+    if (ok) {
+        for (size_t i = 0; i < nf; i++) {
+            const redisReply *k = reply->element[2 + 2 * i], *v = reply->element[3 + 2 * i];
+            fields[i] = (fq_field){k->str, k->len, v->str, v->len};
+        }
+        ok = fq_task_from_hash(fields, nf, &s->task, err, sizeof(err)) == 0;
+        s->attempt = (int)fq_fields_int(fields, nf, "attempts", 1);
+        s->max_attempts = (int)fq_fields_int(fields, nf, "max_attempts",
+                                             w->cfg->max_retries + 1);
+    }
+    free(fields);
+    s->state = SLOT_RESERVING;
+    fq_log(FQ_LOG_DEBUG, "task.claimed", FQ_LS, "task", s->id, FQ_LS, "role",
+           fq_role_name(w->role), FQ_LI, "attempt", (int64_t)s->attempt, FQ_LEND);
+    if (s->id == NULL || s->token == NULL) {
+        slot_clear(s);  /* out of memory: the lease returns the task */
+    } else if (!ok) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "stored task is unreadable: %s", err);
+        finish_without_call(s, "failed", 0, msg);
+    } else if (w->stopping) {
+        finish_without_call(s, "release", 0, NULL);
+    } else {
+        start_slot(s);
+    }
+    try_claim(w);
+}
+
+static void try_claim(fq_worker *w)
+{
+    if (w->stopping || w->claiming || free_slot(w) == NULL)
+        return;
+    fq_argv a;
+    fq_argv_init(&a);
+    fq_argv_adds(&a, w->ready_key);
+    fq_argv_adds(&a, FQ_KEY_LEASES);
+    fq_argv_adds(&a, w->marker_key);
+    fq_argv_adds(&a, FQ_KEY_EVENTS);
+    fq_argv_adds(&a, FQ_KEY_RESULTS);
+    fq_argv_adds(&a, w->id);
+    fq_argv_addll(&a, (long long)w->cfg->lease_s * 1000);
+    fq_argv_adds(&a, FQ_EVENTS_MAXLEN);
+    fq_argv_adds(&a, fq_role_name(w->role));
+    if (fq_redis_script(w->redis, "claim", 5, &a, on_claimed, w) == 0)
+        w->claiming = 1;
+    else
+        uv_timer_start(&w->claim_retry, on_claim_retry, REDIS_RETRY_MS, 0);
+    fq_argv_free(&a);
+}
+
+/* ------------------------------------------------------------------------
+ * Heartbeat
+ * --------------------------------------------------------------------- */
+
+static void on_heartbeat_reply(fq_redis *r, redisReply *reply, void *data)
+{
+    fq_worker *w = data;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *id = reply->element[i];
+        for (int k = 0; k < w->concurrency; k++) {
+            slot *s = &w->slots[k];
+            if (s->state == SLOT_FREE || s->id == NULL || strlen(s->id) != id->len ||
+                memcmp(s->id, id->str, id->len) != 0)
+                continue;
+            fq_log(FQ_LOG_WARN, "task.lease_lost", FQ_LS, "task", s->id, FQ_LEND);
+            if (s->state == SLOT_WAITING) {  /* not calling yet: just let go */
+                slot_release_quota(s);
+                slot_clear(s);
+            }
+        }
+    }
+    try_claim(w);
+    maybe_finish_shutdown(w);
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    fq_worker *w = t->data;
+    if (busy_slots(w) == 0)
+        return;
+    fq_argv a;
+    fq_argv_init(&a);
+    fq_argv_adds(&a, FQ_KEY_LEASES);
+    fq_argv_addll(&a, (long long)w->cfg->lease_s * 1000);
+    for (int i = 0; i < w->concurrency; i++) {
+        slot *s = &w->slots[i];
+        if (s->state != SLOT_FREE && s->state != SLOT_FINISHING && s->id && s->token) {
+            fq_argv_adds(&a, s->id);
+            fq_argv_adds(&a, s->token);
+        }
+    }
+    if (a.argc > 2)
+        fq_redis_script(w->redis, "heartbeat", 1, &a, on_heartbeat_reply, w);
+    fq_argv_free(&a);
+}
+
+/* ------------------------------------------------------------------------
+ * Signals and shutdown
+ * --------------------------------------------------------------------- */
+
+static void close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void maybe_finish_shutdown(fq_worker *w)
+{
+    if (!w->stopping || w->closed || busy_slots(w) > 0 || w->claiming)
+        return;
+    w->closed = 1;
+    fq_log(FQ_LOG_INFO, "worker.stopped", FQ_LS, "worker", w->id, FQ_LEND);
+    if (w->api != NULL)
+        fq_api_close(w->api);
+    w->api = NULL;
+    fq_redis_close(w->blocking);
+    fq_redis_close(w->redis);
+    w->blocking = w->redis = NULL;
+    for (int i = 0; i < w->concurrency; i++)
+        close_handle((uv_handle_t *)&w->slots[i].timer);
+    close_handle((uv_handle_t *)&w->heartbeat);
+    close_handle((uv_handle_t *)&w->claim_retry);
+    close_handle((uv_handle_t *)&w->grace);
+    close_handle((uv_handle_t *)&w->sigterm);
+    close_handle((uv_handle_t *)&w->sigint);
+    close_handle((uv_handle_t *)&w->sighup);
+}
+
+static void on_hard_stop(uv_timer_t *t)
+{
+    fq_worker *w = t->data;
+    fq_log(FQ_LOG_ERROR, "worker.forced_exit", FQ_LI, "unreported", (int64_t)busy_slots(w),
+           FQ_LS, "msg", "Redis did not take the last reports; their leases will return "
+           "the tasks to the queue", FQ_LEND);
+    exit(0);
+}
+
+static void on_grace_over(uv_timer_t *t)
+{
+    fq_worker *w = t->data;
+    if (w->api != NULL && fq_api_inflight(w->api) > 0) {
+        fq_log(FQ_LOG_WARN, "worker.grace_over", FQ_LI, "aborted",
+               (int64_t)fq_api_inflight(w->api), FQ_LEND);
+        fq_api_close(w->api);  /* each call reports "aborted" and goes back as a retry */
+        w->api = NULL;
+    }
+    uv_timer_start(&w->grace, on_hard_stop, HARD_STOP_EXTRA_MS, 0);
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+    fq_worker *w = sig->data;
+    if (w->stopping)
+        return;
+    w->stopping = 1;
+    fq_log(FQ_LOG_INFO, "worker.stopping", FQ_LS, "signal", signum == SIGTERM ? "SIGTERM"
+                                                                               : "SIGINT",
+           FQ_LI, "in_flight", (int64_t)busy_slots(w), FQ_LI, "grace_s",
+           (int64_t)w->cfg->grace_s, FQ_LEND);
+    uv_timer_stop(&w->claim_retry);
+    uv_timer_stop(&w->heartbeat);
+    uv_timer_start(&w->heartbeat, on_heartbeat, 1000, (uint64_t)w->cfg->lease_s * 1000 / 3);
+    for (int i = 0; i < w->concurrency; i++) {
+        slot *s = &w->slots[i];
+        if (s->state == SLOT_WAITING) {
+            uv_timer_stop(&s->timer);
+            slot_release_quota(s);
+            finish_without_call(s, "release", 0, NULL);
+        }
+    }
+    uv_timer_start(&w->grace, on_grace_over, (uint64_t)w->cfg->grace_s * 1000, 0);
+    maybe_finish_shutdown(w);
+}
+
+static void on_sighup(uv_signal_t *sig, int signum)
+{
+    fq_worker *w = sig->data;
+    char err[256];
+    int rc = fq_config_reload_key(w->cfg, err, sizeof(err));
+    if (rc < 0) {
+        fq_log(FQ_LOG_ERROR, "key.reload_failed", FQ_LS, "error", err, FQ_LEND);
+        return;
+    }
+    if (rc == 1) {
+        fq_log_add_secret(w->cfg->api_key);
+        if (w->api != NULL)
+            fq_api_set_key(w->api, w->cfg->api_key);
+    }
+    char redacted[32];
+    fq_config_redact_key(w->cfg->api_key, redacted, sizeof(redacted));
+    fq_log(FQ_LOG_INFO, "key.reloaded", FQ_LS, "key", redacted, FQ_LS, "changed",
+           rc == 1 ? "yes" : "no", FQ_LEND);
+}
+
+/* ------------------------------------------------------------------------
+ * Life cycle
+ * --------------------------------------------------------------------- */
+
+static void on_redis_state(fq_redis *r, int connected, void *data)
+{
+    if (connected)
+        try_claim(data);
+}
+
+fq_worker *fq_worker_new(uv_loop_t *loop, fq_config *cfg, fq_role role, int concurrency)
+{
+    fq_worker *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return NULL;
+    w->slots = calloc((size_t)concurrency, sizeof(*w->slots));
+    if (w->slots == NULL)
+        goto err;
+    w->loop = loop;
+    w->cfg = cfg;
+    w->role = role;
+    w->concurrency = concurrency;
+    char host[64] = "host";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(w->id, sizeof(w->id), "%s:%ld:%s", host, (long)getpid(), fq_role_name(role));
+    fq_key_ready(role, w->ready_key, sizeof(w->ready_key));
+    fq_key_marker(role, w->marker_key, sizeof(w->marker_key));
+    for (int i = 0; i < concurrency; i++) {
+        w->slots[i].w = w;
+        fq_task_init(&w->slots[i].task);
+        fq_argv_init(&w->slots[i].finish);
+        uv_timer_init(loop, &w->slots[i].timer);
+        w->slots[i].timer.data = &w->slots[i];
+    }
+    uv_timer_init(loop, &w->heartbeat);
+    uv_timer_init(loop, &w->claim_retry);
+    uv_timer_init(loop, &w->grace);
+    uv_signal_init(loop, &w->sigterm);
+    uv_signal_init(loop, &w->sigint);
+    uv_signal_init(loop, &w->sighup);
+    w->heartbeat.data = w->claim_retry.data = w->grace.data = w;
+    w->sigterm.data = w->sigint.data = w->sighup.data = w;
+    return w;
+err:
+    free(w->slots);
+    free(w);
+    return NULL;
+}
+
+int fq_worker_start(fq_worker *w)
+{
+    char name[96];
+    w->api = fq_api_new(w->loop, w->cfg->base_url);
+    if (w->api == NULL || fq_api_set_key(w->api, w->cfg->api_key) != 0) {
+        fq_log(FQ_LOG_ERROR, "worker.api_init_failed", FQ_LEND);
+        return -1;
+    }
+    snprintf(name, sizeof(name), "fleetq-worker-%s", fq_role_name(w->role));
+    w->redis = fq_redis_new(w->loop, w->cfg, name, 0);
+    snprintf(name, sizeof(name), "fleetq-worker-%s-wait", fq_role_name(w->role));
+    w->blocking = fq_redis_new(w->loop, w->cfg, name, (MARKER_BLOCK_S + 10) * 1000);
+    if (w->redis == NULL || w->blocking == NULL)
+        return -1;
+    fq_redis_on_state(w->redis, on_redis_state, w);
+    uint64_t beat = (uint64_t)w->cfg->lease_s * 1000 / 3;
+    uv_timer_start(&w->heartbeat, on_heartbeat, beat, beat);
+    uv_signal_start(&w->sigterm, on_stop_signal, SIGTERM);
+    uv_signal_start(&w->sigint, on_stop_signal, SIGINT);
+    uv_signal_start(&w->sighup, on_sighup, SIGHUP);
+    fq_log(FQ_LOG_INFO, "worker.started", FQ_LS, "worker", w->id, FQ_LS, "role",
+           fq_role_name(w->role), FQ_LI, "concurrency", (int64_t)w->concurrency,
+           FQ_LS, "model", w->cfg->roles[w->role].model, FQ_LS, "api", w->cfg->base_url,
+           FQ_LEND);
+    return 0;
+}
+
+void fq_worker_free(fq_worker *w)
+{
+    if (w == NULL)
+        return;
+    for (int i = 0; i < w->concurrency; i++) {
+        slot *s = &w->slots[i];
+        free(s->id);
+        free(s->token);
+        free(s->body);
+        fq_task_free(&s->task);
+        fq_argv_free(&s->finish);
+    }
+    free(w->slots);
+    free(w);
+}
