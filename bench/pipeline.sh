@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# pipeline.sh -- end-to-end throughput benchmark (not a test): pushes N
-# tasks (default 20000) through redis-cli → coordinator → workers →
-# fleetq-mockapi (zero latency) → SQLite with the quota off, and reports
-# tasks/s end to end, submit→start latency p50/p99, and the peak RSS of the
-# coordinator and of a worker. Runs the release build (deploy/setup.sh).
+# pipeline.sh -- end-to-end benchmark (not a test) of redis-cli →
+# coordinator → workers → fleetq-mockapi (zero latency) → SQLite, quota off.
+#
+# Phase 1, burst: N tasks (default 20000) submitted at once with
+#   redis-cli --pipe; reports tasks/s end to end (the pipeline's capacity)
+#   and submit→start latency, which here is mostly time spent in the backlog.
+# Phase 2, paced: N/4 tasks submitted steadily at half the phase-1 rate;
+#   reports submit→start p50/p99 of a fleet that keeps up.
+# Then the peak RSS (VmHWM) of the coordinator and of the largest worker.
+# Runs the release build (deploy/setup.sh).
 #
 #   bench/pipeline.sh [N] [CONCURRENCY per worker]
 set -euo pipefail
@@ -25,36 +30,70 @@ for role in ceo code quality memory; do
 done
 sleep 0.5
 
-roles=(ceo code quality memory)
-t0=$(date +%s.%N)
-for i in $(seq 1 "$n"); do
-    echo "XADD fleetq:submit * role ${roles[$((i % 4))]} prompt \"benchmark task $i\""
-done | fq_redis >/dev/null
-t_submitted=$(date +%s.%N)
-deadline=$(( $(date +%s) + 900 ))
-until [ "$(fq_sql "SELECT count(*) FROM tasks")" -ge "$n" ]; do
-    [ "$(date +%s)" -lt "$deadline" ] || fq_fail "not finished after 900 s"
-    sleep 0.2
+# submit FIRST COUNT TAG: XADDs pipelined with redis-cli --pipe (the Redis
+# protocol written by awk), ids TAG-FIRST .. TAG-(FIRST+COUNT-1).
+submit() {
+    awk -v first="$1" -v count="$2" -v tag="$3" 'BEGIN {
+        split("ceo code quality memory", roles, " ")
+        for (i = first; i < first + count; i++) {
+            role = roles[i % 4 + 1]; prompt = "benchmark task " i; id = tag "-" i
+            printf "*9\r\n$4\r\nXADD\r\n$13\r\nfleetq:submit\r\n$1\r\n*\r\n$2\r\nid\r\n"
+            printf "$%d\r\n%s\r\n$4\r\nrole\r\n$%d\r\n%s\r\n", length(id), id, length(role), role
+            printf "$6\r\nprompt\r\n$%d\r\n%s\r\n", length(prompt), prompt
+        }
+    }' | fq_redis --pipe >/dev/null
+}
+wait_rows() { # until the store holds $1 rows
+    local deadline=$(( $(date +%s) + 900 ))
+    until [ "$(fq_sql "SELECT count(*) FROM tasks")" -ge "$1" ]; do
+        [ "$(date +%s)" -lt "$deadline" ] || fq_fail "not finished after 900 s"
+        sleep 0.1
+    done
+}
+now() { date +%s.%N; }
+pct() { # percentile $2 of submit→start in ms over ids matching $1
+    fq_sql "SELECT CAST(round((julianday(started_at) - julianday(submitted_at)) * 86400000) AS INTEGER) AS w
+              FROM tasks WHERE id GLOB '$1' ORDER BY w
+             LIMIT 1 OFFSET (SELECT CAST(count(*) * $2 / 100 AS INTEGER) FROM tasks WHERE id GLOB '$1')"
+}
+
+# Phase 1: burst
+t0=$(now)
+submit 1 "$n" burst
+wait_rows "$n"
+t1=$(now)
+rate=$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN{printf "%.0f", n/(b-a)}')
+
+# Phase 2: paced at half the burst rate, in batches every 100 ms
+m=$(( n / 4 ))
+per_batch=$(( rate / 20 > 0 ? rate / 20 : 1 ))
+sent=0
+submitters=()
+while [ "$sent" -lt "$m" ]; do
+    k=$(( m - sent < per_batch ? m - sent : per_batch ))
+    submit $((sent + 1)) "$k" paced &
+    submitters+=($!)
+    sent=$((sent + k))
+    sleep 0.1
 done
-t1=$(date +%s.%N)
+wait "${submitters[@]}"
+wait_rows $((n + m))
 
 rss() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 coord_rss=$(rss "$FQ_COORD_PID")
 worker_rss=0
 for pid in "${workers[@]}"; do r=$(rss "$pid"); [ "$r" -gt "$worker_rss" ] && worker_rss=$r; done
-
-pct() { # percentile of submit→start in ms
-    fq_sql "SELECT CAST(round((julianday(started_at) - julianday(submitted_at)) * 86400000) AS INTEGER) AS w
-              FROM tasks WHERE status='done' ORDER BY w
-             LIMIT 1 OFFSET (SELECT CAST(count(*) * $1 / 100 AS INTEGER) FROM tasks WHERE status='done')"
-}
 done_n=$(fq_sql "SELECT count(*) FROM tasks WHERE status='done'")
-printf '\n%-34s %s\n' "tasks" "$n ($done_n done)" \
-    "submit time (redis-cli)" "$(awk -v a="$t0" -v b="$t_submitted" 'BEGIN{printf "%.2f", b-a}') s" \
-    "end to end" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}') s" \
-    "throughput" "$(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN{printf "%.0f", n/(b-a)}') tasks/s" \
-    "submit->start p50" "$(pct 50) ms" \
-    "submit->start p99" "$(pct 99) ms" \
+
+echo
+printf '%-40s %s\n' \
+    "workers" "4 (one per role) x --concurrency $conc" \
+    "burst: tasks" "$n submitted in one go" \
+    "burst: end to end" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}') s" \
+    "burst: throughput" "$rate tasks/s" \
+    "burst: submit->start p50 / p99" "$(pct 'burst-*' 50) / $(pct 'burst-*' 99) ms (backlog)" \
+    "paced: tasks" "$m at about $((per_batch * 10)) tasks/s" \
+    "paced: submit->start p50 / p99" "$(pct 'paced-*' 50) / $(pct 'paced-*' 99) ms" \
+    "all done" "$done_n of $((n + m))" \
     "peak RSS coordinator" "$((coord_rss / 1024)) MiB" \
-    "peak RSS worker (largest of 4)" "$((worker_rss / 1024)) MiB" \
-    "workers" "4 x --concurrency $conc"
+    "peak RSS worker (largest of 4)" "$((worker_rss / 1024)) MiB"

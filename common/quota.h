@@ -18,7 +18,7 @@
 
 typedef enum fq_quota_verdict {
     FQ_QUOTA_GRANTED = 0,
-    FQ_QUOTA_RATE,       /* wait wait_ms, then ask again */
+    FQ_QUOTA_RATE,       /* wait wait_ms, then ask again (rate, or budget held by calls in flight) */
     FQ_QUOTA_BUDGET,     /* today's budget is spent; wait_ms until the UTC day turns */
     FQ_QUOTA_OVER_CAP    /* one call would cost more than the whole daily cap */
 } fq_quota_verdict;

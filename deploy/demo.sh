@@ -48,7 +48,7 @@ r HGETALL fleetq:quota | paste - - | grep -E '^(rpm_ceiling|window_requests|budg
 say "sqlite3 \$FLEETQ_DB 'SELECT ... FROM tasks'"
 sqlite3 -header -column "$FLEETQ_DB" \
   "SELECT id, role, status, model, prompt_tokens AS p_tok, completion_tokens AS c_tok,
-          printf('%.6f', cost_usd) AS cost_usd, latency_ms, substr(coalesce(output, error), 1, 48) AS output_or_error
+          printf('%.6f', cost_usd) AS cost_usd, latency_ms, replace(substr(coalesce(output, error), 1, 48), char(10), ' ') AS output_or_error
      FROM tasks ORDER BY submitted_at"
 
 say "sqlite3 \$FLEETQ_DB 'SELECT * FROM usage_daily'"

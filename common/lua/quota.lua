@@ -21,8 +21,9 @@
 --            6 base cost ticks, 7 output ticks per token, 8 model,
 --            9 default reasoning reserve tokens
 --     -> {1, 0, 'ok', reserved ticks, day} or {0, wait ms, reason, needed ticks, day}
---        reasons: 'rate', 'budget' (spent for today), 'over_cap' (one call
---        would cost more than the whole cap)
+--        reasons: 'rate', 'held' (the budget left is reserved by calls in
+--        flight: ask again shortly), 'budget' (spent for today), 'over_cap'
+--        (one call would cost more than the whole cap)
 --   settle:  2 reserved ticks, 3 billed ticks, 4 day, 5 model, 6 reasoning
 --            tokens (-1 = unknown, not sampled)  -> 'ok'
 --   release: 2 reserved ticks, 3 day -> 'ok'
@@ -33,6 +34,7 @@ local sec, usec = tonumber(t[1]), tonumber(t[2])
 local now_us = sec * 1000000 + usec
 local day = math.floor(sec / 86400)
 local TICKS = 10000000000
+local HELD_RETRY_MS = 200
 
 local function usd(ticks)
     return string.format('%.6f', ticks / TICKS)
@@ -80,10 +82,14 @@ if op == 'reserve' then
         if cost > cap then
             return {0, 0, 'over_cap', cost, day}
         end
-        if spent + reserved + cost > cap then
+        if spent + cost > cap then
             publish(spent, reserved)
             local wait = (86400 - sec % 86400) * 1000 - math.floor(usec / 1000)
             return {0, wait, 'budget', cost, day}
+        end
+        if spent + reserved + cost > cap then
+            -- it may fit once the calls in flight have settled
+            return {0, HELD_RETRY_MS, 'held', cost, day}
         end
     end
 
