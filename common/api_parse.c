@@ -43,6 +43,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "text.h"
 #include "timeutil.h"
 
 #define FQ_API_ERROR_MAX 300              /* bytes of an error string, NUL included */
@@ -110,36 +111,6 @@ static void tw_put(text_writer *w, const char *s, size_t n)
     w->buf[w->len] = '\0';
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t need;
-    unsigned min;
-    unsigned cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        need = 2; cp = c & 0x1f; min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        need = 3; cp = c & 0x0f; min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 4; cp = c & 0x07; min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < need)
-        return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return need;
-}
-
 static void tw_text(text_writer *w, const char *text, size_t n, int skip_tags)
 {
     const unsigned char *s = (const unsigned char *)text;
@@ -158,7 +129,7 @@ static void tw_text(text_writer *w, const char *text, size_t n, int skip_tags)
             i++;
             continue;
         }
-        size_t k = utf8_seq(s + i, n - i);
+        size_t k = fq_utf8_seq(s + i, n - i);
         if (k == 0) {
             tw_put(w, "?", 1);
             i++;

@@ -13,23 +13,22 @@
  * key is stripped of surrounding white space and must then be printable
  * ASCII without spaces, because it goes into an HTTP header. No message
  * about the key echoes it. Messages about other variables do echo the bad
- * value, so while loading, show() replaces the key (and the raw key
- * variables) in any value by the redacted form before cutting the value
- * short: a key pasted into the wrong variable shows as "xai-…b14o", never
- * as a prefix. As a last guard the finished error line is searched for the
- * key too. Buffers that held the key are wiped with explicit_bzero()
- * before they are freed.
+ * value, so while loading, fq_config_show() replaces the key (and the raw
+ * key variables) in any value by the redacted form before fq_text_show()
+ * (text.c) cuts the value short: a key pasted into the wrong variable shows
+ * as "xai-…b14o", never as a prefix. As a last guard the finished error
+ * line is searched for the key too. Buffers that held the key are wiped
+ * with explicit_bzero() before they are freed.
  *
  * URLs shown in messages have their user:password part replaced by "***".
- * On failure the config is left freed and zeroed, so callers can print the
- * line and exit without further cleanup.
+ * REDIS_URL is parsed by redis_url.c, which shows values through the same
+ * two functions. On failure the config is left freed and zeroed, so callers
+ * can print the line and exit without further cleanup.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,30 +38,16 @@
 
 #include "cost.h"
 #include "log.h"
+#include "text.h"
 
-#define DEFAULT_REDIS_URL "redis://127.0.0.1:6379/0"
 #define DEFAULT_BASE_URL "https://api.x.ai/v1"
 #define DEFAULT_DB "./fleetq.db"
 #define KEY_FILE_MAX (64 * 1024)
 #define KEY_MAX 4096
-#define SHOW_BYTES 40
 
 /* ------------------------------------------------------------------------
  * Small helpers
  * --------------------------------------------------------------------- */
-
-static int cfail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int cfail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* The variable's value, NULL when unset or empty. */
 static const char *env(const char *name)
@@ -71,19 +56,14 @@ static const char *env(const char *name)
     return (v != NULL && v[0] != '\0') ? v : NULL;
 }
 
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
 /* Copies s without surrounding white space into out (bounded); returns the
  * trimmed length, which may exceed outlen - 1 (then out is cut). */
 static size_t trim_into(const char *s, char *out, size_t outlen)
 {
     size_t b = 0, e = strlen(s);
-    while (b < e && is_space(s[b]))
+    while (b < e && fq_text_is_space(s[b]))
         b++;
-    while (e > b && is_space(s[e - 1]))
+    while (e > b && fq_text_is_space(s[e - 1]))
         e--;
     size_t n = e - b;
     size_t c = n < outlen - 1 ? n : outlen - 1;
@@ -92,10 +72,14 @@ static size_t trim_into(const char *s, char *out, size_t outlen)
     return n;
 }
 
+/* ------------------------------------------------------------------------
+ * Values in error lines
+ * --------------------------------------------------------------------- */
+
 /* Values that must never be echoed while fq_config_load() runs: the key
- * and the raw key variables. show() redacts them before it cuts a value
- * short, so not even a prefix of a key pasted into the wrong variable can
- * appear. Loading runs once at start-up, single-threaded. */
+ * and the raw key variables. fq_config_show() redacts them before the value
+ * is cut short, so not even a prefix of a key pasted into the wrong
+ * variable can appear. Loading runs once at start-up, single-threaded. */
 #define MAX_HIDDEN 3
 static const char *hidden[MAX_HIDDEN];
 
@@ -129,48 +113,9 @@ static char *replace_dup(const char *s, const char *needle, const char *repl)
     return out;
 }
 
-/* A quoted, escaped, bounded rendering of a value for an error line. */
-typedef struct shown {
-    char s[SHOW_BYTES * 4 + 48];
-} shown;
-
-static const char *show_plain(shown *b, const char *s)
-{
-    size_t len = strlen(s), o = 0, i = 0;
-    b->s[o++] = '"';
-    while (i < len) {
-        unsigned char c = (unsigned char)s[i];
-        char piece[8];
-        size_t plen, adv = 1;
-        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-        if (c == '"' || c == '\\') {
-            piece[0] = '\\';
-            piece[1] = (char)c;
-            plen = 2;
-        } else if (c >= 0x20 && c < 0x7f) {
-            piece[0] = (char)c;
-            plen = 1;
-        } else if (n > 0 && i + n <= len && fq_utf8_valid(s + i, n)) {
-            memcpy(piece, s + i, n);  /* whole UTF-8 characters as they are */
-            plen = adv = n;
-        } else {
-            snprintf(piece, sizeof(piece), "\\x%02x", c);
-            plen = 4;
-        }
-        if (o - 1 + plen > SHOW_BYTES)
-            break;
-        memcpy(b->s + o, piece, plen);
-        o += plen;
-        i += adv;
-    }
-    b->s[o++] = '"';
-    b->s[o] = '\0';
-    if (i < len)
-        snprintf(b->s + o, sizeof(b->s) - o, "... (%zu bytes)", len);
-    return b->s;
-}
-
-static const char *show(shown *b, const char *s)
+/* s quoted for an error line, each hidden value replaced by its redacted
+ * form first (on the heap, wiped afterwards). */
+const char *fq_config_show(fq_text_shown *b, const char *s)
 {
     char *owned = NULL;
     for (int k = 0; k < MAX_HIDDEN; k++) {
@@ -187,7 +132,7 @@ static const char *show(shown *b, const char *s)
         free(owned);
         s = owned = next;
     }
-    show_plain(b, s);
+    fq_text_show(b, s, strlen(s));
     if (owned != NULL) {
         explicit_bzero(owned, strlen(owned));
         free(owned);
@@ -198,13 +143,13 @@ static const char *show(shown *b, const char *s)
 /* A URL for a message: anything between "://" and the last '@' (user and
  * password, even when a stray '/' in the password ended the authority
  * early) becomes "***". */
-static const char *show_url(shown *b, const char *url)
+const char *fq_config_show_url(fq_text_shown *b, const char *url)
 {
     const char *auth = strstr(url, "://");
     auth = auth ? auth + 3 : url;
     const char *at = strrchr(auth, '@');
     if (at == NULL)
-        return show(b, url);
+        return fq_config_show(b, url);
     size_t head = (size_t)(auth - url), tail = strlen(at);
     char *tmp = malloc(head + 3 + tail + 1);
     if (tmp == NULL) {
@@ -214,33 +159,9 @@ static const char *show_url(shown *b, const char *url)
     memcpy(tmp, url, head);
     memcpy(tmp + head, "***", 3);
     memcpy(tmp + head + 3, at, tail + 1);
-    show(b, tmp);
+    fq_config_show(b, tmp);
     free(tmp);
     return b->s;
-}
-
-/* Strict decimal integer: optional '-', digits, no overflow. */
-static int parse_int64(const char *s, int64_t *out)
-{
-    const char *p = s;
-    int neg = 0;
-    uint64_t v = 0;
-    if (*p == '-') {
-        neg = 1;
-        p++;
-    }
-    if (*p == '\0')
-        return -1;
-    for (; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        unsigned d = (unsigned)(*p - '0');
-        if (v > ((uint64_t)INT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = neg ? -(int64_t)v : (int64_t)v;
-    return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -253,20 +174,21 @@ static int read_int(const char *name, int64_t def, int64_t lo, int64_t hi, int64
     const char *v = env(name);
     char buf[64];
     int64_t x;
-    shown sh;
+    fq_text_shown sh;
     if (v == NULL) {
         *out = def;
         return 0;
     }
     size_t n = trim_into(v, buf, sizeof(buf));
-    if (n < sizeof(buf) && parse_int64(buf, &x) == 0 && x >= lo && x <= hi) {
+    if (n < sizeof(buf) && fq_text_parse_int64(buf, n, &x) == 0 && x >= lo && x <= hi) {
         *out = x;
         return 0;
     }
     if (lo == 0 && hi == INT64_MAX)
-        return cfail(err, errlen, "%s: must be a non-negative integer, got %s", name, show(&sh, v));
-    return cfail(err, errlen, "%s: must be an integer from %lld to %lld, got %s", name,
-                 (long long)lo, (long long)hi, show(&sh, v));
+        return fq_text_fail(err, errlen, "%s: must be a non-negative integer, got %s", name,
+                            fq_config_show(&sh, v));
+    return fq_text_fail(err, errlen, "%s: must be an integer from %lld to %lld, got %s", name,
+                        (long long)lo, (long long)hi, fq_config_show(&sh, v));
 }
 
 static int read_int32(const char *name, int def, int lo, int hi, int *out, char *err, size_t errlen)
@@ -284,7 +206,7 @@ static int read_bool(const char *name, int def, int *out, char *err, size_t errl
     static const char *const no[] = {"false", "0", "no", "off"};
     const char *v = env(name);
     char buf[16];
-    shown sh;
+    fq_text_shown sh;
     if (v == NULL) {
         *out = def;
         return 0;
@@ -301,8 +223,8 @@ static int read_bool(const char *name, int def, int *out, char *err, size_t errl
             }
         }
     }
-    return cfail(err, errlen, "%s: must be true or false (also 1/0, yes/no, on/off), got %s",
-                 name, show(&sh, v));
+    return fq_text_fail(err, errlen, "%s: must be true or false (also 1/0, yes/no, on/off), got %s",
+                        name, fq_config_show(&sh, v));
 }
 
 /* A decimal number from lo to hi: digits with an optional fraction. */
@@ -311,30 +233,19 @@ static int read_fraction(const char *name, double def, double lo, double hi, dou
 {
     const char *v = env(name);
     char buf[64];
-    shown sh;
+    fq_text_shown sh;
     if (v == NULL) {
         *out = def;
         return 0;
     }
     size_t n = trim_into(v, buf, sizeof(buf));
-    size_t digits = 0, dots = 0, i;
-    for (i = 0; i < n && i < sizeof(buf) - 1; i++) {
-        if (buf[i] >= '0' && buf[i] <= '9')
-            digits++;
-        else if (buf[i] == '.')
-            dots++;
-        else
-            break;
+    double d;
+    if (n < sizeof(buf) && fq_text_parse_decimal(buf, n, &d) == 0 && d >= lo && d <= hi) {
+        *out = d;
+        return 0;
     }
-    if (n < sizeof(buf) && i == n && digits > 0 && dots <= 1) {
-        double d = strtod(buf, NULL);
-        if (isfinite(d) && d >= lo && d <= hi) {
-            *out = d;
-            return 0;
-        }
-    }
-    return cfail(err, errlen, "%s: must be a number from %g to %g (like 0.25), got %s", name, lo,
-                 hi, show(&sh, v));
+    return fq_text_fail(err, errlen, "%s: must be a number from %g to %g (like 0.25), got %s", name,
+                        lo, hi, fq_config_show(&sh, v));
 }
 
 /* A string copied into a fixed buffer; trimmed. */
@@ -348,24 +259,10 @@ static int read_str(const char *name, const char *def, char *out, size_t outlen,
     }
     size_t n = trim_into(v, out, outlen);
     if (n >= outlen)
-        return cfail(err, errlen, "%s: longer than %zu bytes", name, outlen - 1);
+        return fq_text_fail(err, errlen, "%s: longer than %zu bytes", name, outlen - 1);
     if (n == 0)
         snprintf(out, outlen, "%s", def);
     return 0;
-}
-
-static int model_valid(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == ':' || c == '-'))
-            return 0;
-    }
-    return 1;
 }
 
 /* ------------------------------------------------------------------------
@@ -386,9 +283,9 @@ static void wipe_free(char *s)
 static char *key_clean(const char *s, size_t len, const char **why)
 {
     size_t b = 0, e = len;
-    while (b < e && is_space(s[b]))
+    while (b < e && fq_text_is_space(s[b]))
         b++;
-    while (e > b && is_space(s[e - 1]))
+    while (e > b && fq_text_is_space(s[e - 1]))
         e--;
     if (e == b) {
         *why = "empty";
@@ -421,23 +318,26 @@ static char *read_key_file(const char *name, const char *path, char *err, size_t
     char *data = NULL, *key = NULL;
     const char *why = NULL;
     size_t len = 0;
-    shown sh;
+    fq_text_shown sh;
     struct stat st;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        cfail(err, errlen, "%s: cannot read %s: %s", name, show(&sh, path), strerror(errno));
+        fq_text_fail(err, errlen, "%s: cannot read %s: %s", name, fq_config_show(&sh, path),
+                     strerror(errno));
         goto done;
     }
     if (fstat(fd, &st) != 0) {
-        cfail(err, errlen, "%s: cannot read %s: %s", name, show(&sh, path), strerror(errno));
+        fq_text_fail(err, errlen, "%s: cannot read %s: %s", name, fq_config_show(&sh, path),
+                     strerror(errno));
         goto done;
     }
     if (S_ISDIR(st.st_mode)) {
-        cfail(err, errlen, "%s: cannot read %s: %s", name, show(&sh, path), strerror(EISDIR));
+        fq_text_fail(err, errlen, "%s: cannot read %s: %s", name, fq_config_show(&sh, path),
+                     strerror(EISDIR));
         goto done;
     }
     if ((data = malloc(KEY_FILE_MAX + 1)) == NULL) {
-        cfail(err, errlen, "%s: out of memory", name);
+        fq_text_fail(err, errlen, "%s: out of memory", name);
         goto done;
     }
     while (len <= KEY_FILE_MAX) {
@@ -445,7 +345,8 @@ static char *read_key_file(const char *name, const char *path, char *err, size_t
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            cfail(err, errlen, "%s: cannot read %s: %s", name, show(&sh, path), strerror(errno));
+            fq_text_fail(err, errlen, "%s: cannot read %s: %s", name, fq_config_show(&sh, path),
+                         strerror(errno));
             goto done;
         }
         if (r == 0)
@@ -453,20 +354,24 @@ static char *read_key_file(const char *name, const char *path, char *err, size_t
         len += (size_t)r;
     }
     if (len > KEY_FILE_MAX) {
-        cfail(err, errlen, "%s: %s is larger than %d KiB; it should hold only the key", name,
-              show(&sh, path), KEY_FILE_MAX / 1024);
+        fq_text_fail(err, errlen, "%s: %s is larger than %d KiB; it should hold only the key", name,
+                     fq_config_show(&sh, path), KEY_FILE_MAX / 1024);
         goto done;
     }
     key = key_clean(data, len, &why);
     if (key == NULL) {
         if (strcmp(why, "empty") == 0)
-            cfail(err, errlen, "%s: %s is empty; put the xAI API key in it", name, show(&sh, path));
+            fq_text_fail(err, errlen, "%s: %s is empty; put the xAI API key in it", name,
+                         fq_config_show(&sh, path));
         else if (strcmp(why, "oom") == 0)
-            cfail(err, errlen, "%s: out of memory", name);
+            fq_text_fail(err, errlen, "%s: out of memory", name);
         else
-            cfail(err, errlen, "%s: %s does not hold a single key (%s); it should hold only the "
-                  "key, printable characters without spaces", name, show(&sh, path),
-                  strcmp(why, "long") == 0 ? "too long" : "white space or control characters inside");
+            fq_text_fail(err, errlen,
+                         "%s: %s does not hold a single key (%s); it should hold only the "
+                         "key, printable characters without spaces",
+                         name, fq_config_show(&sh, path),
+                         strcmp(why, "long") == 0 ? "too long"
+                                                  : "white space or control characters inside");
     }
 done:
     if (data != NULL) {
@@ -497,21 +402,23 @@ static int load_key(fq_config *cfg, unsigned needs, char *err, size_t errlen)
     const char *kname = xk ? "XAI_API_KEY" : "GROK_API_KEY", *key = xk ? xk : gk;
     const char *fname = xf ? "XAI_API_KEY_FILE" : "GROK_API_KEY_FILE", *file = xf ? xf : gf;
     const char *why = NULL;
-    shown sh;
+    fq_text_shown sh;
 
     if (xk != NULL && gk != NULL && !same_key(xk, gk))
-        return cfail(err, errlen, "XAI_API_KEY: XAI_API_KEY and GROK_API_KEY are both set to "
-                     "different keys; set only one");
+        return fq_text_fail(err, errlen,
+                            "XAI_API_KEY: XAI_API_KEY and GROK_API_KEY are both set to "
+                            "different keys; set only one");
     if (xf != NULL && gf != NULL && strcmp(xf, gf) != 0)
-        return cfail(err, errlen, "XAI_API_KEY_FILE: XAI_API_KEY_FILE and GROK_API_KEY_FILE are "
-                     "both set to different files; set only one");
+        return fq_text_fail(err, errlen,
+                            "XAI_API_KEY_FILE: XAI_API_KEY_FILE and GROK_API_KEY_FILE are "
+                            "both set to different files; set only one");
     if (key != NULL && file != NULL)
-        return cfail(err, errlen, "%s and %s are both set; set only one", kname, fname);
+        return fq_text_fail(err, errlen, "%s and %s are both set; set only one", kname, fname);
 
     if (file != NULL) {
         if (strlen(file) >= sizeof(cfg->api_key_file))
-            return cfail(err, errlen, "%s: the path %s is longer than %zu bytes", fname,
-                         show(&sh, file), sizeof(cfg->api_key_file) - 1);
+            return fq_text_fail(err, errlen, "%s: the path %s is longer than %zu bytes", fname,
+                                fq_config_show(&sh, file), sizeof(cfg->api_key_file) - 1);
         if ((cfg->api_key = read_key_file(fname, file, err, errlen)) == NULL)
             return -1;
         snprintf(cfg->api_key_file, sizeof(cfg->api_key_file), "%s", file);
@@ -521,16 +428,20 @@ static int load_key(fq_config *cfg, unsigned needs, char *err, size_t errlen)
         if ((cfg->api_key = key_clean(key, strlen(key), &why)) != NULL)
             return 0;
         if (strcmp(why, "empty") == 0)
-            return cfail(err, errlen, "%s: only white space; set the xAI API key", kname);
+            return fq_text_fail(err, errlen, "%s: only white space; set the xAI API key", kname);
         if (strcmp(why, "oom") == 0)
-            return cfail(err, errlen, "%s: out of memory", kname);
-        return cfail(err, errlen, "%s: not a single key (%s); set only the key, printable "
-                     "characters without spaces", kname,
-                     strcmp(why, "long") == 0 ? "too long" : "white space or control characters inside");
+            return fq_text_fail(err, errlen, "%s: out of memory", kname);
+        return fq_text_fail(err, errlen,
+                            "%s: not a single key (%s); set only the key, printable "
+                            "characters without spaces",
+                            kname,
+                            strcmp(why, "long") == 0 ? "too long"
+                                                     : "white space or control characters inside");
     }
     if (needs & FQ_NEED_KEY)
-        return cfail(err, errlen, "XAI_API_KEY: not set; set XAI_API_KEY or XAI_API_KEY_FILE "
-                     "(the xAI API key)");
+        return fq_text_fail(err, errlen,
+                            "XAI_API_KEY: not set; set XAI_API_KEY or XAI_API_KEY_FILE "
+                            "(the xAI API key)");
     return 0;
 }
 
@@ -541,8 +452,9 @@ int fq_config_reload_key(fq_config *cfg, char *err, size_t errlen)
     if (env("XAI_API_KEY_FILE") == NULL && gf != NULL && strcmp(gf, cfg->api_key_file) == 0)
         name = "GROK_API_KEY_FILE";
     if (cfg->api_key_file[0] == '\0')
-        return cfail(err, errlen, "XAI_API_KEY_FILE: not set; the key came from the environment, "
-                     "so there is no file to re-read (restart to change it)");
+        return fq_text_fail(err, errlen,
+                            "XAI_API_KEY_FILE: not set; the key came from the environment, "
+                            "so there is no file to re-read (restart to change it)");
     char *key = read_key_file(name, cfg->api_key_file, err, errlen);
     if (key == NULL)
         return -1;
@@ -587,178 +499,13 @@ static void scrub_err(char *err, size_t errlen, const char *secret)
 }
 
 /* ------------------------------------------------------------------------
- * URLs
+ * The API base URL
  * --------------------------------------------------------------------- */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0..len) into out; -1 on a bad escape, a NUL, or when
- * it does not fit. */
-static int pct_decode(const char *s, size_t len, char *out, size_t outlen)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '%') {
-            if (i + 2 >= len)
-                return -1;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
-            if (h < 0 || l < 0)
-                return -1;
-            c = (char)(h * 16 + l);
-            if (c == '\0')
-                return -1;
-            i += 2;
-        }
-        if (o + 1 >= outlen)
-            return -1;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
-#define REDIS_URL_SHAPE "redis://[user:password@]host[:port][/db]"
-
-int fq_config_parse_redis_url(fq_config *cfg, const char *url, char *err, size_t errlen)
-{
-    char host[sizeof(cfg->redis_host)] = "";
-    char user[sizeof(cfg->redis_user)] = "";
-    char pass[sizeof(cfg->redis_password)] = "";
-    int64_t port = 6379, db = 0;
-    shown sh;
-
-    if (url == NULL || url[0] == '\0')
-        url = DEFAULT_REDIS_URL;
-    if (strncasecmp(url, "rediss://", 9) == 0)
-        return cfail(err, errlen, "REDIS_URL: TLS (rediss://) is not supported; use redis:// on a "
-                     "private network, or a TLS tunnel such as stunnel");
-    if (strncasecmp(url, "redis://", 8) != 0)
-        return cfail(err, errlen, "REDIS_URL: must look like " REDIS_URL_SHAPE ", got %s",
-                     show_url(&sh, url));
-
-    const char *a = url + 8;
-    size_t alen = strcspn(a, "/?#");
-    const char *rest = a + alen;
-    const char *hp = a;
-    size_t hplen = alen;
-    if (strchr(rest, '@') != NULL)
-        return cfail(err, errlen, "REDIS_URL: '@' after the host; write special characters of "
-                     "the user and password as %%XX (/ is %%2F, @ is %%40, ? is %%3F, # is %%23)");
-    const char *at = memrchr(a, '@', alen);
-    if (at != NULL) {
-        size_t uilen = (size_t)(at - a);
-        const char *colon = memchr(a, ':', uilen);
-        if (colon == NULL)
-            return cfail(err, errlen, "REDIS_URL: a user without a password (user@host); use "
-                         "redis://user:password@host or redis://:password@host");
-        if (pct_decode(a, (size_t)(colon - a), user, sizeof(user)) != 0)
-            return cfail(err, errlen, "REDIS_URL: the user has a bad %%-escape or is longer than "
-                         "%zu bytes", sizeof(user) - 1);
-        if (pct_decode(colon + 1, (size_t)(at - colon - 1), pass, sizeof(pass)) != 0)
-            return cfail(err, errlen, "REDIS_URL: the password has a bad %%-escape or is longer "
-                         "than %zu bytes; escape special characters as %%XX", sizeof(pass) - 1);
-        hp = at + 1;
-        hplen = alen - uilen - 1;
-    }
-
-    const char *portp = NULL;
-    size_t portlen = 0;
-    if (hplen > 0 && hp[0] == '[') {
-        const char *close = memchr(hp, ']', hplen);
-        if (close == NULL)
-            return cfail(err, errlen, "REDIS_URL: the IPv6 address has no closing ']'; write it "
-                         "as redis://[::1]:6379");
-        size_t hl = (size_t)(close - hp - 1);
-        if (hl == 0 || hl >= sizeof(host))
-            return cfail(err, errlen, "REDIS_URL: bad IPv6 address; write it as redis://[::1]:6379");
-        for (size_t i = 0; i < hl; i++) {
-            char c = hp[1 + i];
-            if (!(hexval(c) >= 0 || c == ':' || c == '.'))
-                return cfail(err, errlen, "REDIS_URL: bad IPv6 address; write it as "
-                             "redis://[::1]:6379");
-        }
-        memcpy(host, hp + 1, hl);
-        host[hl] = '\0';
-        const char *after = close + 1;
-        size_t afterlen = hplen - (size_t)(after - hp);
-        if (afterlen > 0) {
-            if (after[0] != ':')
-                return cfail(err, errlen, "REDIS_URL: expected ':port' after the IPv6 address");
-            portp = after + 1;
-            portlen = afterlen - 1;
-        }
-    } else {
-        const char *colon = memchr(hp, ':', hplen);
-        size_t hl = colon ? (size_t)(colon - hp) : hplen;
-        if (colon != NULL) {
-            portp = colon + 1;
-            portlen = hplen - hl - 1;
-            if (memchr(portp, ':', portlen) != NULL)
-                return cfail(err, errlen, "REDIS_URL: put an IPv6 address in brackets, like "
-                             "redis://[::1]:6379");
-        }
-        if (hl >= sizeof(host))
-            return cfail(err, errlen, "REDIS_URL: the host is longer than %zu bytes",
-                         sizeof(host) - 1);
-        for (size_t i = 0; i < hl; i++) {
-            char c = hp[i];
-            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '-' || c == '_'))
-                return cfail(err, errlen, "REDIS_URL: the host may only hold letters, digits, "
-                             ". - and _, got %s", show_url(&sh, url));
-        }
-        memcpy(host, hp, hl);
-        host[hl] = '\0';
-    }
-    if (host[0] == '\0')
-        return cfail(err, errlen, "REDIS_URL: no host; use " REDIS_URL_SHAPE);
-
-    if (portp != NULL) {
-        char *pbuf = strndup(portp, portlen);
-        if (pbuf == NULL)
-            return cfail(err, errlen, "REDIS_URL: out of memory");
-        int bad = parse_int64(pbuf, &port) != 0 || port < 1 || port > 65535;
-        if (bad)
-            cfail(err, errlen, "REDIS_URL: the port must be from 1 to 65535, got %s",
-                  show(&sh, pbuf));
-        free(pbuf);
-        if (bad)
-            return -1;
-    }
-
-    if (rest[0] == '?' || rest[0] == '#')
-        return cfail(err, errlen, "REDIS_URL: query parameters are not supported; use "
-                     REDIS_URL_SHAPE);
-    if (rest[0] == '/') {
-        const char *d = rest + 1;
-        if (d[0] != '\0' && (parse_int64(d, &db) != 0 || db < 0 || db > 0x7fffffff))
-            return cfail(err, errlen, "REDIS_URL: the database must be a non-negative integer "
-                         "(like /0), got %s", show(&sh, d));
-    }
-
-    snprintf(cfg->redis_host, sizeof(cfg->redis_host), "%s", host);
-    snprintf(cfg->redis_user, sizeof(cfg->redis_user), "%s", user);
-    snprintf(cfg->redis_password, sizeof(cfg->redis_password), "%s", pass);
-    cfg->redis_port = (int)port;
-    cfg->redis_db = (int)db;
-    explicit_bzero(pass, sizeof(pass));
-    return 0;
-}
 
 static int read_base_url(fq_config *cfg, char *err, size_t errlen)
 {
     const char *v = env("XAI_BASE_URL");
-    shown sh;
+    fq_text_shown sh;
     if (read_str("XAI_BASE_URL", DEFAULT_BASE_URL, cfg->base_url, sizeof(cfg->base_url), err,
                  errlen) != 0)
         return -1;
@@ -766,18 +513,22 @@ static int read_base_url(fq_config *cfg, char *err, size_t errlen)
     size_t n = strlen(u);
     size_t scheme = strncasecmp(u, "https://", 8) == 0 ? 8 : strncasecmp(u, "http://", 7) == 0 ? 7 : 0;
     if (scheme == 0)
-        return cfail(err, errlen, "XAI_BASE_URL: must start with http:// or https:// (like "
-                     DEFAULT_BASE_URL "), got %s", show_url(&sh, v ? v : u));
+        return fq_text_fail(err, errlen, "XAI_BASE_URL: must start with http:// or https:// "
+                            "(like " DEFAULT_BASE_URL "), got %s",
+                            fq_config_show_url(&sh, v ? v : u));
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)u[i];
         if (c <= 0x20 || c >= 0x7f)
-            return cfail(err, errlen, "XAI_BASE_URL: must not contain spaces or control "
-                         "characters, got %s", show_url(&sh, u));
+            return fq_text_fail(err, errlen,
+                                "XAI_BASE_URL: must not contain spaces or control "
+                                "characters, got %s",
+                                fq_config_show_url(&sh, u));
     }
     while (n > scheme && u[n - 1] == '/')
         u[--n] = '\0';
     if (n == scheme || u[scheme] == '/')
-        return cfail(err, errlen, "XAI_BASE_URL: no host, got %s", show_url(&sh, v ? v : u));
+        return fq_text_fail(err, errlen, "XAI_BASE_URL: no host, got %s",
+                            fq_config_show_url(&sh, v ? v : u));
     return 0;
 }
 
@@ -813,7 +564,7 @@ static const struct {
 static int load_roles(fq_config *cfg, char *err, size_t errlen)
 {
     char name[64];
-    shown sh;
+    fq_text_shown sh;
     double sum = 0;
     const char *last_share = NULL;
     char share_names[FQ_ROLE_COUNT][64];
@@ -826,17 +577,18 @@ static int load_roles(fq_config *cfg, char *err, size_t errlen)
         const char *mv = env(name);
         char model[256];
         size_t mlen = trim_into(mv ? mv : role_defaults[r].model, model, sizeof(model));
-        if (mlen >= sizeof(p->model) || !model_valid(model, sizeof(p->model) - 1))
-            return cfail(err, errlen, "%s: must be 1 to %zu characters of A-Z a-z 0-9 . _ : -, got %s",
-                         name, sizeof(p->model) - 1, show(&sh, mv ? mv : ""));
+        if (mlen >= sizeof(p->model) || !fq_text_name_valid(model, mlen, sizeof(p->model) - 1))
+            return fq_text_fail(err, errlen,
+                                "%s: must be 1 to %zu characters of A-Z a-z 0-9 . _ : -, got %s",
+                                name, sizeof(p->model) - 1, fq_config_show(&sh, mv ? mv : ""));
         memcpy(p->model, model, mlen + 1);
 
         snprintf(name, sizeof(name), "FLEETQ_ROLE_%s_SYSTEM", up);
         const char *sys = env(name);
         if (sys != NULL && !fq_utf8_valid(sys, strlen(sys)))
-            return cfail(err, errlen, "%s: not valid UTF-8; use UTF-8 text", name);
+            return fq_text_fail(err, errlen, "%s: not valid UTF-8; use UTF-8 text", name);
         if ((p->system = strdup(sys ? sys : role_defaults[r].system)) == NULL)
-            return cfail(err, errlen, "%s: out of memory", name);
+            return fq_text_fail(err, errlen, "%s: out of memory", name);
 
         snprintf(name, sizeof(name), "FLEETQ_ROLE_%s_PRIORITY", up);
         const char *pv = env(name);
@@ -846,8 +598,10 @@ static int load_roles(fq_config *cfg, char *err, size_t errlen)
             size_t n = trim_into(pv, buf, sizeof(buf));
             int prio = n < sizeof(buf) ? fq_priority_parse(buf, n) : -1;
             if (prio < 0)
-                return cfail(err, errlen, "%s: must be critical, high, normal, low, bulk or a "
-                             "digit 0-9, got %s", name, show(&sh, pv));
+                return fq_text_fail(err, errlen,
+                                    "%s: must be critical, high, normal, low, bulk or a "
+                                    "digit 0-9, got %s",
+                                    name, fq_config_show(&sh, pv));
             p->priority = prio;
         }
 
@@ -859,11 +613,12 @@ static int load_roles(fq_config *cfg, char *err, size_t errlen)
         sum += p->share;
     }
     if (sum > 1.0 + 1e-9)
-        return cfail(err, errlen, "%s: the shares of the four roles add up to %.4g (ceo %g, code "
-                     "%g, quality %g, memory %g); they must add up to at most 1",
-                     last_share ? last_share : "FLEETQ_ROLE_CEO_SHARE", sum,
-                     cfg->roles[0].share, cfg->roles[1].share, cfg->roles[2].share,
-                     cfg->roles[3].share);
+        return fq_text_fail(err, errlen,
+                            "%s: the shares of the four roles add up to %.4g (ceo %g, code "
+                            "%g, quality %g, memory %g); they must add up to at most 1",
+                            last_share ? last_share : "FLEETQ_ROLE_CEO_SHARE", sum,
+                            cfg->roles[0].share, cfg->roles[1].share, cfg->roles[2].share,
+                            cfg->roles[3].share);
     return 0;
 }
 
@@ -874,7 +629,7 @@ static int load_roles(fq_config *cfg, char *err, size_t errlen)
 static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
 {
     const char *v;
-    shown sh;
+    fq_text_shown sh;
     int64_t x;
 
     if (load_key(cfg, needs, err, errlen) != 0)
@@ -885,14 +640,14 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
         size_t n = strlen(v);
         char *url = malloc(n + 1);
         if (url == NULL)
-            return cfail(err, errlen, "REDIS_URL: out of memory");
+            return fq_text_fail(err, errlen, "REDIS_URL: out of memory");
         trim_into(v, url, n + 1);
         int rc = fq_config_parse_redis_url(cfg, url, err, errlen);
         explicit_bzero(url, n);
         free(url);
         if (rc != 0)
             return -1;
-    } else if (fq_config_parse_redis_url(cfg, DEFAULT_REDIS_URL, err, errlen) != 0) {
+    } else if (fq_config_parse_redis_url(cfg, NULL, err, errlen) != 0) {  /* the default */
         return -1;
     }
     if (read_base_url(cfg, err, errlen) != 0)
@@ -918,8 +673,10 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
         char buf[64];
         size_t n = trim_into(v, buf, sizeof(buf));
         if (n >= sizeof(buf) || fq_cost_parse_usd(buf, &cfg->daily_budget_ticks) != 0)
-            return cfail(err, errlen, "DAILY_BUDGET_USD: must be a non-negative amount in USD "
-                         "like 50 or 12.5 (0 = no cap), got %s", show(&sh, v));
+            return fq_text_fail(err, errlen,
+                                "DAILY_BUDGET_USD: must be a non-negative amount in USD "
+                                "like 50 or 12.5 (0 = no cap), got %s",
+                                fq_config_show(&sh, v));
     }
 
     if (read_int32("MAX_TOKENS_DEFAULT", 500, 1, FQ_MAX_TOKENS_LIMIT, &cfg->max_tokens_default,
@@ -938,7 +695,8 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
         if (strcasecmp(buf, "fail") == 0)
             cfg->on_budget = FQ_ON_BUDGET_FAIL;
         else if (strcasecmp(buf, "wait") != 0)
-            return cfail(err, errlen, "FLEETQ_ON_BUDGET: must be wait or fail, got %s", show(&sh, v));
+            return fq_text_fail(err, errlen, "FLEETQ_ON_BUDGET: must be wait or fail, got %s",
+                                fq_config_show(&sh, v));
     }
 
     cfg->log_level = FQ_LOG_INFO;
@@ -947,8 +705,9 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
         size_t n = trim_into(v, buf, sizeof(buf));
         int lvl = n < sizeof(buf) ? fq_log_level_parse(buf) : -1;
         if (lvl < 0)
-            return cfail(err, errlen, "FLEETQ_LOG_LEVEL: must be debug, info, warn or error, got %s",
-                         show(&sh, v));
+            return fq_text_fail(err, errlen,
+                                "FLEETQ_LOG_LEVEL: must be debug, info, warn or error, got %s",
+                                fq_config_show(&sh, v));
         cfg->log_level = lvl;
     }
 
@@ -966,8 +725,10 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
         if (read_int("FLEETQ_BACKOFF_MAX_MS", max_def, 1, 3600000, &x, err, errlen) != 0)
             return -1;
         if (x < cfg->backoff_base_ms)
-            return cfail(err, errlen, "FLEETQ_BACKOFF_MAX_MS: must be at least "
-                         "FLEETQ_BACKOFF_BASE_MS (%d), got %s", cfg->backoff_base_ms, show(&sh, v));
+            return fq_text_fail(err, errlen,
+                                "FLEETQ_BACKOFF_MAX_MS: must be at least "
+                                "FLEETQ_BACKOFF_BASE_MS (%d), got %s",
+                                cfg->backoff_base_ms, fq_config_show(&sh, v));
         cfg->backoff_max_ms = (int)x;
     } else {
         cfg->backoff_max_ms = max_def;
@@ -976,7 +737,7 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
     if ((v = env("FLEETQ_PRICES")) != NULL) {
         char reason[256];
         if (fq_cost_override(v, reason, sizeof(reason)) != 0)
-            return cfail(err, errlen, "FLEETQ_PRICES: %s", reason);
+            return fq_text_fail(err, errlen, "FLEETQ_PRICES: %s", reason);
     }
 
     return load_roles(cfg, err, errlen);

@@ -86,4 +86,13 @@ int fq_config_parse_redis_url(fq_config *cfg, const char *url, char *err, size_t
  * "…" for short keys. */
 void fq_config_redact_key(const char *key, char *buf, size_t len);
 
+/* For the files of the common library that check configuration values
+ * (redis_url.c): s quoted for an error line as fq_text_show() does (text.h),
+ * but while fq_config_load() runs the key and the raw key variables are first
+ * replaced by their redacted form, so no part of a key can be shown. */
+struct fq_text_shown;
+const char *fq_config_show(struct fq_text_shown *b, const char *s);
+/* The same for a URL, with its user:password part replaced by "***". */
+const char *fq_config_show_url(struct fq_text_shown *b, const char *url);
+
 #endif

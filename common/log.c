@@ -5,8 +5,9 @@
  * renders one JSON object per line: ts (UTC, milliseconds, from
  * CLOCK_REALTIME), level, prog, event, then the fields in order. Every
  * string is escaped here: quotes and backslashes, control characters as
- * \u00XX (DEL too), and each byte that is not part of valid UTF-8 becomes
- * U+FFFD, so a line is always valid JSON whatever bytes a field held.
+ * \u00XX (DEL too), and each byte that is not part of valid UTF-8
+ * (fq_utf8_seq() in text.c) becomes U+FFFD, so a line is always valid
+ * JSON whatever bytes a field held.
  * Doubles that JSON cannot hold (NaN, infinities) print as null.
  *
  * Secrets are scrubbed twice. First every string is searched before it is
@@ -36,6 +37,8 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "text.h"
 
 #define LOG_LINE_MAX (64 * 1024)
 #define LOG_MAX_FIELDS 64
@@ -134,41 +137,6 @@ static void puts_(buf *b, const char *s)
     put(b, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0: overlongs,
- * surrogates, code points above U+10FFFF and cut sequences are invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t avail)
-{
-    unsigned c = p[0];
-    size_t need;
-    unsigned cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (avail < need + 1)
-        return 0;
-    for (size_t k = 1; k <= need; k++) {
-        if ((p[k] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[k] & 0x3F);
-    }
-    if (need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
-        return 0;
-    if (need == 3 && (cp < 0x10000 || cp > 0x10FFFF))
-        return 0;
-    return need + 1;
-}
-
 /* Appends s as the inside of a JSON string, at most cap bytes of output;
  * sets *cut when it had to stop early. */
 static void put_escaped(buf *b, const char *s, size_t len, size_t cap, int *cut)
@@ -189,7 +157,7 @@ static void put_escaped(buf *b, const char *s, size_t len, size_t cap, int *cut)
         } else if (c < 0x80) {
             piece[0] = (char)c;
             plen = 1;
-        } else if ((adv = utf8_seq(p + i, len - i)) > 0) {
+        } else if ((adv = fq_utf8_seq(p + i, len - i)) > 0) {
             memcpy(piece, p + i, adv);
             plen = adv;
         } else {

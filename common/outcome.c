@@ -74,7 +74,9 @@ fq_outcome fq_outcome_classify(long status, const char *error_code,
     case 400:
         if (says(error_code, error_msg, "Incorrect API key"))
             return FQ_OUT_KEY_REJECTED;
-        if (says(error_code, error_msg, "does not support parameter"))
+        if (says(error_code, error_msg, "does not support parameter") ||
+            says(error_code, error_msg, "not supported on this model") ||
+            says(error_code, error_msg, "Unsupported parameter"))
             return FQ_OUT_BAD_PARAM;
         return FQ_OUT_BAD_REQUEST;
     case 401:

@@ -18,17 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 
 #include "embedded.h"
 #include "log.h"
+#include "redis_uv.h"
 #include "timeutil.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define WATCHDOG_PERIOD_MS 1000
 #define DEFAULT_STALL_MS 15000
+#define CONNECT_TIMEOUT_MS 5000
 #define MAX_SCRIPTS 64
 
 struct fq_redis {
@@ -108,16 +109,34 @@ static void pending_free(pending *p)
 
 static void on_reply(redisAsyncContext *ac, void *reply_, void *data);
 
-static int send_argv(fq_redis *r, pending *p, const fq_argv *a)
+static pending *pending_new(fq_redis *r, fq_redis_cb cb, void *data, int script)
 {
-    if (r->ac == NULL || r->closing)
-        return -1;
-    if (redisAsyncCommandArgv(r->ac, on_reply, p, a->argc, (const char **)a->argv,
-                              a->argvlen) != REDIS_OK)
+    pending *p = calloc(1, sizeof(*p));
+    if (p != NULL) {
+        p->r = r;
+        p->cb = cb;
+        p->data = data;
+        p->script = script;
+    }
+    return p;
+}
+
+/* Counts a command handed to hiredis (rc is hiredis' result). */
+static int sent(fq_redis *r, int rc)
+{
+    if (rc != REDIS_OK)
         return -1;
     if (r->pending++ == 0)
         r->last_progress = fq_mono_ms();
     return 0;
+}
+
+static int send_argv(fq_redis *r, pending *p, const fq_argv *a)
+{
+    if (r->ac == NULL || r->closing)
+        return -1;
+    return sent(r, redisAsyncCommandArgv(r->ac, on_reply, p, a->argc, (const char **)a->argv,
+                                         a->argvlen));
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply_, void *data)
@@ -144,13 +163,9 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *data)
 
 int fq_redis_argv(fq_redis *r, fq_redis_cb cb, void *data, const fq_argv *a)
 {
-    pending *p = calloc(1, sizeof(*p));
+    pending *p = pending_new(r, cb, data, -1);
     if (p == NULL)
         return -1;
-    p->r = r;
-    p->cb = cb;
-    p->data = data;
-    p->script = -1;
     if (send_argv(r, p, a) != 0) {
         pending_free(p);
         return -1;
@@ -162,24 +177,16 @@ int fq_redis_command(fq_redis *r, fq_redis_cb cb, void *data, const char *fmt, .
 {
     if (r->ac == NULL || r->closing)
         return -1;
-    pending *p = calloc(1, sizeof(*p));
+    pending *p = pending_new(r, cb, data, -1);
     if (p == NULL)
         return -1;
-    p->r = r;
-    p->cb = cb;
-    p->data = data;
-    p->script = -1;
     va_list ap;
     va_start(ap, fmt);
-    int rc = redisvAsyncCommand(r->ac, on_reply, p, fmt, ap);
+    int rc = sent(r, redisvAsyncCommand(r->ac, on_reply, p, fmt, ap));
     va_end(ap);
-    if (rc != REDIS_OK) {
+    if (rc != 0)
         pending_free(p);
-        return -1;
-    }
-    if (r->pending++ == 0)
-        r->last_progress = fq_mono_ms();
-    return 0;
+    return rc;
 }
 
 /* Builds "EVAL|EVALSHA body nkeys args..." into out. */
@@ -202,13 +209,9 @@ int fq_redis_script(fq_redis *r, const char *name, int nkeys, const fq_argv *arg
         fq_log(FQ_LOG_ERROR, "redis.unknown_script", FQ_LS, "script", name, FQ_LEND);
         return -1;
     }
-    pending *p = calloc(1, sizeof(*p));
+    pending *p = pending_new(r, cb, data, i);
     if (p == NULL)
         return -1;
-    p->r = r;
-    p->cb = cb;
-    p->data = data;
-    p->script = i;
     fq_argv call;
     fq_argv_init(&call);
     int rc = -1;
@@ -237,13 +240,18 @@ static void notify(fq_redis *r, int connected)
         r->state_cb(r, connected, r->state_data);
 }
 
+static void on_reconnect_timer(uv_timer_t *t)
+{
+    connect_now(t->data);
+}
+
 static void schedule_reconnect(fq_redis *r)
 {
     if (r->closing)
         return;
     int64_t delay = r->backoff_ms;
     r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
-    uv_timer_start(&r->reconnect_timer, (uv_timer_cb)connect_now, (uint64_t)delay, 0);
+    uv_timer_start(&r->reconnect_timer, on_reconnect_timer, (uint64_t)delay, 0);
 }
 
 static void on_auth_or_select(redisAsyncContext *ac, void *reply_, void *data)
@@ -300,6 +308,8 @@ static void connect_now(fq_redis *r)
 {
     if (r->closing || r->ac != NULL)
         return;
+    fq_log(FQ_LOG_DEBUG, "redis.connecting", FQ_LS, "conn", r->name, FQ_LS, "host", r->host,
+           FQ_LI, "port", (int64_t)r->port, FQ_LEND);
     redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
     if (ac == NULL || ac->err) {
         fq_log(FQ_LOG_WARN, "redis.connect_failed", FQ_LS, "conn", r->name,
@@ -310,13 +320,14 @@ static void connect_now(fq_redis *r)
         return;
     }
     ac->data = r;
-    if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+    if (fq_redis_uv_attach(ac, r->loop) != REDIS_OK) {
         redisAsyncFree(ac);
         schedule_reconnect(r);
         return;
     }
     r->ac = ac;
     r->pending = 0;
+    r->last_progress = fq_mono_ms();
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     /* Queued before the connection completes, so they go first. */
@@ -363,9 +374,14 @@ static void on_ping(fq_redis *r, redisReply *reply, void *data)
 static void on_watchdog(uv_timer_t *t)
 {
     fq_redis *r = t->data;
-    if (r->ac == NULL || !r->connected)
+    if (r->ac == NULL)
         return;
     int64_t quiet = fq_mono_ms() - r->last_progress;
+    if (!r->connected) {
+        if (quiet > CONNECT_TIMEOUT_MS)
+            drop_connection(r, "connect timed out");
+        return;
+    }
     if (r->pending > 0 && quiet > r->stall_ms) {
         drop_connection(r, "no reply within the stall limit");
     } else if (r->pending == 0 && quiet > r->stall_ms / 3 && !r->ping_outstanding) {

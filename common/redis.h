@@ -1,12 +1,14 @@
 /* redis.h -- one Redis connection on the libuv loop, that heals itself.
  *
- * fq_redis wraps a hiredis async context attached with hiredis' libuv
- * adapter. It authenticates and selects the database on every (re)connect,
- * keeps TCP keepalive on, and reconnects with exponential back-off (100 ms
- * doubling to 5 s) after any disconnect. Debian's hiredis 0.14 has no
- * command timeouts and its libuv adapter drops poll errors, so a watchdog
- * timer probes an idle connection with PING and drops one whose replies
- * stall past the stall limit; pending callbacks then run with a NULL reply.
+ * fq_redis wraps a hiredis async context attached to the loop by
+ * redis_uv.c (Debian's hiredis 0.14 libuv adapter drops poll errors, so a
+ * refused connect would hang for ever). It authenticates and selects the
+ * database on every (re)connect, keeps TCP keepalive on, and reconnects
+ * with exponential back-off (100 ms doubling to 5 s) after any disconnect.
+ * hiredis 0.14 has no command timeouts, so a watchdog timer gives up on a
+ * connect after 5 s, probes an idle connection with PING and drops one
+ * whose replies stall past the stall limit; pending callbacks then run
+ * with a NULL reply.
  *
  * Conventions (libuv's): a call that returns -1 never runs its callback;
  * a call that returns 0 runs it exactly once, with the reply, or with NULL

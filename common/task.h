@@ -25,6 +25,9 @@ typedef enum fq_role {
     FQ_ROLE_COUNT
 } fq_role;
 
+/* The role names as error lines list them. */
+#define FQ_ROLE_LIST "ceo, code, quality, memory"
+
 #define FQ_ID_MAX 128             /* client ids: 1..128 of [A-Za-z0-9._:-] */
 #define FQ_PRIORITY_MAX 9         /* 0 most urgent */
 #define FQ_MAX_TOKENS_LIMIT 131072

@@ -53,6 +53,9 @@ static void test_400(void **state)
                        "Model grok-4 does not support parameter presencePenalty."),
                      FQ_OUT_BAD_PARAM);
     assert_int_equal(C(400, NULL, "Model X DOES NOT SUPPORT PARAMETER stop"), FQ_OUT_BAD_PARAM);
+    assert_int_equal(C(400, NULL, "Argument not supported on this model: presencePenalty"),
+                     FQ_OUT_BAD_PARAM);
+    assert_int_equal(C(400, NULL, "Unsupported parameter: 'presence_penalty'"), FQ_OUT_BAD_PARAM);
     assert_int_equal(C(400, NULL, "messages must not be empty"), FQ_OUT_BAD_REQUEST);
     assert_int_equal(C(400, NULL, NULL), FQ_OUT_BAD_REQUEST);
     assert_int_equal(C(413, NULL, NULL), FQ_OUT_BAD_REQUEST);

@@ -1,0 +1,180 @@
+/* task_hash.c -- a parsed task to and from the field list of its task hash
+ * (see task.h).
+ *
+ * The coordinator writes every accepted task with HSET into
+ * `fleetq:task:<id>` and the workers read it back with HGETALL.
+ * fq_task_to_hash() appends only the fields that are set (role and priority
+ * always); numbers are plain decimals and the temperature is printed with
+ * the shortest precision that reads back to the same double.
+ * fq_task_from_hash() ignores fields it does not know, because the same hash
+ * also holds status, attempts and timestamps. It checks the role, the
+ * priority and every number against the limits of task.h (an id that is
+ * not valid is left out) and names the field in its error line; texts are
+ * copied as they are.
+ */
+#include "task.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text.h"
+
+/* The shortest %.Ng that reads back as the same double. */
+static void format_double(double d, char *buf, size_t len)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            return;
+    }
+}
+
+int fq_task_to_hash(const fq_task *t, fq_argv *out)
+{
+    const char *role = fq_role_name(t->role);
+    if (role == NULL)
+        return -1;
+    if (fq_argv_pair(out, "role", role) != 0 || fq_argv_pairll(out, "priority", t->priority) != 0)
+        return -1;
+    if (t->model != NULL && fq_argv_pair(out, "model", t->model) != 0)
+        return -1;
+    if (t->system != NULL && fq_argv_pair(out, "system", t->system) != 0)
+        return -1;
+    if (t->prompt != NULL) {
+        if (fq_argv_pair(out, "prompt", t->prompt) != 0)
+            return -1;
+    } else if (t->messages != NULL) {
+        if (fq_argv_pair(out, "messages", t->messages) != 0)
+            return -1;
+    }
+    if (t->max_tokens > 0 && fq_argv_pairll(out, "max_tokens", t->max_tokens) != 0)
+        return -1;
+    if (t->has_temperature) {
+        char buf[40];
+        format_double(t->temperature, buf, sizeof(buf));
+        if (fq_argv_pair(out, "temperature", buf) != 0)
+            return -1;
+    }
+    if (t->max_attempts > 0 && fq_argv_pairll(out, "max_attempts", t->max_attempts) != 0)
+        return -1;
+    if (t->timeout_s > 0 && fq_argv_pairll(out, "timeout", t->timeout_s) != 0)
+        return -1;
+    if (t->delay_s > 0 && fq_argv_pairll(out, "delay", t->delay_s) != 0)
+        return -1;
+    if (t->ttl_s > 0 && fq_argv_pairll(out, "ttl", t->ttl_s) != 0)
+        return -1;
+    return 0;
+}
+
+/* Reads an optional non-negative int field of the hash into *out. */
+static int hash_int(const fq_field *fields, size_t n, const char *name, int64_t hi, int *out,
+                    char *err, size_t errlen)
+{
+    const fq_field *f = fq_fields_find(fields, n, name);
+    int64_t v;
+    if (f == NULL)
+        return 0;
+    if (fq_text_parse_int64(f->value, f->value_len, &v) != 0 || v < 0 || v > hi) {
+        fq_text_shown sh;
+        return fq_text_fail(err, errlen, "%s: not a valid number in the task hash, got %s", name,
+                            fq_text_show(&sh, f->value, f->value_len));
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int hash_str(const fq_field *fields, size_t n, const char *name, char **out, char *err,
+                    size_t errlen)
+{
+    const fq_field *f = fq_fields_find(fields, n, name);
+    if (f == NULL)
+        return 0;
+    if ((*out = fq_text_dupn(f->value, f->value_len)) == NULL)
+        return fq_text_fail(err, errlen, "%s: out of memory", name);
+    return 0;
+}
+
+int fq_task_from_hash(const fq_field *fields, size_t n, fq_task *out,
+                      char *err, size_t errlen)
+{
+    const fq_field *f;
+    fq_text_shown sh;
+    fq_task_init(out);
+    if (fields == NULL)
+        n = 0;
+
+    f = fq_fields_find(fields, n, "role");
+    int role = f ? fq_role_parse(f->value, f->value_len) : -1;
+    if (role < 0) {
+        if (f != NULL)
+            fq_text_fail(err, errlen,
+                         "role: must be one of " FQ_ROLE_LIST " in the task hash, got %s",
+                         fq_text_show(&sh, f->value, f->value_len));
+        else
+            fq_text_fail(err, errlen, "role: missing from the task hash");
+        goto err;
+    }
+    out->role = (fq_role)role;
+
+    f = fq_fields_find(fields, n, "id");
+    if (f != NULL && fq_id_valid(f->value, f->value_len)) {
+        memcpy(out->id, f->value, f->value_len);
+        out->id[f->value_len] = '\0';
+    }
+
+    f = fq_fields_find(fields, n, "priority");
+    if (f != NULL && !(f->value_len == 2 && memcmp(f->value, "-1", 2) == 0)) {
+        out->priority = fq_priority_parse(f->value, f->value_len);
+        if (out->priority < 0) {
+            fq_text_fail(err, errlen, "priority: not a valid priority in the task hash, got %s",
+                         fq_text_show(&sh, f->value, f->value_len));
+            goto err;
+        }
+    }
+
+    if (hash_str(fields, n, "prompt", &out->prompt, err, errlen) != 0 ||
+        hash_str(fields, n, "messages", &out->messages, err, errlen) != 0 ||
+        hash_str(fields, n, "model", &out->model, err, errlen) != 0 ||
+        hash_str(fields, n, "system", &out->system, err, errlen) != 0)
+        goto err;
+    if (out->prompt == NULL && out->messages == NULL) {
+        fq_text_fail(err, errlen,
+                     "prompt: missing from the task hash (neither prompt nor messages)");
+        goto err;
+    }
+
+    if (hash_int(fields, n, "max_tokens", FQ_MAX_TOKENS_LIMIT, &out->max_tokens, err, errlen) != 0 ||
+        hash_int(fields, n, "max_attempts", FQ_MAX_ATTEMPTS_LIMIT, &out->max_attempts, err, errlen) != 0 ||
+        hash_int(fields, n, "timeout", FQ_TIMEOUT_LIMIT, &out->timeout_s, err, errlen) != 0 ||
+        hash_int(fields, n, "delay", FQ_DELAY_LIMIT, &out->delay_s, err, errlen) != 0 ||
+        hash_int(fields, n, "ttl", FQ_TTL_LIMIT, &out->ttl_s, err, errlen) != 0)
+        goto err;
+
+    f = fq_fields_find(fields, n, "temperature");
+    if (f != NULL) {
+        char buf[64];
+        char *end;
+        if (f->value_len == 0 || f->value_len >= sizeof(buf)) {
+            fq_text_fail(err, errlen, "temperature: not a valid number in the task hash, got %s",
+                         fq_text_show(&sh, f->value, f->value_len));
+            goto err;
+        }
+        memcpy(buf, f->value, f->value_len);
+        buf[f->value_len] = '\0';
+        double d = strtod(buf, &end);
+        if (*end != '\0' || !isfinite(d) || d < 0 || d > FQ_TEMPERATURE_MAX) {
+            fq_text_fail(err, errlen, "temperature: not a valid number in the task hash, got %s",
+                         fq_text_show(&sh, f->value, f->value_len));
+            goto err;
+        }
+        out->temperature = d;
+        out->has_temperature = 1;
+    }
+    return 0;
+
+err:
+    fq_task_free(out);
+    return -1;
+}
