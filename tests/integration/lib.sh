@@ -159,3 +159,18 @@ fq_wait_sql() {
 
 # Submits with redis-cli and prints the entry id.
 fq_submit() { fq_redis XADD fleetq:submit '*' "$@"; }
+
+# fq_submit_n N PREFIX "ROLE..." [FIELD VALUE...]: submits N tasks with ids
+# PREFIX-1..PREFIX-N, their roles taken in turn from the list, the extra
+# fields added to each, in one redis-cli session.
+fq_submit_n() {
+    local n=$1 prefix=$2 i
+    local -a roles=($3)
+    shift 3
+    for i in $(seq 1 "$n"); do
+        printf 'XADD fleetq:submit * id %s-%d role %s prompt "task %d"' \
+            "$prefix" "$i" "${roles[$((i % ${#roles[@]}))]}" "$i"
+        [ $# -gt 0 ] && printf ' %s' "$@"
+        printf '\n'
+    done | fq_redis >/dev/null
+}

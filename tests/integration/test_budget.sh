@@ -15,11 +15,7 @@ fq_start_coordinator
 for i in 1 2 3 4; do fq_start_worker ceo --concurrency 8; done
 
 n=80
-{
-    for i in $(seq 1 "$n"); do
-        echo "XADD fleetq:submit * role ceo model grok-4 id b-$i prompt \"budget task $i\""
-    done
-} | fq_redis >/dev/null
+fq_submit_n "$n" b ceo model grok-4
 
 fq_wait_sql 120 "SELECT count(*) FROM tasks" "$n"
 cap_ticks=500000000   # $0.05 in ticks of 1e-10 USD

@@ -14,12 +14,7 @@ fq_start_worker code --concurrency 8
 fq_start_worker memory --concurrency 8
 
 n=120
-{
-    for i in $(seq 1 "$n"); do
-        role=code; [ $((i % 2)) -eq 0 ] && role=memory
-        echo "XADD fleetq:submit * role $role id f-$i prompt \"flaky task $i\""
-    done
-} | fq_redis >/dev/null
+fq_submit_n "$n" f "code memory"
 
 fq_wait_sql 180 "SELECT count(*) FROM tasks" "$n"
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE status='done'")" "$n" "tasks done"

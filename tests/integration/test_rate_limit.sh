@@ -14,12 +14,7 @@ for i in 1 2 3; do fq_start_worker code --concurrency 6; done
 fq_start_worker quality --concurrency 6
 
 n=150
-{
-    for i in $(seq 1 "$n"); do
-        role=code; [ $((i % 3)) -eq 0 ] && role=quality
-        echo "XADD fleetq:submit * role $role prompt \"paced task $i\""
-    done
-} | fq_redis >/dev/null
+fq_submit_n "$n" p "quality code code"
 
 fq_wait_sql 120 "SELECT count(*) FROM tasks WHERE status='done'" "$n"
 

@@ -12,12 +12,7 @@ fq_start_worker code --concurrency 4
 fq_start_worker memory --concurrency 4
 
 n=100
-{
-    for i in $(seq 1 "$n"); do
-        role=code; [ $((i % 2)) -eq 0 ] && role=memory
-        echo "XADD fleetq:submit * role $role id r-$i prompt \"task $i\""
-    done
-} | fq_redis >/dev/null
+fq_submit_n "$n" r "code memory"
 sleep 0.7
 kill -KILL "$FQ_REDIS_PID"
 sleep 2
