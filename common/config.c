@@ -611,6 +611,11 @@ static int load_roles(fq_config *cfg, char *err, size_t errlen)
         if (env(share_names[r]) != NULL)
             last_share = share_names[r];
         sum += p->share;
+
+        char reserve_name[64];
+        snprintf(reserve_name, sizeof(reserve_name), "FLEETQ_ROLE_%s_RESERVE", up);
+        if (read_fraction(reserve_name, 0, 0, 1, &p->reserve, err, errlen) != 0)
+            return -1;
     }
     if (sum > 1.0 + 1e-9)
         return fq_text_fail(err, errlen,
@@ -733,6 +738,18 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
     } else {
         cfg->backoff_max_ms = max_def;
     }
+
+    if (read_bool("FLEETQ_ADAPTIVE", 1, &cfg->adaptive, err, errlen) != 0 ||
+        read_int32("FLEETQ_RATE_WINDOW_MS", 1000, 100, 3600000, &cfg->rate_window_ms, err,
+                   errlen) != 0 ||
+        read_int32("FLEETQ_FREEZE_MS", 250, 0, 600000, &cfg->freeze_ms, err, errlen) != 0 ||
+        read_int32("FLEETQ_BREAKER_THRESHOLD", 5, 1, 1000, &cfg->breaker_threshold, err,
+                   errlen) != 0 ||
+        read_int32("FLEETQ_BREAKER_COOLDOWN_MS", 5000, 100, 3600000, &cfg->breaker_cooldown_ms,
+                   err, errlen) != 0 ||
+        read_int32("FLEETQ_PAUSE_PROBE_SECONDS", 300, 1, 86400, &cfg->pause_probe_s, err,
+                   errlen) != 0)
+        return -1;
 
     if ((v = env("FLEETQ_PRICES")) != NULL) {
         char reason[256];

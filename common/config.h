@@ -24,6 +24,8 @@ typedef struct fq_role_profile {
     char *system;            /* FLEETQ_ROLE_<ROLE>_SYSTEM (owned) */
     int priority;            /* FLEETQ_ROLE_<ROLE>_PRIORITY, name or 0-9 */
     double share;            /* FLEETQ_ROLE_<ROLE>_SHARE, 0..1, minimum quota share */
+    double reserve;          /* FLEETQ_ROLE_<ROLE>_RESERVE, 0..1 of the burst headroom kept
+                                for higher classes */
 } fq_role_profile;
 
 typedef struct fq_config {
@@ -58,6 +60,12 @@ typedef struct fq_config {
     int64_t reasoning_reserve;    /* FLEETQ_REASONING_RESERVE tokens, default 2048 */
     int backoff_base_ms;          /* FLEETQ_BACKOFF_BASE_MS, default 1000 */
     int backoff_max_ms;           /* FLEETQ_BACKOFF_MAX_MS, default 60000 */
+    int adaptive;                 /* FLEETQ_ADAPTIVE, default true */
+    int rate_window_ms;           /* FLEETQ_RATE_WINDOW_MS, default 1000 */
+    int freeze_ms;                /* FLEETQ_FREEZE_MS, default 250 */
+    int breaker_threshold;        /* FLEETQ_BREAKER_THRESHOLD, default 5 */
+    int breaker_cooldown_ms;      /* FLEETQ_BREAKER_COOLDOWN_MS, default 5000 */
+    int pause_probe_s;            /* FLEETQ_PAUSE_PROBE_SECONDS, default 300 */
 
     fq_role_profile roles[FQ_ROLE_COUNT];
 } fq_config;

@@ -19,6 +19,8 @@
 #define FQ_KEY_RESULTS  "fleetq:{q}:results"
 #define FQ_KEY_SEQ      "fleetq:{q}:seq"
 #define FQ_KEY_WORKERS  "fleetq:{q}:workers"
+#define FQ_KEY_INFLIGHT "fleetq:{q}:inflight"   /* quota: leased call slots */
+#define FQ_KEY_OKS      "fleetq:{q}:oks"        /* quota: recent successes */
 
 #define FQ_GROUP_INTAKE "coordinators"
 #define FQ_GROUP_STORE  "store"

@@ -1,7 +1,8 @@
-/* quota.c -- reserve, settle and release against quota.lua (see quota.h). */
+/* quota.c -- the calls into quota.lua (see quota.h). */
 #include "quota.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,39 +13,74 @@ typedef struct reserve_req {
     void *data;
 } reserve_req;
 
+/* The script's keys, and the operation. */
+static int start_call(fq_argv *a, const char *op)
+{
+    return fq_argv_adds(a, FQ_KEY_QUOTA) | fq_argv_adds(a, FQ_KEY_INFLIGHT) |
+           fq_argv_adds(a, FQ_KEY_OKS) | fq_argv_adds(a, op);
+}
+
+static int run(fq_redis *r, fq_argv *a, int bad, fq_redis_cb cb, void *data)
+{
+    int rc = bad ? -1 : fq_redis_script(r, "quota", 3, a, cb, data);
+    fq_argv_free(a);
+    return rc;
+}
+
+static void copy_str(const redisReply *e, char *dst, size_t len)
+{
+    if (e != NULL && (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS))
+        snprintf(dst, len, "%.*s", (int)e->len, e->str);
+}
+
 static void on_reserved(fq_redis *r, redisReply *reply, void *data)
 {
     reserve_req *req = data;
-    fq_quota_grant g;
-    memset(&g, 0, sizeof(g));
     if (fq_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements < 5) {
         req->cb(NULL, req->data);
         free(req);
         return;
     }
-    const redisReply *reason = reply->element[2];
+    fq_quota_grant g;
+    memset(&g, 0, sizeof(g));
     g.wait_ms = fq_reply_int(reply->element[1], 1000);
     g.ticks = fq_reply_int(reply->element[3], 0);
     g.day = fq_reply_int(reply->element[4], 0);
-    if (fq_reply_int(reply->element[0], 0) == 1)
+    copy_str(reply->element[2], g.reason, sizeof(g.reason));
+    if (fq_reply_int(reply->element[0], 0) == 1) {
         g.verdict = FQ_QUOTA_GRANTED;
-    else if (reason->type == REDIS_REPLY_STRING && strcmp(reason->str, "budget") == 0)
+        g.probe = reply->elements > 5 ? (int)fq_reply_int(reply->element[5], 0) : 0;
+    } else if (strcmp(g.reason, "budget") == 0) {
         g.verdict = FQ_QUOTA_BUDGET;
-    else if (reason->type == REDIS_REPLY_STRING && strcmp(reason->str, "over_cap") == 0)
+    } else if (strcmp(g.reason, "over_cap") == 0) {
         g.verdict = FQ_QUOTA_OVER_CAP;
-    else
-        g.verdict = FQ_QUOTA_RATE;
+    } else if (strcmp(g.reason, "paused") == 0) {
+        g.verdict = FQ_QUOTA_PAUSED;
+        if (reply->elements > 6) {
+            copy_str(reply->element[5], g.pause, sizeof(g.pause));
+            copy_str(reply->element[6], g.pause_reason, sizeof(g.pause_reason));
+        }
+    } else {
+        g.verdict = FQ_QUOTA_WAIT;
+    }
     req->cb(&g, req->data);
     free(req);
+}
+
+int64_t fq_quota_estimate_tokens(const fq_quota_ask *ask)
+{
+    return fq_cost_estimate_prompt_tokens(ask->prompt_bytes, ask->messages) + ask->max_tokens;
 }
 
 int fq_quota_reserve(fq_redis *r, const fq_config *cfg, const fq_quota_ask *ask,
                      fq_quota_cb cb, void *data)
 {
     const fq_price *p = ask->price;
+    const fq_role_profile *profile = &cfg->roles[ask->klass];
     int64_t base = fq_cost_worst_case(p, ask->prompt_bytes, ask->messages, ask->max_tokens, 0);
-    int64_t out_tick = llround(p->output_per_m * 1e4);
-    int64_t reasoning = p->reasoning ? cfg->reasoning_reserve : 0;
+    char reserve[32], share[32];
+    snprintf(reserve, sizeof(reserve), "%.6f", profile->reserve);
+    snprintf(share, sizeof(share), "%.6f", profile->share);
 
     reserve_req *req = calloc(1, sizeof(*req));
     if (req == NULL)
@@ -53,45 +89,88 @@ int fq_quota_reserve(fq_redis *r, const fq_config *cfg, const fq_quota_ask *ask,
     req->data = data;
     fq_argv a;
     fq_argv_init(&a);
-    int rc = -1;
-    if (fq_argv_adds(&a, FQ_KEY_QUOTA) || fq_argv_adds(&a, "reserve") ||
-        fq_argv_adds(&a, cfg->rate_limiting ? "1" : "0") ||
-        fq_argv_addll(&a, cfg->rate_limit_rpm) || fq_argv_addll(&a, cfg->rate_burst) ||
-        fq_argv_addll(&a, cfg->daily_budget_ticks) || fq_argv_addll(&a, base) ||
-        fq_argv_addll(&a, out_tick) || fq_argv_adds(&a, p->model) ||
-        fq_argv_addll(&a, reasoning))
-        goto out;
-    rc = fq_redis_script(r, "quota", 1, &a, on_reserved, req);
-out:
-    fq_argv_free(&a);
+    int bad = start_call(&a, "reserve");
+    bad |= fq_argv_addll(&a, ask->klass) | fq_argv_adds(&a, ask->call_id) |
+           fq_argv_adds(&a, cfg->rate_limiting ? "1" : "0") |
+           fq_argv_addll(&a, cfg->rate_limit_rpm) | fq_argv_addll(&a, cfg->rate_burst) |
+           fq_argv_adds(&a, cfg->adaptive ? "1" : "0") | fq_argv_addll(&a, cfg->rate_window_ms) |
+           fq_argv_addll(&a, cfg->rate_limit_rph) | fq_argv_addll(&a, cfg->rate_limit_tpm) |
+           fq_argv_addll(&a, fq_quota_estimate_tokens(ask)) |
+           fq_argv_addll(&a, cfg->max_inflight) | fq_argv_addll(&a, (long long)cfg->lease_s * 1000) |
+           fq_argv_addll(&a, cfg->daily_budget_ticks) | fq_argv_addll(&a, base) |
+           fq_argv_addll(&a, llround(p->output_per_m * 1e4)) | fq_argv_adds(&a, p->model) |
+           fq_argv_addll(&a, p->reasoning ? cfg->reasoning_reserve : 0) |
+           fq_argv_adds(&a, reserve) | fq_argv_adds(&a, share) |
+           fq_argv_addll(&a, (long long)cfg->pause_probe_s * 1000) |
+           fq_argv_addll(&a, cfg->breaker_cooldown_ms);
+    int rc = run(r, &a, bad, on_reserved, req);
     if (rc != 0)
         free(req);
     return rc;
 }
 
-int fq_quota_settle(fq_redis *r, int64_t held_ticks, int64_t billed_ticks, int64_t day,
-                    const char *model, int64_t reasoning_tokens)
+/* How an outcome steers the fleet, in quota.lua's words. */
+static const char *steer(fq_outcome o)
 {
-    fq_argv a;
-    fq_argv_init(&a);
-    int rc = -1;
-    if (!fq_argv_adds(&a, FQ_KEY_QUOTA) && !fq_argv_adds(&a, "settle") &&
-        !fq_argv_addll(&a, held_ticks) && !fq_argv_addll(&a, billed_ticks) &&
-        !fq_argv_addll(&a, day) && !fq_argv_adds(&a, model) &&
-        !fq_argv_addll(&a, reasoning_tokens))
-        rc = fq_redis_script(r, "quota", 1, &a, NULL, NULL);
-    fq_argv_free(&a);
-    return rc;
+    if (o == FQ_OUT_OK)
+        return "ok";
+    if (o == FQ_OUT_RATE_LIMITED)
+        return "rate_limited";
+    if (o == FQ_OUT_KEY_REJECTED)
+        return "key_rejected";
+    if (o == FQ_OUT_NO_CREDITS)
+        return "no_credits";
+    if (fq_outcome_trips_breaker(o))
+        return "failure";
+    return "other";
 }
 
-int fq_quota_release(fq_redis *r, int64_t held_ticks, int64_t day)
+int fq_quota_settle(fq_redis *r, const fq_config *cfg, const fq_quota_report *rep)
 {
     fq_argv a;
     fq_argv_init(&a);
-    int rc = -1;
-    if (!fq_argv_adds(&a, FQ_KEY_QUOTA) && !fq_argv_adds(&a, "release") &&
-        !fq_argv_addll(&a, held_ticks) && !fq_argv_addll(&a, day))
-        rc = fq_redis_script(r, "quota", 1, &a, NULL, NULL);
-    fq_argv_free(&a);
-    return rc;
+    int bad = start_call(&a, "settle");
+    bad |= fq_argv_adds(&a, rep->call_id) | fq_argv_addll(&a, rep->held_ticks) |
+           fq_argv_addll(&a, rep->billed_ticks) | fq_argv_addll(&a, rep->day) |
+           fq_argv_adds(&a, rep->model) | fq_argv_addll(&a, rep->reasoning_tokens) |
+           fq_argv_adds(&a, steer(rep->outcome)) | fq_argv_addll(&a, rep->est_tokens) |
+           fq_argv_addll(&a, rep->used_tokens) | fq_argv_addll(&a, rep->retry_after_ms) |
+           fq_argv_addll(&a, cfg->rate_window_ms) | fq_argv_addll(&a, cfg->freeze_ms) |
+           fq_argv_addll(&a, cfg->rate_limiting ? cfg->rate_limit_rpm : 0) |
+           fq_argv_adds(&a, cfg->adaptive ? "1" : "0") |
+           fq_argv_addll(&a, cfg->breaker_threshold) |
+           fq_argv_addll(&a, cfg->breaker_cooldown_ms) |
+           fq_argv_addll(&a, cfg->rate_limiting ? cfg->rate_limit_tpm : 0) |
+           fq_argv_adds(&a, rep->error ? rep->error : "") |
+           fq_argv_addll(&a, (long long)cfg->pause_probe_s * 1000);
+    return run(r, &a, bad, NULL, NULL);
+}
+
+int fq_quota_release(fq_redis *r, const fq_config *cfg, const char *call_id,
+                     int64_t held_ticks, int64_t day, int64_t est_tokens)
+{
+    fq_argv a;
+    fq_argv_init(&a);
+    int bad = start_call(&a, "release");
+    bad |= fq_argv_adds(&a, call_id) | fq_argv_addll(&a, held_ticks) | fq_argv_addll(&a, day) |
+           fq_argv_addll(&a, est_tokens) |
+           fq_argv_addll(&a, cfg->rate_limiting ? cfg->rate_limit_tpm : 0);
+    return run(r, &a, bad, NULL, NULL);
+}
+
+int fq_quota_extend(fq_redis *r, const fq_config *cfg, const char *const *call_ids, int n)
+{
+    fq_argv a;
+    fq_argv_init(&a);
+    int bad = start_call(&a, "extend") | fq_argv_addll(&a, (long long)cfg->lease_s * 1000);
+    for (int i = 0; i < n; i++)
+        bad |= fq_argv_adds(&a, call_ids[i]);
+    return run(r, &a, bad, NULL, NULL);
+}
+
+int fq_quota_resume(fq_redis *r, fq_redis_cb cb, void *data)
+{
+    fq_argv a;
+    fq_argv_init(&a);
+    return run(r, &a, start_call(&a, "resume"), cb, data);
 }

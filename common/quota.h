@@ -1,10 +1,13 @@
 /* quota.h -- the worker's side of the fleet-wide quota (common/lua/quota.lua).
  *
- * Before each API call a worker reserves: one request slot under the
- * fleet's rate and the call's worst-case cost under the daily budget, in
- * one atomic script. A denial comes back with the exact wait and a reason.
- * After the call the reservation is settled to what the provider billed,
- * or released when nothing was billed.
+ * Before each API call a worker asks for a grant: a slot under the fleet's
+ * effective rate (with priority between role classes), the hourly and
+ * token ceilings, the in-flight cap, and the call's worst-case cost under
+ * the daily budget, all in one atomic script, unless the fleet is paused
+ * (key rejected, no credits), its breaker is open or it is frozen after a
+ * 429. A denial comes back with the exact wait and a reason. After the call
+ * the worker reports what happened, which settles the grant and steers the
+ * fleet (adaptive rate, freeze, breaker, pause).
  */
 #ifndef FQ_QUOTA_H
 #define FQ_QUOTA_H
@@ -14,38 +17,70 @@
 
 #include "config.h"
 #include "cost.h"
+#include "outcome.h"
 #include "redis.h"
 
 typedef enum fq_quota_verdict {
     FQ_QUOTA_GRANTED = 0,
-    FQ_QUOTA_RATE,       /* wait wait_ms, then ask again (rate, or budget held by calls in flight) */
+    FQ_QUOTA_WAIT,       /* rate, freeze, breaker, in-flight cap, held budget: ask again after wait_ms */
     FQ_QUOTA_BUDGET,     /* today's budget is spent; wait_ms until the UTC day turns */
-    FQ_QUOTA_OVER_CAP    /* one call would cost more than the whole daily cap */
+    FQ_QUOTA_OVER_CAP,   /* one call would cost more than the whole daily cap */
+    FQ_QUOTA_PAUSED      /* the fleet is paused (pause, pause_reason) */
 } fq_quota_verdict;
 
 typedef struct fq_quota_grant {
     fq_quota_verdict verdict;
     int64_t wait_ms;
-    int64_t ticks;       /* reserved (granted) or needed (denied) */
-    int64_t day;         /* the budget day of the reservation */
+    int64_t ticks;            /* reserved (granted) or needed (denied) */
+    int64_t day;              /* the budget day of the reservation */
+    int probe;                /* granted as the probe of a pause (1) or open breaker (2) */
+    char reason[16];          /* why a WAIT: rate, frozen, breaker, inflight, held, rph, tpm */
+    char pause[16];           /* key_rejected or no_credits */
+    char pause_reason[320];
 } fq_quota_grant;
 
 /* grant is NULL when Redis did not answer. */
 typedef void (*fq_quota_cb)(const fq_quota_grant *grant, void *data);
 
 typedef struct fq_quota_ask {
+    const char *call_id;      /* unique per call: names its in-flight slot */
+    int klass;                /* 0 ceo ... 3 memory: priority class */
     const fq_price *price;
     size_t prompt_bytes;
     int messages;
     int max_tokens;
 } fq_quota_ask;
 
+/* Tokens a call is expected to use, reserved against GROK_RATE_LIMIT_TPM:
+ * prompt bytes / 4 plus max_tokens. */
+int64_t fq_quota_estimate_tokens(const fq_quota_ask *ask);
+
 int fq_quota_reserve(fq_redis *r, const fq_config *cfg, const fq_quota_ask *ask,
                      fq_quota_cb cb, void *data);
 
-/* Fire and forget; reasoning_tokens < 0 when the call gave no usage. */
-int fq_quota_settle(fq_redis *r, int64_t held_ticks, int64_t billed_ticks, int64_t day,
-                    const char *model, int64_t reasoning_tokens);
-int fq_quota_release(fq_redis *r, int64_t held_ticks, int64_t day);
+/* What a call came to, for settling its grant. */
+typedef struct fq_quota_report {
+    const char *call_id;
+    int64_t held_ticks;
+    int64_t billed_ticks;
+    int64_t day;
+    const char *model;
+    int64_t reasoning_tokens;  /* -1 when the call gave no usage */
+    fq_outcome outcome;
+    int64_t est_tokens;
+    int64_t used_tokens;       /* usage.total_tokens, 0 when none */
+    int64_t retry_after_ms;    /* -1 when absent */
+    const char *error;         /* the provider's reason, for a pause */
+} fq_quota_report;
+
+/* Fire and forget. */
+int fq_quota_settle(fq_redis *r, const fq_config *cfg, const fq_quota_report *rep);
+/* Gives back an unused grant. */
+int fq_quota_release(fq_redis *r, const fq_config *cfg, const char *call_id,
+                     int64_t held_ticks, int64_t day, int64_t est_tokens);
+/* Extends the leases of the given calls' slots (the worker's heartbeat). */
+int fq_quota_extend(fq_redis *r, const fq_config *cfg, const char *const *call_ids, int n);
+/* Lifts a fleet pause; cb gets the reply (the pause that was lifted). */
+int fq_quota_resume(fq_redis *r, fq_redis_cb cb, void *data);
 
 #endif

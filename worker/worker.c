@@ -40,9 +40,11 @@
 #define MARKER_BLOCK_S 5
 #define REDIS_RETRY_MS 1000
 #define HARD_STOP_EXTRA_MS 5000
+#define PAUSE_HOLD_MS 5000
 
 typedef enum slot_state {
     SLOT_FREE = 0,
+    SLOT_GATED,        /* waiting for this process' first call to succeed */
     SLOT_RESERVING,
     SLOT_WAITING,
     SLOT_CALLING,
@@ -63,6 +65,8 @@ typedef struct slot {
     int holding;
     int64_t held_ticks;
     int64_t held_day;
+    int64_t est_tokens;
+    char call_id[200];
     int64_t call_started_ms;
     fq_argv finish;
 } slot;
@@ -88,12 +92,18 @@ struct fq_worker {
 
     int claiming;
     int marker_waiting;
+    int verified;          /* a call with the current key has succeeded */
+    int probing;           /* the one call allowed until then is running */
+    uint64_t calls;        /* for call ids */
+    int64_t hold_until;    /* no claims before this (monotonic ms): fleet paused */
+    slot *probing_slot;
     int stopping;
     int closed;
 };
 
 static void try_claim(fq_worker *w);
 static void reserve(slot *s);
+static void kick_gated(fq_worker *w);
 static void maybe_finish_shutdown(fq_worker *w);
 
 /* ------------------------------------------------------------------------
@@ -119,6 +129,12 @@ static int busy_slots(const fq_worker *w)
 static void slot_clear(slot *s)
 {
     uv_timer_stop(&s->timer);
+    if (s->w->probing_slot == s) {
+        s->w->probing = 0;
+        s->w->probing_slot = NULL;
+        s->state = SLOT_FREE;
+        kick_gated(s->w);
+    }
     free(s->id);
     free(s->token);
     free(s->body);
@@ -138,7 +154,8 @@ static const char *slot_model(const slot *s)
 static void slot_release_quota(slot *s)
 {
     if (s->holding) {
-        fq_quota_release(s->w->redis, s->held_ticks, s->held_day);
+        fq_quota_release(s->w->redis, s->w->cfg, s->call_id, s->held_ticks, s->held_day,
+                         s->est_tokens);
         s->holding = 0;
     }
 }
@@ -256,17 +273,57 @@ static void settle_quota(slot *s, const fq_api_result *res, int64_t billed)
 {
     if (!s->holding)
         return;
-    if (res->outcome == FQ_OUT_OK)
-        fq_quota_settle(s->w->redis, s->held_ticks, billed, s->held_day, slot_model(s),
-                        res->usage.reasoning_tokens);
-    else if (res->outcome == FQ_OUT_MALFORMED || res->outcome == FQ_OUT_TIMEOUT)
-        /* The provider may have billed a call whose answer we never read:
-         * count it at its worst case so the cap still holds. */
-        fq_quota_settle(s->w->redis, s->held_ticks, s->held_ticks, s->held_day,
-                        slot_model(s), -1);
-    else
-        fq_quota_release(s->w->redis, s->held_ticks, s->held_day);
+    fq_quota_report rep = {
+        .call_id = s->call_id,
+        .held_ticks = s->held_ticks,
+        .billed_ticks = billed,
+        .day = s->held_day,
+        .model = slot_model(s),
+        .reasoning_tokens = res->outcome == FQ_OUT_OK ? res->usage.reasoning_tokens : -1,
+        .outcome = res->outcome,
+        .est_tokens = s->est_tokens,
+        .used_tokens = res->usage.total_tokens,
+        .retry_after_ms = res->rl.retry_after_ms,
+        .error = res->error,
+    };
+    /* The provider may have billed a call whose answer we never read:
+     * count it at its worst case so the cap still holds. */
+    if (res->outcome == FQ_OUT_MALFORMED || res->outcome == FQ_OUT_TIMEOUT) {
+        rep.billed_ticks = s->held_ticks;
+        rep.used_tokens = s->est_tokens;
+    }
+    fq_quota_settle(s->w->redis, s->w->cfg, &rep);
     s->holding = 0;
+}
+
+/* Until one call with the current key has succeeded, a worker runs one
+ * call at a time: a bad key or an empty balance costs the provider one
+ * call per process before the fleet pauses, not one per slot. */
+static void kick_gated(fq_worker *w)
+{
+    for (int i = 0; i < w->concurrency; i++)
+        if (w->slots[i].state == SLOT_GATED)
+            reserve(&w->slots[i]);
+}
+
+static void note_verification(fq_worker *w, const slot *s, fq_outcome outcome)
+{
+    if (outcome == FQ_OUT_OK)
+        w->verified = 1;
+    else if (fq_outcome_pauses_fleet(outcome))
+        w->verified = 0;
+    if (w->probing && w->probing_slot == s) {
+        w->probing = 0;
+        w->probing_slot = NULL;
+        kick_gated(w);
+    }
+}
+
+/* The fleet is paused: hold off claiming until the pause may be over. */
+static void hold_claims(fq_worker *w, int64_t ms)
+{
+    w->hold_until = fq_mono_ms() + ms;
+    w->verified = 0;
 }
 
 static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
@@ -275,6 +332,7 @@ static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
     fq_worker *w = s->w;
     int64_t billed = res->outcome == FQ_OUT_OK ? fq_cost_billed(s->price, &res->usage) : 0;
     settle_quota(s, res, billed);
+    note_verification(w, s, res->outcome);
 
     fq_attempt_record att = {
         .task_id = s->id,
@@ -304,6 +362,19 @@ static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
             fq_argv_pair(&hash, "request_id", res->request_id);
         log_call(s, res, "done");
         finish(s, "done", 0, &att, &hash);
+    } else if (fq_outcome_pauses_fleet(res->outcome)) {
+        /* Not the task's fault: it waits, counted, for the fleet to resume. */
+        char error[512];
+        snprintf(error, sizeof(error), "paused: %s", res->error ? res->error
+                                                                : fq_outcome_name(res->outcome));
+        fq_argv_pair(&hash, "error", error);
+        log_call(s, res, "paused");
+        fq_log(FQ_LOG_ERROR, "fleet.paused", FQ_LS, "reason", fq_outcome_name(res->outcome),
+               FQ_LS, "error", res->error, FQ_LS, "msg",
+               "the whole fleet stops calling; fix the key or the credits, then SIGHUP the "
+               "workers or HDEL fleetq:quota paused", FQ_LEND);
+        hold_claims(w, PAUSE_HOLD_MS);
+        finish(s, "requeue", PAUSE_HOLD_MS, &att, &hash);
     } else if (fq_outcome_retryable(res->outcome) &&
                (w->stopping || s->attempt < s->max_attempts)) {
         /* On shutdown an aborted call goes straight back to the queue. */
@@ -354,7 +425,7 @@ static void on_grant(const fq_quota_grant *g, void *data)
 {
     slot *s = data;
     fq_worker *w = s->w;
-    char usd[32], cap[32], msg[256];
+    char usd[32], cap[32], msg[512];
     if (g == NULL) {
         s->state = SLOT_WAITING;
         uv_timer_start(&s->timer, on_reserve_timer, REDIS_RETRY_MS, 0);
@@ -364,6 +435,9 @@ static void on_grant(const fq_quota_grant *g, void *data)
         s->holding = 1;
         s->held_ticks = g->ticks;
         s->held_day = g->day;
+        if (g->probe)
+            fq_log(FQ_LOG_INFO, "quota.probe", FQ_LS, "task", s->id, FQ_LS, "kind",
+                   g->probe == 1 ? "pause" : "breaker", FQ_LEND);
         if (w->stopping) {
             slot_release_quota(s);
             finish_without_call(s, "release", 0, NULL);
@@ -376,8 +450,19 @@ static void on_grant(const fq_quota_grant *g, void *data)
         finish_without_call(s, "release", 0, NULL);
         return;
     }
+    if (w->probing_slot == s) {  /* the probe did not happen: let another slot try */
+        w->probing = 0;
+        w->probing_slot = NULL;
+        kick_gated(w);
+    }
     switch (g->verdict) {
-    case FQ_QUOTA_RATE:
+    case FQ_QUOTA_PAUSED:
+        snprintf(msg, sizeof(msg), "paused: the fleet is paused (%s): %s", g->pause,
+                 g->pause_reason);
+        hold_claims(w, g->wait_ms);
+        finish_without_call(s, "release", g->wait_ms, msg);
+        return;
+    case FQ_QUOTA_WAIT:
         s->state = SLOT_WAITING;
         uv_timer_start(&s->timer, on_reserve_timer, (uint64_t)(g->wait_ms > 0 ? g->wait_ms : 1),
                        0);
@@ -410,14 +495,26 @@ static void on_grant(const fq_quota_grant *g, void *data)
 static void reserve(slot *s)
 {
     fq_worker *w = s->w;
+    if (!w->verified) {
+        if (w->probing) {
+            s->state = SLOT_GATED;
+            return;
+        }
+        w->probing = 1;
+        w->probing_slot = s;
+    }
     const char *text = s->task.prompt ? s->task.prompt : s->task.messages;
     const char *system = s->task.system ? s->task.system : w->cfg->roles[w->role].system;
+    snprintf(s->call_id, sizeof(s->call_id), "%s/%llu", w->id, (unsigned long long)++w->calls);
     fq_quota_ask ask = {
+        .call_id = s->call_id,
+        .klass = s->task.priority == 0 ? FQ_ROLE_CEO : (int)w->role,
         .price = s->price,
         .prompt_bytes = strlen(text) + (system ? strlen(system) : 0),
         .messages = 2,
         .max_tokens = s->task.max_tokens > 0 ? s->task.max_tokens : w->cfg->max_tokens_default,
     };
+    s->est_tokens = fq_quota_estimate_tokens(&ask);
     s->state = SLOT_RESERVING;
     if (fq_quota_reserve(w->redis, w->cfg, &ask, on_grant, s) != 0) {
         s->state = SLOT_WAITING;
@@ -536,6 +633,11 @@ static void try_claim(fq_worker *w)
 {
     if (w->stopping || w->claiming || free_slot(w) == NULL)
         return;
+    int64_t hold = w->hold_until - fq_mono_ms();
+    if (hold > 0) {
+        uv_timer_start(&w->claim_retry, on_claim_retry, (uint64_t)hold, 0);
+        return;
+    }
     fq_argv a;
     fq_argv_init(&a);
     fq_argv_adds(&a, w->ready_key);
@@ -600,6 +702,15 @@ static void on_heartbeat(uv_timer_t *t)
     if (a.argc > 2)
         fq_redis_script(w->redis, "heartbeat", 1, &a, on_heartbeat_reply, w);
     fq_argv_free(&a);
+
+    const char **calls = calloc((size_t)w->concurrency, sizeof(*calls));
+    int n = 0;
+    for (int i = 0; calls != NULL && i < w->concurrency; i++)
+        if (w->slots[i].holding)
+            calls[n++] = w->slots[i].call_id;
+    if (n > 0)
+        fq_quota_extend(w->redis, w->cfg, calls, n);
+    free(calls);
 }
 
 /* ------------------------------------------------------------------------
@@ -693,6 +804,11 @@ static void on_sighup(uv_signal_t *sig, int signum)
         fq_log_add_secret(w->cfg->api_key);
         if (w->api != NULL)
             fq_api_set_key(w->api, w->cfg->api_key);
+        /* A new key: lift the fleet's pause and try again, one call first. */
+        w->verified = 0;
+        w->hold_until = 0;
+        fq_quota_resume(w->redis, NULL, NULL);
+        try_claim(w);
     }
     char redacted[32];
     fq_config_redact_key(w->cfg->api_key, redacted, sizeof(redacted));

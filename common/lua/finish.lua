@@ -5,7 +5,8 @@
 -- Actions: 'done' and 'failed' end the task (final record for the store);
 -- 'retry' parks it in the delayed set for due ms (status retrying);
 -- 'release' hands it back uncounted (status queued, or delayed when due > 0),
--- e.g. on shutdown or while the daily budget is spent.
+-- e.g. on shutdown or while the daily budget is spent; 'requeue' does the
+-- same for a task whose call was made (the fleet was paused by it).
 --
 -- KEYS: 1 leases, 2 delayed, 3 ready queue, 4 marker, 5 events, 6 results
 -- ARGV: 1 id, 2 token, 3 action, 4 due ms, 5 events maxlen, 6 role,
@@ -54,7 +55,9 @@ elseif action == 'retry' then
     redis.call('ZADD', delayed, now + due_ms, id)
     fq_event(events, maxlen, id, 'retrying', role, {'due_ms', due_ms})
 else
-    redis.call('HINCRBY', key, 'attempts', -1)
+    if action == 'release' then
+        redis.call('HINCRBY', key, 'attempts', -1)  -- no call was made
+    end
     if due_ms > 0 then
         redis.call('HSET', key, 'status', 'delayed')
         redis.call('ZADD', delayed, now + due_ms, id)
