@@ -7,7 +7,8 @@
 --            except one probe call every probe interval;
 --   breaker  repeated 5xx/timeouts across the fleet opened the circuit:
 --            one probe call per cool-down, which closes it on success;
---   frozen   a 429 froze the whole fleet briefly (one shared freeze);
+--   frozen   a 429 froze the whole fleet briefly (one shared freeze; the
+--            ceo class still goes, paced by the rate);
 --   inflight FLEETQ_MAX_INFLIGHT calls are already running (slots are
 --            leased, so a dead worker's slot frees itself);
 --   budget   the call's worst-case cost does not fit the daily budget
@@ -102,6 +103,10 @@ if op == 'reserve' then
     local reserve_frac, min_share = tonumber(ARGV[19]), tonumber(ARGV[20])
     local probe_ms, cooldown_ms = tonumber(ARGV[21]), tonumber(ARGV[22])
     local probe = 0
+    if redis.call('HEXISTS', q, 'breaker') == 0 then
+        redis.call('HSET', q, 'breaker', 'closed', 'breaker_failures', 0, 'paused', '',
+            'pause_reason', '', 'decreases', 0, 'frozen_until_ms', 0, 'last_429_ms', 0)
+    end
 
     -- paused: one probe call per probe interval
     local paused = redis.call('HGET', q, 'paused')
@@ -129,7 +134,7 @@ if op == 'reserve' then
 
     -- one shared freeze after a 429
     local frozen = get('frozen_until_ms', 0)
-    if now < frozen and probe == 0 then
+    if now < frozen and probe == 0 and class > 0 then
         return {0, math.ceil(frozen - now), 'frozen', 0, day}
     end
 
@@ -166,8 +171,10 @@ if op == 'reserve' then
             local rate = math.max(MIN_RATE, effective_rate(rpm, adaptive))
             local interval = 1000 / rate
             local tat = math.max(get('tat_ms', now), now)
+            -- half a slot of slack absorbs callers that wake a little late
+            -- (timers, round trips), which would otherwise lose their slot
             local headroom = (burst - 1) * interval
-            local allowed = headroom - reserve_frac * headroom
+            local allowed = interval / 2 + headroom - reserve_frac * headroom
             if tat - now > allowed then
                 redis.call('HSET', q, 'waiting:' .. class, fmt(now + 2 * interval + 100))
                 return {0, math.ceil(tat - now - allowed), 'rate', cost, day}
@@ -263,7 +270,9 @@ if op == 'settle' then
     if held_day == day then reserved = math.max(0, reserved - held) end
     publish_budget(spent + billed, reserved)
 
-    if tpm > 0 and est_tokens > used_tokens then
+    if tpm > 0 and est_tokens ~= used_tokens then
+        -- settle the estimate to the real usage: refund, or charge the rest
+        -- (the bucket may go below zero; later calls then wait it out)
         local v = redis.call('HMGET', q, 'tpm_tokens', 'tpm_ms')
         local level = math.min(tpm, num(v[1], tpm) + (now - num(v[2], now)) * tpm / 60000)
         redis.call('HSET', q, 'tpm_tokens', fmt(math.min(tpm, level + est_tokens - used_tokens)),
@@ -298,7 +307,12 @@ if op == 'settle' then
                 if rate < target - 0.01 then
                     rate = math.min(target, rate + math.max(ceiling * 0.02, (target - rate) / 2))
                 else
-                    rate = rate + math.max(0.005 * bad, MIN_RATE / 10)
+                    -- probing above the last known limit: small steps that
+                    -- double every third window without a 429, so a limit
+                    -- the provider raised is found again in good time
+                    local streak = redis.call('HINCRBY', q, 'probe_streak', 1)
+                    local step = 0.005 * bad * 2 ^ math.min(3, math.floor(streak / 3))
+                    rate = rate + math.max(step, MIN_RATE / 10)
                     if rate > bad then redis.call('HSET', q, 'rate_known_bad', rate) end
                 end
                 redis.call('HSET', q, 'rate_per_s', string.format('%.3f', math.min(rate, ceiling)),
@@ -319,7 +333,10 @@ if op == 'settle' then
             local span = (#oldest > 0 and now - tonumber(oldest[2]) >= 2 * window) and
                 2 * window or window
             local measured = redis.call('ZCOUNT', oks, now - span, '+inf') * 1000 / span
+            -- far over the limit: go to just under what got through; near
+            -- it (completion jitter makes one count noisy): gently down
             local bad = math.min(rate, math.max(measured, 0.9 * rate))
+            if measured < 0.75 * rate then bad = measured end
             local new = math.max(MIN_RATE, math.min(0.95 * rate, 0.97 * bad))
             if #oldest == 0 or now - tonumber(oldest[2]) < window then
                 -- less than a window of history (just started): halve, and
@@ -333,6 +350,7 @@ if op == 'settle' then
                 'rate_per_s', string.format('%.3f', new), 'last_decrease_ms', fmt(now),
                 'frozen_until_ms', fmt(math.max(get('frozen_until_ms', 0), now + hint)))
             redis.call('HINCRBY', q, 'decreases', 1)
+            redis.call('HSET', q, 'probe_streak', 0)
         end
     elseif outcome == 'failure' then
         local failures = redis.call('HINCRBY', q, 'breaker_failures', 1)
