@@ -29,9 +29,11 @@
 --                 effective rate climbs back, once per window: quickly up
 --                 to 97% of the rate that last drew a 429, then by 0.5% a
 --                 window above it, up to the ceiling;
---   rate_limited  at most once per window: the rate drops to 97% of the
---                 successes the fleet had in the last window (and at least
---                 5% below what it was), and the fleet freezes briefly;
+--   rate_limited  at most once per window: near the known limit (noise) the
+--                 rate steps down 2% and the fleet pauses for one slot; far
+--                 over it, the rate drops to 97% of the successes the fleet
+--                 had in the last window (at least 5% down) and the fleet
+--                 freezes for FLEETQ_FREEZE_MS;
 --   failure       (5xx, timeout, network) counts towards the breaker;
 --   key_rejected, no_credits   pause the fleet with the reason.
 --
@@ -303,7 +305,7 @@ if op == 'settle' then
             if rate < ceiling and now - get('last_increase_ms', 0) >= window and
                 now - get('last_decrease_ms', 0) >= 2 * window then
                 local bad = get('rate_known_bad', ceiling)
-                local target = 0.97 * bad
+                local target = 0.97 * bad  -- the fast climb ends just under it
                 if rate < target - 0.01 then
                     rate = math.min(target, rate + math.max(ceiling * 0.02, (target - rate) / 2))
                 else
@@ -333,22 +335,32 @@ if op == 'settle' then
             local span = (#oldest > 0 and now - tonumber(oldest[2]) >= 2 * window) and
                 2 * window or window
             local measured = redis.call('ZCOUNT', oks, now - span, '+inf') * 1000 / span
-            -- far over the limit: go to just under what got through; near
-            -- it (completion jitter makes one count noisy): gently down
-            local bad = math.min(rate, math.max(measured, 0.9 * rate))
-            if measured < 0.75 * rate then bad = measured end
-            local new = math.max(MIN_RATE, math.min(0.95 * rate, 0.97 * bad))
+            -- Near the limit (the rate is at or above what last drew a 429,
+            -- and the successes bear it out) a 429 is the provider's noise:
+            -- step down 2% and pause one slot. Far over it: go to just under
+            -- what got through and freeze the fleet.
+            local known = get('rate_known_bad', rate)
+            local near = rate <= 1.03 * known and measured >= 0.85 * rate
+            local bad, new, hold
+            if near then
+                bad, new, hold = rate, 0.98 * rate, 1000 / rate
+            else
+                bad = math.min(rate, math.max(measured, 0.9 * rate))
+                if measured < 0.75 * rate then bad = measured end
+                new = math.min(0.95 * rate, 0.97 * bad)
+                -- Retry-After is a hint: believed only within sane bounds
+                hold = retry_after >= 0 and retry_after or freeze
+                hold = math.max(freeze, math.min(hold, 2 * freeze))
+            end
             if #oldest == 0 or now - tonumber(oldest[2]) < window then
                 -- less than a window of history (just started): halve, and
                 -- leave the limit unknown so the climb probes for it again
-                new, bad = math.max(MIN_RATE, 0.5 * rate), rate
+                new, bad = 0.5 * rate, rate
             end
-            -- Retry-After is a hint: believed only within sane bounds
-            local hint = retry_after >= 0 and retry_after or freeze
-            hint = math.max(freeze, math.min(hint, 2 * freeze))
+            new = math.max(MIN_RATE, new)
             redis.call('HSET', q, 'rate_known_bad', string.format('%.3f', bad),
                 'rate_per_s', string.format('%.3f', new), 'last_decrease_ms', fmt(now),
-                'frozen_until_ms', fmt(math.max(get('frozen_until_ms', 0), now + hint)))
+                'frozen_until_ms', fmt(math.max(get('frozen_until_ms', 0), now + hold)))
             redis.call('HINCRBY', q, 'decreases', 1)
             redis.call('HSET', q, 'probe_streak', 0)
         end
