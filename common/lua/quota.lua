@@ -27,10 +27,11 @@
 -- and the outcome steers the fleet:
 --   ok            breaker closed, pause lifted (a probe succeeded); the
 --                 effective rate climbs back, once per window: quickly up
---                 to 97% of the rate that last drew a 429, then by 0.5% a
---                 window above it, up to the ceiling;
+--                 to 97% of the rate that last drew a 429, then by 0.25% a
+--                 window (doubling every third window) above it, up to the
+--                 ceiling;
 --   rate_limited  at most once per window: near the known limit (noise) the
---                 rate steps down 2% and the fleet pauses for one slot; far
+--                 rate steps down 3% and the fleet pauses for one slot; far
 --                 over it, the rate drops to 97% of the successes the fleet
 --                 had in the last window (at least 5% down) and the fleet
 --                 freezes for FLEETQ_FREEZE_MS;
@@ -313,7 +314,7 @@ if op == 'settle' then
                     -- double every third window without a 429, so a limit
                     -- the provider raised is found again in good time
                     local streak = redis.call('HINCRBY', q, 'probe_streak', 1)
-                    local step = 0.005 * bad * 2 ^ math.min(3, math.floor(streak / 3))
+                    local step = 0.0025 * bad * 2 ^ math.min(3, math.floor(streak / 3))
                     rate = rate + math.max(step, MIN_RATE / 10)
                     if rate > bad then redis.call('HSET', q, 'rate_known_bad', rate) end
                 end
@@ -337,13 +338,13 @@ if op == 'settle' then
             local measured = redis.call('ZCOUNT', oks, now - span, '+inf') * 1000 / span
             -- Near the limit (the rate is at or above what last drew a 429,
             -- and the successes bear it out) a 429 is the provider's noise:
-            -- step down 2% and pause one slot. Far over it: go to just under
+            -- step down 3% and pause one slot. Far over it: go to just under
             -- what got through and freeze the fleet.
             local known = get('rate_known_bad', rate)
             local near = rate <= 1.03 * known and measured >= 0.85 * rate
             local bad, new, hold
             if near then
-                bad, new, hold = rate, 0.98 * rate, 1000 / rate
+                bad, new, hold = rate, 0.97 * rate, 1000 / rate
             else
                 bad = math.min(rate, math.max(measured, 0.9 * rate))
                 if measured < 0.75 * rate then bad = measured end
@@ -353,9 +354,13 @@ if op == 'settle' then
                 hold = math.max(freeze, math.min(hold, 2 * freeze))
             end
             if #oldest == 0 or now - tonumber(oldest[2]) < window then
-                -- less than a window of history (just started): halve, and
-                -- leave the limit unknown so the climb probes for it again
+                -- less than a window of history (just started): halve, leave
+                -- the limit unknown so the climb probes for it again, and
+                -- freeze until the provider's first window has passed (it
+                -- let a window's worth through, and will refuse until then)
                 new, bad = 0.5 * rate, rate
+                local started = #oldest > 0 and tonumber(oldest[2]) or now
+                hold = math.max(hold, window - (now - started))
             end
             new = math.max(MIN_RATE, new)
             redis.call('HSET', q, 'rate_known_bad', string.format('%.3f', bad),
