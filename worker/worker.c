@@ -377,10 +377,15 @@ static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
         finish(s, "requeue", PAUSE_HOLD_MS, &att, &hash);
     } else if (fq_outcome_retryable(res->outcome) &&
                (w->stopping || s->attempt < s->max_attempts)) {
-        /* On shutdown an aborted call goes straight back to the queue. */
-        int64_t due = w->stopping ? 0
-                                  : fq_backoff_ms(s->attempt, w->cfg->backoff_base_ms,
-                                                  w->cfg->backoff_max_ms);
+        /* On shutdown an aborted call goes straight back to the queue. A
+         * 429 is the fleet's business, not the task's: the shared quota
+         * has slowed and frozen the fleet, so the task comes back as soon
+         * as the freeze is over instead of backing off on its own. */
+        int64_t due = 0;
+        if (res->outcome == FQ_OUT_RATE_LIMITED && w->cfg->adaptive && w->cfg->rate_limiting)
+            due = w->cfg->freeze_ms;
+        else if (!w->stopping)
+            due = fq_backoff_ms(s->attempt, w->cfg->backoff_base_ms, w->cfg->backoff_max_ms);
         fq_argv_pair(&hash, "error", res->error);
         log_call(s, res, "retry");
         finish(s, "retry", due, &att, &hash);
