@@ -42,19 +42,6 @@ export FLEETQ_LOG_LEVEL=warn DAILY_BUDGET_USD=0 GROK_MAX_RETRIES=10 FLEETQ_BACKO
 now() { date +%s.%N; }
 now_ms() { date +%s%3N; }
 
-# Stops every process of a strategy and forgets it.
-fleet_stop() {
-    local pid
-    for pid in "${FQ_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${FQ_PIDS[@]}"; do
-        for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    FQ_PIDS=()
-    rm -f "$FQ_TMP"/fleetq.db*
-}
-
 # memory tasks mem-1..mem-N in one pipelined redis-cli session
 submit_memory() {
     awk -v n="$1" 'BEGIN {
@@ -155,7 +142,7 @@ run_strategy() {
         "$name" "$ok_rate" "$ok_pct" "$whole_pct" "$pct429" \
         "$(tr ' ' / <<<"$waits_first")" "$(tr ' ' / <<<"$waits_ok")" "$mem_done" "$calls")")
     fq_log "strategy '$name': ok/s $ok_rate, 429s $pct429%, ceo waits first attempt p50/p95 $waits_first ms, first ok $waits_ok ms, memory done $mem_done, calls $calls, ceo tasks $ceo_n; fleetq:quota: $(fq_redis HGETALL fleetq:quota | paste -sd' ' | cut -c1-400)"
-    fleet_stop
+    fq_reset_fleet 300
 }
 
 run_strategy "(a) seeds: per-worker retries" ENABLE_RATE_LIMITING=false

@@ -22,13 +22,29 @@ export FQ_KEY
 
 fq_log() { printf '[%s %s] %s\n' "$FQ_TEST" "$(date +%H:%M:%S)" "$*" >&2; }
 
-fq_cleanup() {
-    local rc=$?
+# Stops every process started so far: SIGTERM, then SIGKILL after $1
+# tenths of a second (default 50).
+fq_stop_all() {
+    local pid
     for pid in "${FQ_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${FQ_PIDS[@]}"; do
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 1 "${1:-50}"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
     done
+}
+
+# Stops everything and forgets it, so the next part of a test starts on a
+# fresh Redis, mock, coordinator and store.
+fq_reset_fleet() {
+    fq_stop_all "${1:-150}"
+    FQ_PIDS=()
+    rm -f "$FQ_TMP"/fleetq.db*
+}
+
+fq_cleanup() {
+    local rc=$?
+    fq_stop_all 50
     wait 2>/dev/null || true
     # A sanitizer report in any program's log fails the test.
     if grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$FQ_TMP"/*.log \
@@ -174,3 +190,9 @@ fq_submit_n() {
         printf '\n'
     done | fq_redis >/dev/null
 }
+
+fq_quota() { fq_redis HGET fleetq:quota "$1"; }
+# predicates for fq_wait_for, which runs its command again and again
+fq_quota_is() { [ "$(fq_quota "$1")" = "$2" ]; }
+fq_status_is() { [ "$(fq_redis HGET "fleetq:task:$1" status)" = "$2" ]; }
+fq_mock_inflight_is() { [ "$(jq .inflight <<<"$(fq_mock_stats)")" = "$1" ]; }

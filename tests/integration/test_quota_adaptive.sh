@@ -9,7 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 
 now() { date +%s.%N; }
-quota() { fq_redis HGET fleetq:quota "$1"; }
 
 fq_start_redis
 fq_start_mock --rate-limit 10 --window-ms 1000 --advertised-limit 48 \
@@ -41,12 +40,12 @@ t_done=$(now)
 stats=$(fq_mock_stats)
 calls=$(jq .requests <<<"$stats")
 limited=$(jq .rate_limited <<<"$stats")
-decreases=$(quota decreases)
+decreases=$(fq_quota decreases)
 low=$(awk '$2 != "none" && $2 != "" { if (min == "" || $2 + 0 < min) min = $2 + 0 } END { print min }' "$samples")
-fq_log "$n tasks in $(awk -v a="$t_start" -v b="$t_done" 'BEGIN { printf "%.1f", b - a }')s: calls=$calls 429s=$limited decreases=$decreases lowest rate_per_s=$low now=$(quota rate_per_s)"
+fq_log "$n tasks in $(awk -v a="$t_start" -v b="$t_done" 'BEGIN { printf "%.1f", b - a }')s: calls=$calls 429s=$limited decreases=$decreases lowest rate_per_s=$low now=$(fq_quota rate_per_s)"
 fq_log "rate_per_s over time (every 10th sample): $(awk 'NR % 10 == 1 { printf "%s:%s ", $1, $2 }' "$samples")"
 
-fq_assert_eq "$(quota rpm_ceiling)" 2880 "rpm_ceiling in fleetq:quota"
+fq_assert_eq "$(fq_quota rpm_ceiling)" 2880 "rpm_ceiling in fleetq:quota"
 fq_assert_ge "${decreases:-0}" 1 "decreases after 429s"
 [ -n "$low" ] || fq_fail "rate_per_s was never readable in fleetq:quota"
 awk -v l="$low" 'BEGIN { exit !(l < 12) }' ||
@@ -69,7 +68,7 @@ fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE status='done'")" "$n" "
 # Watched for 15 s: the effective rate must climb above both its low point
 # and its value at the change, by at least 0.2/s (several increase steps,
 # not a rounding artefact).
-at_change=$(quota rate_per_s)
+at_change=$(fq_quota rate_per_s)
 fq_mock_config '{"rate_limit": 30}' || fq_fail "POST /mock/config refused rate_limit"
 t_change=$(now)
 fq_submit_n 450 r code
@@ -81,7 +80,7 @@ kill "$sampler" 2>/dev/null || true
 t_rel=$(awk -v a="$t_start" -v b="$t_change" 'BEGIN { printf "%.1f", b - a }')
 peak=$(awk -v t="$t_rel" '$1 + 0 >= t + 0 && $2 != "none" { if ($2 + 0 > max) max = $2 + 0 } END { print max + 0 }' "$samples")
 last5=$(awk -v a="$(jq .ok <<<"$stats")" -v b="$ok_10" -v t0="$t_10" -v t1="$t_15" 'BEGIN { printf "%.1f", (a - b) / (t1 - t0) }')
-fq_log "recovery: rate_per_s $at_change at the change (low $low), highest in the 15 s after it $peak, now $(quota rate_per_s); provider ok calls/s over the last 5 s: $last5 (limit now 30); 429s since the change: $(( $(jq .rate_limited <<<"$stats") - limited ))"
+fq_log "recovery: rate_per_s $at_change at the change (low $low), highest in the 15 s after it $peak, now $(fq_quota rate_per_s); provider ok calls/s over the last 5 s: $last5 (limit now 30); 429s since the change: $(( $(jq .rate_limited <<<"$stats") - limited ))"
 fq_log "rate_per_s after the change (every 10th sample): $(awk -v t="$t_rel" '$1 + 0 >= t + 0 && ++k % 10 == 1 { printf "%s:%s ", $1, $2 }' "$samples")"
 awk -v p="$peak" -v l="$low" -v c="$at_change" 'BEGIN { exit !(p >= l + 0.2 && p >= c + 0.2) }' ||
     fq_fail "effective rate did not climb within 15 s of the provider allowing 30/s: highest $peak, low point $low, at the change $at_change (needed +0.2 over both)"

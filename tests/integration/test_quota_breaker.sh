@@ -9,8 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 
 now() { date +%s.%N; }
-quota() { fq_redis HGET fleetq:quota "$1"; }
-quota_is() { [ "$(quota "$1")" = "$2" ]; }
 
 threshold=5 cooldown_ms=1000 watch_s=6 latency_ms=20
 fq_start_redis
@@ -40,18 +38,18 @@ elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 # floor(elapsed / cooldown) + 1 probes.
 probes=$(awk -v e="$elapsed" -v c="$cooldown_ms" 'BEGIN { printf "%d", e * 1000 / c + 1 }')
 bound=$(( threshold - 1 + mc + probes ))
-fq_log "outage: $calls calls in ${elapsed}s (max $mc open at once; bound $((threshold - 1)) + $mc + $probes probes = $bound); breaker=$(quota breaker) failures=$(quota breaker_failures) open_until=$(quota breaker_open_until_ms)"
+fq_log "outage: $calls calls in ${elapsed}s (max $mc open at once; bound $((threshold - 1)) + $mc + $probes probes = $bound); breaker=$(fq_quota breaker) failures=$(fq_quota breaker_failures) open_until=$(fq_quota breaker_open_until_ms)"
 fq_assert_le "$calls" "$bound" "calls during a total outage"
 fq_assert_ge "$calls" "$threshold" "calls during a total outage (the threshold was reached)"
 # open, or half_open for the length of a probe call
-fq_wait_for 3 quota_is breaker open || fq_fail "breaker is '$(quota breaker)', expected open"
+fq_wait_for 3 fq_quota_is breaker open || fq_fail "breaker is '$(fq_quota breaker)', expected open"
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks")" 0 "tasks ended during the outage"
 
 # The provider is back: the next probe succeeds and closes the breaker.
 # Its cooldown may have doubled to 8 s by now, hence the 15 s.
 fq_mock_config '{"fail_rate": 0}' || fq_fail "POST /mock/config refused fail_rate"
 t2=$(now)
-fq_wait_for 15 quota_is breaker closed || fq_fail "breaker is '$(quota breaker)' 15 s after the provider recovered, expected closed"
+fq_wait_for 15 fq_quota_is breaker closed || fq_fail "breaker is '$(fq_quota breaker)' 15 s after the provider recovered, expected closed"
 fq_log "breaker closed $(awk -v a="$t2" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')s after the provider recovered"
 fq_wait_sql 40 "SELECT count(*) FROM tasks WHERE status='done'" "$n"
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks")" "$n" "task rows"

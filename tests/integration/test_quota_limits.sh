@@ -17,24 +17,23 @@
 now() { date +%s.%N; }
 # le A B: A <= B for decimals
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
-quota() { fq_redis HGET fleetq:quota "$1"; }
-# for fq_wait_for, which runs its command again and again
-quota_is() { [ "$(quota "$1")" = "$2" ]; }
-status_is() { [ "$(fq_redis HGET "fleetq:task:$1" status)" = "$2" ]; }
-mock_inflight_is() { [ "$(jq .inflight <<<"$(fq_mock_stats)")" = "$1" ]; }
 
-# Stops every process started so far, waits for them, and forgets them, so
-# the next part starts on a fresh Redis, mock, coordinator and store.
-fleet_stop() {
-    local pid
-    for pid in "${FQ_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${FQ_PIDS[@]}"; do
-        for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    FQ_PIDS=()
-    rm -f "$FQ_TMP"/fleetq.db*
+# tpm_run PREFIX MODEL: submits $n tasks of $prompt on MODEL, lets the fleet
+# work for 10 s, and sets elapsed, tokens (as the provider counted them)
+# and calls.
+tpm_run() {
+    local t0 t1 stats
+    t0=$(now)
+    for i in $(seq 1 "$n"); do
+        printf 'XADD fleetq:submit * id %s-%d role code model %s system s max_tokens 200 prompt %s\n' \
+            "$1" "$i" "$2" "$prompt"
+    done | fq_redis >/dev/null
+    sleep 10
+    stats=$(fq_mock_stats)
+    t1=$(now)
+    elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    tokens=$(jq '.prompt_tokens + .completion_tokens + .reasoning_tokens' <<<"$stats")
+    calls=$(jq .requests <<<"$stats")
 }
 
 export DAILY_BUDGET_USD=0 FLEETQ_LOG_LEVEL=info
@@ -59,7 +58,7 @@ stats=$(fq_mock_stats)
 peak=$(jq .max_in_window <<<"$stats")
 calls=$(jq .requests <<<"$stats")
 workers=$(fq_sql "SELECT count(DISTINCT worker) FROM attempts")
-fq_log "(a) $n tasks in ${elapsed}s, $calls calls, busiest 1 s window at the mock=$peak, workers calling=$workers, rate_per_s=$(quota rate_per_s)"
+fq_log "(a) $n tasks in ${elapsed}s, $calls calls, busiest 1 s window at the mock=$peak, workers calling=$workers, rate_per_s=$(fq_quota rate_per_s)"
 # The limiter grants one slot every 100 ms on Redis' clock. The mock counts
 # arrivals in a sliding window (t-1000 ms, t]; grants spaced exactly 100 ms
 # apart put 10 in such a window, but each call reaches the mock after a
@@ -71,10 +70,10 @@ fq_assert_le "$peak" 11 "calls in the busiest 1 s window at the provider (10 + 1
 le "$(( (n - 10) / 10 ))" "$elapsed" || fq_fail "(a) $n calls at 10/s took ${elapsed}s, expected at least $(( (n - 10) / 10 ))s"
 fq_assert_eq "$calls" "$n" "(a) calls: one per task, nothing refused"
 fq_assert_eq "$workers" 3 "(a) worker processes that made calls"
-fq_assert_eq "$(quota rpm_ceiling)" 600 "(a) rpm_ceiling in fleetq:quota"
-le "$(quota rate_per_s)" 10.0001 && le 9.9999 "$(quota rate_per_s)" ||
-    fq_fail "(a) FLEETQ_ADAPTIVE=false: rate_per_s should stay 10, got '$(quota rate_per_s)'"
-fleet_stop
+fq_assert_eq "$(fq_quota rpm_ceiling)" 600 "(a) rpm_ceiling in fleetq:quota"
+le "$(fq_quota rate_per_s)" 10.0001 && le 9.9999 "$(fq_quota rate_per_s)" ||
+    fq_fail "(a) FLEETQ_ADAPTIVE=false: rate_per_s should stay 10, got '$(fq_quota rate_per_s)'"
+fq_reset_fleet
 
 # ---------------------------------------------------------------------------
 # (b) In-flight cap: 3 workers x 4 slots, at most 3 calls open at once.
@@ -93,11 +92,11 @@ fq_wait_sql 60 "SELECT count(*) FROM tasks WHERE status='done'" "$n"
 t1=$(now)
 stats=$(fq_mock_stats)
 mc=$(jq .max_concurrent <<<"$stats")
-fq_log "(b) $n tasks in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')s, max concurrent at the mock=$mc, inflight now=$(quota inflight)"
+fq_log "(b) $n tasks in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')s, max concurrent at the mock=$mc, inflight now=$(fq_quota inflight)"
 fq_assert_le "$mc" 3 "(b) calls open at once at the provider"
 fq_assert_ge "$mc" 2 "(b) calls open at once (the cap is used, not serialised)"
-fq_wait_for 5 quota_is inflight 0 || fq_fail "(b) inflight after the run: '$(quota inflight)', expected 0"
-fleet_stop
+fq_wait_for 5 fq_quota_is inflight 0 || fq_fail "(b) inflight after the run: '$(fq_quota inflight)', expected 0"
+fq_reset_fleet
 
 # ---------------------------------------------------------------------------
 # (c) A dead worker's slot: cap 1, 4 s calls, 5 s lease. Worker A holds the
@@ -112,12 +111,12 @@ fq_start_coordinator
 fq_start_worker code --concurrency 1
 worker_a=$FQ_LAST_PID
 fq_submit role code id held prompt "its worker will die" >/dev/null
-fq_wait_for 10 mock_inflight_is 1 ||
+fq_wait_for 10 fq_mock_inflight_is 1 ||
     fq_fail "(c) the first call never reached the mock"
-fq_assert_eq "$(quota inflight)" 1 "(c) inflight while A calls"
+fq_assert_eq "$(fq_quota inflight)" 1 "(c) inflight while A calls"
 fq_start_worker code --concurrency 1
 fq_submit role code id waiter prompt "waits for the slot" >/dev/null
-fq_wait_for 10 status_is waiter running ||
+fq_wait_for 10 fq_status_is waiter running ||
     fq_fail "(c) worker B did not claim its task: status '$(fq_redis HGET fleetq:task:waiter status)'"
 sleep 0.5
 fq_assert_eq "$(jq .requests <<<"$(fq_mock_stats)")" 1 "(c) calls while A holds the only slot"
@@ -137,8 +136,8 @@ le "$took" "$bound" || fq_fail "(c) B's task took ${took}s after the kill, expec
 got=$(fq_redis BLPOP fleetq:done:held 30 | tail -n 1)
 fq_assert_eq "$got" done "(c) the dead worker's task, handed on"
 fq_assert_eq "$(jq .max_concurrent <<<"$(fq_mock_stats)")" 1 "(c) calls open at once at the provider"
-fq_wait_for 5 quota_is inflight 0 || fq_fail "(c) inflight at the end: '$(quota inflight)', expected 0"
-fleet_stop
+fq_wait_for 5 fq_quota_is inflight 0 || fq_fail "(c) inflight at the end: '$(fq_quota inflight)', expected 0"
+fq_reset_fleet
 
 # ---------------------------------------------------------------------------
 # (d) TPM. Each task: system "s", a 396-byte prompt, max_tokens 200, and the
@@ -162,24 +161,14 @@ for i in 1 2; do fq_start_worker code --concurrency 4; done
 sleep 0.3
 prompt=$(printf 'x%.0s' $(seq 1 396))
 n=100
-t0=$(now)
-for i in $(seq 1 "$n"); do
-    printf 'XADD fleetq:submit * id tpm-%d role code model grok-3 system s max_tokens 200 prompt %s\n' \
-        "$i" "$prompt"
-done | fq_redis >/dev/null
-sleep 10
-stats=$(fq_mock_stats)
-t1=$(now)
-elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-tokens=$(jq '.prompt_tokens + .completion_tokens + .reasoning_tokens' <<<"$stats")
-calls=$(jq .requests <<<"$stats")
+tpm_run tpm grok-3
 limit=$(awk -v t="$tpm" -v e="$elapsed" -v c="$conc_total" 'BEGIN { printf "%d", t + t * e / 60 + c * 10 }')
-fq_log "(d) ${elapsed}s: $calls calls, $tokens tokens at the provider (bound $limit), tpm_tokens=$(quota tpm_tokens)"
+fq_log "(d) ${elapsed}s: $calls calls, $tokens tokens at the provider (bound $limit), tpm_tokens=$(fq_quota tpm_tokens)"
 fq_assert_le "$tokens" "$limit" "(d) tokens counted by the provider, TPM + TPM*elapsed/60 + in flight"
 # the bucket is used, not left idle: at least its first fill
 fq_assert_ge "$tokens" $((tpm * 8 / 10)) "(d) tokens counted by the provider (progress)"
 fq_assert_le "$calls" $((n - 1)) "(d) calls: the limit held some tasks back"
-fleet_stop
+fq_reset_fleet
 
 # ---------------------------------------------------------------------------
 # (e) Real usage above the estimate. The same tasks on grok-4-fast, a
@@ -196,20 +185,10 @@ fq_start_mock --latency-ms 20 --completion-tokens 200 --reasoning-tokens 200
 fq_start_coordinator
 for i in 1 2; do fq_start_worker code --concurrency 4; done
 sleep 0.3
-t0=$(now)
-for i in $(seq 1 "$n"); do
-    printf 'XADD fleetq:submit * id tpmr-%d role code model grok-4-fast system s max_tokens 200 prompt %s\n' \
-        "$i" "$prompt"
-done | fq_redis >/dev/null
-sleep 10
-stats=$(fq_mock_stats)
-t1=$(now)
-elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-tokens=$(jq '.prompt_tokens + .completion_tokens + .reasoning_tokens' <<<"$stats")
-calls=$(jq .requests <<<"$stats")
+tpm_run tpmr grok-4-fast
 per_call=$(awk -v t="$tokens" -v c="$calls" 'BEGIN { printf "%d", c ? t / c : 0 }')
 limit=$(awk -v t="$tpm" -v e="$elapsed" -v c="$conc_total" 'BEGIN { printf "%d", t + t * e / 60 + c * 207 }')
-fq_log "(e) ${elapsed}s: $calls calls, $tokens tokens at the provider ($per_call a call; bound $limit), tpm_tokens=$(quota tpm_tokens)"
+fq_log "(e) ${elapsed}s: $calls calls, $tokens tokens at the provider ($per_call a call; bound $limit), tpm_tokens=$(fq_quota tpm_tokens)"
 fq_assert_eq "$per_call" 506 "(e) tokens the provider counts per call"
 fq_assert_le "$tokens" "$limit" "(e) tokens counted by the provider, TPM + TPM*elapsed/60 + in flight x 207"
 fq_assert_ge "$tokens" $((tpm * 8 / 10)) "(e) tokens counted by the provider (progress)"

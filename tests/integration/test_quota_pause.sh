@@ -15,24 +15,6 @@
 #       succeeds once the credits are raised.
 . "$(dirname "$0")/lib.sh"
 
-quota() { fq_redis HGET fleetq:quota "$1"; }
-# for fq_wait_for, which runs its command again and again
-quota_is() { [ "$(quota "$1")" = "$2" ]; }
-status_is() { [ "$(fq_redis HGET "fleetq:task:$1" status)" = "$2" ]; }
-mock_inflight_is() { [ "$(jq .inflight <<<"$(fq_mock_stats)")" = "$1" ]; }
-
-fleet_stop() {
-    local pid
-    for pid in "${FQ_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${FQ_PIDS[@]}"; do
-        for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    FQ_PIDS=()
-    rm -f "$FQ_TMP"/fleetq.db*
-}
-
 # Every key in Redis with its whole value, one line per element.
 redis_dump() {
     local k
@@ -114,12 +96,12 @@ for i in $(seq 1 "$workers_n"); do
     fq_start_worker code --concurrency 4
     workers+=("$FQ_LAST_PID")
 done
-fq_wait_for 15 quota_is paused key_rejected ||
-    fq_fail "(a) fleetq:quota paused is '$(quota paused)', expected key_rejected"
+fq_wait_for 15 fq_quota_is paused key_rejected ||
+    fq_fail "(a) fleetq:quota paused is '$(fq_quota paused)', expected key_rejected"
 sleep 2   # anything that was going to call has called by now
 stats=$(fq_mock_stats)
 calls=$(jq .requests <<<"$stats")
-reason=$(quota pause_reason)
+reason=$(fq_quota pause_reason)
 fq_log "(a) calls at the provider: $calls (auth failures $(jq .auth_failures <<<"$stats")) for $workers_n processes x 4 slots; pause_reason: $reason"
 # At most one call per worker process until one succeeds; +1 for a probe
 # or a call that was on its way as the pause landed.
@@ -135,7 +117,7 @@ printf '%s\n' "$key_a" >"$keyfile"
 for pid in "${workers[@]}"; do kill -HUP "$pid"; done
 fq_wait_sql 40 "SELECT count(*) FROM tasks WHERE status='done'" "$n"
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks")" "$n" "(a) task rows after the key was fixed"
-p=$(quota paused)
+p=$(fq_quota paused)
 [ -z "$p" ] || [ "$p" = none ] || [ "$p" = 0 ] || fq_fail "(a) paused is still '$p' after the key was fixed"
 fq_log "(a) all $n done after SIGHUP; provider calls in all: $(jq .requests <<<"$(fq_mock_stats)")"
 
@@ -151,7 +133,7 @@ for key in "$key_a" "$key_b"; do
     done
 done
 unset XAI_API_KEY_FILE
-fleet_stop
+fq_reset_fleet
 
 # ---------------------------------------------------------------------------
 # (b) and (c): no credits. grok-4-fast at 0.50 per 1M output tokens: a
@@ -167,23 +149,23 @@ run_no_credits() { # part credits-status resume(hdel|probe)
     n=20
     fq_submit_n "$n" "$prefix" memory
     for i in $(seq 1 "$workers_n"); do fq_start_worker memory --concurrency 4; done
-    fq_wait_for 15 quota_is paused no_credits ||
-        fq_fail "($part) fleetq:quota paused is '$(quota paused)', expected no_credits"
+    fq_wait_for 15 fq_quota_is paused no_credits ||
+        fq_fail "($part) fleetq:quota paused is '$(fq_quota paused)', expected no_credits"
     sleep 2
     stats=$(fq_mock_stats)
     calls=$(jq .requests <<<"$stats")
-    fq_log "($part) calls at the provider: $calls, statuses $(jq -c .status <<<"$stats"), decreases=$(quota decreases), rate_per_s=$(quota rate_per_s), pause_reason: $(quota pause_reason)"
+    fq_log "($part) calls at the provider: $calls, statuses $(jq -c .status <<<"$stats"), decreases=$(fq_quota decreases), rate_per_s=$(fq_quota rate_per_s), pause_reason: $(fq_quota pause_reason)"
     # one call per process before a success, then the calls already on their
     # way when the first refusal came back (the rate paces them 125 ms apart)
     fq_assert_le "$calls" $((workers_n + 3)) "($part) calls the provider saw with no credits"
-    [ -n "$(quota pause_reason)" ] || fq_fail "($part) no pause_reason in fleetq:quota"
+    [ -n "$(fq_quota pause_reason)" ] || fq_fail "($part) no pause_reason in fleetq:quota"
     assert_parked "$prefix" "$n" 1
     sleep 0.5
     fq_assert_eq "$(fq_sql "SELECT count(*) FROM attempts WHERE outcome = 'rate_limited'")" 0 \
         "($part) attempts recorded as rate_limited"
     fq_assert_ge "$(fq_sql "SELECT count(*) FROM attempts WHERE outcome = 'no_credits'")" 1 \
         "($part) attempts recorded as no_credits"
-    fq_assert_eq "$(quota decreases | sed 's/^$/0/')" 0 "($part) decreases of the effective rate"
+    fq_assert_eq "$(fq_quota decreases | sed 's/^$/0/')" 0 "($part) decreases of the effective rate"
 
     # more credits, then the documented manual resume, or the probe
     fq_mock_config '{"credits_usd": 100}' || fq_fail "($part) /mock/config refused credits_usd"
@@ -196,7 +178,7 @@ run_no_credits() { # part credits-status resume(hdel|probe)
         grep -q 'quota.probe' "$FQ_TMP"/worker-memory.log ||
             fq_fail "($part) no pause probe in the workers' logs"
     fi
-    fleet_stop
+    fq_reset_fleet
 }
 run_no_credits b 403 hdel
 export FLEETQ_PAUSE_PROBE_SECONDS=4
