@@ -354,11 +354,17 @@ if op == 'settle' then
                 hold = math.max(freeze, math.min(hold, 2 * freeze))
             end
             if #oldest == 0 or now - tonumber(oldest[2]) < window then
-                -- less than a window of history (just started): halve, leave
-                -- the limit unknown so the climb probes for it again, and
-                -- freeze until the provider's first window has passed (it
-                -- let a window's worth through, and will refuse until then)
-                new, bad = 0.5 * rate, rate
+                -- less than a window of history (just started): everything
+                -- that got through so far fits in one provider window, so
+                -- that count is its limit per window; without any, halve.
+                -- Freeze until that first window has passed (the provider
+                -- let a window's worth through and will refuse until then).
+                local got = redis.call('ZCARD', oks) * 1000 / window
+                if got > 0 then
+                    new, bad = math.min(0.95 * rate, 0.95 * got), got
+                else
+                    new, bad = 0.5 * rate, rate
+                end
                 local started = #oldest > 0 and tonumber(oldest[2]) or now
                 hold = math.max(hold, window - (now - started))
             end
