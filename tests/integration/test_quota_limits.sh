@@ -18,6 +18,17 @@ now() { date +%s.%N; }
 # le A B: A <= B for decimals
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
 
+# run_all PREFIX: submits $n code tasks, waits until all are done, and
+# sets elapsed (seconds, from the first submission).
+run_all() {
+    local t0 t1
+    t0=$(now)
+    fq_submit_n "$n" "$1" code
+    fq_wait_sql 60 "SELECT count(*) FROM tasks WHERE status='done'" "$n"
+    t1=$(now)
+    elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+}
+
 # tpm_run PREFIX MODEL: submits $n tasks of $prompt on MODEL, lets the fleet
 # work for 10 s, and sets elapsed, tokens (as the provider counted them)
 # and calls.
@@ -49,11 +60,7 @@ for i in 1 2 3; do fq_start_worker code --concurrency 4; done
 sleep 0.3
 
 n=60
-t0=$(now)
-fq_submit_n "$n" rpm code
-fq_wait_sql 60 "SELECT count(*) FROM tasks WHERE status='done'" "$n"
-t1=$(now)
-elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+run_all rpm
 stats=$(fq_mock_stats)
 peak=$(jq .max_in_window <<<"$stats")
 calls=$(jq .requests <<<"$stats")
@@ -86,13 +93,10 @@ fq_start_coordinator
 for i in 1 2 3; do fq_start_worker code --concurrency 4; done
 sleep 0.3
 n=30
-t0=$(now)
-fq_submit_n "$n" inf code
-fq_wait_sql 60 "SELECT count(*) FROM tasks WHERE status='done'" "$n"
-t1=$(now)
+run_all inf
 stats=$(fq_mock_stats)
 mc=$(jq .max_concurrent <<<"$stats")
-fq_log "(b) $n tasks in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')s, max concurrent at the mock=$mc, inflight now=$(fq_quota inflight)"
+fq_log "(b) $n tasks in ${elapsed}s, max concurrent at the mock=$mc, inflight now=$(fq_quota inflight)"
 fq_assert_le "$mc" 3 "(b) calls open at once at the provider"
 fq_assert_ge "$mc" 2 "(b) calls open at once (the cap is used, not serialised)"
 fq_wait_for 5 fq_quota_is inflight 0 || fq_fail "(b) inflight after the run: '$(fq_quota inflight)', expected 0"
