@@ -26,6 +26,13 @@
 # task still waiting at the end counts with its wait so far); memory tasks
 # done (the provider's successful memory calls by the end); provider calls.
 #
+# FQ_BENCH_PROVIDER=strict makes the provider count its 429'd calls towards
+# its window too (mockapi --count-refused), as some providers do: there an
+# immediate retry only prolongs a 429.
+# FQ_BENCH_ONLY=fleetq (or seeds, fixed) runs one strategy; FQ_BENCH_TRACE=F
+# appends, every 250 ms, the effective rate and the provider's ok/429
+# counts to file F.
+#
 #   bench/quota.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,6 +41,14 @@ export FQ_SRC=$root FQ_BIN=$root/build
 . "$root/tests/integration/lib.sh"
 
 run_s=${FQ_BENCH_SECONDS:-16}
+provider=${FQ_BENCH_PROVIDER:-lenient}
+case $provider in
+    strict) provider_flags=(--count-refused)
+            provider_text="429'd calls count towards its window" ;;
+    lenient) provider_flags=()
+             provider_text="429'd calls do not count" ;;
+    *) echo "FQ_BENCH_PROVIDER must be strict or lenient" >&2; exit 2 ;;
+esac
 warm_s=3
 true_limit=20
 memory_tasks=600
@@ -66,9 +81,23 @@ ms_of() { printf "CAST(round((julianday(%s) - 2440587.5) * 86400000) AS INTEGER)
 
 rows=()
 
+# trace_rate FILE NAME: samples fleetq:quota and the mock until killed
+trace_rate() {
+    local t0 s
+    t0=$(now_ms)
+    while :; do
+        s=$(fq_mock_stats) || s='{}'
+        printf '%s %6d rate %s ok %s 429 %s\n' "$2" "$(( $(now_ms) - t0 ))" \
+            "$(fq_redis HGET fleetq:quota rate_per_s)" "$(jq .ok <<<"$s")" \
+            "$(jq .rate_limited <<<"$s")" >>"$1"
+        sleep 0.25
+    done
+}
+
 # run_strategy NAME [VAR=VALUE...]
 run_strategy() {
-    local name=$1; shift
+    local name=$1 key=$2; shift 2
+    case ${FQ_BENCH_ONLY:-$key} in "$key") ;; *) return 0 ;; esac
     unset ENABLE_RATE_LIMITING GROK_RATE_LIMIT_RPM FLEETQ_ADAPTIVE
     local kv
     for kv in "$@"; do export "${kv?}"; done
@@ -76,7 +105,7 @@ run_strategy() {
 
     fq_start_redis
     fq_start_mock --advertised-limit 48 --rate-limit "$true_limit" --window-ms 1000 \
-        --rate-noise 0.05 --latency-ms 0 --jitter-ms 100
+        --rate-noise 0.05 --latency-ms 0 --jitter-ms 100 "${provider_flags[@]}"
     fq_start_coordinator
     for _ in 1 2 3; do fq_start_worker memory --concurrency 8; done
     fq_start_worker ceo --concurrency 2
@@ -96,7 +125,11 @@ run_strategy() {
             sleep 0.5
         done
     ) &
-    local submitter=$!
+    local submitter=$! tracer=
+    if [ -n "${FQ_BENCH_TRACE:-}" ]; then
+        trace_rate "$FQ_BENCH_TRACE" "$key" &
+        tracer=$!
+    fi
 
     sleep "$warm_s"
     s_warm=$(fq_mock_stats); t_warm=$(now)
@@ -104,6 +137,7 @@ run_strategy() {
     s_end=$(fq_mock_stats); t_end=$(now)
     touch "$stop"
     wait "$submitter" 2>/dev/null || true
+    [ -z "$tracer" ] || { kill "$tracer"; wait "$tracer" 2>/dev/null || true; }
     sleep 1   # attempt rows reach SQLite in batches
 
     local ok_rate calls limited pct429 mem_done ceo_n waits_first waits_ok
@@ -145,12 +179,13 @@ run_strategy() {
     fq_reset_fleet 300
 }
 
-run_strategy "(a) seeds: per-worker retries" ENABLE_RATE_LIMITING=false
-run_strategy "(b) fixed at advertised 48/s" GROK_RATE_LIMIT_RPM=2880 FLEETQ_ADAPTIVE=false
-run_strategy "(c) fleetq (adaptive)" GROK_RATE_LIMIT_RPM=2880
+run_strategy "(a) seeds: per-worker retries" seeds ENABLE_RATE_LIMITING=false
+run_strategy "(b) fixed at advertised 48/s" fixed GROK_RATE_LIMIT_RPM=2880 FLEETQ_ADAPTIVE=false
+run_strategy "(c) fleetq (adaptive)" fleetq GROK_RATE_LIMIT_RPM=2880
 
 echo
-echo "provider: advertises 48/s, true limit $true_limit/s per 1000 ms window (+-5% noise), 0-100 ms latency"
+echo "provider ($provider): advertises 48/s, true limit $true_limit/s per 1000 ms window (+-5% noise),"
+echo "0-100 ms latency; $provider_text"
 echo "workload: $memory_tasks memory tasks (3 workers x 8) + a ceo task every 0.5 s (1 worker x 2), ${run_s} s per strategy"
 echo
 fmt='| %-30s | %6s | %6s | %6s | %6s | %13s | %13s | %8s | %6s |\n'

@@ -109,6 +109,7 @@ static const struct setting settings[] = {
     SETTING(window_ms, SET_LONG),
     SETTING(advertised_limit, SET_LONG_AUTO),
     SETTING(rate_noise, SET_RATE),
+    SETTING(count_refused, SET_BOOL),
     SETTING(token_limit, SET_LONG),
     SETTING(fail_rate, SET_RATE),
     SETTING(hang_rate, SET_RATE),

@@ -6,9 +6,11 @@
  * tail reaches its end. A request is admitted when fewer than the effective
  * limit were admitted in the last window_ms (and the tokens answered in the
  * window plus this prompt stay within the token limit; an empty token
- * window always admits). max_in_window is updated on each admission, which
- * is when the count of any window can grow, so it is the true maximum over
- * all windows. Window length and limits come from the caller's copy of the
+ * window always admits). With count_refused, requests refused for the rate
+ * enter the window as well, as on providers that count unsuccessful
+ * requests. max_in_window is updated on each admission, which is when the
+ * count of any window can grow, so it is the true maximum over all windows
+ * (of admitted requests; with count_refused, of all requests). Window length and limits come from the caller's copy of the
  * settings, so changes through /mock/config apply at once.
  */
 #include "mock_limiter.h"
@@ -97,6 +99,7 @@ int mock_limiter_admit(const mock_config *cfg, int64_t now_ms, int64_t prompt_to
     if (cfg->rate_limit > 0 &&
         requests.sum >= effective(cfg, now_ms, cfg->rate_limit)) {
         rc = MOCK_LIMIT_REQUESTS;
+        if (cfg->count_refused && series_push(&requests, now_ms, 1) != 0) rc = MOCK_LIMIT_NOMEM;
     } else if (cfg->token_limit > 0 && tokens.sum > 0 &&
                tokens.sum + prompt_tokens > effective(cfg, now_ms, cfg->token_limit)) {
         rc = MOCK_LIMIT_TOKENS;

@@ -50,6 +50,8 @@ static void usage(FILE *out)
 "  --advertised-limit N   x-ratelimit-limit-requests (default 2x the true limit,\n"
 "                         or 480 when off)\n"
 "  --rate-noise F         the true limit wobbles by +-F (0..0.5), redrawn each window\n"
+"  --count-refused        requests answered 429 count towards the window too, as\n"
+"                         on providers where retrying at once only prolongs a 429\n"
 "  --token-limit N        true prompt+completion+reasoning tokens per window (0 = off)\n"
 "  --credits-usd X        spending limit in USD; then 403 credits exhausted (0 = none)\n"
 "  --credits-status S     status for exhausted credits: 403 (default) or 429\n"
@@ -82,7 +84,7 @@ enum {
     OPT_PORT = 256, OPT_PORT_FILE, OPT_BIND, OPT_KEY, OPT_LATENCY, OPT_JITTER,
     OPT_RATE, OPT_WINDOW, OPT_ADVERTISED, OPT_NOISE, OPT_TOKENS, OPT_FAIL,
     OPT_HANG, OPT_HANG_MS, OPT_RESET, OPT_TRUNCATE, OPT_CREDITS, OPT_CREDITS_STATUS,
-    OPT_BLOCKED, OPT_REASONING, OPT_COMPLETION, OPT_NO_COST, OPT_SEED, OPT_VERBOSE,
+    OPT_BLOCKED, OPT_COUNT_REFUSED, OPT_REASONING, OPT_COMPLETION, OPT_NO_COST, OPT_SEED, OPT_VERBOSE,
     OPT_QUIET, OPT_HELP, OPT_VERSION
 };
 
@@ -106,6 +108,7 @@ static const struct option options[] = {
     { "credits-usd", required_argument, NULL, OPT_CREDITS },
     { "credits-status", required_argument, NULL, OPT_CREDITS_STATUS },
     { "blocked", no_argument, NULL, OPT_BLOCKED },
+    { "count-refused", no_argument, NULL, OPT_COUNT_REFUSED },
     { "reasoning-tokens", required_argument, NULL, OPT_REASONING },
     { "completion-tokens", required_argument, NULL, OPT_COMPLETION },
     { "no-cost-ticks", no_argument, NULL, OPT_NO_COST },
@@ -213,6 +216,7 @@ int main(int argc, char **argv)
                 die_config("--credits-status", "must be 403 or 429");
             break;
         case OPT_BLOCKED: cfg.blocked = 1; break;
+        case OPT_COUNT_REFUSED: cfg.count_refused = 1; break;
         case OPT_REASONING:
             cfg.reasoning_tokens = arg_long("--reasoning-tokens", optarg, 0, 100000000);
             break;

@@ -26,6 +26,7 @@ typedef struct mock_config {
     long window_ms;           /* sliding window length */
     long advertised_limit;    /* x-ratelimit-limit-requests; -1 = automatic */
     double rate_noise;        /* 0..0.5: true limit wobbles by +-this share */
+    int count_refused;        /* 1: refused requests count towards the window */
     long token_limit;         /* true tokens per window; 0 = off */
     double fail_rate;         /* share answered 500/502/503 */
     double hang_rate;         /* share that sleeps hang_ms first */

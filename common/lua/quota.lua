@@ -27,11 +27,11 @@
 -- and the outcome steers the fleet:
 --   ok            breaker closed, pause lifted (a probe succeeded); the
 --                 effective rate climbs back, once per window: quickly up
---                 to 97% of the rate that last drew a 429, then by 0.25% a
+--                 to 99% of the rate that last drew a 429, then by 0.25% a
 --                 window (doubling every third window) above it, up to the
 --                 ceiling;
 --   rate_limited  at most once per window: near the known limit (noise) the
---                 rate steps down 3% and the fleet pauses for one slot; far
+--                 rate steps down 2% and the fleet pauses for one slot; far
 --                 over it, the rate drops to 97% of the successes the fleet
 --                 had in the last window (at least 5% down) and the fleet
 --                 freezes for FLEETQ_FREEZE_MS;
@@ -51,6 +51,8 @@ local HELD_RETRY_MS = 200
 local INFLIGHT_RETRY_MS = 50
 local PAUSED_RECHECK_MS = 5000
 local MIN_RATE = 0.05                        -- calls per second, the floor
+local NEAR_STEP = 0.98       -- a 429 near the known limit: the rate's cut
+local CLIMB_TO = 0.99        -- the quick climb ends this far under it
 
 local function num(v, d) return tonumber(v) or d end
 local function get(f, d) return num(redis.call('HGET', q, f), d) end
@@ -136,8 +138,10 @@ if op == 'reserve' then
     end
 
     -- one shared freeze after a 429
+    -- (the ceo class still goes, paced by the rate, except while the
+    -- provider's first window is known to be full)
     local frozen = get('frozen_until_ms', 0)
-    if now < frozen and probe == 0 and class > 0 then
+    if now < frozen and probe == 0 and (class > 0 or now < get('frozen_all_until_ms', 0)) then
         return {0, math.ceil(frozen - now), 'frozen', 0, day}
     end
 
@@ -265,6 +269,9 @@ if op == 'settle' then
     local threshold, cooldown, tpm = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
     local pause_text = ARGV[19]
 
+    -- the slot's lease expiry orders the calls by their grants (a lease
+    -- is only extended after seconds, long past the first window)
+    local my_lease = redis.call('ZSCORE', inflight, call)
     redis.call('ZREM', inflight, call)
     redis.call('ZREMRANGEBYSCORE', inflight, '-inf', now)
     redis.call('HSET', q, 'inflight', redis.call('ZCARD', inflight))
@@ -306,7 +313,7 @@ if op == 'settle' then
             if rate < ceiling and now - get('last_increase_ms', 0) >= window and
                 now - get('last_decrease_ms', 0) >= 2 * window then
                 local bad = get('rate_known_bad', ceiling)
-                local target = 0.97 * bad  -- the fast climb ends just under it
+                local target = CLIMB_TO * bad
                 if rate < target - 0.01 then
                     rate = math.min(target, rate + math.max(ceiling * 0.02, (target - rate) / 2))
                 else
@@ -338,13 +345,13 @@ if op == 'settle' then
             local measured = redis.call('ZCOUNT', oks, now - span, '+inf') * 1000 / span
             -- Near the limit (the rate is at or above what last drew a 429,
             -- and the successes bear it out) a 429 is the provider's noise:
-            -- step down 3% and pause one slot. Far over it: go to just under
-            -- what got through and freeze the fleet.
+            -- step down a little and pause one slot. Far over it: go to just
+            -- under what got through and freeze the fleet.
             local known = get('rate_known_bad', rate)
             local near = rate <= 1.03 * known and measured >= 0.85 * rate
             local bad, new, hold
             if near then
-                bad, new, hold = rate, 0.97 * rate, 1000 / rate
+                bad, new, hold = rate, NEAR_STEP * rate, 1000 / rate
             else
                 bad = math.min(rate, math.max(measured, 0.9 * rate))
                 if measured < 0.75 * rate then bad = measured end
@@ -356,17 +363,24 @@ if op == 'settle' then
             if #oldest == 0 or now - tonumber(oldest[2]) < window then
                 -- less than a window of history (just started): everything
                 -- that got through so far fits in one provider window, so
-                -- that count is its limit per window; without any, halve.
-                -- Freeze until that first window has passed (the provider
-                -- let a window's worth through and will refuse until then).
-                local got = redis.call('ZCARD', oks) * 1000 / window
+                -- that count is its limit per window: the successes so far
+                -- and the calls granted before this one still running (the
+                -- provider admitted them before it refused this one).
+                -- Without any, halve. Freeze until that first window has
+                -- passed (the provider will refuse until then).
+                local got = redis.call('ZCARD', oks)
+                if my_lease then
+                    got = got + redis.call('ZCOUNT', inflight, '-inf', '(' .. my_lease)
+                end
+                got = got * 1000 / window
                 if got > 0 then
-                    new, bad = math.min(0.95 * rate, 0.95 * got), got
+                    new, bad = math.min(0.95 * rate, 0.97 * got), got
                 else
                     new, bad = 0.5 * rate, rate
                 end
                 local started = #oldest > 0 and tonumber(oldest[2]) or now
                 hold = math.max(hold, window - (now - started))
+                redis.call('HSET', q, 'frozen_all_until_ms', fmt(now + hold))
             end
             new = math.max(MIN_RATE, new)
             redis.call('HSET', q, 'rate_known_bad', string.format('%.3f', bad),
