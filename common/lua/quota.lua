@@ -31,10 +31,10 @@
 --                 window (doubling every third window) above it, up to the
 --                 ceiling;
 --   rate_limited  at most once per window: near the known limit (noise) the
---                 rate steps down 2% and the fleet pauses for one slot; far
---                 over it, the rate drops to 97% of the successes the fleet
---                 had in the last window (at least 5% down) and the fleet
---                 freezes for FLEETQ_FREEZE_MS;
+--                 rate steps down 2%; far over it, the rate drops to 97% of
+--                 the successes the fleet had in the last window (at least
+--                 5% down) and the fleet freezes for FLEETQ_FREEZE_MS; a
+--                 further 429 in that window holds the fleet for two slots;
 --   failure       (5xx, timeout, network) counts towards the breaker;
 --   key_rejected, no_credits   pause the fleet with the reason.
 --
@@ -345,13 +345,13 @@ if op == 'settle' then
             local measured = redis.call('ZCOUNT', oks, now - span, '+inf') * 1000 / span
             -- Near the limit (the rate is at or above what last drew a 429,
             -- and the successes bear it out) a 429 is the provider's noise:
-            -- step down a little and pause one slot. Far over it: go to just
-            -- under what got through and freeze the fleet.
+            -- step down a little. Far over it: go to just under what got
+            -- through and freeze the fleet.
             local known = get('rate_known_bad', rate)
             local near = rate <= 1.03 * known and measured >= 0.85 * rate
             local bad, new, hold
             if near then
-                bad, new, hold = rate, NEAR_STEP * rate, 1000 / rate
+                bad, new, hold = rate, NEAR_STEP * rate, 0
             else
                 bad = math.min(rate, math.max(measured, 0.9 * rate))
                 if measured < 0.75 * rate then bad = measured end
@@ -388,6 +388,13 @@ if op == 'settle' then
                 'frozen_until_ms', fmt(math.max(get('frozen_until_ms', 0), now + hold)))
             redis.call('HINCRBY', q, 'decreases', 1)
             redis.call('HSET', q, 'probe_streak', 0)
+        elseif adaptive and ceiling > 0 then
+            -- another 429 in the window of a decrease: the provider's window
+            -- is still full (some count their refusals in it), so hold the
+            -- fleet two slots for calls to leave it rather than refill it
+            local hold = 2000 / math.max(MIN_RATE, effective_rate(rpm, true))
+            redis.call('HSET', q, 'frozen_until_ms',
+                fmt(math.max(get('frozen_until_ms', 0), now + hold)))
         end
     elseif outcome == 'failure' then
         local failures = redis.call('HINCRBY', q, 'breaker_failures', 1)
