@@ -30,28 +30,56 @@
  *  - any other failure (refused, DNS, TLS, reset before a response):
  *    transport 2, with curl's own message.
  *
+ * Streams. The first body byte decides how a response is read: a 200 whose
+ * Content-Type is text/event-stream goes, chunk by chunk, to an fq_sse
+ * parser (sse.h) and is never buffered whole; anything else (a plain JSON
+ * body, and every error status, which providers send as JSON even to a
+ * streaming request) is buffered as above. The parser bounds its own memory
+ * and, once it stops on a problem (an error event, bad JSON, a line or the
+ * content over its limit), the write callback stops the transfer. A
+ * finished stream is classified by fq_sse_result(): when the parser saw
+ * [DONE] or stopped on a problem, that decides whatever the transport did
+ * afterwards; otherwise a timeout is a timeout, a stream that broke off is
+ * truncated (MALFORMED, retried) exactly like a cut body, and other
+ * failures are NETWORK.
+ *
+ * Stalls. A stream that has begun but then sends nothing for stall_s
+ * seconds (FQ_API_STALL_S by default) would otherwise hold its slot until
+ * the whole REQUEST_TIMEOUT ran out. A watchdog timer, running once a
+ * second only while streams are in flight (and unref'd, so it never keeps
+ * the loop alive), takes such calls off the multi handle and reports them
+ * as TIMEOUT "stream stalled: no data for N s". The clock starts at the
+ * first body byte: time to first byte is bounded by the call's timeout
+ * alone, so a model that thinks long before it answers is not cut off.
+ *
  * Re-entrancy. User callbacks run only from process_done(), outside every
  * curl function, so they may start new calls or close the client. Finished
  * calls are first all taken off the multi handle and out of the in-flight
  * list, then their callbacks run one by one; a call is freed right after its
- * callback and never touched again. fq_api_close() aborts what is still in
- * flight (each callback runs once with NETWORK "aborted"), cleans up the
- * multi handle and closes the timer and polls; the struct is freed when the
- * last close callback has run and no callback is on the stack.
+ * callback and never touched again. The watchdog reports stalled calls the
+ * same way, from its own timer callback. fq_api_close() aborts what is
+ * still in flight (each callback runs once with NETWORK "aborted"), cleans
+ * up the multi handle and closes the timers and polls; the struct is freed
+ * when the last close callback has run and no callback is on the stack.
  *
  * The key lives in one malloc'd buffer, wiped when replaced and on close.
  * The Authorization header is built per call, and both that buffer and
  * curl's copy in the header list are wiped when the call ends. Any echo of
- * the key in an error body is masked before the body is parsed. Nothing here
- * logs, and CURLOPT_VERBOSE is never set (it would print the header).
+ * the key in an error body is masked before the body is parsed; a stream is
+ * never held whole, so its error line is masked instead (any run of 8 or
+ * more characters of the key from its start). Nothing here logs, and
+ * CURLOPT_VERBOSE is never set (it would print the header).
  */
 #include "api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
+
+#include "sse.h"
 
 #ifndef FQ_VERSION
 #define FQ_VERSION "0"
@@ -60,6 +88,9 @@
 #define FQ_API_DEFAULT_TIMEOUT_S 90
 #define FQ_API_CONNECT_TIMEOUT_MS 10000L
 #define AUTH_PREFIX "Authorization: Bearer "
+#define WATCHDOG_TICK_MS 1000
+
+enum body_mode { BODY_UNKNOWN = 0, BODY_WHOLE, BODY_STREAM };
 
 typedef struct poll_ctx {
     uv_poll_t poll;
@@ -72,9 +103,13 @@ struct fq_api_call {
     fq_api *api;
     CURL *easy;
     struct curl_slist *headers;
-    char *body;                 /* response bytes received so far */
-    size_t len, cap;
+    char *body;                 /* response bytes received so far (not for streams) */
+    size_t len, cap;            /* len counts stream bytes too */
     int overflow;               /* body went over FQ_API_MAX_RESPONSE */
+    enum body_mode mode;        /* decided by the first body byte */
+    fq_sse *sse;                /* BODY_STREAM: the parser */
+    uint64_t last_rx_ns;        /* BODY_STREAM: when the last bytes came */
+    int stalled;                /* taken off by the watchdog; its stall_s */
     int timeout_s;
     CURLcode code;              /* how the transfer ended */
     uint64_t started_ns;
@@ -89,13 +124,15 @@ struct fq_api {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
+    uv_timer_t watchdog;        /* stalled streams; runs only while streams are in flight */
+    int stall_s;                /* 0 = no stall check */
     char *url;                  /* base_url + "/chat/completions" */
     char *key;                  /* NULL when none */
     size_t key_len;
     fq_api_call *calls;         /* in flight */
     int inflight;
     poll_ctx *polls;
-    int open_handles;           /* timer + polls not yet closed */
+    int open_handles;           /* timers + polls not yet closed */
     int depth;                  /* callbacks on the stack */
     int closing;
 };
@@ -175,6 +212,29 @@ static void mask_key(fq_api_call *c)
     }
 }
 
+/* Masks the key in an error built from a stream, whose text never passed
+ * through mask_key(): every run of at least 8 characters matching the key
+ * from its start (a whole key, or one cut short by the length bound). */
+static void mask_key_in_error(fq_api_call *c)
+{
+    size_t klen = 0;
+    const char *key = call_key(c, &klen);
+    char *e = c->result.error;
+    if (key == NULL || e == NULL)
+        return;
+    size_t head = klen < 8 ? klen : 8;
+    if (head == 0)
+        return;
+    char *hit;
+    while ((hit = memmem(e, strlen(e), key, head)) != NULL) {
+        size_t i = 0;
+        while (i < klen && hit[i] == key[i])
+            i++;
+        memset(hit, '*', i);
+        e = hit + i;
+    }
+}
+
 static void call_free(fq_api_call *c)
 {
     if (c->easy != NULL)
@@ -183,6 +243,7 @@ static void call_free(fq_api_call *c)
         explicit_bzero(h->data, strlen(h->data));
     curl_slist_free_all(c->headers);
     free(c->body);
+    fq_sse_free(c->sse);
     fq_api_result_free(&c->result);
     free(c);
 }
@@ -240,6 +301,44 @@ static const char *failure_kind(CURLcode code)
     }
 }
 
+/* Appends curl's detail to the error of a call found MALFORMED after the
+ * transfer broke off. */
+static void add_detail(fq_api_call *c, const char *detail)
+{
+    char msg[CURL_ERROR_SIZE + 400];
+    if (c->result.outcome != FQ_OUT_MALFORMED || c->result.error == NULL)
+        return;
+    snprintf(msg, sizeof(msg), "%s: %s", c->result.error, detail);
+    free(c->result.error);
+    c->result.error = strdup(msg);
+}
+
+/* A finished streamed response (see Streams in the DESIGN note). */
+static void classify_stream(fq_api_call *c, long status, const char *detail)
+{
+    char msg[CURL_ERROR_SIZE + 96];
+
+    if (fq_sse_done(c->sse) || fq_sse_get_state(c->sse) != FQ_SSE_OK) {
+        fq_sse_result(c->sse, status, &c->result);
+    } else if (c->stalled > 0) {
+        snprintf(msg, sizeof(msg),
+                 "stream stalled: no data for %d s (HTTP %ld, %zu body bytes received)",
+                 c->stalled, status, c->len);
+        fq_api_parse_response(status, NULL, 0, 1, msg, &c->result);
+    } else if (c->code == CURLE_OPERATION_TIMEDOUT) {
+        snprintf(msg, sizeof(msg), "timeout after %d s (HTTP %ld, %zu body bytes received)",
+                 c->timeout_s, status, c->len);
+        fq_api_parse_response(status, NULL, 0, 1, msg, &c->result);
+    } else if (c->code == CURLE_OK || body_phase_error(c->code)) {
+        fq_sse_result(c->sse, status, &c->result);
+        if (c->code != CURLE_OK)
+            add_detail(c, detail);
+    } else {
+        snprintf(msg, sizeof(msg), "%s: %s", failure_kind(c->code), detail);
+        fq_api_parse_response(status, NULL, 0, 2, msg, &c->result);
+    }
+}
+
 /* Turns a finished transfer into its result (see the DESIGN note). */
 static void call_classify(fq_api_call *c)
 {
@@ -248,6 +347,11 @@ static void call_classify(fq_api_call *c)
     const char *detail = c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(c->code);
 
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (c->sse != NULL) {
+        classify_stream(c, status, detail);
+        mask_key_in_error(c);
+        return;
+    }
     if (status != 200)
         mask_key(c);
 
@@ -271,11 +375,7 @@ static void call_classify(fq_api_call *c)
         fq_api_parse_response(status, NULL, 0, 1, msg, &c->result);
     } else if (status > 0 && body_phase_error(c->code)) {
         fq_api_parse_response(status, c->body, c->len, 0, NULL, &c->result);
-        if (c->result.outcome == FQ_OUT_MALFORMED && c->result.error != NULL) {
-            snprintf(msg, sizeof(msg), "%s: %s", c->result.error, detail);
-            free(c->result.error);
-            c->result.error = strdup(msg);
-        }
+        add_detail(c, detail);
     } else {
         snprintf(msg, sizeof(msg), "%s: %s", failure_kind(c->code), detail);
         fq_api_parse_response(status, NULL, 0, 2, msg, &c->result);
@@ -286,12 +386,47 @@ static void call_classify(fq_api_call *c)
  * curl callbacks
  * ---------------------------------------------------------------------- */
 
+static void watchdog_start(fq_api *api);
+
+/* 1 when the response is a 200 with Content-Type text/event-stream. */
+static int is_event_stream(CURL *easy)
+{
+    long status = 0;
+    char *ct = NULL;
+    static const char want[] = "text/event-stream";
+    size_t n = sizeof(want) - 1;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &ct);
+    if (status != 200 || ct == NULL)
+        return 0;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return strncasecmp(ct, want, n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     fq_api_call *c = userdata;
     size_t n = size * nmemb;
     if (n == 0)
         return 0;
+    if (c->mode == BODY_UNKNOWN) {
+        c->mode = BODY_WHOLE;
+        if (is_event_stream(c->easy)) {
+            if ((c->sse = fq_sse_new()) == NULL)
+                return 0;       /* out of memory: fails the transfer */
+            c->mode = BODY_STREAM;
+            watchdog_start(c->api);
+        }
+    }
+    if (c->mode == BODY_STREAM) {
+        c->len += n;
+        c->last_rx_ns = uv_hrtime();
+        if (fq_sse_feed(c->sse, ptr, n) != 0)
+            return 0;           /* the parser stopped: so does the transfer */
+        return n;
+    }
     if (n > FQ_API_MAX_RESPONSE - c->len) {
         c->overflow = 1;
         return 0;       /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -327,6 +462,22 @@ static size_t on_header(char *buffer, size_t size, size_t nitems, void *userdata
     return n;
 }
 
+/* Classifies and reports calls already taken off the multi handle and out
+ * of the in-flight list; a callback may post or close freely. */
+static void report_done(fq_api *api, fq_api_call *done)
+{
+    api->depth++;
+    while (done != NULL) {
+        fq_api_call *c = done;
+        done = c->next;
+        c->next = NULL;
+        call_classify(c);
+        call_report(c);
+    }
+    api->depth--;
+    maybe_free(api);
+}
+
 static void process_done(fq_api *api)
 {
     fq_api_call *done = NULL;
@@ -353,16 +504,46 @@ static void process_done(fq_api *api)
         done = c;
     }
     /* ... then report them; a callback may post or close freely. */
-    api->depth++;
-    while (done != NULL) {
-        fq_api_call *c = done;
-        done = c->next;
-        c->next = NULL;
-        call_classify(c);
-        call_report(c);
+    report_done(api, done);
+}
+
+/* Stops stalled streams (see Stalls in the DESIGN note). */
+static void on_watchdog(uv_timer_t *t)
+{
+    fq_api *api = t->data;
+    fq_api_call *stalled = NULL;
+    int streams = 0;
+    uint64_t now = uv_hrtime();
+    uint64_t limit = (uint64_t)api->stall_s * 1000000000u;
+
+    if (api->multi == NULL)
+        return;
+    fq_api_call *next;
+    for (fq_api_call *c = api->calls; c != NULL; c = next) {
+        next = c->next;
+        if (c->sse == NULL)
+            continue;
+        if (api->stall_s > 0 && now - c->last_rx_ns >= limit) {
+            curl_multi_remove_handle(api->multi, c->easy);
+            call_unlink(api, c);
+            c->stalled = api->stall_s;
+            c->code = CURLE_OPERATION_TIMEDOUT;
+            c->next = stalled;
+            stalled = c;
+        } else {
+            streams++;
+        }
     }
-    api->depth--;
-    maybe_free(api);
+    if (streams == 0 || api->stall_s == 0)
+        uv_timer_stop(&api->watchdog);
+    report_done(api, stalled);
+}
+
+static void watchdog_start(fq_api *api)
+{
+    if (api->closing || api->stall_s <= 0 || uv_is_active((uv_handle_t *)&api->watchdog))
+        return;
+    uv_timer_start(&api->watchdog, on_watchdog, WATCHDOG_TICK_MS, WATCHDOG_TICK_MS);
 }
 
 static void on_poll_close(uv_handle_t *h)
@@ -507,10 +688,14 @@ fq_api *fq_api_new(uv_loop_t *loop, const char *base_url)
         curl_multi_setopt(api->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
         curl_multi_setopt(api->multi, CURLMOPT_TIMERDATA, api) != CURLM_OK)
         goto err;
-    if (uv_timer_init(loop, &api->timer) != 0)
+    api->stall_s = FQ_API_STALL_S;
+    /* uv_timer_init() cannot fail; both handles exist from here on */
+    if (uv_timer_init(loop, &api->timer) != 0 || uv_timer_init(loop, &api->watchdog) != 0)
         goto err;
     api->timer.data = api;
-    api->open_handles = 1;
+    api->watchdog.data = api;
+    uv_unref((uv_handle_t *)&api->watchdog);
+    api->open_handles = 2;
     return api;
 err:
     if (api != NULL) {
@@ -635,6 +820,15 @@ err:
     return NULL;
 }
 
+void fq_api_set_stall_timeout(fq_api *api, int seconds)
+{
+    if (api == NULL)
+        return;
+    api->stall_s = seconds > 0 ? seconds : 0;
+    if (api->stall_s == 0 && !api->closing)
+        uv_timer_stop(&api->watchdog);
+}
+
 int fq_api_inflight(const fq_api *api)
 {
     return api != NULL ? api->inflight : 0;
@@ -660,6 +854,8 @@ void fq_api_close(fq_api *api)
 
     uv_timer_stop(&api->timer);
     uv_close((uv_handle_t *)&api->timer, on_timer_close);
+    uv_timer_stop(&api->watchdog);
+    uv_close((uv_handle_t *)&api->watchdog, on_timer_close);
     for (poll_ctx *p = api->polls; p != NULL; p = p->next)
         poll_close(p);
 

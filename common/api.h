@@ -9,6 +9,13 @@
  * fq_api_build_request() and never contains parameters that xAI's reasoning
  * models reject (presence_penalty, frequency_penalty, stop,
  * reasoning_effort).
+ *
+ * Streaming (FLEETQ_STREAM): a request built with stream set asks for
+ * server-sent events. Whatever was asked, a 200 answered as
+ * text/event-stream is read by the stream parser (sse.h) as it arrives and
+ * becomes the same kind of fq_api_result as a whole body; anything else is
+ * buffered and parsed whole as before. A stream that has begun and then
+ * sends nothing for the stall timeout (30 s by default) fails as a timeout.
  */
 #ifndef FQ_API_H
 #define FQ_API_H
@@ -34,7 +41,8 @@ typedef struct fq_ratelimit_headers {
 typedef struct fq_api_result {
     fq_outcome outcome;
     long http_status;             /* 0 when no response arrived */
-    char *content;                /* choices[0].message.content (owned), NULL if none */
+    char *content;                /* choices[0].message.content, or a stream's deltas
+                                     joined (owned), NULL if none */
     char *finish_reason;          /* owned, NULL if none */
     fq_usage usage;               /* zeros and cost_ticks -1 when absent */
     char *error;                  /* one-line reason for a failed call (owned) */
@@ -45,6 +53,10 @@ typedef struct fq_api_result {
 
 void fq_api_result_free(fq_api_result *r);
 
+/* Sets out up for a response with this status: no content, reason, error
+ * or usage yet (cost_ticks -1: unknown). Owns nothing before or after. */
+void fq_api_result_reset(fq_api_result *out, long status);
+
 /* Parses a response: status, body (not NUL-terminated), and classifies it
  * with fq_outcome_classify(). Fills content/finish_reason/usage on 200, and
  * error ("HTTP 429 resource-exhausted: Too many requests ...", bounded to
@@ -53,6 +65,20 @@ void fq_api_result_free(fq_api_result *r);
 void fq_api_parse_response(long status, const char *body, size_t len,
                            int transport, const char *transport_msg,
                            fq_api_result *out);
+
+/* Classifies an error event that arrived inside a 200 event stream
+ * (data: {"error": ...}, xAI's flat or OpenAI's nested form, or plain text):
+ * sets out->outcome by the status the event names (a "status" or "code"
+ * from 400 to 599), else 429 when it speaks of a rate limit or credits,
+ * else 500; and out->error (any previous one freed) to
+ * "stream error <code>: <message>", cleaned and bounded like the others. */
+void fq_api_parse_stream_error(const char *data, size_t len, fq_api_result *out);
+
+/* Reads an OpenAI/xAI "usage" object into u, normalised as for a whole
+ * response (see api_parse.c); cost_in_usd_ticks is looked for in usage,
+ * then in root. Every field of u is written. */
+struct cJSON;
+void fq_api_parse_usage(const struct cJSON *root, const struct cJSON *usage, fq_usage *u);
 
 /* Parses one header line ("x-ratelimit-remaining-requests: 17\r\n") into rl;
  * names are case-insensitive; unknown headers are ignored. Also captures
@@ -70,6 +96,7 @@ typedef struct fq_api_request {
     int max_tokens;
     int has_temperature;
     double temperature;
+    int stream;                   /* 1: "stream": true with the usage chunk */
 } fq_api_request;
 
 /* Builds the JSON body (malloc'd, NUL-terminated) or NULL on failure. When
@@ -95,6 +122,12 @@ int fq_api_set_key(fq_api *api, const char *key);
  * callback; the callee may steal owned strings by setting them to NULL. */
 fq_api_call *fq_api_post(fq_api *api, const char *body, int timeout_s,
                          fq_api_cb cb, void *data);
+
+/* A streamed answer that has begun fails as a timeout when no byte arrives
+ * for this many seconds (default FQ_API_STALL_S; 0 turns the check off).
+ * The time to the first byte is bounded by the call's timeout alone. */
+#define FQ_API_STALL_S 30
+void fq_api_set_stall_timeout(fq_api *api, int seconds);
 
 /* Number of calls in flight. */
 int fq_api_inflight(const fq_api *api);

@@ -25,6 +25,11 @@
  *    space folded, so it can go into logs and SQLite as it is.
  *  - A transfer that failed (timeout, reset, refused) carries the message
  *    the transport layer wrote, through the same cleaning.
+ *  - An error event inside a streamed 200 (sse.c) is read the same way and
+ *    classified by the status it names, or by its text (see
+ *    stream_error_status()); its error reads "stream error <code>: <message>".
+ *  - With stream set, the request asks for server-sent events and for the
+ *    usage chunk at the end ("stream_options": {"include_usage": true}).
  *  - fq_outcome_classify() makes the final decision in every case.
  *
  * Parsing fills outcome, http_status, content, finish_reason, usage and
@@ -162,7 +167,7 @@ static int64_t json_count(const cJSON *obj, const char *name, int64_t def)
     return (int64_t)d;
 }
 
-static void parse_usage(const cJSON *root, const cJSON *usage, fq_usage *u)
+void fq_api_parse_usage(const cJSON *root, const cJSON *usage, fq_usage *u)
 {
     int64_t p = json_count(usage, "prompt_tokens", 0);
     int64_t c = json_count(usage, "completion_tokens", 0);
@@ -217,7 +222,7 @@ static int parse_success(const char *body, size_t len, fq_api_result *out)
         out->content = strdup(content->valuestring);
         if (cJSON_IsString(fr))
             out->finish_reason = strdup(fr->valuestring);
-        parse_usage(root, usage, &out->usage);
+        fq_api_parse_usage(root, usage, &out->usage);
         ok = out->content != NULL;      /* else out of memory: retried like a bad body */
     }
     cJSON_Delete(root);
@@ -248,71 +253,158 @@ static int looks_like_html(const char *body, size_t len)
     return i < len && body[i] == '<';
 }
 
-static void parse_error(long status, const char *body, size_t len, fq_api_result *out)
-{
+/* The code and message of an error body, pointing into the parsed JSON
+ * or into the buffers here. */
+typedef struct error_text {
+    const char *code;
+    const char *msg;
     char num[32];
     char plain[FQ_CLASSIFY_TEXT_MAX];
-    const char *code = NULL;
-    const char *msg = NULL;
+} error_text;
+
+/* Reads xAI's flat {"code", "error"}, OpenAI's nested
+ * {"error": {"message", "type", "code"}}, {"message", "code"}, a bare JSON
+ * string, or else the body as plain text (HTML tags dropped). root is the
+ * parsed body or NULL. */
+static void error_fields(const cJSON *root, const char *body, size_t len, error_text *et)
+{
+    et->code = NULL;
+    et->msg = NULL;
+    if (cJSON_IsObject(root)) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+        if (cJSON_IsString(e)) {                       /* xAI: flat */
+            et->msg = e->valuestring;
+            et->code = code_text(cJSON_GetObjectItemCaseSensitive(root, "code"), et->num,
+                                 sizeof(et->num));
+        } else if (cJSON_IsObject(e)) {                /* OpenAI: nested */
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+            if (cJSON_IsString(m))
+                et->msg = m->valuestring;
+            et->code = code_text(cJSON_GetObjectItemCaseSensitive(e, "code"), et->num,
+                                 sizeof(et->num));
+            if (et->code == NULL)
+                et->code = code_text(cJSON_GetObjectItemCaseSensitive(e, "type"), et->num,
+                                     sizeof(et->num));
+        } else {
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "message");
+            if (cJSON_IsString(m))
+                et->msg = m->valuestring;
+            et->code = code_text(cJSON_GetObjectItemCaseSensitive(root, "code"), et->num,
+                                 sizeof(et->num));
+        }
+    } else if (cJSON_IsString(root)) {
+        et->msg = root->valuestring;
+    }
+    if (et->msg == NULL && et->code == NULL && body != NULL && len > 0) {
+        text_writer pw;
+        tw_init(&pw, et->plain, sizeof(et->plain));
+        tw_text(&pw, body, len, looks_like_html(body, len));
+        if (pw.len > 0)
+            et->msg = et->plain;
+    }
+    if (et->msg != NULL && et->msg[0] == '\0')
+        et->msg = NULL;
+}
+
+/* "<head> <code>: <message>", cleaned and bounded, into out->error. */
+static void format_error(const char *head, const error_text *et, fq_api_result *out)
+{
+    char err[FQ_API_ERROR_MAX];
+    text_writer w;
+    tw_init(&w, err, sizeof(err));
+    tw_str(&w, head);
+    if (et->code != NULL) {
+        w.space_pending = 1;
+        tw_str(&w, et->code);
+    }
+    if (et->msg != NULL) {
+        tw_put(&w, ":", 1);
+        w.space_pending = 1;
+        tw_str(&w, et->msg);
+    }
+    free(out->error);
+    out->error = strdup(err);
+}
+
+static void parse_error(long status, const char *body, size_t len, fq_api_result *out)
+{
+    error_text et;
+    char head[64];
     cJSON *root = NULL;
 
     if (body != NULL && len > 0)
         root = cJSON_ParseWithLength(body, len);
-    if (cJSON_IsObject(root)) {
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
-        if (cJSON_IsString(e)) {                       /* xAI: flat */
-            msg = e->valuestring;
-            code = code_text(cJSON_GetObjectItemCaseSensitive(root, "code"), num, sizeof(num));
-        } else if (cJSON_IsObject(e)) {                /* OpenAI: nested */
-            const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
-            if (cJSON_IsString(m))
-                msg = m->valuestring;
-            code = code_text(cJSON_GetObjectItemCaseSensitive(e, "code"), num, sizeof(num));
-            if (code == NULL)
-                code = code_text(cJSON_GetObjectItemCaseSensitive(e, "type"), num, sizeof(num));
-        } else {
-            const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "message");
-            if (cJSON_IsString(m))
-                msg = m->valuestring;
-            code = code_text(cJSON_GetObjectItemCaseSensitive(root, "code"), num, sizeof(num));
-        }
-    } else if (cJSON_IsString(root)) {
-        msg = root->valuestring;
-    }
-    if (msg == NULL && code == NULL && body != NULL && len > 0) {
-        text_writer pw;
-        tw_init(&pw, plain, sizeof(plain));
-        tw_text(&pw, body, len, looks_like_html(body, len));
-        if (pw.len > 0)
-            msg = plain;
-    }
-    if (msg != NULL && msg[0] == '\0')
-        msg = NULL;
-
-    out->outcome = fq_outcome_classify(status, code, msg, 0, 0);
-
-    char err[FQ_API_ERROR_MAX];
-    char head[64];
-    text_writer w;
-    tw_init(&w, err, sizeof(err));
+    error_fields(root, body, len, &et);
+    out->outcome = fq_outcome_classify(status, et.code, et.msg, 0, 0);
     snprintf(head, sizeof(head), "HTTP %ld", status);
-    tw_str(&w, head);
-    if (code != NULL) {
-        w.space_pending = 1;
-        tw_str(&w, code);
-    }
-    if (msg != NULL) {
-        tw_put(&w, ":", 1);
-        w.space_pending = 1;
-        tw_str(&w, msg);
-    }
-    out->error = strdup(err);
+    format_error(head, &et, out);
     cJSON_Delete(root);
 }
 
-void fq_api_parse_response(long status, const char *body, size_t len,
-                           int transport, const char *transport_msg,
-                           fq_api_result *out)
+/* A number from 400 to 599 in it (a JSON number or a string of three
+ * digits), or 0. */
+static long status_number(const cJSON *it)
+{
+    double d = -1.0;
+    if (cJSON_IsNumber(it))
+        d = it->valuedouble;
+    else if (cJSON_IsString(it) && strlen(it->valuestring) == 3 &&
+             isdigit((unsigned char)it->valuestring[0]) &&
+             isdigit((unsigned char)it->valuestring[1]) &&
+             isdigit((unsigned char)it->valuestring[2]))
+        d = atof(it->valuestring);
+    return (d >= 400.0 && d < 600.0) ? (long)d : 0;
+}
+
+static int mentions(const char *s, const char *needle)
+{
+    return s != NULL && strcasestr(s, needle) != NULL;
+}
+
+/* The HTTP status an error event stands for: a "status" or "code" from 400
+ * to 599 in the error object or the event, else 429 when its text speaks of
+ * a rate limit or of credits (fq_outcome_classify() tells the two apart),
+ * else 500: the server failed in the middle of its answer. */
+static long stream_error_status(const cJSON *root, const error_text *et)
+{
+    const cJSON *e = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "error")
+                                          : NULL;
+    const cJSON *holders[2] = {cJSON_IsObject(e) ? e : NULL, cJSON_IsObject(root) ? root : NULL};
+    static const char *const names[] = {"status", "code", "status_code"};
+    for (size_t h = 0; h < 2; h++) {
+        if (holders[h] == NULL)
+            continue;
+        for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
+            long st = status_number(cJSON_GetObjectItemCaseSensitive(holders[h], names[n]));
+            if (st != 0)
+                return st;
+        }
+    }
+    static const char *const limits[] = {
+        "rate limit", "rate_limit", "too many requests", "resource-exhausted",
+        "resource_exhausted", "credits", "spending limit",
+    };
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        if (mentions(et->code, limits[i]) || mentions(et->msg, limits[i]))
+            return 429;
+    }
+    return 500;
+}
+
+void fq_api_parse_stream_error(const char *data, size_t len, fq_api_result *out)
+{
+    error_text et;
+    cJSON *root = NULL;
+
+    if (data != NULL && len > 0)
+        root = cJSON_ParseWithLength(data, len);
+    error_fields(root, data, len, &et);
+    out->outcome = fq_outcome_classify(stream_error_status(root, &et), et.code, et.msg, 0, 0);
+    format_error("stream error", &et, out);
+    cJSON_Delete(root);
+}
+
+void fq_api_result_reset(fq_api_result *out, long status)
 {
     out->http_status = status;
     out->content = NULL;
@@ -320,14 +412,21 @@ void fq_api_parse_response(long status, const char *body, size_t len,
     out->error = NULL;
     memset(&out->usage, 0, sizeof(out->usage));
     out->usage.cost_ticks = -1;
+}
+
+void fq_api_parse_response(long status, const char *body, size_t len,
+                           int transport, const char *transport_msg,
+                           fq_api_result *out)
+{
+    fq_api_result_reset(out, status);
 
     if (transport != 0) {
         char err[FQ_API_ERROR_MAX];
         text_writer w;
         tw_init(&w, err, sizeof(err));
-        if (transport_msg != NULL && transport_msg[0] != '\0')
+        if (transport_msg != NULL)
             tw_str(&w, transport_msg);
-        else
+        if (w.len == 0)         /* none, or nothing left once cleaned */
             tw_str(&w, transport == 1 ? "timeout" : "network error");
         out->error = strdup(err);
         out->outcome = fq_outcome_classify(status, NULL, NULL, 0, transport);
@@ -592,8 +691,16 @@ char *fq_api_build_request(const fq_api_request *req)
     if (req->has_temperature &&
         cJSON_AddNumberToObject(root, "temperature", req->temperature) == NULL)
         goto err;
-    if (cJSON_AddFalseToObject(root, "stream") == NULL)
-        goto err;
+    if (!req->stream) {
+        if (cJSON_AddFalseToObject(root, "stream") == NULL)
+            goto err;
+    } else {
+        cJSON *opts;
+        if (cJSON_AddTrueToObject(root, "stream") == NULL ||
+            (opts = cJSON_AddObjectToObject(root, "stream_options")) == NULL ||
+            cJSON_AddTrueToObject(opts, "include_usage") == NULL)
+            goto err;
+    }
     if ((printed = cJSON_PrintUnformatted(root)) == NULL)
         goto err;
     size_t n = strlen(printed);

@@ -20,6 +20,12 @@
  * line is searched for the key too. Buffers that held the key are wiped
  * with explicit_bzero() before they are freed.
  *
+ * FLEETQ_STREAM (boolean, default false) makes workers ask for streamed
+ * answers ("stream": true with the usage chunk, read by sse.c as it
+ * arrives) instead of one whole body; results, usage and outcomes are the
+ * same, and a stream that goes silent for 30 s after it began fails as a
+ * timeout (api.h, FQ_API_STALL_S).
+ *
  * URLs shown in messages have their user:password part replaced by "***".
  * REDIS_URL is parsed by redis_url.c, which shows values through the same
  * two functions. On failure the config is left freed and zeroed, so callers
@@ -478,23 +484,35 @@ void fq_config_redact_key(const char *key, char *buf, size_t len)
         snprintf(buf, len, "\xE2\x80\xA6");
 }
 
-/* Replaces every occurrence of secret in err by its redacted form. */
+/* Replaces every run of err that is a piece of secret, 12 bytes or longer
+ * (or the whole secret when it is shorter), by the secret's redacted form:
+ * a key pasted into another variable and cut short in its error line is
+ * caught too. */
 static void scrub_err(char *err, size_t errlen, const char *secret)
 {
     char red[32], out[1024];
     if (err == NULL || errlen == 0 || secret == NULL || strlen(secret) < 8)
         return;
-    if (strstr(err, secret) == NULL)
-        return;
+    size_t sl = strlen(secret), n = strlen(err), o = 0, i = 0;
+    size_t min_run = sl < 12 ? sl : 12;
     fq_config_redact_key(secret, red, sizeof(red));
-    size_t sl = strlen(secret), o = 0;
-    const char *p = err, *hit;
-    while ((hit = strstr(p, secret)) != NULL && o < sizeof(out) - 1) {
-        o += (size_t)snprintf(out + o, sizeof(out) - o, "%.*s%s", (int)(hit - p), p, red);
-        p = hit + sl;
+    while (i < n && o < sizeof(out) - 1) {
+        size_t best = 0;
+        for (size_t j = 0; j + min_run <= sl; j++) {
+            size_t k = 0;
+            while (i + k < n && j + k < sl && err[i + k] == secret[j + k])
+                k++;
+            if (k > best)
+                best = k;
+        }
+        if (best >= min_run) {
+            o += (size_t)snprintf(out + o, sizeof(out) - o, "%s", red);
+            i += best;
+        } else {
+            out[o++] = err[i++];
+        }
     }
-    if (o < sizeof(out) - 1)
-        snprintf(out + o, sizeof(out) - o, "%s", p);
+    out[o < sizeof(out) ? o : sizeof(out) - 1] = '\0';
     snprintf(err, errlen, "%s", out);
 }
 
@@ -637,7 +655,7 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
     fq_text_shown sh;
     int64_t x;
 
-    if (load_key(cfg, needs, err, errlen) != 0)
+    if (!(needs & FQ_NO_KEY) && load_key(cfg, needs, err, errlen) != 0)
         return -1;
     hidden_set(0, cfg->api_key);
 
@@ -749,6 +767,8 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
                    err, errlen) != 0 ||
         read_int32("FLEETQ_PAUSE_PROBE_SECONDS", 300, 1, 86400, &cfg->pause_probe_s, err,
                    errlen) != 0)
+        return -1;
+    if (read_bool("FLEETQ_STREAM", 0, &cfg->stream, err, errlen) != 0)
         return -1;
 
     if ((v = env("FLEETQ_PRICES")) != NULL) {

@@ -66,6 +66,7 @@ typedef struct fq_config {
     int breaker_threshold;        /* FLEETQ_BREAKER_THRESHOLD, default 5 */
     int breaker_cooldown_ms;      /* FLEETQ_BREAKER_COOLDOWN_MS, default 5000 */
     int pause_probe_s;            /* FLEETQ_PAUSE_PROBE_SECONDS, default 300 */
+    int stream;                   /* FLEETQ_STREAM, default false: ask for streamed answers */
 
     fq_role_profile roles[FQ_ROLE_COUNT];
 } fq_config;
@@ -73,6 +74,7 @@ typedef struct fq_config {
 /* What a program needs beyond the common variables. */
 enum {
     FQ_NEED_KEY = 1 << 0,         /* workers: the API key must be set */
+    FQ_NO_KEY = 1 << 1,           /* never read the key (coordinator, fleetqctl) */
 };
 
 /* Loads and validates. Returns 0, or -1 with one line in err that names

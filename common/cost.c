@@ -15,6 +15,7 @@
  * the table whenever an override changes it.
  */
 #include "cost.h"
+#include "text.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -219,25 +220,28 @@ static int parse_entry(char *e, fq_price *p, int *reasoning_given, char *err, si
 {
     char *eq = strchr(e, '=');
     char *parts[3];
+    fq_text_shown sh;
     memset(p, 0, sizeof(*p));
     *reasoning_given = 0;
     if (eq == NULL || eq == e) {
-        snprintf(err, errlen, "entry \"%.40s\" must look like model=input/cached/output "
-                 "(USD per 1M tokens, e.g. grok-4=3/0.75/15, \":r\" for a reasoning model)", e);
+        snprintf(err, errlen, "entry %s must look like model=input/cached/output "
+                 "(USD per 1M tokens, e.g. grok-4=3/0.75/15, \":r\" for a reasoning model)",
+                 fq_text_show(&sh, e, strlen(e)));
         return -1;
     }
     *eq = '\0';
     size_t mlen = strlen(e);
     if (mlen >= sizeof(p->model)) {
-        snprintf(err, errlen, "model name \"%.40s...\" is longer than %zu bytes", e,
-                 sizeof(p->model) - 1);
+        snprintf(err, errlen, "model name %s is longer than %zu bytes",
+                 fq_text_show(&sh, e, mlen), sizeof(p->model) - 1);
         return -1;
     }
     for (size_t i = 0; i < mlen; i++) {
         char c = e[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == ':' || c == '-')) {
-            snprintf(err, errlen, "model name \"%.40s\" may only hold A-Z a-z 0-9 . _ : -", e);
+            snprintf(err, errlen, "model name %s may only hold A-Z a-z 0-9 . _ : -",
+                     fq_text_show(&sh, e, mlen));
             return -1;
         }
     }
@@ -262,8 +266,9 @@ static int parse_entry(char *e, fq_price *p, int *reasoning_given, char *err, si
     for (int i = 0; i < 3; i++) {
         int64_t t;
         if (fq_cost_parse_usd(parts[i], &t) != 0 || t > 1000000 * FQ_TICKS_PER_USD) {
-            snprintf(err, errlen, "%s: price \"%.20s\" must be a non-negative decimal like 0.75 "
-                     "(USD per 1M tokens, at most 1000000)", p->model, parts[i]);
+            snprintf(err, errlen, "%s: price %s must be a non-negative decimal like 0.75 "
+                     "(USD per 1M tokens, at most 1000000)", p->model,
+                     fq_text_show(&sh, parts[i], strlen(parts[i])));
             return -1;
         }
         *dst[i] = (double)t / (double)FQ_TICKS_PER_USD;

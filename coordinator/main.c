@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     }
     fq_config cfg;
     char err[512];
-    if (fq_config_load(&cfg, 0, err, sizeof(err)) != 0) {
+    if (fq_config_load(&cfg, FQ_NO_KEY, err, sizeof(err)) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         return FQ_EXIT_CONFIG;
     }

@@ -544,6 +544,7 @@ static void start_slot(slot *s)
         .max_tokens = s->task.max_tokens > 0 ? s->task.max_tokens : w->cfg->max_tokens_default,
         .has_temperature = s->task.has_temperature,
         .temperature = s->task.temperature,
+        .stream = w->cfg->stream,
     };
     s->body = fq_api_build_request(&req);
     if (s->body == NULL) {

@@ -33,10 +33,12 @@ static const char *const all_vars[] = {
     "FLEETQ_RATE_BURST", "DAILY_BUDGET_USD", "MAX_TOKENS_DEFAULT", "REQUEST_TIMEOUT",
     "GROK_MAX_RETRIES", "FLEETQ_LEASE_SECONDS", "FLEETQ_GRACE_SECONDS", "FLEETQ_ON_BUDGET",
     "FLEETQ_LOG_LEVEL", "FLEETQ_MAX_SUBMISSION_BYTES", "FLEETQ_REASONING_RESERVE",
-    "FLEETQ_BACKOFF_BASE_MS", "FLEETQ_BACKOFF_MAX_MS", "FLEETQ_PRICES",
+    "FLEETQ_BACKOFF_BASE_MS", "FLEETQ_BACKOFF_MAX_MS", "FLEETQ_PRICES", "FLEETQ_STREAM",
+    "FLEETQ_ADAPTIVE", "FLEETQ_RATE_WINDOW_MS", "FLEETQ_FREEZE_MS", "FLEETQ_BREAKER_THRESHOLD",
+    "FLEETQ_BREAKER_COOLDOWN_MS", "FLEETQ_PAUSE_PROBE_SECONDS",
 };
 static const char *const role_upper[] = {"CEO", "CODE", "QUALITY", "MEMORY"};
-static const char *const role_suffix[] = {"MODEL", "SYSTEM", "PRIORITY", "SHARE"};
+static const char *const role_suffix[] = {"MODEL", "SYSTEM", "PRIORITY", "SHARE", "RESERVE"};
 
 static char tmpdir[64];
 
@@ -407,6 +409,23 @@ static void test_key_never_in_errors(void **state)
     setenv("FLEETQ_ROLE_CEO_PRIORITY", KEY, 1);
     expect_error(0, "FLEETQ_ROLE_CEO_PRIORITY", "must be");
     unsetenv("FLEETQ_ROLE_CEO_PRIORITY");
+    /* an error line that quotes only the start of the value: no piece of
+     * the key of 12 bytes or more gets through */
+    setenv("FLEETQ_PRICES", KEY, 1);
+    {
+        loaded l;
+        load(&l, 0);
+        assert_int_equal(l.rc, -1);
+        char piece[13];
+        for (size_t i = 0; i + 12 <= strlen(KEY); i++) {
+            memcpy(piece, KEY + i, 12);
+            piece[12] = '\0';
+            if (strstr(l.err, piece) != NULL)
+                fail_msg("a piece of the key in \"%s\"", l.err);
+        }
+        fq_config_free(&l.cfg);
+    }
+    unsetenv("FLEETQ_PRICES");
     unsetenv("XAI_API_KEY");
 
     /* the alias, and a key that failed its own checks, are hidden too */
