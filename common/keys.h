@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "fields.h"
 #include "task.h"
 
 #define FQ_KEY_SUBMIT   "fleetq:submit"
@@ -21,6 +22,8 @@
 #define FQ_KEY_WORKERS  "fleetq:{q}:workers"
 #define FQ_KEY_INFLIGHT "fleetq:{q}:inflight"   /* quota: leased call slots */
 #define FQ_KEY_OKS      "fleetq:{q}:oks"        /* quota: recent successes */
+#define FQ_KEY_DEAD     "fleetq:{q}:dead"       /* dead letters: failed ids by finish ms
+                                                   (the Lua prelude names it too) */
 
 #define FQ_GROUP_INTAKE "coordinators"
 #define FQ_GROUP_STORE  "store"
@@ -47,5 +50,26 @@ static inline const char *fq_key_task(const char *id, char *buf, size_t len)
     snprintf(buf, len, "fleetq:task:%s", id);
     return buf;
 }
+
+/* The keys and arguments of cancel.lua (see there): the task id, the
+ * reason, and the fleetq:submit entry to acknowledge ("" for none). */
+static inline void fq_cancel_args(fq_argv *a, const char *id, size_t idlen, const char *reason,
+                                  const char *entry)
+{
+    char ready[FQ_KEY_MAX];
+    fq_argv_adds(a, FQ_KEY_DELAYED);
+    fq_argv_adds(a, FQ_KEY_EVENTS);
+    fq_argv_adds(a, FQ_KEY_RESULTS);
+    fq_argv_adds(a, FQ_KEY_SUBMIT);
+    for (int role = 0; role < FQ_ROLE_COUNT; role++)
+        fq_argv_adds(a, fq_key_ready((fq_role)role, ready, sizeof(ready)));
+    fq_argv_add(a, id, idlen);
+    fq_argv_adds(a, reason);
+    fq_argv_adds(a, FQ_EVENTS_MAXLEN);
+    fq_argv_adds(a, FQ_RESULT_TTL_S);
+    fq_argv_adds(a, entry);
+    fq_argv_adds(a, FQ_GROUP_INTAKE);
+}
+#define FQ_CANCEL_NKEYS (4 + FQ_ROLE_COUNT)
 
 #endif

@@ -7,6 +7,12 @@
  * set) or records the rejection with its reason, and acknowledges it, all
  * in one step. The next batch is read once every script of this one has
  * answered, so an entry is never acknowledged before it is recorded.
+ *
+ * An entry whose one and only field is `cancel` (XADD fleetq:submit *
+ * cancel <id>) is not a task: it runs cancel.lua on that id instead, which
+ * acknowledges it in the same step, and the outcome is logged (a refusal
+ * with its reason). `cancel` next to any other field is an unknown field
+ * of a submission, rejected as such.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +60,60 @@ static void on_recorded(fq_redis *r, redisReply *reply, void *data)
     }
 }
 
+static void on_cancelled(fq_redis *r, redisReply *reply, void *data)
+{
+    if (!fq_reply_failed(reply) && reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+        reply->element[0]->type == REDIS_REPLY_STRING &&
+        reply->element[1]->type == REDIS_REPLY_STRING &&
+        reply->element[2]->type == REDIS_REPLY_STRING) {
+        const char *outcome = reply->element[0]->str, *id = reply->element[1]->str;
+        const char *detail = reply->element[2]->str;
+        if (strcmp(outcome, "cancelled") == 0)
+            fq_log(FQ_LOG_INFO, "task.cancelled", FQ_LS, "task", id, FQ_LS, "was", detail,
+                   FQ_LEND);
+        else
+            fq_log(FQ_LOG_WARN, "cancel.refused", FQ_LS, "task", id, FQ_LS, "reason",
+                   strcmp(outcome, "not found") == 0 ? "not found" : detail, FQ_LEND);
+    }
+    on_recorded(r, reply, data);
+}
+
+/* A `cancel <id>` entry: cancel.lua cancels the task (or says why not) and
+ * acknowledges the entry. An id that cannot name a task is only
+ * acknowledged. */
+static void cancel_entry(struct fq_intake *in, const char *entry_id, const redisReply *value)
+{
+    fq_coordinator *c = in->c;
+    int rc;
+    if (value->type != REDIS_REPLY_STRING || !fq_id_valid(value->str, value->len)) {
+        fq_log(FQ_LOG_WARN, "cancel.refused", FQ_LS, "entry", entry_id, FQ_LS, "reason",
+               "cancel: not a task id (1-128 of A-Za-z0-9._:-)", FQ_LEND);
+        rc = fq_redis_command(c->redis, on_recorded, in, "XACK %s %s %s", FQ_KEY_SUBMIT,
+                              FQ_GROUP_INTAKE, entry_id);
+    } else {
+        char reason[128];
+        snprintf(reason, sizeof(reason), "cancelled by operator (fleetq:submit entry %s)",
+                 entry_id);
+        fq_argv a;
+        fq_argv_init(&a);
+        fq_cancel_args(&a, value->str, value->len, reason, entry_id);
+        rc = fq_redis_script(c->redis, "cancel", FQ_CANCEL_NKEYS, &a, on_cancelled, in);
+        fq_argv_free(&a);
+    }
+    if (rc == 0)
+        in->inflight++;
+    else
+        in->own_pending = 1;  /* stays pending; read again later */
+}
+
+/* 1 when an entry's fields are exactly one `cancel`. */
+static int is_cancel(const redisReply *body)
+{
+    return body->type == REDIS_REPLY_ARRAY && body->elements == 2 &&
+           body->element[0]->type == REDIS_REPLY_STRING && body->element[0]->len == 6 &&
+           memcmp(body->element[0]->str, "cancel", 6) == 0;
+}
+
 /* Records one entry: validated → routed, invalid → rejected with reason. */
 static void record_entry(struct fq_intake *in, const redisReply *entry)
 {
@@ -62,6 +122,10 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
     const redisReply *eid = entry->element[0], *body = entry->element[1];
     char entry_id[64];
     snprintf(entry_id, sizeof(entry_id), "%.*s", (int)eid->len, eid->str);
+    if (is_cancel(body)) {
+        cancel_entry(in, entry_id, body->element[1]);
+        return;
+    }
 
     size_t nf = body->type == REDIS_REPLY_ARRAY ? body->elements / 2 : 0;
     fq_field *fields = calloc(nf + 1, sizeof(*fields));

@@ -4,7 +4,8 @@
 #
 #   deploy/setup.sh [BUILD_DIR [extra cmake args...]]
 #
-# BUILD_DIR defaults to ./build in the repository root.
+# BUILD_DIR defaults to ./build in the repository root. FLEETQ_EXTRA_PACKAGES
+# names more Debian packages to install.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,6 +16,9 @@ packages=(build-essential cmake pkg-config
           libhiredis-dev libcurl4-openssl-dev libcjson-dev libuv1-dev libsqlite3-dev
           libmicrohttpd-dev libcmocka-dev
           redis-server redis-tools sqlite3 curl jq procps)
+# the test suite adds its own tools (valgrind, clang for the fuzzers, ...)
+read -r -a extra <<<"${FLEETQ_EXTRA_PACKAGES:-}"
+packages+=("${extra[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

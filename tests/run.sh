@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
-# run.sh -- the whole test suite: installs and builds (deploy/setup.sh) with
-# AddressSanitizer and UndefinedBehaviorSanitizer, then runs every unit and
-# integration test with ctest. Integration tests start their own
-# redis-server and fleetq-mockapi on free loopback ports.
+# run.sh -- the whole test suite, in three stages:
+#   asan      installs and builds (deploy/setup.sh) with AddressSanitizer and
+#             UndefinedBehaviorSanitizer, then runs every unit and integration
+#             test with ctest (integration tests start their own
+#             redis-server and fleetq-mockapi on free loopback ports);
+#   valgrind  the unit tests under valgrind on a build without sanitizers
+#             (tests/valgrind.sh);
+#   fuzz      every libFuzzer harness for a bounded time on its seed corpus
+#             (fuzz/run.sh, FLEETQ_FUZZ_SECONDS per harness, default 15).
+# FLEETQ_TEST_STAGES picks stages (default "asan valgrind fuzz"); ctest
+# arguments apply to the asan stage.
 #
-#   tests/run.sh [ctest args...]     e.g. tests/run.sh -R pipeline
+#   tests/run.sh [ctest args...]     e.g. FLEETQ_TEST_STAGES=asan tests/run.sh -R pipeline
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${FLEETQ_TEST_BUILD:-$root/build-asan}
+stages=${FLEETQ_TEST_STAGES:-asan valgrind fuzz}
+export FLEETQ_EXTRA_PACKAGES="python3 valgrind clang${FLEETQ_EXTRA_PACKAGES:+ $FLEETQ_EXTRA_PACKAGES}"
 
-"$root/deploy/setup.sh" "$build" -DFLEETQ_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
-
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-cd "$build"
-ctest --output-on-failure --timeout 600 -j2 "$@"
+for stage in $stages; do
+    case $stage in
+    asan)
+        build=${FLEETQ_TEST_BUILD:-$root/build-asan}
+        "$root/deploy/setup.sh" "$build" -DFLEETQ_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+        export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+        export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+        (cd "$build" && ctest --output-on-failure --timeout 600 -j2 "$@")
+        ;;
+    valgrind) bash "$root/tests/valgrind.sh" ;;
+    fuzz) bash "$root/fuzz/run.sh" "${FLEETQ_FUZZ_SECONDS:-15}" ;;
+    *) echo "run.sh: unknown stage '$stage' (asan, valgrind, fuzz)" >&2; exit 2 ;;
+    esac
+done

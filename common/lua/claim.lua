@@ -27,6 +27,7 @@ for _ = 1, 50 do
                 'error', 'expired: its ttl passed before a worker could start it')
             fq_final_record(results, id)
             fq_event(events, maxlen, id, 'expired', role)
+            redis.call('EXPIRE', key, FQ_RESULT_TTL)
         else
             local n = redis.call('HINCRBY', key, 'attempts', 1)
             local token = worker .. '/' .. n

@@ -2,7 +2,8 @@
 -- and the task's next state, in one step, guarded by the lease token so
 -- that a worker whose lease was reaped cannot overwrite the new owner's.
 --
--- Actions: 'done' and 'failed' end the task (final record for the store);
+-- Actions: 'done' and 'failed' end the task (final record for the store;
+-- a failed task also joins the dead-letter set, see the prelude);
 -- 'retry' parks it in the delayed set for due ms (status retrying);
 -- 'release' hands it back uncounted (status queued, or delayed when due > 0),
 -- e.g. on shutdown or while the daily budget is spent; 'requeue' does the
@@ -47,6 +48,9 @@ if action == 'done' or action == 'failed' then
     redis.call('HSET', key, 'status', action, 'finished_at', now)
     fq_final_record(results, id)
     fq_event(events, maxlen, id, action, role)
+    if action == 'failed' then
+        fq_dead_add(id, now, result_ttl)
+    end
     if result_ttl > 0 then
         redis.call('EXPIRE', key, result_ttl)
     end

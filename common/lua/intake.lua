@@ -38,6 +38,7 @@ if mode == 'reject' then
     redis.call('HSET', task, 'status', 'rejected', 'error', reason, 'finished_at', now)
     fq_final_record(results, id)
     fq_event(events, maxlen, id, 'rejected', role, {'error', reason})
+    redis.call('EXPIRE', task, FQ_RESULT_TTL)
     redis.call('XACK', submit, group, entry)
     return {'rejected', 'rejected'}
 end

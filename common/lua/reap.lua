@@ -1,7 +1,8 @@
 -- reap.lua -- returns tasks whose lease expired (their worker died or
 -- stalled) to their queue, counting the attempt, or ends them `failed`
--- once they have used all their attempts. One reaper runs at a time,
--- fleet-wide (the coordinator holds a SET NX PX lock around it).
+-- once they have used all their attempts (they then join the dead-letter
+-- set, see the prelude). One reaper runs at a time, fleet-wide (the
+-- coordinator holds a SET NX PX lock around it).
 --
 -- KEYS: 1 leases, 2 events, 3 results, 4-7 ready queues, 8-11 markers
 -- ARGV: 1 batch limit, 2 events maxlen, 3 result ttl s
@@ -27,6 +28,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0,
                 ': worker ' .. (t[6] or '?') .. ' stopped without reporting')
             fq_final_record(results, id)
             fq_event(events, maxlen, id, 'failed', t[1], {'reason', 'lease expired'})
+            fq_dead_add(id, now, result_ttl)
             if result_ttl > 0 then redis.call('EXPIRE', key, result_ttl) end
             failed = failed + 1
         else

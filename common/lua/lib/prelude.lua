@@ -58,3 +58,22 @@ local function fq_ready(ready, marker, id, score)
     redis.call('ZADD', marker, 0, 'wake')
 end
 
+-- The dead-letter set: the ids of tasks that ended `failed`, scored by
+-- their finish time in ms. Its name is FQ_KEY_DEAD of keys.h, written here
+-- as well because workers call finish.lua with a fixed list of keys; it
+-- carries the {q} tag, so it shares the slot of the keys scripts are given.
+-- Entries older than the task hashes live (the result ttl) point at
+-- nothing, so they are trimmed whenever one is added.
+local FQ_DEAD = 'fleetq:{q}:dead'
+
+-- How long a finished task's hash lives (FQ_RESULT_TTL_S of keys.h), for
+-- the scripts that end tasks without being given it.
+local FQ_RESULT_TTL = 604800
+
+local function fq_dead_add(id, now, ttl_s)
+    redis.call('ZADD', FQ_DEAD, now, id)
+    if ttl_s and ttl_s > 0 then
+        local oldest = string.format('%d', now - ttl_s * 1000)
+        redis.call('ZREMRANGEBYSCORE', FQ_DEAD, '-inf', '(' .. oldest)
+    end
+end

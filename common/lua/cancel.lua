@@ -1,0 +1,57 @@
+-- cancel.lua -- ends a task that has not started (queued, delayed, or
+-- waiting to retry) as `cancelled`, in one step: it leaves its ready queue
+-- or the delayed set, so no worker can claim it, and gets a final record
+-- for the store like any other ended task (the store then announces it on
+-- fleetq:done:<id>), an event, and the result ttl.
+--
+-- A running task is left alone: its call is under way, and it ends when
+-- the call does. Ended tasks are left alone too.
+--
+-- A cancellation that came through fleetq:submit (`cancel <id>`) is
+-- acknowledged here, whatever the outcome, so it is handled exactly once.
+--
+-- KEYS: 1 delayed, 2 events, 3 results, 4 submit stream, 5-8 ready queues
+--       (ceo, code, quality, memory)
+-- ARGV: 1 id, 2 reason, 3 events maxlen, 4 result ttl s,
+--       5 submit entry id ('' when not from the stream), 6 intake group
+-- Returns {outcome, id, detail}: 'cancelled' with the status it had,
+-- 'refused' with why, or 'not found'.
+local delayed, events, results, submit = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local id, reason, maxlen, result_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local entry, group = ARGV[5], ARGV[6]
+local slots = {ceo = 5, code = 6, quality = 7, memory = 8}
+local ended = {done = true, failed = true, rejected = true, expired = true, cancelled = true}
+
+if entry ~= '' then
+    redis.call('XACK', submit, group, entry)
+end
+
+local key = fq_task_key(id)
+local t = redis.call('HMGET', key, 'status', 'role')
+local status, role = t[1], t[2]
+if not status then
+    return {'not found', id, ''}
+end
+if status == 'running' then
+    return {'refused', id, 'running: it cannot be cancelled; it ends when its call does'}
+end
+if ended[status] then
+    return {'refused', id, 'already ' .. status}
+end
+if status ~= 'queued' and status ~= 'delayed' and status ~= 'retrying' then
+    return {'refused', id, status .. ': only queued, delayed or retrying tasks are cancelled'}
+end
+
+local slot = slots[role or '']
+if slot then
+    redis.call('ZREM', KEYS[slot], id)
+end
+redis.call('ZREM', delayed, id)
+local now = fq_now_ms()
+redis.call('HSET', key, 'status', 'cancelled', 'error', reason, 'finished_at', now)
+fq_final_record(results, id)
+fq_event(events, maxlen, id, 'cancelled', role, {'reason', reason, 'was', status})
+if result_ttl > 0 then
+    redis.call('EXPIRE', key, result_ttl)
+end
+return {'cancelled', id, status}

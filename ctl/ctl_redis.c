@@ -1,0 +1,286 @@
+/* ctl_redis.c -- fleetqctl's Redis connection: configuration, a blocking
+ * hiredis context, commands, pipelines and the embedded Lua scripts.
+ *
+ * A command-line tool does one thing and exits, so it talks to Redis
+ * synchronously (redisConnectWithTimeout, with a timeout on every reply)
+ * instead of running an event loop. The configuration is the one every
+ * fleetq program reads (fq_config_load without FQ_NEED_KEY: the tool never
+ * needs the API key). Every failure prints one line naming what went wrong
+ * and what to check, and records the exit code that scripts see (see
+ * ctl.h). Scripts are the same .lua files the coordinator and the workers
+ * run (fq_lua_files): loaded once per run with SCRIPT LOAD and called with
+ * EVALSHA, and sent whole with EVAL when Redis has lost them (NOSCRIPT).
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "ctl.h"
+#include "embedded.h"
+
+#define CONNECT_TIMEOUT_S 5
+#define REPLY_TIMEOUT_S 30
+
+/* ------------------------------------------------------------------------
+ * Connecting
+ * --------------------------------------------------------------------- */
+
+/* AUTH or SELECT right after connecting: an error reply is a configuration
+ * problem (exit 2), no reply a lost connection (exit 3). */
+static int setup_step(fq_ctl *ctl, redisReply *reply, const char *what)
+{
+    if (reply == NULL) {
+        fq_ctl_errorf("lost the connection to Redis at %s:%d while %s: %s",
+                      ctl->cfg.redis_host, ctl->cfg.redis_port, what, ctl->redis->errstr);
+        fq_ctl_fail(ctl, FQ_CTL_UNREACHABLE);
+        return -1;
+    }
+    int bad = reply->type == REDIS_REPLY_ERROR;
+    if (bad) {
+        fq_ctl_errorf("REDIS_URL: Redis refused %s: %s; check the URL", what, reply->str);
+        fq_ctl_fail(ctl, FQ_CTL_USAGE);
+    }
+    freeReplyObject(reply);
+    return bad ? -1 : 0;
+}
+
+int fq_ctl_connect(fq_ctl *ctl)
+{
+    char err[512];
+    if (fq_config_load(&ctl->cfg, FQ_NO_KEY, err, sizeof(err)) != 0) {
+        fq_ctl_errorf("%s", err);
+        fq_ctl_fail(ctl, FQ_CTL_USAGE);
+        return FQ_CTL_USAGE;
+    }
+    ctl->have_cfg = 1;
+    const fq_config *cfg = &ctl->cfg;
+    struct timeval connect_tv = {.tv_sec = CONNECT_TIMEOUT_S};
+    redisContext *c = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, connect_tv);
+    if (c == NULL || c->err) {
+        fq_ctl_errorf("cannot reach Redis at %s:%d: %s; check REDIS_URL and that Redis is "
+                      "running", cfg->redis_host, cfg->redis_port,
+                      c ? c->errstr : "out of memory");
+        if (c != NULL)
+            redisFree(c);
+        fq_ctl_fail(ctl, FQ_CTL_UNREACHABLE);
+        return FQ_CTL_UNREACHABLE;
+    }
+    ctl->redis = c;
+    struct timeval reply_tv = {.tv_sec = REPLY_TIMEOUT_S};
+    redisSetTimeout(c, reply_tv);
+    if (cfg->redis_password[0] != '\0') {
+        redisReply *r = cfg->redis_user[0] != '\0'
+                            ? redisCommand(c, "AUTH %s %s", cfg->redis_user, cfg->redis_password)
+                            : redisCommand(c, "AUTH %s", cfg->redis_password);
+        if (setup_step(ctl, r, "the credentials") != 0)
+            return ctl->rc;
+    }
+    if (cfg->redis_db != 0 &&
+        setup_step(ctl, redisCommand(c, "SELECT %d", cfg->redis_db), "the database number") != 0)
+        return ctl->rc;
+    redisReply *r = redisCommand(c, "CLIENT SETNAME %s", FQ_CTL_PROG);
+    if (r == NULL) {
+        setup_step(ctl, NULL, "naming the connection");
+        return ctl->rc;
+    }
+    freeReplyObject(r);  /* an error here (an old Redis) does no harm */
+    return 0;
+}
+
+void fq_ctl_close(fq_ctl *ctl)
+{
+    if (ctl->redis != NULL)
+        redisFree(ctl->redis);
+    ctl->redis = NULL;
+    if (ctl->have_cfg)
+        fq_config_free(&ctl->cfg);
+    ctl->have_cfg = 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Commands
+ * --------------------------------------------------------------------- */
+
+/* NULL reply: the connection failed (hiredis' sync context is unusable
+ * after that); error reply: freed. Either way NULL, with the exit code. */
+static redisReply *checked(fq_ctl *ctl, redisReply *reply)
+{
+    if (reply == NULL) {
+        fq_ctl_errorf("lost the connection to Redis at %s:%d: %s; check that Redis is running",
+                      ctl->cfg.redis_host, ctl->cfg.redis_port,
+                      ctl->redis->errstr[0] ? ctl->redis->errstr : "no reply");
+        fq_ctl_fail(ctl, FQ_CTL_UNREACHABLE);
+        return NULL;
+    }
+    if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOAUTH", 6) == 0) {
+        fq_ctl_errorf("REDIS_URL: Redis wants a password (%s); put it in the URL: "
+                      "redis://[user:]password@host:port/db", reply->str);
+        fq_ctl_fail(ctl, FQ_CTL_USAGE);
+        freeReplyObject(reply);
+        return NULL;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        fq_ctl_errorf("Redis answered with an error: %s", reply->str);
+        fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+        freeReplyObject(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+redisReply *fq_ctl_command_run(fq_ctl *ctl, const char *fmt, ...)
+{
+    if (ctl->redis == NULL || ctl->redis->err)
+        return checked(ctl, NULL);
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *reply = redisvCommand(ctl->redis, fmt, ap);
+    va_end(ap);
+    return checked(ctl, reply);
+}
+
+redisReply *fq_ctl_command_argv(fq_ctl *ctl, const fq_argv *a)
+{
+    if (ctl->redis == NULL || ctl->redis->err)
+        return checked(ctl, NULL);
+    return checked(ctl, redisCommandArgv(ctl->redis, a->argc, (const char **)a->argv,
+                                         a->argvlen));
+}
+
+int fq_ctl_append(fq_ctl *ctl, const char *fmt, ...)
+{
+    if (ctl->redis == NULL || ctl->redis->err) {
+        checked(ctl, NULL);
+        return -1;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAppendCommand(ctl->redis, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK) {
+        fq_ctl_errorf("could not queue a command for Redis: %s",
+                      ctl->redis->errstr[0] ? ctl->redis->errstr : "out of memory");
+        fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+        return -1;
+    }
+    return 0;
+}
+
+redisReply *fq_ctl_next_reply(fq_ctl *ctl)
+{
+    void *reply = NULL;
+    if (ctl->redis == NULL || ctl->redis->err ||
+        redisGetReply(ctl->redis, &reply) != REDIS_OK)
+        reply = NULL;
+    return checked(ctl, reply);
+}
+
+long long fq_ctl_redis_now_ms(fq_ctl *ctl)
+{
+    redisReply *r = fq_ctl_command_run(ctl, "TIME");
+    if (r == NULL)
+        return -1;
+    long long ms = -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING)
+        ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+             strtoll(r->element[1]->str, NULL, 10) / 1000;
+    freeReplyObject(r);
+    if (ms < 0) {
+        fq_ctl_errorf("Redis answered TIME with something unexpected");
+        fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+    }
+    return ms;
+}
+
+/* ------------------------------------------------------------------------
+ * Scripts
+ * --------------------------------------------------------------------- */
+
+static const char *script_text(const char *name)
+{
+    size_t len = strlen(name);
+    for (int i = 0; fq_lua_files[i].name != NULL; i++) {
+        const char *n = fq_lua_files[i].name;
+        if (strncmp(n, name, len) == 0 && strcmp(n + len, ".lua") == 0)
+            return fq_lua_files[i].text;
+    }
+    return NULL;
+}
+
+/* The SHA1 of a script, loaded with SCRIPT LOAD the first time. Returns 0
+ * with *sha set (NULL when the cache is full: the script then goes as
+ * EVAL), or -1 after reporting why. */
+static int script_sha(fq_ctl *ctl, const char *name, const char *text, const char **sha)
+{
+    *sha = NULL;
+    for (int i = 0; i < ctl->nscripts; i++) {
+        if (strcmp(ctl->scripts[i].name, name) == 0) {
+            *sha = ctl->scripts[i].sha;
+            return 0;
+        }
+    }
+    if (ctl->nscripts == FQ_CTL_MAX_SCRIPTS)
+        return 0;
+    redisReply *r = fq_ctl_command_run(ctl, "SCRIPT LOAD %s", text);
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_STRING && r->len < sizeof(ctl->scripts[0].sha)) {
+        int i = ctl->nscripts++;
+        ctl->scripts[i].name = name;
+        memcpy(ctl->scripts[i].sha, r->str, r->len);
+        ctl->scripts[i].sha[r->len] = '\0';
+        *sha = ctl->scripts[i].sha;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Sends "verb body nkeys args...". Returns 0 with the reply in *reply (NULL
+ * when the connection failed), or -1 after reporting that memory ran out. */
+static int call_script(fq_ctl *ctl, const char *verb, const char *body, int nkeys,
+                       const fq_argv *args, redisReply **reply)
+{
+    fq_argv call;
+    fq_argv_init(&call);
+    *reply = NULL;
+    int built = fq_argv_adds(&call, verb) == 0 && fq_argv_adds(&call, body) == 0 &&
+                fq_argv_addll(&call, nkeys) == 0;
+    for (int i = 0; built && i < args->argc; i++)
+        built = fq_argv_add(&call, args->argv[i], args->argvlen[i]) == 0;
+    if (built && ctl->redis != NULL && !ctl->redis->err)
+        *reply = redisCommandArgv(ctl->redis, call.argc, (const char **)call.argv,
+                                  call.argvlen);
+    fq_argv_free(&call);
+    if (!built) {
+        fq_ctl_errorf("out of memory");
+        fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+        return -1;
+    }
+    return 0;
+}
+
+redisReply *fq_ctl_script(fq_ctl *ctl, const char *name, int nkeys, const fq_argv *args)
+{
+    const char *text = script_text(name), *sha;
+    redisReply *reply;
+    if (text == NULL) {
+        fq_ctl_errorf("this build has no script %s.lua; rebuild fleetqctl", name);
+        fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+        return NULL;
+    }
+    if (script_sha(ctl, name, text, &sha) != 0)
+        return NULL;
+    if (sha != NULL) {
+        if (call_script(ctl, "EVALSHA", sha, nkeys, args, &reply) != 0)
+            return NULL;
+        if (reply == NULL || reply->type != REDIS_REPLY_ERROR ||
+            strncmp(reply->str, "NOSCRIPT", 8) != 0)
+            return checked(ctl, reply);
+        freeReplyObject(reply);  /* Redis lost its scripts (a restart): send the text */
+    }
+    if (call_script(ctl, "EVAL", text, nkeys, args, &reply) != 0)
+        return NULL;
+    return checked(ctl, reply);
+}

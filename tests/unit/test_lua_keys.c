@@ -1,0 +1,91 @@
+/* test_lua_keys.c -- the names and limits that the Lua scripts spell out
+ * themselves agree with the C headers: the dead-letter set the prelude
+ * writes to is FQ_KEY_DEAD, a task hash is fq_key_task(), requeue.lua's
+ * ceiling on attempts is the one the task hash is read back with
+ * (FQ_MAX_ATTEMPTS_LIMIT), the prelude's result ttl is FQ_RESULT_TTL_S,
+ * and the scripts fleetqctl and the coordinator
+ * call by name are embedded.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "embedded.h"
+#include "keys.h"
+
+static const char *script(const char *name)
+{
+    for (int i = 0; fq_lua_files[i].name != NULL; i++)
+        if (strcmp(fq_lua_files[i].name, name) == 0)
+            return fq_lua_files[i].text;
+    return NULL;
+}
+
+static void test_scripts_embedded(void **state)
+{
+    (void)state;
+    const char *names[] = {"cancel.lua", "claim.lua", "finish.lua", "intake.lua",
+                           "promote.lua", "reap.lua", "requeue.lua", "stored.lua"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (script(names[i]) == NULL)
+            fail_msg("%s is not embedded", names[i]);
+    }
+}
+
+static void test_dead_key_in_every_script(void **state)
+{
+    (void)state;
+    /* the prelude is prepended to each script, so each names the set */
+    for (int i = 0; fq_lua_files[i].name != NULL; i++) {
+        if (strstr(fq_lua_files[i].text, "local FQ_DEAD = '" FQ_KEY_DEAD "'") == NULL)
+            fail_msg("%s: the prelude's dead-letter key is not " FQ_KEY_DEAD,
+                     fq_lua_files[i].name);
+    }
+}
+
+static void test_task_key(void **state)
+{
+    (void)state;
+    char key[FQ_KEY_MAX], line[FQ_KEY_MAX + 64];
+    fq_key_task("", key, sizeof(key));
+    snprintf(line, sizeof(line), "return '%s' .. id", key);
+    assert_non_null(strstr(script("requeue.lua"), line));
+}
+
+static void test_requeue_attempt_ceiling(void **state)
+{
+    (void)state;
+    const char *text = script("requeue.lua");
+    assert_non_null(text);
+    const char *at = strstr(text, "local MAX_ATTEMPTS = ");
+    assert_non_null(at);
+    assert_int_equal(atoi(at + strlen("local MAX_ATTEMPTS = ")), FQ_MAX_ATTEMPTS_LIMIT);
+}
+
+static void test_result_ttl(void **state)
+{
+    (void)state;
+    const char *text = script("claim.lua");
+    assert_non_null(text);
+    const char *at = strstr(text, "local FQ_RESULT_TTL = ");
+    assert_non_null(at);
+    assert_int_equal(atoi(at + strlen("local FQ_RESULT_TTL = ")), atoi(FQ_RESULT_TTL_S));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scripts_embedded),
+        cmocka_unit_test(test_dead_key_in_every_script),
+        cmocka_unit_test(test_task_key),
+        cmocka_unit_test(test_requeue_attempt_ceiling),
+        cmocka_unit_test(test_result_ttl),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
