@@ -710,6 +710,61 @@ static void test_usage_daily(void **state)
     sqlite3_close(db);
 }
 
+/* error_rates_hourly and latency_daily: 20 successful calls of one model
+ * with latencies 10, 20, ..., 200 ms, and 5 failed ones (2 rate limited, 3
+ * the provider's fault) in the same hour. */
+static void test_error_and_latency_views(void **state)
+{
+    fixture *f = *state;
+    fq_store *s = open_ok(f);
+    const char *bad[] = {"rate_limited", "rate_limited", "server_error", "timeout", "network"};
+    char ids[25][16];
+
+    assert_int_equal(fq_store_begin(s), 0);
+    for (int i = 0; i < 25; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "v-%d", i);
+        fq_attempt_record a = attempt_rec(ids[i], 1, i < 20 ? "ok" : bad[i - 20]);
+        a.latency_ms = 10 * (i + 1);
+        a.started_at = T0 + 1000 * i;
+        assert_int_equal(fq_store_put_attempt(s, &a), 0);
+        fq_final_record t = final_rec(ids[i], i < 20 ? "done" : "failed");
+        t.role = "code";
+        t.model = "m1";
+        assert_int_equal(fq_store_put_final(s, &t), 0);
+    }
+    assert_int_equal(fq_store_commit(s), 0);
+    fq_store_close(s);
+
+    sqlite3 *db = peek(f);
+    sqlite3_stmt *st = prep(db, "SELECT hour, model, calls, errors, rate_limited,"
+                            " provider_errors, error_pct FROM error_rates_hourly");
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    col_text(st, 0, "2026-11-23T12:00Z");
+    col_text(st, 1, "m1");
+    col_int(st, 2, 25);
+    col_int(st, 3, 5);
+    col_int(st, 4, 2);
+    col_int(st, 5, 3);
+    col_real(st, 6, 20.0);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+
+    st = prep(db, "SELECT day, role, model, calls, avg_ms, p50_ms, p95_ms, max_ms"
+              " FROM latency_daily");
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    col_text(st, 0, "2026-11-23");
+    col_text(st, 1, "code");
+    col_text(st, 2, "m1");
+    col_int(st, 3, 20);       /* the failed calls do not count */
+    col_int(st, 4, 105);
+    col_int(st, 5, 100);      /* nearest rank: the 10th of 20 */
+    col_int(st, 6, 190);      /* the 19th of 20 */
+    col_int(st, 7, 200);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static void test_errors_view(void **state)
 {
     fixture *f = *state;
@@ -800,6 +855,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_records_and_misuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_daily, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_view, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_and_latency_views, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
