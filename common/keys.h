@@ -19,7 +19,10 @@
 #define FQ_KEY_LEASES   "fleetq:{q}:leases"
 #define FQ_KEY_RESULTS  "fleetq:{q}:results"
 #define FQ_KEY_SEQ      "fleetq:{q}:seq"
-#define FQ_KEY_WORKERS  "fleetq:{q}:workers"
+#define FQ_KEY_WORKERS  "fleetq:{q}:workers"    /* registry: "host:pid:role" by last
+                                                   heartbeat ms (heartbeat.lua) */
+#define FQ_KEY_METRICS  "fleetq:{q}:metrics"    /* counters for /metrics (finish.lua and
+                                                   claim.lua name it too) */
 #define FQ_KEY_INFLIGHT "fleetq:{q}:inflight"   /* quota: leased call slots */
 #define FQ_KEY_OKS      "fleetq:{q}:oks"        /* quota: recent successes */
 #define FQ_KEY_DEAD     "fleetq:{q}:dead"       /* dead letters: failed ids by finish ms

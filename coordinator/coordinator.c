@@ -4,7 +4,9 @@
  * On SIGTERM/SIGINT the blocking reads are dropped at once (what they had
  * not delivered stays in the streams, pending for this consumer, and is
  * read again on the next start); scripts already sent are awaited; then the
- * store is closed and every handle too, and the loop ends.
+ * store is closed and every handle too, and the loop ends. The HTTP server
+ * answers until then (a health check sees the drain), and is stopped just
+ * before the last handles close.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "coordinator.h"
+#include "http.h"
 #include "keys.h"
 #include "log.h"
 
@@ -74,6 +77,8 @@ void fq_coordinator_maybe_close(fq_coordinator *c)
         fq_persist_busy(c->persist) || fq_reaper_busy(c->reaper))
         return;
     c->closed = 1;
+    fq_http_stop(c->http);
+    c->http = NULL;
     fq_redis_close(c->redis);
     c->redis = NULL;
     fq_intake_free(c->intake);
@@ -101,10 +106,12 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
     fq_coordinator_maybe_close(c);
 }
 
-int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg)
+int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg,
+                         struct fq_http *http)
 {
     char err[512];
     memset(c, 0, sizeof(*c));
+    c->http = http;
     c->loop = loop;
     c->cfg = cfg;
     const char *name = getenv("FLEETQ_COORDINATOR_NAME");
@@ -143,6 +150,8 @@ int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg)
 
 void fq_coordinator_free(fq_coordinator *c)
 {
+    fq_http_stop(c->http);
+    c->http = NULL;
     fq_reaper_free(c->reaper);
     if (c->store != NULL)
         fq_store_close(c->store);

@@ -5,6 +5,8 @@
  *   intake.c  -- fleetq:submit → validate → intake.lua (route or reject);
  *   persist.c -- results stream → SQLite batch → stored.lua (announce, ack);
  *   reaper.c  -- delayed tasks and due retries promoted, expired leases reaped.
+ * The HTTP server (http.c: /health, /metrics) runs on threads of its own
+ * and never touches the loop; the coordinator only stops it on shutdown.
  */
 #ifndef FQ_COORDINATOR_H
 #define FQ_COORDINATOR_H
@@ -19,6 +21,7 @@ typedef struct fq_coordinator {
     uv_loop_t *loop;
     fq_config *cfg;
     fq_store *store;
+    struct fq_http *http;    /* owned: stopped when the coordinator closes */
     char consumer[160];      /* stable across restarts, so our pending entries come back */
 
     fq_redis *redis;         /* ordinary commands and scripts */
@@ -36,8 +39,10 @@ typedef struct fq_coordinator {
 } fq_coordinator;
 
 /* Opens the store, connects and starts the timer and signal handlers.
- * Returns 0, or -1 after logging why. */
-int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg);
+ * Takes http (may be NULL), the HTTP server already listening, and stops it
+ * when the coordinator closes. Returns 0, or -1 after logging why. */
+int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg,
+                         struct fq_http *http);
 /* After uv_run() returned. */
 void fq_coordinator_free(fq_coordinator *c);
 

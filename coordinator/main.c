@@ -1,10 +1,12 @@
 /* main.c -- fleetq-coordinator: command line, configuration, the loop. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "config.h"
 #include "coordinator.h"
+#include "http.h"
 #include "log.h"
 
 #define PROG "fleetq-coordinator"
@@ -15,10 +17,12 @@ static void usage(FILE *out)
           "\n"
           "Takes submissions from the Redis stream fleetq:submit, validates them and\n"
           "routes them to the role queues; promotes delayed tasks and retries; returns\n"
-          "tasks whose worker died; writes every result and attempt to SQLite.\n"
+          "tasks whose worker died; writes every result and attempt to SQLite;\n"
+          "serves GET /health and GET /metrics on 0.0.0.0:PORT.\n"
           "\n"
           "Configuration comes from the environment: REDIS_URL (default\n"
-          "redis://127.0.0.1:6379/0), FLEETQ_DB (default ./fleetq.db), GROK_MAX_RETRIES,\n"
+          "redis://127.0.0.1:6379/0), FLEETQ_DB (default ./fleetq.db), PORT or\n"
+          "FLEETQ_HTTP_PORT (default 8080), GROK_MAX_RETRIES,\n"
           "FLEETQ_MAX_SUBMISSION_BYTES, FLEETQ_LOG_LEVEL, ... (see README).\n"
           "SIGTERM/SIGINT stop it after the current batch is written.\n",
           out);
@@ -43,6 +47,8 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": unexpected argument \"%s\"; see --help\n", argv[optind]);
         return FQ_EXIT_CONFIG;
     }
+    /* a peer that went away is an error on the write, not a signal */
+    signal(SIGPIPE, SIG_IGN);
     fq_config cfg;
     char err[512];
     if (fq_config_load(&cfg, FQ_NO_KEY, err, sizeof(err)) != 0) {
@@ -52,11 +58,19 @@ int main(int argc, char **argv)
     fq_log_init(PROG, (fq_log_level)cfg.log_level);
     fq_log_add_secret(cfg.api_key);
 
+    /* First, so that a port in use stops us before anything else starts. */
+    struct fq_http *http = fq_http_start(&cfg, err, sizeof(err));
+    if (http == NULL) {
+        fprintf(stderr, PROG ": %s\n", err);
+        fq_config_free(&cfg);
+        return FQ_EXIT_CONFIG;
+    }
+
     uv_loop_t loop;
     uv_loop_init(&loop);
     fq_coordinator coord;
     int rc = 1;
-    if (fq_coordinator_start(&coord, &loop, &cfg) == 0) {
+    if (fq_coordinator_start(&coord, &loop, &cfg, http) == 0) {
         uv_run(&loop, UV_RUN_DEFAULT);
         rc = 0;
     }

@@ -16,7 +16,12 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 stages=${FLEETQ_TEST_STAGES:-asan valgrind fuzz}
-export FLEETQ_EXTRA_PACKAGES="python3 valgrind clang${FLEETQ_EXTRA_PACKAGES:+ $FLEETQ_EXTRA_PACKAGES}"
+# the tests' own tools: valgrind, clang (fuzzers), Python with YAML and JSON
+# Schema (Compose and Render files), docker-compose (config check, no
+# engine), shellcheck, npm (the Dockerfile linter), promtool (metrics)
+extra="python3 python3-yaml python3-jsonschema valgrind clang docker-compose shellcheck prometheus"
+command -v npm >/dev/null || extra+=" npm"
+export FLEETQ_EXTRA_PACKAGES="$extra${FLEETQ_EXTRA_PACKAGES:+ $FLEETQ_EXTRA_PACKAGES}"
 
 for stage in $stages; do
     case $stage in

@@ -2,6 +2,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,8 @@ int main(int argc, char **argv)
         return FQ_EXIT_CONFIG;
     }
 
+    /* a peer that went away is an error on the write, not a signal */
+    signal(SIGPIPE, SIG_IGN);
     fq_config cfg;
     char err[512];
     if (fq_config_load(&cfg, FQ_NEED_KEY, err, sizeof(err)) != 0) {

@@ -16,10 +16,13 @@
  *                same script is sent again a second later (it is safe to
  *                repeat: a second run finds the lease gone and says 'lost').
  *
- * One heartbeat timer extends every held lease (heartbeat.lua). SIGTERM
- * stops claiming, hands back slots that have not called yet, lets calls
- * finish for FLEETQ_GRACE_SECONDS, then aborts the rest, which go back to
- * the queue as retries; the loop ends when every slot is free.
+ * One heartbeat timer extends every held lease and keeps the worker's
+ * entry in the registry fleetq:{q}:workers (heartbeat.lua; also sent at
+ * every connect, so a new worker shows at once). SIGTERM stops claiming,
+ * takes the worker out of the registry, hands back slots that have not
+ * called yet, lets calls finish for FLEETQ_GRACE_SECONDS, then aborts the
+ * rest, which go back to the queue as retries; the loop ends when every
+ * slot is free and the registry has answered.
  */
 #include "worker.h"
 
@@ -98,6 +101,7 @@ struct fq_worker {
     int64_t hold_until;    /* no claims before this (monotonic ms): fleet paused */
     slot *probing_slot;
     int stopping;
+    int leaving;           /* the heartbeat that leaves the registry is in flight */
     int closed;
 };
 
@@ -253,8 +257,9 @@ static void finish_without_call(slot *s, const char *action, int64_t due_ms,
  * The API call
  * --------------------------------------------------------------------- */
 
-static void log_call(const slot *s, const fq_api_result *res, const char *next)
+static void log_call(const slot *s, const fq_api_result *res, const char *next, int64_t billed)
 {
+    char cost[32];
     fq_log(res->outcome == FQ_OUT_OK ? FQ_LOG_INFO : FQ_LOG_WARN, "call.done",
            FQ_LS, "task", s->id, FQ_LS, "role", fq_role_name(s->w->role),
            FQ_LS, "model", slot_model(s), FQ_LI, "attempt", (int64_t)s->attempt,
@@ -264,6 +269,7 @@ static void log_call(const slot *s, const fq_api_result *res, const char *next)
            FQ_LI, "prompt_tokens", res->usage.prompt_tokens,
            FQ_LI, "completion_tokens", res->usage.completion_tokens,
            FQ_LI, "reasoning_tokens", res->usage.reasoning_tokens,
+           FQ_LS, "cost_usd", fq_cost_format_usd(billed, cost, sizeof(cost)),
            FQ_LI, "prompt_bytes", (int64_t)(s->body ? strlen(s->body) : 0),
            FQ_LI, "output_bytes", (int64_t)(res->content ? strlen(res->content) : 0),
            FQ_LS, "request_id", res->request_id, FQ_LS, "error", res->error, FQ_LEND);
@@ -360,7 +366,7 @@ static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
             fq_argv_pair(&hash, "finish_reason", res->finish_reason);
         if (res->request_id[0])
             fq_argv_pair(&hash, "request_id", res->request_id);
-        log_call(s, res, "done");
+        log_call(s, res, "done", billed);
         finish(s, "done", 0, &att, &hash);
     } else if (fq_outcome_pauses_fleet(res->outcome)) {
         /* Not the task's fault: it waits, counted, for the fleet to resume. */
@@ -368,7 +374,7 @@ static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
         snprintf(error, sizeof(error), "paused: %s", res->error ? res->error
                                                                 : fq_outcome_name(res->outcome));
         fq_argv_pair(&hash, "error", error);
-        log_call(s, res, "paused");
+        log_call(s, res, "paused", billed);
         fq_log(FQ_LOG_ERROR, "fleet.paused", FQ_LS, "reason", fq_outcome_name(res->outcome),
                FQ_LS, "error", res->error, FQ_LS, "msg",
                "the whole fleet stops calling; fix the key or the credits, then SIGHUP the "
@@ -387,7 +393,7 @@ static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
         else if (!w->stopping)
             due = fq_backoff_ms(s->attempt, w->cfg->backoff_base_ms, w->cfg->backoff_max_ms);
         fq_argv_pair(&hash, "error", res->error);
-        log_call(s, res, "retry");
+        log_call(s, res, "retry", billed);
         finish(s, "retry", due, &att, &hash);
     } else {
         char error[512];
@@ -398,7 +404,7 @@ static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
             snprintf(error, sizeof(error), "%s", res->error ? res->error
                                                             : fq_outcome_name(res->outcome));
         fq_argv_pair(&hash, "error", error);
-        log_call(s, res, "failed");
+        log_call(s, res, "failed", billed);
         finish(s, "failed", 0, &att, &hash);
     }
     fq_argv_free(&hash);
@@ -689,15 +695,26 @@ static void on_heartbeat_reply(fq_redis *r, redisReply *reply, void *data)
     maybe_finish_shutdown(w);
 }
 
-static void on_heartbeat(uv_timer_t *t)
+static void on_left(fq_redis *r, redisReply *reply, void *data)
 {
-    fq_worker *w = t->data;
-    if (busy_slots(w) == 0)
+    fq_worker *w = data;
+    w->leaving = 0;
+    on_heartbeat_reply(r, reply, data);
+}
+
+/* One heartbeat.lua call: the worker's registry entry (refreshed, or
+ * removed once stopping) and the leases of its busy slots. */
+static void send_heartbeat(fq_worker *w)
+{
+    if (w->redis == NULL)
         return;
     fq_argv a;
     fq_argv_init(&a);
     fq_argv_adds(&a, FQ_KEY_LEASES);
+    fq_argv_adds(&a, FQ_KEY_WORKERS);
     fq_argv_addll(&a, (long long)w->cfg->lease_s * 1000);
+    fq_argv_adds(&a, w->id);
+    fq_argv_adds(&a, w->stopping ? "leaving" : "live");
     for (int i = 0; i < w->concurrency; i++) {
         slot *s = &w->slots[i];
         if (s->state != SLOT_FREE && s->state != SLOT_FINISHING && s->id && s->token) {
@@ -705,9 +722,18 @@ static void on_heartbeat(uv_timer_t *t)
             fq_argv_adds(&a, s->token);
         }
     }
-    if (a.argc > 2)
-        fq_redis_script(w->redis, "heartbeat", 1, &a, on_heartbeat_reply, w);
+    if (!w->stopping)
+        fq_redis_script(w->redis, "heartbeat", 2, &a, on_heartbeat_reply, w);
+    else if (!w->leaving &&
+             fq_redis_script(w->redis, "heartbeat", 2, &a, on_left, w) == 0)
+        w->leaving = 1;
     fq_argv_free(&a);
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    fq_worker *w = t->data;
+    send_heartbeat(w);
 
     const char **calls = calloc((size_t)w->concurrency, sizeof(*calls));
     int n = 0;
@@ -731,7 +757,7 @@ static void close_handle(uv_handle_t *h)
 
 static void maybe_finish_shutdown(fq_worker *w)
 {
-    if (!w->stopping || w->closed || busy_slots(w) > 0 || w->claiming)
+    if (!w->stopping || w->closed || busy_slots(w) > 0 || w->claiming || w->leaving)
         return;
     w->closed = 1;
     fq_log(FQ_LOG_INFO, "worker.stopped", FQ_LS, "worker", w->id, FQ_LEND);
@@ -794,6 +820,7 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
         }
     }
     uv_timer_start(&w->grace, on_grace_over, (uint64_t)w->cfg->grace_s * 1000, 0);
+    send_heartbeat(w);  /* leaves the registry */
     maybe_finish_shutdown(w);
 }
 
@@ -828,8 +855,10 @@ static void on_sighup(uv_signal_t *sig, int signum)
 
 static void on_redis_state(fq_redis *r, int connected, void *data)
 {
-    if (connected)
+    if (connected) {
+        send_heartbeat(data);  /* in the registry at once */
         try_claim(data);
+    }
 }
 
 fq_worker *fq_worker_new(uv_loop_t *loop, fq_config *cfg, fq_role role, int concurrency)

@@ -9,6 +9,15 @@
 -- e.g. on shutdown or while the daily budget is spent; 'requeue' does the
 -- same for a task whose call was made (the fleet was paused by it).
 --
+-- Every attempt that made a call is also counted in the metrics hash
+-- fleetq:{q}:metrics (read by the coordinator's /metrics), whatever the
+-- lease says, since the call happened: calls by HTTP status and outcome,
+-- tokens by kind, cost ticks, and the call latency histogram (one counter
+-- per bucket, 'latency_le:<seconds>', plus latency_sum_ms and
+-- latency_count; the reader adds the buckets up). The task hash field
+-- `metered` holds the highest attempt number counted, so a report sent
+-- again after a lost reply is not counted twice.
+--
 -- KEYS: 1 leases, 2 delayed, 3 ready queue, 4 marker, 5 events, 6 results
 -- ARGV: 1 id, 2 token, 3 action, 4 due ms, 5 events maxlen, 6 role,
 --       7 result ttl s, 8 count of attempt fields A, 9..8+A attempt fields,
@@ -27,6 +36,46 @@ if nattempt > 0 then
     local args = {'XADD', results, '*'}
     for i = 9, 8 + nattempt do args[#args + 1] = ARGV[i] end
     redis.call(unpack(args))
+end
+
+-- ------------------------------------------------------------- metrics
+local LATENCY_BUCKETS_MS = {100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000}
+
+local function pairs_to_map(from, to)
+    local m = {}
+    for i = from, to - 1, 2 do m[ARGV[i]] = ARGV[i + 1] end
+    return m
+end
+
+local function meter()
+    local att = pairs_to_map(9, 9 + nattempt)
+    local n = tonumber(att['n'])
+    if n and redis.call('EXISTS', key) == 1 then
+        if (tonumber(redis.call('HGET', key, 'metered')) or 0) >= n then
+            return  -- this report was sent before and counted then
+        end
+        redis.call('HSET', key, 'metered', n)
+    end
+    local code = tonumber(att['http_status']) or 0
+    local outcome = att['outcome'] or 'unknown'
+    redis.call('HINCRBY', FQ_METRICS, 'calls:' .. code .. ':' .. outcome, 1)
+    fq_observe('latency', math.max(0, math.floor(tonumber(att['latency_ms']) or 0)),
+        LATENCY_BUCKETS_MS)
+    local set = pairs_to_map(9 + nattempt, #ARGV + 1)
+    for _, kind in ipairs({'prompt', 'completion', 'reasoning', 'cached'}) do
+        local v = tonumber(set[kind .. '_tokens'])
+        if v and v > 0 then
+            redis.call('HINCRBY', FQ_METRICS, 'tokens:' .. kind, math.floor(v))
+        end
+    end
+    local ticks = set['cost_ticks']
+    if ticks and string.match(ticks, '^%d+$') and ticks ~= '0' then
+        redis.call('HINCRBY', FQ_METRICS, 'cost_ticks', ticks)
+    end
+end
+
+if nattempt > 0 then
+    meter()
 end
 
 if redis.call('HGET', key, 'lease') ~= token then

@@ -1,8 +1,8 @@
 /* test_api_client.c -- the libcurl-multi-on-libuv client (common/api.c)
  * against a real HTTP server on loopback.
  *
- * An in-process libmicrohttpd server (a thread per connection) answers by
- * the "model" of each request body:
+ * The server of http_fixture.h (a thread per connection) answers by the
+ * "model" of each request body:
  *   ok          200 with a valid completion, rate-limit headers and a request
  *               id, after holding the request 300 ms (so concurrent calls
  *               overlap and the server can count them);
@@ -11,9 +11,10 @@
  *   big         200 with a 9 MiB body;
  *   trunc       200 whose body breaks off half way;
  *   auth-check  200 when Authorization is "Bearer <expected key>", else 401;
- *   leak        400 whose message echoes the key it was sent.
- * Each test runs its own uv loop and ends by closing the client and
- * asserting uv_loop_close() == 0, which catches leaked handles.
+ *   leak        400 whose message echoes the key it was sent;
+ * and with 400 to a body that is no chat request or not sent as JSON, 404
+ * to another path. Each test runs its own uv loop and ends by closing the
+ * client and asserting uv_loop_close() == 0, which catches leaked handles.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,243 +26,110 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
-#include <microhttpd.h>
 #include <uv.h>
 
 #include "api.h"
+#include "http_fixture.h"
 
 /* ------------------------------------------------------------------------
  * The server
  * ---------------------------------------------------------------------- */
 
-typedef struct server {
-    struct MHD_Daemon *daemon;
-    uint16_t port;
-    pthread_mutex_t mu;
-    int active;
-    int max_active;
-    int requests;
-    int stopping;
-    char expected_key[128];
-    char *big;
-    size_t big_len;
-} server;
+static fx_server *srv;
+static char expected_key[128];  /* guarded by fx_server_lock() */
+static char *big;               /* a valid-looking JSON prefix padded past 8 MiB */
+static size_t big_len;
 
-static server srv;
-
-typedef struct request {
-    char *body;
-    size_t len;
-} request;
-
-static const char *ok_json =
+static const char ok_json[] =
     "{\"id\":\"c0ffee\",\"object\":\"chat.completion\",\"model\":\"ok\","
     "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"pong\"},"
     "\"finish_reason\":\"stop\"}],"
     "\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":2,\"total_tokens\":13,"
     "\"prompt_tokens_details\":{\"cached_tokens\":3},\"cost_in_usd_ticks\":42000}}";
 
-static void server_sleep_ms(int ms)
+static int respond(fx_request *rq, void *data)
 {
-    for (int i = 0; i < ms / 50; i++) {
-        pthread_mutex_lock(&srv.mu);
-        int stop = srv.stopping;
-        pthread_mutex_unlock(&srv.mu);
-        if (stop)
-            return;
-        usleep(50 * 1000);
-    }
-}
+    if (strcmp(rq->method, "POST") != 0 || strcmp(rq->url, "/v1/chat/completions") != 0)
+        return fx_reply_body(rq, 404, "wrong path");
+    int well_formed = cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(rq->json, "messages")) &&
+                      cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(rq->json, "stream"));
+    const char *ctype = fx_header(rq, "Content-Type");
+    if (!well_formed || ctype == NULL || strcmp(ctype, "application/json") != 0)
+        return fx_reply_body(rq, 400,
+                             "{\"code\":\"test\",\"error\":\"request body or type wrong\"}");
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body,
-                             size_t len, enum MHD_ResponseMemoryMode mode, int rl_headers)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, mode);
-    if (r == NULL)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    if (rl_headers) {
-        char id[64];
-        pthread_mutex_lock(&srv.mu);
-        snprintf(id, sizeof(id), "req-%d", srv.requests);
-        pthread_mutex_unlock(&srv.mu);
-        MHD_add_response_header(r, "X-RateLimit-Limit-Requests", "480");
-        MHD_add_response_header(r, "x-ratelimit-remaining-requests", "479");
-        MHD_add_response_header(r, "x-ratelimit-remaining-tokens", "junk");
-        MHD_add_response_header(r, "X-Request-Id", id);
-    }
-    enum MHD_Result ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static ssize_t trunc_reader(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    if (pos > 0)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    size_t n = strlen(ok_json) / 2;
-    if (n > max)
-        n = max;
-    memcpy(buf, ok_json, n);
-    return (ssize_t)n;
-}
-
-static enum MHD_Result respond(struct MHD_Connection *conn, const request *rq)
-{
-    char model[64] = "";
-    cJSON *j = cJSON_ParseWithLength(rq->body ? rq->body : "", rq->len);
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
-    if (cJSON_IsString(m))
-        snprintf(model, sizeof(model), "%s", m->valuestring);
-    int well_formed = cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "messages")) &&
-                      cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "stream"));
-    cJSON_Delete(j);
-
-    const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-    if (!well_formed || ctype == NULL || strcmp(ctype, "application/json") != 0) {
-        static const char bad[] = "{\"code\":\"test\",\"error\":\"request body or type wrong\"}";
-        return reply(conn, 400, bad, strlen(bad), MHD_RESPMEM_PERSISTENT, 0);
-    }
+    const char *model = rq->model;
     if (strcmp(model, "ok") == 0) {
-        server_sleep_ms(300);
-        return reply(conn, 200, ok_json, strlen(ok_json), MHD_RESPMEM_PERSISTENT, 1);
+        char id[32];
+        snprintf(id, sizeof(id), "req-%d", rq->seq);
+        fx_answer a = {
+            .body = ok_json,
+            .delay_ms = 300,
+            .headers = { "X-RateLimit-Limit-Requests", "480",
+                         "x-ratelimit-remaining-requests", "479",
+                         "x-ratelimit-remaining-tokens", "junk",
+                         "X-Request-Id", id },
+        };
+        return fx_reply(rq, &a);
     }
-    if (strcmp(model, "slow") == 0) {
-        server_sleep_ms(3000);
-        return reply(conn, 200, ok_json, strlen(ok_json), MHD_RESPMEM_PERSISTENT, 0);
-    }
-    if (strcmp(model, "err") == 0) {
-        static const char e[] = "{\"code\":\"The service is currently unavailable\","
-                                "\"error\":\"Upstream overloaded, try again shortly\"}";
-        return reply(conn, 503, e, strlen(e), MHD_RESPMEM_PERSISTENT, 0);
-    }
+    if (strcmp(model, "slow") == 0)
+        return fx_reply(rq, &(fx_answer){ .body = ok_json, .delay_ms = 3000 });
+    if (strcmp(model, "err") == 0)
+        return fx_reply_body(rq, 503, "{\"code\":\"The service is currently unavailable\","
+                                      "\"error\":\"Upstream overloaded, try again shortly\"}");
     if (strcmp(model, "big") == 0)
-        return reply(conn, 200, srv.big, srv.big_len, MHD_RESPMEM_PERSISTENT, 0);
-    if (strcmp(model, "trunc") == 0) {
-        struct MHD_Response *r = MHD_create_response_from_callback(strlen(ok_json), 4096,
-                                                                   trunc_reader, NULL, NULL);
-        enum MHD_Result ret = MHD_queue_response(conn, 200, r);
-        MHD_destroy_response(r);
-        return ret;
-    }
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+        return fx_reply(rq, &(fx_answer){ .body = big, .len = big_len });
+    if (strcmp(model, "trunc") == 0)
+        return fx_reply(rq, &(fx_answer){ .body = ok_json, .cut_after = strlen(ok_json) / 2 });
+    const char *auth = fx_header(rq, "Authorization");
     if (strcmp(model, "auth-check") == 0) {
         char want[160];
-        pthread_mutex_lock(&srv.mu);
-        snprintf(want, sizeof(want), "Bearer %s", srv.expected_key);
-        pthread_mutex_unlock(&srv.mu);
+        fx_server_lock(srv);
+        snprintf(want, sizeof(want), "Bearer %s", expected_key);
+        fx_server_unlock(srv);
         if (auth != NULL && strcmp(auth, want) == 0)
-            return reply(conn, 200, ok_json, strlen(ok_json), MHD_RESPMEM_PERSISTENT, 0);
-        static const char e[] = "{\"code\":\"Unauthenticated\",\"error\":\"wrong key\"}";
-        return reply(conn, 401, e, strlen(e), MHD_RESPMEM_PERSISTENT, 0);
+            return fx_reply_body(rq, 200, ok_json);
+        return fx_reply_body(rq, 401, "{\"code\":\"Unauthenticated\",\"error\":\"wrong key\"}");
     }
     if (strcmp(model, "leak") == 0) {
         char e[512];
         const char *key = auth != NULL && strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : "";
         snprintf(e, sizeof(e), "{\"code\":\"Client specified an invalid argument\","
                  "\"error\":\"Incorrect API key provided: %s (really: %s)\"}", key, key);
-        return reply(conn, 400, e, strlen(e), MHD_RESPMEM_MUST_COPY, 0);
+        return fx_reply_body(rq, 400, e);
     }
-    static const char nf[] = "{\"code\":\"not found\",\"error\":\"no such model\"}";
-    return reply(conn, 404, nf, strlen(nf), MHD_RESPMEM_PERSISTENT, 0);
+    return fx_reply_body(rq, 404, "{\"code\":\"not found\",\"error\":\"no such model\"}");
 }
 
-static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
-                               const char *method, const char *version,
-                               const char *upload_data, size_t *upload_data_size,
-                               void **con_cls)
+/* The key the "auth-check" model wants. */
+static void expect_key(const char *key)
 {
-    request *rq = *con_cls;
-    if (rq == NULL) {
-        if ((rq = calloc(1, sizeof(*rq))) == NULL)
-            return MHD_NO;
-        *con_cls = rq;
-        pthread_mutex_lock(&srv.mu);
-        srv.requests++;
-        if (++srv.active > srv.max_active)
-            srv.max_active = srv.active;
-        pthread_mutex_unlock(&srv.mu);
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-        char *b = realloc(rq->body, rq->len + *upload_data_size + 1);
-        if (b == NULL)
-            return MHD_NO;
-        memcpy(b + rq->len, upload_data, *upload_data_size);
-        rq->body = b;
-        rq->len += *upload_data_size;
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (strcmp(method, "POST") != 0 || strcmp(url, "/v1/chat/completions") != 0) {
-        static const char nf[] = "wrong path";
-        return reply(conn, 404, nf, strlen(nf), MHD_RESPMEM_PERSISTENT, 0);
-    }
-    return respond(conn, rq);
-}
-
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
-{
-    request *rq = *con_cls;
-    if (rq == NULL)
-        return;
-    pthread_mutex_lock(&srv.mu);
-    srv.active--;
-    pthread_mutex_unlock(&srv.mu);
-    free(rq->body);
-    free(rq);
-    *con_cls = NULL;
+    fx_server_lock(srv);
+    snprintf(expected_key, sizeof(expected_key), "%s", key);
+    fx_server_unlock(srv);
 }
 
 static int group_setup(void **state)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    memset(&srv, 0, sizeof(srv));
-    pthread_mutex_init(&srv.mu, NULL);
-    /* a valid-looking JSON prefix padded past the 8 MiB limit */
-    srv.big_len = (9u << 20);
-    srv.big = malloc(srv.big_len);
-    if (srv.big == NULL)
+    big_len = (9u << 20);
+    big = malloc(big_len);
+    if (big == NULL)
         return -1;
-    memset(srv.big, ' ', srv.big_len);
-    memcpy(srv.big, ok_json, strlen(ok_json));
-
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = 0;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    srv.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                                  0, NULL, NULL, handler, NULL,
-                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                  MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                                  MHD_OPTION_END);
-    if (srv.daemon == NULL)
-        return -1;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (info == NULL || info->port == 0)
-        return -1;
-    srv.port = info->port;
-    return 0;
+    memset(big, ' ', big_len);
+    memcpy(big, ok_json, strlen(ok_json));
+    srv = fx_server_start(respond, NULL);
+    return srv != NULL ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
-    pthread_mutex_lock(&srv.mu);
-    srv.stopping = 1;
-    pthread_mutex_unlock(&srv.mu);
-    MHD_stop_daemon(srv.daemon);
-    pthread_mutex_destroy(&srv.mu);
-    free(srv.big);
-    curl_global_cleanup();
+    fx_server_stop(srv);
+    free(big);
     return 0;
 }
 
@@ -269,89 +137,16 @@ static int group_teardown(void **state)
  * The client side
  * ---------------------------------------------------------------------- */
 
-typedef struct seen {
-    int calls;
-    fq_outcome outcome;
-    long status;
-    char *error;
-    char *content;
-    int64_t latency_ms;
-    fq_ratelimit_headers rl;
-    char request_id[128];
-    fq_usage usage;
-} seen;
-
-typedef struct fixture {
-    uv_loop_t loop;
-    fq_api *api;
-    char base[64];
-} fixture;
-
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    if (f == NULL || uv_loop_init(&f->loop) != 0)
-        return -1;
-    snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%u/v1/", (unsigned)srv.port);
-    f->api = fq_api_new(&f->loop, f->base);
-    if (f->api == NULL)
-        return -1;
-    *state = f;
-    return 0;
+    *state = fx_client_new(srv, "/v1/", 0);
+    return *state != NULL ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    fq_api_close(f->api);               /* NULL when the test closed it */
-    uv_run(&f->loop, UV_RUN_DEFAULT);   /* runs the close callbacks */
-    int rc = uv_loop_close(&f->loop);
-    free(f);
-    assert_int_equal(rc, 0);
+    assert_int_equal(fx_client_free(*state), 0);
     return 0;
-}
-
-static void record(fq_api_call *call, fq_api_result *r, void *data)
-{
-    seen *s = data;
-    s->calls++;
-    s->outcome = r->outcome;
-    s->status = r->http_status;
-    s->latency_ms = r->latency_ms;
-    s->rl = r->rl;
-    s->usage = r->usage;
-    memcpy(s->request_id, r->request_id, sizeof(s->request_id));
-    free(s->error);
-    free(s->content);
-    s->error = r->error;        /* steal the owned strings */
-    s->content = r->content;
-    r->error = NULL;
-    r->content = NULL;
-}
-
-static void seen_free(seen *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(s[i].error);
-        free(s[i].content);
-    }
-}
-
-static char *body_for(const char *model)
-{
-    fq_api_request req = { .model = model, .prompt = "ping", .max_tokens = 16 };
-    char *b = fq_api_build_request(&req);
-    assert_non_null(b);
-    return b;
-}
-
-static fq_api_call *post(fixture *f, const char *model, int timeout_s, seen *s)
-{
-    char *b = body_for(model);
-    fq_api_call *c = fq_api_post(f->api, b, timeout_s, record, s);
-    free(b);                    /* the client copied it */
-    assert_non_null(c);
-    return c;
 }
 
 /* ------------------------------------------------------------------------
@@ -361,34 +156,32 @@ static fq_api_call *post(fixture *f, const char *model, int timeout_s, seen *s)
 #define NCONC 20
 
 typedef struct chain {
-    fixture *f;
-    seen *extra;
-    seen *self;
+    fx_client *f;
+    fx_seen *extra;
+    fx_seen *self;
 } chain;
 
 /* A callback that starts another call from inside the client. */
 static void record_and_post(fq_api_call *call, fq_api_result *r, void *data)
 {
     chain *ch = data;
-    record(call, r, ch->self);
-    char *b = body_for("ok");
-    assert_non_null(fq_api_post(ch->f->api, b, 10, record, ch->extra));
+    fx_record(call, r, ch->self);
+    char *b = fx_body(ch->f, "ok");
+    assert_non_null(fq_api_post(ch->f->api, b, 10, fx_record, ch->extra));
     free(b);
 }
 
 static void test_concurrent_ok(void **state)
 {
-    fixture *f = *state;
-    seen s[NCONC + 2];
+    fx_client *f = *state;
+    fx_seen s[NCONC + 2];
     memset(s, 0, sizeof(s));
-    pthread_mutex_lock(&srv.mu);
-    srv.max_active = 0;
-    pthread_mutex_unlock(&srv.mu);
+    fx_server_peak_reset(srv);
 
     chain ch = { f, &s[NCONC + 1], &s[NCONC] };
     for (int i = 0; i < NCONC; i++)
-        post(f, "ok", 10, &s[i]);
-    char *b = body_for("ok");
+        fx_post(f, "ok", 10, &s[i]);
+    char *b = fx_body(f, "ok");
     assert_non_null(fq_api_post(f->api, b, 10, record_and_post, &ch));
     free(b);
     assert_int_equal(fq_api_inflight(f->api), NCONC + 1);
@@ -413,46 +206,39 @@ static void test_concurrent_ok(void **state)
         assert_true(strncmp(s[i].request_id, "req-", 4) == 0);
         assert_true(s[i].latency_ms >= 280);
     }
-    pthread_mutex_lock(&srv.mu);
-    int max_active = srv.max_active;
-    pthread_mutex_unlock(&srv.mu);
-    assert_true(max_active >= 10);
+    assert_true(fx_server_peak(srv) >= 10);
     /* 22 calls of 300 ms each, two rounds deep: far less than serial */
     assert_true(elapsed_ms < 3000);
-    seen_free(s, NCONC + 2);
+    fx_seen_free(s, NCONC + 2);
 }
 
 static void test_timeout(void **state)
 {
-    fixture *f = *state;
-    seen s = { 0 };
-    post(f, "slow", 1, &s);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(s.calls, 1);
+    fx_client *f = *state;
+    fx_seen s;
+    fx_call(f, "slow", 1, &s);
     assert_int_equal(s.outcome, FQ_OUT_TIMEOUT);
     assert_string_equal(s.error, "timeout after 1 s");
     assert_null(s.content);
     assert_true(s.latency_ms >= 950 && s.latency_ms < 2500);
-    seen_free(&s, 1);
+    fx_seen_free(&s, 1);
 }
 
 static void test_server_error(void **state)
 {
-    fixture *f = *state;
-    seen s = { 0 };
-    post(f, "err", 10, &s);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(s.calls, 1);
+    fx_client *f = *state;
+    fx_seen s;
+    fx_call(f, "err", 10, &s);
     assert_int_equal(s.outcome, FQ_OUT_SERVER_ERROR);
     assert_int_equal(s.status, 503);
     assert_string_equal(s.error, "HTTP 503 The service is currently unavailable: "
                                  "Upstream overloaded, try again shortly");
-    seen_free(&s, 1);
+    fx_seen_free(&s, 1);
 }
 
 static void test_connection_refused(void **state)
 {
-    fixture *f = *state;
+    fx_client *f = *state;
     /* a port that was just free: bind, read it back, close */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
@@ -469,9 +255,9 @@ static void test_connection_refused(void **state)
 
     fq_api *api = fq_api_new(&f->loop, url);
     assert_non_null(api);
-    seen s = { 0 };
-    char *b = body_for("ok");
-    assert_non_null(fq_api_post(api, b, 5, record, &s));
+    fx_seen s = { 0 };
+    char *b = fx_body(f, "ok");
+    assert_non_null(fq_api_post(api, b, 5, fx_record, &s));
     free(b);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(s.calls, 1);
@@ -481,28 +267,22 @@ static void test_connection_refused(void **state)
     assert_true(strncmp(s.error, "connection failed: ", 19) == 0);
     assert_true(s.latency_ms < 2000);
     fq_api_close(api);
-    seen_free(&s, 1);
+    fx_seen_free(&s, 1);
 }
 
 static void test_key_header(void **state)
 {
-    fixture *f = *state;
-    seen s[4];
-    memset(s, 0, sizeof(s));
-
-    pthread_mutex_lock(&srv.mu);
-    snprintf(srv.expected_key, sizeof(srv.expected_key), "xai-first-key-0001");
-    pthread_mutex_unlock(&srv.mu);
+    fx_client *f = *state;
+    fx_seen s[4];
+    expect_key("xai-first-key-0001");
 
     /* no key at all: 401 */
-    post(f, "auth-check", 10, &s[0]);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
+    fx_call(f, "auth-check", 10, &s[0]);
     assert_int_equal(s[0].outcome, FQ_OUT_KEY_REJECTED);
     assert_int_equal(s[0].status, 401);
 
     assert_int_equal(fq_api_set_key(f->api, "xai-first-key-0001"), 0);
-    post(f, "auth-check", 10, &s[1]);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
+    fx_call(f, "auth-check", 10, &s[1]);
     assert_int_equal(s[1].outcome, FQ_OUT_OK);
 
     /* a key that could inject a header is refused and the old one kept */
@@ -511,64 +291,66 @@ static void test_key_header(void **state)
 
     /* replaced (as on SIGHUP): the server still wants the first key */
     assert_int_equal(fq_api_set_key(f->api, "xai-second-key-0002"), 0);
-    post(f, "auth-check", 10, &s[2]);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
+    fx_call(f, "auth-check", 10, &s[2]);
     assert_int_equal(s[2].outcome, FQ_OUT_KEY_REJECTED);
     assert_string_equal(s[2].error, "HTTP 401 Unauthenticated: wrong key");
 
-    pthread_mutex_lock(&srv.mu);
-    snprintf(srv.expected_key, sizeof(srv.expected_key), "xai-second-key-0002");
-    pthread_mutex_unlock(&srv.mu);
-    post(f, "auth-check", 10, &s[3]);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
+    expect_key("xai-second-key-0002");
+    fx_call(f, "auth-check", 10, &s[3]);
     assert_int_equal(s[3].outcome, FQ_OUT_OK);
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(s[i].calls, 1);
-    seen_free(s, 4);
+    fx_seen_free(s, 4);
 }
 
 static void test_key_never_in_error(void **state)
 {
-    fixture *f = *state;
+    fx_client *f = *state;
     const char *key = "xai-Sup3r-Secret-KeyValue-9876543210";
-    seen s = { 0 };
+    fx_seen s;
     assert_int_equal(fq_api_set_key(f->api, key), 0);
-    post(f, "leak", 10, &s);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(s.calls, 1);
+    fx_call(f, "leak", 10, &s);
     assert_int_equal(s.status, 400);
     assert_non_null(s.error);
     assert_null(strstr(s.error, key));
     assert_null(strstr(s.error, "Sup3rSecret"));
     assert_non_null(strstr(s.error, "Incorrect API key provided: ****"));
-    seen_free(&s, 1);
+    fx_seen_free(&s, 1);
 }
 
 static void test_big_body(void **state)
 {
-    fixture *f = *state;
-    seen s = { 0 };
-    post(f, "big", 20, &s);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(s.calls, 1);
+    fx_client *f = *state;
+    fx_seen s;
+    fx_call(f, "big", 20, &s);
     assert_int_equal(s.outcome, FQ_OUT_MALFORMED);
     assert_string_equal(s.error, "response body over 8 MiB");
     assert_null(s.content);
-    seen_free(&s, 1);
+    fx_seen_free(&s, 1);
 }
 
 static void test_truncated_body(void **state)
 {
-    fixture *f = *state;
-    seen s = { 0 };
-    post(f, "trunc", 10, &s);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(s.calls, 1);
+    fx_client *f = *state;
+    fx_seen s;
+    fx_call(f, "trunc", 10, &s);
     assert_int_equal(s.status, 200);
     assert_int_equal(s.outcome, FQ_OUT_MALFORMED);
     assert_non_null(s.error);
     assert_true(strncmp(s.error, "malformed response body (", 25) == 0);
-    seen_free(&s, 1);
+    fx_seen_free(&s, 1);
+}
+
+/* Calls cut off by closing the client: each reported once, as aborted.
+ * The client is gone once the loop has run its close callbacks. */
+static void assert_aborted(fx_client *f, const fx_seen *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(s[i].calls, 1);
+        assert_int_equal(s[i].outcome, FQ_OUT_NETWORK);
+        assert_string_equal(s[i].error, "aborted");
+    }
+    f->api = NULL;
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
 }
 
 static void close_from_timer(uv_timer_t *t)
@@ -579,11 +361,10 @@ static void close_from_timer(uv_timer_t *t)
 
 static void test_close_in_flight(void **state)
 {
-    fixture *f = *state;
-    seen s[5];
-    memset(s, 0, sizeof(s));
+    fx_client *f = *state;
+    fx_seen s[5];
     for (int i = 0; i < 5; i++)
-        post(f, "slow", 10, &s[i]);
+        fx_post(f, "slow", 10, &s[i]);
     assert_int_equal(fq_api_inflight(f->api), 5);
 
     uv_timer_t t;
@@ -593,21 +374,13 @@ static void test_close_in_flight(void **state)
     uint64_t t0 = uv_hrtime();
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_true((uv_hrtime() - t0) / 1000000u < 2000);
-    for (int i = 0; i < 5; i++) {
-        assert_int_equal(s[i].calls, 1);
-        assert_int_equal(s[i].outcome, FQ_OUT_NETWORK);
-        assert_string_equal(s[i].error, "aborted");
-    }
-    /* closed: the client is gone once the loop ran its close callbacks */
-    f->api = NULL;
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    assert_int_equal(uv_loop_init(&f->loop), 0);
-    seen_free(s, 5);
+    assert_aborted(f, s, 5);
+    fx_seen_free(s, 5);
 }
 
 typedef struct closer {
-    fq_api *api;
-    seen *self;
+    fx_client *f;
+    fx_seen *self;
     int posted_after_close;
 } closer;
 
@@ -615,47 +388,40 @@ typedef struct closer {
 static void record_and_close(fq_api_call *call, fq_api_result *r, void *data)
 {
     closer *c = data;
-    record(call, r, c->self);
-    fq_api_close(c->api);
-    fq_api_close(c->api);       /* twice is harmless */
-    char *b = body_for("ok");
-    c->posted_after_close = fq_api_post(c->api, b, 10, record, NULL) != NULL;
+    fx_record(call, r, c->self);
+    fq_api_close(c->f->api);
+    fq_api_close(c->f->api);    /* twice is harmless */
+    char *b = fx_body(c->f, "ok");
+    c->posted_after_close = fq_api_post(c->f->api, b, 10, fx_record, NULL) != NULL;
     free(b);
 }
 
 static void test_close_from_callback(void **state)
 {
-    fixture *f = *state;
-    seen s[4];
+    fx_client *f = *state;
+    fx_seen s[4];
     memset(s, 0, sizeof(s));
-    closer c = { f->api, &s[0], -1 };
-    char *b = body_for("err");
+    closer c = { f, &s[0], -1 };
+    char *b = fx_body(f, "err");
     assert_non_null(fq_api_post(f->api, b, 10, record_and_close, &c));
     free(b);
     for (int i = 1; i < 4; i++)
-        post(f, "slow", 10, &s[i]);
+        fx_post(f, "slow", 10, &s[i]);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(s[0].calls, 1);
     assert_int_equal(s[0].outcome, FQ_OUT_SERVER_ERROR);
     assert_int_equal(c.posted_after_close, 0);
-    for (int i = 1; i < 4; i++) {
-        assert_int_equal(s[i].calls, 1);
-        assert_int_equal(s[i].outcome, FQ_OUT_NETWORK);
-        assert_string_equal(s[i].error, "aborted");
-    }
-    f->api = NULL;
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    assert_int_equal(uv_loop_init(&f->loop), 0);
-    seen_free(s, 4);
+    assert_aborted(f, s + 1, 3);
+    fx_seen_free(s, 4);
 }
 
 static void test_bad_arguments(void **state)
 {
-    fixture *f = *state;
+    fx_client *f = *state;
     assert_null(fq_api_new(&f->loop, "ftp://example.com"));
     assert_null(fq_api_new(&f->loop, ""));
     assert_null(fq_api_new(NULL, "http://127.0.0.1:1"));
-    assert_null(fq_api_post(f->api, NULL, 10, record, NULL));
+    assert_null(fq_api_post(f->api, NULL, 10, fx_record, NULL));
     assert_null(fq_api_post(f->api, "{}", 10, NULL, NULL));
     assert_int_equal(fq_api_inflight(f->api), 0);
     assert_int_equal(fq_api_inflight(NULL), 0);

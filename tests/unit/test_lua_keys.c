@@ -49,6 +49,16 @@ static void test_dead_key_in_every_script(void **state)
     }
 }
 
+static void test_metrics_key_in_every_script(void **state)
+{
+    (void)state;
+    for (int i = 0; fq_lua_files[i].name != NULL; i++) {
+        if (strstr(fq_lua_files[i].text, "local FQ_METRICS = '" FQ_KEY_METRICS "'") == NULL)
+            fail_msg("%s: the prelude's metrics key is not " FQ_KEY_METRICS,
+                     fq_lua_files[i].name);
+    }
+}
+
 static void test_task_key(void **state)
 {
     (void)state;
@@ -83,6 +93,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scripts_embedded),
         cmocka_unit_test(test_dead_key_in_every_script),
+        cmocka_unit_test(test_metrics_key_in_every_script),
         cmocka_unit_test(test_task_key),
         cmocka_unit_test(test_requeue_attempt_ceiling),
         cmocka_unit_test(test_result_ttl),

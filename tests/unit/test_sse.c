@@ -8,9 +8,9 @@
  * fields and the byte order mark; every way a stream can be incomplete or
  * wrong, the size limits, and how invalid UTF-8 is passed on.
  *
- * The second part runs the real client against an in-process
- * libmicrohttpd server (a thread per connection) that answers by the
- * "model" of the request:
+ * The second part runs the real client against the loopback server of
+ * http_fixture.h (a thread per connection), which answers by the "model" of
+ * the request:
  *   sse-ok      the xAI stream in 7-byte HTTP chunks;
  *   sse-ctype   the same with "Text/Event-Stream; charset=utf-8";
  *   sse-cut     half the stream, then the connection breaks;
@@ -32,19 +32,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cmocka.h>
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
-#include <microhttpd.h>
 #include <uv.h>
 
 #include "api.h"
+#include "http_fixture.h"
 #include "sse.h"
 
 /* ------------------------------------------------------------------------
@@ -270,6 +263,17 @@ static void assert_clean_line(const char *e)
         assert_true(*c >= 0x20 && *c != 0x7f);
 }
 
+/* Every count of a usage, one by one. */
+static void assert_usage(const fq_usage *u, fq_usage want)
+{
+    assert_int_equal(u->prompt_tokens, want.prompt_tokens);
+    assert_int_equal(u->completion_tokens, want.completion_tokens);
+    assert_int_equal(u->reasoning_tokens, want.reasoning_tokens);
+    assert_int_equal(u->cached_tokens, want.cached_tokens);
+    assert_int_equal(u->total_tokens, want.total_tokens);
+    assert_int_equal(u->cost_ticks, want.cost_ticks);
+}
+
 static int starts_with(const char *s, const char *prefix)
 {
     return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
@@ -315,12 +319,9 @@ static void test_mock_format(void **state)
     assert_null(s.res.error);
     assert_string_equal(s.res.content, "Hello, w\xC3\xB6rld \xE2\x9C\x93");
     assert_string_equal(s.res.finish_reason, "stop");
-    assert_int_equal(s.res.usage.prompt_tokens, 12);
-    assert_int_equal(s.res.usage.completion_tokens, 5);
-    assert_int_equal(s.res.usage.reasoning_tokens, 23);
-    assert_int_equal(s.res.usage.cached_tokens, 4);
-    assert_int_equal(s.res.usage.total_tokens, 40);
-    assert_int_equal(s.res.usage.cost_ticks, 123456);
+    assert_usage(&s.res.usage, (fq_usage){ .prompt_tokens = 12, .completion_tokens = 5,
+                                           .reasoning_tokens = 23, .cached_tokens = 4,
+                                           .total_tokens = 40, .cost_ticks = 123456 });
     snap_free(&s);
 }
 
@@ -332,12 +333,9 @@ static void test_xai_format(void **state)
     /* reasoning content is not part of the answer */
     assert_string_equal(s.res.content, "The answer is 42.");
     assert_string_equal(s.res.finish_reason, "length");
-    assert_int_equal(s.res.usage.prompt_tokens, 30);
-    assert_int_equal(s.res.usage.completion_tokens, 7);
-    assert_int_equal(s.res.usage.reasoning_tokens, 100);
-    assert_int_equal(s.res.usage.cached_tokens, 10);
-    assert_int_equal(s.res.usage.total_tokens, 137);
-    assert_int_equal(s.res.usage.cost_ticks, 98765);
+    assert_usage(&s.res.usage, (fq_usage){ .prompt_tokens = 30, .completion_tokens = 7,
+                                           .reasoning_tokens = 100, .cached_tokens = 10,
+                                           .total_tokens = 137, .cost_ticks = 98765 });
     snap_free(&s);
 }
 
@@ -802,28 +800,7 @@ static void test_build_request(void **state)
  * The server
  * ---------------------------------------------------------------------- */
 
-typedef struct server {
-    struct MHD_Daemon *daemon;
-    uint16_t port;
-    pthread_mutex_t mu;
-    int stopping;
-} server;
-
-static server srv;
-
-typedef struct request {
-    char *body;
-    size_t len;
-} request;
-
-typedef enum feed_kind { FEED_OK, FEED_CUT, FEED_STALL, FEED_SLOW } feed_kind;
-
-typedef struct feed {
-    const char *text;
-    size_t len;
-    size_t piece;
-    feed_kind kind;
-} feed;
+static fx_server *srv;
 
 static const char ok_json[] =
     "{\"id\":\"c0ffee\",\"object\":\"chat.completion\",\"model\":\"json-ok\","
@@ -837,193 +814,72 @@ static const char error_stream[] =
     "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"never read\"}}]}\n\n"
     "data: [DONE]\n\n";
 
-static void server_sleep_ms(int ms)
+/* a as an event stream, not to be cached: text/event-stream unless a names
+ * another content type; chunked, as a gives a piece size */
+static int reply_stream(fx_request *rq, fx_answer a)
 {
-    for (int i = 0; i < ms / 50; i++) {
-        pthread_mutex_lock(&srv.mu);
-        int stop = srv.stopping;
-        pthread_mutex_unlock(&srv.mu);
-        if (stop)
-            return;
-        usleep(50 * 1000);
-    }
+    if (a.content_type == NULL)
+        a.content_type = "text/event-stream";
+    a.headers[0] = "Cache-Control";
+    a.headers[1] = "no-cache";
+    return fx_reply(rq, &a);
 }
 
-static ssize_t feed_reader(void *cls, uint64_t pos, char *buf, size_t max)
+static int respond(fx_request *rq, void *data)
 {
-    feed *f = cls;
-    size_t at = (size_t)pos;
-    if (f->kind == FEED_CUT && at >= f->len / 2)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    if (f->kind == FEED_STALL && at >= 2 * f->piece) {
-        server_sleep_ms(4000);
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-    if (at >= f->len)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    if (f->kind == FEED_SLOW)
-        server_sleep_ms(250);
-    size_t n = f->len - at;
-    if (n > f->piece)
-        n = f->piece;
-    if (n > max)
-        n = max;
-    memcpy(buf, f->text + at, n);
-    return (ssize_t)n;
-}
-
-static enum MHD_Result reply_json(struct MHD_Connection *conn, unsigned status, const char *body)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
-                                                             MHD_RESPMEM_PERSISTENT);
-    if (r == NULL)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    enum MHD_Result ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result reply_stream(struct MHD_Connection *conn, const char *text, size_t piece,
-                                    feed_kind kind, const char *ctype)
-{
-    feed *f = malloc(sizeof(*f));
-    if (f == NULL)
-        return MHD_NO;
-    f->text = text;
-    f->len = strlen(text);
-    f->piece = piece;
-    f->kind = kind;
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, feed_reader, f, free);
-    if (r == NULL) {
-        free(f);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", ctype);
-    MHD_add_response_header(r, "Cache-Control", "no-cache");
-    enum MHD_Result ret = MHD_queue_response(conn, 200, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result respond(struct MHD_Connection *conn, const request *rq)
-{
-    char model[64] = "";
-    cJSON *j = cJSON_ParseWithLength(rq->body ? rq->body : "", rq->len);
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
-    if (cJSON_IsString(m))
-        snprintf(model, sizeof(model), "%s", m->valuestring);
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "stream_options");
-    int asks_stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "stream")) &&
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(rq->json, "stream_options");
+    int asks_stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rq->json, "stream")) &&
                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "include_usage"));
-    cJSON_Delete(j);
     if (!asks_stream)
-        return reply_json(conn, 400, "{\"code\":\"test\",\"error\":\"no stream asked for\"}");
+        return fx_reply_body(rq, 400, "{\"code\":\"test\",\"error\":\"no stream asked for\"}");
 
-    const char *sse = "text/event-stream";
-    size_t third = strlen(xai_stream) / 3 + 1;
+    const char *model = rq->model;
+    size_t len = strlen(xai_stream), third = len / 3 + 1;
     if (strcmp(model, "sse-ok") == 0)
-        return reply_stream(conn, xai_stream, 7, FEED_OK, sse);
+        return reply_stream(rq, (fx_answer){ .body = xai_stream, .piece = 7 });
     if (strcmp(model, "sse-ctype") == 0)
-        return reply_stream(conn, mock_stream, 64, FEED_OK, "Text/Event-Stream; charset=utf-8");
+        return reply_stream(rq, (fx_answer){ .body = mock_stream, .piece = 64,
+                                             .content_type = "Text/Event-Stream; charset=utf-8" });
     if (strcmp(model, "sse-cut") == 0)
-        return reply_stream(conn, xai_stream, 32, FEED_CUT, sse);
+        return reply_stream(rq, (fx_answer){ .body = xai_stream, .piece = 32,
+                                             .cut_after = len / 2 });
     if (strcmp(model, "sse-stall") == 0)
-        return reply_stream(conn, xai_stream, third / 2, FEED_STALL, sse);
+        return reply_stream(rq, (fx_answer){ .body = xai_stream, .piece = third / 2,
+                                             .cut_after = third / 2 * 2, .hang_ms = 4000 });
     if (strcmp(model, "sse-slow") == 0)
-        return reply_stream(conn, xai_stream, strlen(xai_stream) / 8 + 1, FEED_SLOW, sse);
-    if (strcmp(model, "sse-late") == 0) {
-        server_sleep_ms(2000);
-        return reply_stream(conn, xai_stream, third, FEED_OK, sse);
-    }
+        return reply_stream(rq, (fx_answer){ .body = xai_stream, .piece = len / 8 + 1,
+                                             .piece_delay_ms = 250 });
+    if (strcmp(model, "sse-late") == 0)
+        return reply_stream(rq, (fx_answer){ .body = xai_stream, .piece = third,
+                                             .delay_ms = 2000 });
     if (strcmp(model, "sse-error") == 0)
-        return reply_stream(conn, error_stream, 16, FEED_OK, sse);
+        return reply_stream(rq, (fx_answer){ .body = error_stream, .piece = 16 });
     if (strcmp(model, "sse-leak") == 0) {
-        /* an error event that echoes the key it was sent, in pieces; the
-         * tests run one at a time, so one buffer will do */
-        static char text[512];
-        const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+        /* an error event that echoes the key it was sent, in pieces */
+        char text[512];
+        const char *auth = fx_header(rq, "Authorization");
         const char *key = auth != NULL && strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : "";
         snprintf(text, sizeof(text), "data: {\"error\":\"Incorrect API key provided: %s "
                  "(in short: %.12s)\"}\n\n", key, key);
-        return reply_stream(conn, text, 5, FEED_OK, sse);
+        return reply_stream(rq, (fx_answer){ .body = text, .piece = 5 });
     }
     if (strcmp(model, "json-429") == 0)
-        return reply_json(conn, 429, "{\"code\":\"Some resource has been exhausted\","
-                                     "\"error\":\"Too many requests, slow down\"}");
+        return fx_reply_body(rq, 429, "{\"code\":\"Some resource has been exhausted\","
+                                      "\"error\":\"Too many requests, slow down\"}");
     if (strcmp(model, "json-ok") == 0)
-        return reply_json(conn, 200, ok_json);
-    return reply_json(conn, 404, "{\"code\":\"not found\",\"error\":\"no such model\"}");
-}
-
-static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
-                               const char *method, const char *version,
-                               const char *upload_data, size_t *upload_data_size,
-                               void **con_cls)
-{
-    request *rq = *con_cls;
-    if (rq == NULL) {
-        if ((rq = calloc(1, sizeof(*rq))) == NULL)
-            return MHD_NO;
-        *con_cls = rq;
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-        char *b = realloc(rq->body, rq->len + *upload_data_size + 1);
-        if (b == NULL)
-            return MHD_NO;
-        memcpy(b + rq->len, upload_data, *upload_data_size);
-        rq->body = b;
-        rq->len += *upload_data_size;
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    return respond(conn, rq);
-}
-
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
-{
-    request *rq = *con_cls;
-    if (rq == NULL)
-        return;
-    free(rq->body);
-    free(rq);
-    *con_cls = NULL;
+        return fx_reply_body(rq, 200, ok_json);
+    return fx_reply_body(rq, 404, "{\"code\":\"not found\",\"error\":\"no such model\"}");
 }
 
 static int group_setup(void **state)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    memset(&srv, 0, sizeof(srv));
-    pthread_mutex_init(&srv.mu, NULL);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    srv.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                                  0, NULL, NULL, handler, NULL,
-                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                  MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                                  MHD_OPTION_END);
-    if (srv.daemon == NULL)
-        return -1;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv.daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (info == NULL || info->port == 0)
-        return -1;
-    srv.port = info->port;
-    return 0;
+    srv = fx_server_start(respond, NULL);
+    return srv != NULL ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
-    pthread_mutex_lock(&srv.mu);
-    srv.stopping = 1;
-    pthread_mutex_unlock(&srv.mu);
-    MHD_stop_daemon(srv.daemon);
-    pthread_mutex_destroy(&srv.mu);
-    curl_global_cleanup();
+    fx_server_stop(srv);
     return 0;
 }
 
@@ -1031,86 +887,26 @@ static int group_teardown(void **state)
  * The client
  * ---------------------------------------------------------------------- */
 
-typedef struct seen {
-    int calls;
-    fq_outcome outcome;
-    long status;
-    char *error;
-    char *content;
-    char *finish;
-    fq_usage usage;
-    int64_t latency_ms;
-} seen;
-
-typedef struct fixture {
-    uv_loop_t loop;
-    fq_api *api;
-} fixture;
-
 static int setup(void **state)
 {
-    char base[64];
-    fixture *f = calloc(1, sizeof(*f));
-    if (f == NULL || uv_loop_init(&f->loop) != 0)
-        return -1;
-    snprintf(base, sizeof(base), "http://127.0.0.1:%u/v1", (unsigned)srv.port);
-    f->api = fq_api_new(&f->loop, base);
-    if (f->api == NULL || fq_api_set_key(f->api, "test-key-for-streams") != 0)
-        return -1;
+    fx_client *f = fx_client_new(srv, "/v1", 1);
     *state = f;
+    if (f == NULL || fq_api_set_key(f->api, "test-key-for-streams") != 0)
+        return -1;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    fq_api_close(f->api);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    int rc = uv_loop_close(&f->loop);
-    free(f);
-    assert_int_equal(rc, 0);
+    assert_int_equal(fx_client_free(*state), 0);
     return 0;
-}
-
-static void record(fq_api_call *call, fq_api_result *r, void *data)
-{
-    seen *s = data;
-    s->calls++;
-    s->outcome = r->outcome;
-    s->status = r->http_status;
-    s->usage = r->usage;
-    s->latency_ms = r->latency_ms;
-    s->error = r->error;
-    s->content = r->content;
-    s->finish = r->finish_reason;
-    r->error = r->content = r->finish_reason = NULL;
-}
-
-static void seen_free(seen *s)
-{
-    free(s->error);
-    free(s->content);
-    free(s->finish);
-}
-
-static void call(fixture *f, const char *model, int timeout_s, seen *s)
-{
-    fq_api_request req = { .model = model, .prompt = "ping", .max_tokens = 16, .stream = 1 };
-    char *b = fq_api_build_request(&req);
-    assert_non_null(b);
-    memset(s, 0, sizeof(*s));
-    assert_non_null(fq_api_post(f->api, b, timeout_s, record, s));
-    free(b);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(s->calls, 1);
-    assert_int_equal(fq_api_inflight(f->api), 0);
 }
 
 static void test_http_stream(void **state)
 {
-    fixture *f = *state;
-    seen s;
-    call(f, "sse-ok", 10, &s);
+    fx_client *f = *state;
+    fx_seen s;
+    fx_call(f, "sse-ok", 10, &s);
     assert_int_equal(s.outcome, FQ_OUT_OK);
     assert_int_equal(s.status, 200);
     assert_null(s.error);
@@ -1118,93 +914,93 @@ static void test_http_stream(void **state)
     assert_string_equal(s.finish, "length");
     assert_int_equal(s.usage.reasoning_tokens, 100);
     assert_int_equal(s.usage.cost_ticks, 98765);
-    seen_free(&s);
+    fx_seen_free(&s, 1);
 
-    call(f, "sse-ctype", 10, &s);
+    fx_call(f, "sse-ctype", 10, &s);
     assert_int_equal(s.outcome, FQ_OUT_OK);
     assert_string_equal(s.content, "Hello, w\xC3\xB6rld \xE2\x9C\x93");
     assert_int_equal(s.usage.cached_tokens, 4);
-    seen_free(&s);
+    fx_seen_free(&s, 1);
 }
 
 static void test_http_cut(void **state)
 {
-    fixture *f = *state;
-    seen s;
-    call(f, "sse-cut", 10, &s);
+    fx_client *f = *state;
+    fx_seen s;
+    fx_call(f, "sse-cut", 10, &s);
     assert_int_equal(s.outcome, FQ_OUT_MALFORMED);
     assert_int_equal(s.status, 200);
     assert_null(s.content);
     assert_clean_line(s.error);
     assert_true(starts_with(s.error, "truncated stream: no [DONE] after "));
-    seen_free(&s);
+    fx_seen_free(&s, 1);
 }
 
 static void test_http_stall(void **state)
 {
-    fixture *f = *state;
-    seen s;
+    fx_client *f = *state;
+    fx_seen s;
     fq_api_set_stall_timeout(f->api, 1);
-    call(f, "sse-stall", 30, &s);
+    fx_call(f, "sse-stall", 30, &s);
     assert_int_equal(s.outcome, FQ_OUT_TIMEOUT);
     assert_true(starts_with(s.error, "stream stalled: no data for 1 s (HTTP 200, "));
     assert_null(s.content);
     assert_true(s.latency_ms >= 900 && s.latency_ms < 3500);
-    seen_free(&s);
+    fx_seen_free(&s, 1);
 
     /* bytes every 250 ms keep a stream alive however long it takes */
-    call(f, "sse-slow", 30, &s);
+    fx_call(f, "sse-slow", 30, &s);
     assert_int_equal(s.outcome, FQ_OUT_OK);
     assert_string_equal(s.content, "The answer is 42.");
     assert_true(s.latency_ms >= 1500);
-    seen_free(&s);
+    fx_seen_free(&s, 1);
 
     /* the stall clock starts with the first byte, not with the request */
-    call(f, "sse-late", 30, &s);
+    fx_call(f, "sse-late", 30, &s);
     assert_int_equal(s.outcome, FQ_OUT_OK);
     assert_true(s.latency_ms >= 1900);
-    seen_free(&s);
+    fx_seen_free(&s, 1);
 
     /* the total timeout still holds for a stream */
     fq_api_set_stall_timeout(f->api, 0);
-    call(f, "sse-stall", 2, &s);
+    fx_call(f, "sse-stall", 2, &s);
     assert_int_equal(s.outcome, FQ_OUT_TIMEOUT);
     assert_true(starts_with(s.error, "timeout after 2 s (HTTP 200, "));
-    seen_free(&s);
+    fx_seen_free(&s, 1);
 }
 
 static void test_http_errors(void **state)
 {
-    fixture *f = *state;
-    seen s;
-    call(f, "sse-error", 10, &s);
+    fx_client *f = *state;
+    fx_seen s;
+    fx_call(f, "sse-error", 10, &s);
     assert_int_equal(s.outcome, FQ_OUT_RATE_LIMITED);
     assert_int_equal(s.status, 200);
     assert_null(s.content);
     assert_string_equal(s.error, "stream error rate_limit_error: Too many requests");
-    seen_free(&s);
+    fx_seen_free(&s, 1);
 
     /* a key echoed in an error event never reaches the error line */
-    call(f, "sse-leak", 10, &s);
+    fx_call(f, "sse-leak", 10, &s);
     assert_int_equal(s.status, 200);
     assert_non_null(s.error);
     assert_null(strstr(s.error, "test-key"));
     assert_non_null(strstr(s.error, "provided: ******************** (in short: ************)"));
-    seen_free(&s);
+    fx_seen_free(&s, 1);
 
     /* errors come as plain JSON even to a streaming request */
-    call(f, "json-429", 10, &s);
+    fx_call(f, "json-429", 10, &s);
     assert_int_equal(s.outcome, FQ_OUT_RATE_LIMITED);
     assert_int_equal(s.status, 429);
     assert_string_equal(s.error, "HTTP 429 Some resource has been exhausted: "
                                  "Too many requests, slow down");
-    seen_free(&s);
+    fx_seen_free(&s, 1);
 
     /* a server that answers whole is read whole */
-    call(f, "json-ok", 10, &s);
+    fx_call(f, "json-ok", 10, &s);
     assert_int_equal(s.outcome, FQ_OUT_OK);
     assert_string_equal(s.content, "whole");
-    seen_free(&s);
+    fx_seen_free(&s, 1);
 }
 
 int main(void)

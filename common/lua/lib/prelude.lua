@@ -77,3 +77,21 @@ local function fq_dead_add(id, now, ttl_s)
         redis.call('ZREMRANGEBYSCORE', FQ_DEAD, '-inf', '(' .. oldest)
     end
 end
+
+-- The metrics hash (FQ_KEY_METRICS of keys.h, read by the coordinator's
+-- /metrics): histograms are one counter per bucket, '<name>_le:<seconds>',
+-- plus <name>_sum_ms and <name>_count; the reader adds the buckets up.
+local FQ_METRICS = 'fleetq:{q}:metrics'
+
+local function fq_observe(name, ms, bounds_ms)
+    local field = name .. '_le:+Inf'
+    for _, bound in ipairs(bounds_ms) do
+        if ms <= bound then
+            field = name .. '_le:' .. string.format('%g', bound / 1000)
+            break
+        end
+    end
+    redis.call('HINCRBY', FQ_METRICS, field, 1)
+    redis.call('HINCRBY', FQ_METRICS, name .. '_sum_ms', string.format('%d', ms))
+    redis.call('HINCRBY', FQ_METRICS, name .. '_count', 1)
+end

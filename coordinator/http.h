@@ -1,0 +1,33 @@
+/* http.h -- the coordinator's HTTP server: GET /health and GET /metrics.
+ *
+ * libmicrohttpd serves on threads of its own (one per connection), so the
+ * coordinator's libuv loop is never involved: each request reads the fleet
+ * through connections of its own (metrics.h) and answers.
+ *
+ *   GET /health   JSON: Redis and SQLite reachability, queue depths, live
+ *                 workers, quota and budget; 200 when Redis and SQLite both
+ *                 answer, else 503 with the same JSON and the reason.
+ *   GET /metrics  the Prometheus text exposition format 0.0.4.
+ *
+ * HEAD works as GET without the body; any other method gets 405, any other
+ * path 404, both with a small JSON error.
+ */
+#ifndef FQ_HTTP_H
+#define FQ_HTTP_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+typedef struct fq_http fq_http;
+
+/* Listens on 0.0.0.0:cfg->http_port and starts serving; cfg must outlive
+ * the server. Returns NULL with one line in err naming the variable (PORT
+ * or FLEETQ_HTTP_PORT) when the port cannot be bound. */
+fq_http *fq_http_start(const fq_config *cfg, char *err, size_t errlen);
+
+/* Stops listening, waits for the requests being answered, frees h.
+ * NULL is accepted. */
+void fq_http_stop(fq_http *h);
+
+#endif

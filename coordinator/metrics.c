@@ -1,0 +1,788 @@
+/* metrics.c -- reads the fleet's figures into a snapshot (metrics.h) and
+ * renders them in the Prometheus text exposition format 0.0.4.
+ *
+ * DESIGN
+ * This code runs on the HTTP server's threads, never on the coordinator's
+ * loop, so it owns every connection it uses and keeps each one for one
+ * snapshot: a synchronous hiredis connection with 1 s timeouts (a dead or
+ * stalled Redis costs a request about a second, never the loop anything)
+ * and a read-only SQLite connection with a 1 s busy timeout. Redis is read
+ * in a few round trips: PING (timed), then TIME, the queue sizes, the quota
+ * hash and the metrics hash in one pipeline, then the live workers (by
+ * TIME) and the roles of delayed tasks (pipelined HGETs).
+ *
+ * The metrics hash holds one counter per histogram bucket (not cumulative,
+ * so a worker adds one number per observation); rendering adds them up.
+ * Its buckets are whatever the scripts wrote, merged with the default
+ * bounds below so that a scrape before the first observation already shows
+ * the full set; keep the defaults in step with finish.lua and claim.lua.
+ */
+#include "metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+#include <sqlite3.h>
+
+#include "cost.h"
+#include "keys.h"
+#include "redis.h"
+
+#define IO_TIMEOUT_MS 1000
+#define DELAYED_BATCH 500
+
+static const double latency_defaults[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+static const double wait_defaults[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+                                       300, 600, 1800, 3600};
+
+static const char *const token_kinds[FQ_TOKENS_KINDS] = {"prompt", "completion", "reasoning",
+                                                         "cached"};
+
+/* ========================================================================
+ * Small helpers
+ * ===================================================================== */
+
+static void set_error(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(char *buf, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, FQ_METRICS_ERR_MAX, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A flat [name, value, ...] reply as fields (malloc'd; *n set). */
+static fq_field *reply_fields(const redisReply *r, size_t *n)
+{
+    size_t max = r != NULL && r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0;
+    fq_field *f = calloc(max + 1, sizeof(*f));
+    *n = f != NULL ? fq_reply_fields(r, f, max) : 0;
+    return f;
+}
+
+/* A field's value as a NUL-terminated string in buf ("" when absent). */
+static const char *field_str(const fq_field *f, size_t n, const char *name, char *buf,
+                             size_t len)
+{
+    const fq_field *v = fq_fields_find(f, n, name);
+    size_t k = v ? v->value_len : 0;
+    if (k >= len)
+        k = len - 1;
+    if (k > 0)
+        memcpy(buf, v->value, k);
+    buf[k] = '\0';
+    return buf;
+}
+
+static double field_double(const fq_field *f, size_t n, const char *name, double def)
+{
+    char buf[64], *end;
+    field_str(f, n, name, buf, sizeof(buf));
+    if (buf[0] == '\0')
+        return def;
+    double v = strtod(buf, &end);
+    return *end == '\0' && isfinite(v) ? v : def;
+}
+
+static int count_add(fq_metrics_count **arr, size_t *n, const char *a, size_t alen,
+                     const char *b, size_t blen, int64_t v)
+{
+    fq_metrics_count *grown = realloc(*arr, (*n + 1) * sizeof(**arr));
+    if (grown == NULL)
+        return -1;
+    *arr = grown;
+    fq_metrics_count *c = &grown[*n];
+    c->a = strndup(a, alen);
+    c->b = strndup(b, blen);
+    c->n = v;
+    if (c->a == NULL || c->b == NULL) {
+        free(c->a);
+        free(c->b);
+        return -1;
+    }
+    (*n)++;
+    return 0;
+}
+
+static void counts_free(fq_metrics_count *arr, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(arr[i].a);
+        free(arr[i].b);
+    }
+    free(arr);
+}
+
+static void hist_init(fq_metrics_hist *h, const double *bounds, int n)
+{
+    memset(h, 0, sizeof(*h));
+    for (int i = 0; i < n && i < FQ_METRICS_MAX_BUCKETS; i++)
+        h->le[h->nbuckets++] = bounds[i];
+}
+
+/* Adds v observations to the bucket with upper bound `bound` (text), which
+ * is inserted in order when new. +Inf is implied by the count. */
+static void hist_add(fq_metrics_hist *h, const char *bound, size_t len, int64_t v)
+{
+    char buf[32], *end;
+    if (len == 0 || len >= sizeof(buf))
+        return;
+    memcpy(buf, bound, len);
+    buf[len] = '\0';
+    double le = strtod(buf, &end);
+    if (*end != '\0' || !isfinite(le))
+        return;
+    int i = 0;
+    while (i < h->nbuckets && h->le[i] < le && fabs(h->le[i] - le) > 1e-9)
+        i++;
+    if (i < h->nbuckets && fabs(h->le[i] - le) <= 1e-9) {
+        h->in[i] += v;
+        return;
+    }
+    if (h->nbuckets == FQ_METRICS_MAX_BUCKETS)
+        return;
+    memmove(&h->le[i + 1], &h->le[i], (size_t)(h->nbuckets - i) * sizeof(h->le[0]));
+    memmove(&h->in[i + 1], &h->in[i], (size_t)(h->nbuckets - i) * sizeof(h->in[0]));
+    h->le[i] = le;
+    h->in[i] = v;
+    h->nbuckets++;
+}
+
+/* Reads "<name>_le:<bound>", "<name>_sum_ms" and "<name>_count". Returns 1
+ * when the field belonged to this histogram. */
+static int hist_field(fq_metrics_hist *h, const char *name, const fq_field *f, int64_t v)
+{
+    size_t nl = strlen(name);
+    if (f->name_len <= nl + 1 || memcmp(f->name, name, nl) != 0 || f->name[nl] != '_')
+        return 0;
+    const char *rest = f->name + nl + 1;
+    size_t rlen = f->name_len - nl - 1;
+    if (rlen > 3 && memcmp(rest, "le:", 3) == 0)
+        hist_add(h, rest + 3, rlen - 3, v);
+    else if (rlen == 6 && memcmp(rest, "sum_ms", 6) == 0)
+        h->sum_ms = v;
+    else if (rlen == 5 && memcmp(rest, "count", 5) == 0)
+        h->count = v;
+    else
+        return 0;
+    return 1;
+}
+
+/* ========================================================================
+ * Redis
+ * ===================================================================== */
+
+static int redis_fail(fq_metrics *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int redis_fail(fq_metrics *m, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->redis_error, sizeof(m->redis_error), fmt, ap);
+    va_end(ap);
+    m->redis_ok = 0;
+    return -1;
+}
+
+/* Why the connection failed, in words: hiredis reports a read timeout as
+ * the errno text of EAGAIN. */
+static const char *redis_why(const redisContext *c)
+{
+    if (!c->err)
+        return "no reply";
+    if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0)
+        return "no answer within 1 s (Redis stalled or overloaded?)";
+    return c->errstr;
+}
+
+/* The first word of an error reply ("WRONGPASS", "NOAUTH"): AUTH replies
+ * are not quoted whole, so that no part of a password can appear. */
+static const char *first_word(const char *s, char *buf, size_t len)
+{
+    size_t n = strcspn(s, " ");
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static redisContext *redis_open(fq_metrics *m, const fq_config *cfg)
+{
+    struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
+    char word[64];
+    redisReply *r = NULL;
+    redisContext *c = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
+    if (c == NULL) {
+        redis_fail(m, "Redis at %s:%d: out of memory", cfg->redis_host, cfg->redis_port);
+        return NULL;
+    }
+    if (c->err) {
+        redis_fail(m, "Redis at %s:%d: %s", cfg->redis_host, cfg->redis_port, c->errstr);
+        goto err;
+    }
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        redis_fail(m, "Redis at %s:%d: could not set the timeout", cfg->redis_host,
+                   cfg->redis_port);
+        goto err;
+    }
+    if (cfg->redis_password[0] != '\0') {
+        if (cfg->redis_user[0] != '\0')
+            r = redisCommand(c, "AUTH %s %s", cfg->redis_user, cfg->redis_password);
+        else
+            r = redisCommand(c, "AUTH %s", cfg->redis_password);
+        if (r == NULL) {
+            redis_fail(m, "Redis at %s:%d did not answer AUTH: %s", cfg->redis_host,
+                       cfg->redis_port, redis_why(c));
+            goto err;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            redis_fail(m, "Redis at %s:%d refused AUTH (%s); check the user and password "
+                       "in REDIS_URL", cfg->redis_host, cfg->redis_port,
+                       first_word(r->str, word, sizeof(word)));
+            goto err;
+        }
+        freeReplyObject(r);
+        r = NULL;
+    }
+    if (cfg->redis_db != 0) {
+        r = redisCommand(c, "SELECT %d", cfg->redis_db);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            redis_fail(m, "Redis at %s:%d: SELECT %d failed: %s", cfg->redis_host,
+                       cfg->redis_port, cfg->redis_db,
+                       r != NULL ? r->str : redis_why(c));
+            goto err;
+        }
+        freeReplyObject(r);
+        r = NULL;
+    }
+    return c;
+err:
+    if (r != NULL)
+        freeReplyObject(r);
+    redisFree(c);
+    return NULL;
+}
+
+/* Reads n pipelined replies into rs (all NULL on failure). */
+static int get_replies(fq_metrics *m, redisContext *c, redisReply **rs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        void *r = NULL;
+        if (redisGetReply(c, &r) != REDIS_OK || r == NULL) {
+            for (int k = 0; k < i; k++) {
+                freeReplyObject(rs[k]);
+                rs[k] = NULL;
+            }
+            return redis_fail(m, "Redis stopped answering: %s",
+                              redis_why(c));
+        }
+        rs[i] = r;
+    }
+    return 0;
+}
+
+static int read_quota(fq_metrics *m, const fq_config *cfg, const redisReply *hash)
+{
+    size_t n;
+    fq_field *f = reply_fields(hash, &n);
+    if (f == NULL)
+        return redis_fail(m, "out of memory reading " FQ_KEY_QUOTA);
+    double ceiling = (double)cfg->rate_limit_rpm / 60.0;
+    double rpm = field_double(f, n, "rpm_ceiling", -1);
+    if (rpm >= 0)
+        ceiling = rpm / 60.0;
+    m->ceiling_per_s = ceiling;
+    m->rate_per_s = field_double(f, n, "rate_per_s", ceiling);
+    m->frozen = m->now_ms < fq_fields_int(f, n, "frozen_until_ms", 0);
+    field_str(f, n, "paused", m->paused, sizeof(m->paused));
+    field_str(f, n, "pause_reason", m->pause_reason, sizeof(m->pause_reason));
+    field_str(f, n, "breaker", m->breaker, sizeof(m->breaker));
+    if (m->breaker[0] == '\0')
+        snprintf(m->breaker, sizeof(m->breaker), "closed");
+    m->inflight = fq_fields_int(f, n, "inflight", 0);
+    m->decreases = fq_fields_int(f, n, "decreases", 0);
+    m->rate_limited = fq_fields_int(f, n, "rate_limited", 0);
+    m->breaker_opened = fq_fields_int(f, n, "breaker_opened", 0);
+    /* The ledger is today's only if a worker has touched it today (UTC). */
+    if (fq_fields_int(f, n, "budget_day", -1) == m->now_ms / 86400000) {
+        m->spent_ticks = fq_fields_int(f, n, "budget_spent_ticks", 0);
+        m->reserved_ticks = fq_fields_int(f, n, "budget_reserved_ticks", 0);
+    }
+    m->cap_ticks = fq_fields_int(f, n, "budget_cap_ticks", cfg->daily_budget_ticks);
+    if (m->cap_ticks < 0)
+        m->cap_ticks = 0;
+    free(f);
+    return 0;
+}
+
+static int read_counters(fq_metrics *m, const redisReply *hash)
+{
+    size_t nf;
+    fq_field *f = reply_fields(hash, &nf);
+    if (f == NULL)
+        return redis_fail(m, "out of memory reading " FQ_KEY_METRICS);
+    for (size_t i = 0; i < nf; i++) {
+        char num[32];
+        size_t vl = f[i].value_len < sizeof(num) ? f[i].value_len : sizeof(num) - 1;
+        memcpy(num, f[i].value, vl);
+        num[vl] = '\0';
+        int64_t v = strtoll(num, NULL, 10);
+        const char *name = f[i].name;
+        size_t len = f[i].name_len;
+        if (len > 6 && memcmp(name, "calls:", 6) == 0) {
+            const char *code = name + 6, *colon = memchr(code, ':', len - 6);
+            if (colon != NULL &&
+                count_add(&m->calls, &m->ncalls, code, (size_t)(colon - code), colon + 1,
+                          len - (size_t)(colon + 1 - name), v) != 0) {
+                free(f);
+                return redis_fail(m, "out of memory reading " FQ_KEY_METRICS);
+            }
+        } else if (len > 7 && memcmp(name, "tokens:", 7) == 0) {
+            for (int k = 0; k < FQ_TOKENS_KINDS; k++)
+                if (len - 7 == strlen(token_kinds[k]) &&
+                    memcmp(name + 7, token_kinds[k], len - 7) == 0)
+                    m->tokens[k] = v;
+        } else if (len == 10 && memcmp(name, "cost_ticks", 10) == 0) {
+            m->cost_ticks = v;
+        } else if (!hist_field(&m->latency, "latency", &f[i], v)) {
+            hist_field(&m->wait, "wait", &f[i], v);
+        }
+    }
+    free(f);
+    return 0;
+}
+
+static void read_workers(fq_metrics *m, const redisReply *list)
+{
+    if (list == NULL || list->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < list->elements; i++) {
+        const redisReply *e = list->element[i];
+        if (e->type != REDIS_REPLY_STRING)
+            continue;
+        const char *colon = memrchr(e->str, ':', e->len);
+        const char *role = colon ? colon + 1 : e->str;
+        int r = fq_role_parse(role, e->len - (size_t)(role - e->str));
+        if (r >= 0)
+            m->workers[r]++;
+    }
+}
+
+/* Counts the delayed tasks per role from their hashes, pipelined. */
+static int read_delayed_roles(fq_metrics *m, redisContext *c)
+{
+    redisReply *ids = redisCommand(c, "ZRANGE %s 0 %d", FQ_KEY_DELAYED,
+                                   FQ_METRICS_DELAYED_SCAN - 1);
+    if (ids == NULL)
+        return redis_fail(m, "Redis stopped answering: %s", redis_why(c));
+    int rc = 0;
+    for (size_t at = 0; ids->type == REDIS_REPLY_ARRAY && at < ids->elements && rc == 0;
+         at += DELAYED_BATCH) {
+        size_t end = at + DELAYED_BATCH < ids->elements ? at + DELAYED_BATCH : ids->elements;
+        for (size_t i = at; i < end; i++) {
+            char key[FQ_KEY_MAX];
+            const redisReply *id = ids->element[i];
+            redisAppendCommand(c, "HGET %s role",
+                               fq_key_task(id->type == REDIS_REPLY_STRING ? id->str : "", key,
+                                           sizeof(key)));
+        }
+        for (size_t i = at; i < end; i++) {
+            void *r = NULL;
+            if (redisGetReply(c, &r) != REDIS_OK || r == NULL) {
+                rc = redis_fail(m, "Redis stopped answering: %s", redis_why(c));
+                break;
+            }
+            const redisReply *role = r;
+            if (role->type == REDIS_REPLY_STRING) {
+                int k = fq_role_parse(role->str, role->len);
+                if (k >= 0)
+                    m->delayed[k]++;
+            }
+            freeReplyObject(r);
+        }
+    }
+    freeReplyObject(ids);
+    return rc;
+}
+
+enum {
+    R_TIME = 0,
+    R_READY,                          /* FQ_ROLE_COUNT of them */
+    R_DELAYED = R_READY + FQ_ROLE_COUNT,
+    R_LEASES,
+    R_DEAD,
+    R_QUOTA,
+    R_METRICS,
+    R_COUNT
+};
+
+static int read_redis(fq_metrics *m, const fq_config *cfg, int what)
+{
+    redisReply *rs[R_COUNT] = {0};
+    redisContext *c = redis_open(m, cfg);
+    if (c == NULL)
+        return -1;
+    int rc = -1;
+    int64_t t0 = mono_us();
+    redisReply *pong = redisCommand(c, "PING");
+    if (pong == NULL || pong->type == REDIS_REPLY_ERROR) {
+        redis_fail(m, "Redis at %s:%d did not answer PING: %s", cfg->redis_host,
+                   cfg->redis_port, pong ? pong->str : redis_why(c));
+        goto out;
+    }
+    m->redis_latency_ms = (double)(mono_us() - t0) / 1000.0;
+
+    char key[FQ_KEY_MAX];
+    redisAppendCommand(c, "TIME");
+    for (int r = 0; r < FQ_ROLE_COUNT; r++)
+        redisAppendCommand(c, "ZCARD %s", fq_key_ready((fq_role)r, key, sizeof(key)));
+    redisAppendCommand(c, "ZCARD %s", FQ_KEY_DELAYED);
+    redisAppendCommand(c, "ZCARD %s", FQ_KEY_LEASES);
+    redisAppendCommand(c, "ZCARD %s", FQ_KEY_DEAD);
+    redisAppendCommand(c, "HGETALL %s", FQ_KEY_QUOTA);
+    redisAppendCommand(c, what == FQ_METRICS_ALL ? "HGETALL %s" : "EXISTS %s", FQ_KEY_METRICS);
+    if (get_replies(m, c, rs, R_COUNT) != 0)
+        goto out;
+
+    const redisReply *t = rs[R_TIME];
+    if (t->type != REDIS_REPLY_ARRAY || t->elements != 2) {
+        redis_fail(m, "Redis answered TIME with something else than two numbers");
+        goto out;
+    }
+    m->now_ms = fq_reply_int(t->element[0], 0) * 1000 + fq_reply_int(t->element[1], 0) / 1000;
+    for (int r = 0; r < FQ_ROLE_COUNT; r++)
+        m->queued[r] = fq_reply_int(rs[R_READY + r], 0);
+    m->delayed_total = fq_reply_int(rs[R_DELAYED], 0);
+    m->running = fq_reply_int(rs[R_LEASES], 0);
+    m->dead = fq_reply_int(rs[R_DEAD], 0);
+    if (read_quota(m, cfg, rs[R_QUOTA]) != 0)
+        goto out;
+    if (what == FQ_METRICS_ALL && read_counters(m, rs[R_METRICS]) != 0)
+        goto out;
+
+    /* Live: a heartbeat within the lease time (heartbeat.lua). */
+    redisReply *live = redisCommand(c, "ZRANGEBYSCORE %s %lld +inf", FQ_KEY_WORKERS,
+                                    (long long)(m->now_ms - (int64_t)cfg->lease_s * 1000));
+    if (live == NULL) {
+        redis_fail(m, "Redis stopped answering: %s", redis_why(c));
+        goto out;
+    }
+    read_workers(m, live);
+    freeReplyObject(live);
+    if (m->delayed_total > 0 && read_delayed_roles(m, c) != 0)
+        goto out;
+    m->redis_ok = 1;
+    rc = 0;
+out:
+    if (pong != NULL)
+        freeReplyObject(pong);
+    for (int i = 0; i < R_COUNT; i++)
+        if (rs[i] != NULL)
+            freeReplyObject(rs[i]);
+    redisFree(c);
+    return rc;
+}
+
+/* ========================================================================
+ * SQLite
+ * ===================================================================== */
+
+static int read_store(fq_metrics *m, const fq_config *cfg, int what)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_open_v2(cfg->db_path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc != SQLITE_OK) {
+        set_error(m->sqlite_error, "cannot open FLEETQ_DB %s: %s", cfg->db_path,
+                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        goto out;
+    }
+    sqlite3_busy_timeout(db, IO_TIMEOUT_MS);
+    const char *sql = what == FQ_METRICS_ALL
+                          ? "SELECT coalesce(role, ''), status, count(*) FROM tasks "
+                            "GROUP BY 1, 2 ORDER BY 1, 2"
+                          : "SELECT 1 FROM tasks LIMIT 1";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        set_error(m->sqlite_error, "FLEETQ_DB %s: %s", cfg->db_path, sqlite3_errmsg(db));
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (what != FQ_METRICS_ALL)
+            continue;
+        const char *role = (const char *)sqlite3_column_text(st, 0);
+        const char *status = (const char *)sqlite3_column_text(st, 1);
+        if (role == NULL || role[0] == '\0')
+            role = "none";
+        if (status == NULL)
+            status = "";
+        if (count_add(&m->tasks, &m->ntasks, role, strlen(role), status, strlen(status),
+                      sqlite3_column_int64(st, 2)) != 0) {
+            set_error(m->sqlite_error, "out of memory reading the tasks table");
+            goto out;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        set_error(m->sqlite_error, "FLEETQ_DB %s: %s", cfg->db_path, sqlite3_errmsg(db));
+        goto out;
+    }
+    m->sqlite_ok = 1;
+out:
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return m->sqlite_ok ? 0 : -1;
+}
+
+/* ========================================================================
+ * The snapshot
+ * ===================================================================== */
+
+int fq_metrics_read(fq_metrics *m, const fq_config *cfg, int what)
+{
+    memset(m, 0, sizeof(*m));
+    snprintf(m->breaker, sizeof(m->breaker), "closed");
+    hist_init(&m->latency, latency_defaults,
+              (int)(sizeof(latency_defaults) / sizeof(latency_defaults[0])));
+    hist_init(&m->wait, wait_defaults, (int)(sizeof(wait_defaults) / sizeof(wait_defaults[0])));
+    int a = read_redis(m, cfg, what);
+    int b = read_store(m, cfg, what);
+    return a == 0 && b == 0 ? 0 : -1;
+}
+
+void fq_metrics_free(fq_metrics *m)
+{
+    counts_free(m->calls, m->ncalls);
+    counts_free(m->tasks, m->ntasks);
+    m->calls = m->tasks = NULL;
+    m->ncalls = m->ntasks = 0;
+}
+
+/* ========================================================================
+ * Prometheus text
+ * ===================================================================== */
+
+static void family(FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value with \, " and newline escaped. */
+static void label(FILE *out, const char *name, const char *value)
+{
+    fprintf(out, "%s=\"", name);
+    for (const char *p = value; *p; p++) {
+        if (*p == '\\')
+            fputs("\\\\", out);
+        else if (*p == '"')
+            fputs("\\\"", out);
+        else if (*p == '\n')
+            fputs("\\n", out);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void sample_ll(FILE *out, const char *name, int64_t v)
+{
+    fprintf(out, "%s %lld\n", name, (long long)v);
+}
+
+/* The shortest text that reads back as the same double. */
+static void put_double(FILE *out, double v)
+{
+    char buf[40];
+    if (isnan(v)) {
+        fputs("NaN", out);
+        return;
+    }
+    if (isinf(v)) {
+        fputs(v > 0 ? "+Inf" : "-Inf", out);
+        return;
+    }
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, out);
+}
+
+static void sample_d(FILE *out, const char *name, double v)
+{
+    fprintf(out, "%s ", name);
+    put_double(out, v);
+    fputc('\n', out);
+}
+
+static void sample_usd(FILE *out, const char *name, int64_t ticks)
+{
+    char usd[40];
+    fprintf(out, "%s %s\n", name, fq_cost_format_usd(ticks, usd, sizeof(usd)));
+}
+
+/* name{l1="v1"[,l2="v2"]} value */
+static void labelled(FILE *out, const char *name, const char *l1, const char *v1,
+                     const char *l2, const char *v2, int64_t v)
+{
+    fprintf(out, "%s{", name);
+    label(out, l1, v1);
+    if (l2 != NULL) {
+        fputc(',', out);
+        label(out, l2, v2);
+    }
+    fprintf(out, "} %lld\n", (long long)v);
+}
+
+static void per_role(FILE *out, const char *name, const char *type, const char *help,
+                     const int64_t *v)
+{
+    family(out, name, type, help);
+    for (int r = 0; r < FQ_ROLE_COUNT; r++)
+        labelled(out, name, "role", fq_role_name((fq_role)r), NULL, NULL, v[r]);
+}
+
+static void histogram(FILE *out, const char *name, const char *help, const fq_metrics_hist *h)
+{
+    int64_t cum = 0;
+    family(out, name, "histogram", help);
+    for (int i = 0; i < h->nbuckets; i++) {
+        cum += h->in[i];
+        fprintf(out, "%s_bucket{le=\"", name);
+        put_double(out, h->le[i]);
+        fprintf(out, "\"} %lld\n", (long long)cum);
+    }
+    int64_t count = h->count > cum ? h->count : cum;
+    fprintf(out, "%s_bucket{le=\"+Inf\"} %lld\n", name, (long long)count);
+    fprintf(out, "%s_sum %lld.%03lld\n", name, (long long)(h->sum_ms / 1000),
+            (long long)(h->sum_ms % 1000));
+    fprintf(out, "%s_count %lld\n", name, (long long)count);
+}
+
+static void render_store(FILE *out, const fq_metrics *m)
+{
+    family(out, "fleetq_tasks", "gauge",
+           "Tasks in the SQLite store by role and final status (role none: rejected "
+           "without a valid role).");
+    for (size_t i = 0; i < m->ntasks; i++)
+        labelled(out, "fleetq_tasks", "role", m->tasks[i].a, "status", m->tasks[i].b,
+                 m->tasks[i].n);
+}
+
+static void render_queues(FILE *out, const fq_metrics *m)
+{
+    per_role(out, "fleetq_queue_depth", "gauge", "Tasks ready to run, waiting for a worker.",
+             m->queued);
+    per_role(out, "fleetq_queue_delayed", "gauge",
+             "Delayed tasks and retries waiting for their time (counted per role among "
+             "the 20000 due first).", m->delayed);
+    family(out, "fleetq_tasks_running", "gauge", "Tasks held by a worker under a lease.");
+    sample_ll(out, "fleetq_tasks_running", m->running);
+    family(out, "fleetq_dead_letters", "gauge", "Tasks in the dead-letter set.");
+    sample_ll(out, "fleetq_dead_letters", m->dead);
+    per_role(out, "fleetq_workers_live", "gauge",
+             "Worker processes whose last heartbeat is within FLEETQ_LEASE_SECONDS.",
+             m->workers);
+}
+
+static void render_calls(FILE *out, const fq_metrics *m)
+{
+    family(out, "fleetq_api_calls_total", "counter",
+           "API calls made by the fleet, by HTTP status (0: no response) and outcome.");
+    for (size_t i = 0; i < m->ncalls; i++)
+        labelled(out, "fleetq_api_calls_total", "code", m->calls[i].a, "outcome",
+                 m->calls[i].b, m->calls[i].n);
+    family(out, "fleetq_tokens_total", "counter",
+           "Tokens billed by the provider, by kind (cached is part of prompt).");
+    for (int k = 0; k < FQ_TOKENS_KINDS; k++)
+        labelled(out, "fleetq_tokens_total", "kind", token_kinds[k], NULL, NULL, m->tokens[k]);
+    family(out, "fleetq_api_cost_usd_total", "counter", "Cost billed for the fleet's calls, USD.");
+    sample_usd(out, "fleetq_api_cost_usd_total", m->cost_ticks);
+    histogram(out, "fleetq_api_latency_seconds", "Duration of one API call.", &m->latency);
+    histogram(out, "fleetq_queue_wait_seconds",
+              "Time from submission (or requeue) to a task's first start.", &m->wait);
+}
+
+static void render_quota(FILE *out, const fq_metrics *m)
+{
+    family(out, "fleetq_spend_usd_today", "gauge", "Spent from the daily budget today (UTC), USD.");
+    sample_usd(out, "fleetq_spend_usd_today", m->spent_ticks);
+    family(out, "fleetq_budget_reserved_usd", "gauge",
+           "Held from the daily budget for calls in flight, USD.");
+    sample_usd(out, "fleetq_budget_reserved_usd", m->reserved_ticks);
+    family(out, "fleetq_budget_cap_usd", "gauge", "DAILY_BUDGET_USD (0: no cap).");
+    sample_usd(out, "fleetq_budget_cap_usd", m->cap_ticks);
+    if (m->cap_ticks > 0) {
+        int64_t left = m->cap_ticks - m->spent_ticks - m->reserved_ticks;
+        family(out, "fleetq_budget_left_usd", "gauge",
+               "Left of the daily budget today, USD (absent when there is no cap).");
+        sample_usd(out, "fleetq_budget_left_usd", left > 0 ? left : 0);
+    }
+    family(out, "fleetq_rate_effective_per_second", "gauge",
+           "The fleet's effective rate of calls, adapted to the provider's 429s.");
+    sample_d(out, "fleetq_rate_effective_per_second", m->rate_per_s);
+    family(out, "fleetq_rate_ceiling_per_second", "gauge", "GROK_RATE_LIMIT_RPM / 60.");
+    sample_d(out, "fleetq_rate_ceiling_per_second", m->ceiling_per_s);
+    family(out, "fleetq_rate_decreases_total", "counter", "Times a 429 lowered the fleet's rate.");
+    sample_ll(out, "fleetq_rate_decreases_total", m->decreases);
+    family(out, "fleetq_rate_limited_total", "counter", "429 rate-limit answers the fleet got.");
+    sample_ll(out, "fleetq_rate_limited_total", m->rate_limited);
+    family(out, "fleetq_frozen", "gauge", "1 while a 429 holds the whole fleet.");
+    sample_ll(out, "fleetq_frozen", m->frozen);
+    family(out, "fleetq_paused", "gauge",
+           "1 while the fleet is paused for this reason (key rejected, no credits).");
+    labelled(out, "fleetq_paused", "reason", "key_rejected", NULL, NULL,
+             strcmp(m->paused, "key_rejected") == 0);
+    labelled(out, "fleetq_paused", "reason", "no_credits", NULL, NULL,
+             strcmp(m->paused, "no_credits") == 0);
+    family(out, "fleetq_breaker_state", "gauge", "Circuit breaker: 0 closed, 1 half-open, 2 open.");
+    sample_ll(out, "fleetq_breaker_state", strcmp(m->breaker, "open") == 0        ? 2
+                                           : strcmp(m->breaker, "half_open") == 0 ? 1
+                                                                                  : 0);
+    family(out, "fleetq_breaker_opened_total", "counter", "Times the circuit breaker opened.");
+    sample_ll(out, "fleetq_breaker_opened_total", m->breaker_opened);
+    family(out, "fleetq_inflight_calls", "gauge", "API calls in flight across the fleet.");
+    sample_ll(out, "fleetq_inflight_calls", m->inflight);
+}
+
+char *fq_metrics_render(const fq_metrics *m, size_t *len)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    if (out == NULL)
+        return NULL;
+    family(out, "fleetq_up", "gauge",
+           "1 when the coordinator could read the component for this scrape.");
+    labelled(out, "fleetq_up", "component", "redis", NULL, NULL, m->redis_ok);
+    labelled(out, "fleetq_up", "component", "sqlite", NULL, NULL, m->sqlite_ok);
+    family(out, "fleetq_build_info", "gauge", "The coordinator's version.");
+    labelled(out, "fleetq_build_info", "version", FQ_VERSION, NULL, NULL, 1);
+    if (m->sqlite_ok)
+        render_store(out, m);
+    if (m->redis_ok) {
+        render_queues(out, m);
+        render_calls(out, m);
+        render_quota(out, m);
+    }
+    int bad = ferror(out);
+    if (fclose(out) != 0 || bad) {
+        free(text);
+        return NULL;
+    }
+    *len = size;
+    return text;
+}

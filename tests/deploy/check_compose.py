@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""check_compose.py -- checks deploy/docker-compose.yml without a Docker engine.
+
+    check_compose.py --schema SCHEMA COMPOSE_FILE
+    check_compose.py --resolved [--base-url URL] CONFIG_OUTPUT
+
+The first form validates the file against the Compose Specification JSON
+schema (draft-07, with python3-jsonschema) and then checks what the fleet
+needs from it:
+  - redis: append-only file on, maxmemory-policy noeviction, a named
+    volume for /data, a `redis-cli ping` health check;
+  - coordinator: built from deploy/Dockerfile with the repository as the
+    context, the SQLite store on a named volume at /data, port 8080
+    published, REDIS_URL pointing at the redis service, started once redis
+    is healthy, a health check on /health;
+  - one service per role (ceo, code, quality, memory) running
+    `fleetq-worker --role ROLE`, with the key only as the secret
+    xai_api_key read through XAI_API_KEY_FILE=/run/secrets/xai_api_key,
+    XAI_BASE_URL defaulting to https://api.x.ai/v1, no container_name and
+    no published port (so --scale works), a restart policy, waiting for a
+    healthy redis, and a stop_grace_period above FLEETQ_GRACE_SECONDS;
+  - the secret read from ./secrets/xai_api_key, and no key anywhere in an
+    environment;
+  - an optional mockapi service only under a profile.
+
+The second form reads what `docker-compose config` printed (variables
+substituted) and checks the values the fleet ends up with: the same
+services, XAI_BASE_URL (https://api.x.ai/v1 unless --base-url says which
+value the caller set), the role commands and the grace periods.
+
+Prints one line per finding; exits 1 if there is any.
+"""
+import argparse
+import json
+import re
+import sys
+
+import yaml
+
+ROLES = ("ceo", "code", "quality", "memory")
+DEFAULT_BASE_URL = "https://api.x.ai/v1"
+KEY_FILE = "/run/secrets/xai_api_key"
+
+
+def seconds(duration):
+    """Compose duration ('30s', '1m30s', '1.5s') in seconds, or None."""
+    if isinstance(duration, (int, float)):
+        return float(duration)
+    if not isinstance(duration, str):
+        return None
+    parts = re.findall(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)", duration)
+    if not parts or "".join(n + u for n, u in parts) != duration:
+        return None
+    scale = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def env_of(service):
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        out = {}
+        for item in env:
+            k, _, v = str(item).partition("=")
+            out[k] = v
+        return out
+    return {k: ("" if v is None else str(v)) for k, v in env.items()}
+
+
+def command_of(service):
+    cmd = service.get("command")
+    if isinstance(cmd, str):
+        return cmd.split()
+    return [str(c) for c in cmd or []]
+
+
+def default_of(value):
+    """The value of '${VAR:-default}' (or value itself when no variable)."""
+    m = re.fullmatch(r"\$\{\w+:?-([^}]*)\}", value or "")
+    return m.group(1) if m else value
+
+
+def secret_names(service):
+    out = []
+    for s in service.get("secrets") or []:
+        out.append(s if isinstance(s, str) else s.get("source"))
+    return out
+
+
+def condition(service, dep):
+    deps = service.get("depends_on") or {}
+    if isinstance(deps, list):
+        return "service_started" if dep in deps else None
+    d = deps.get(dep)
+    return (d or {}).get("condition", "service_started") if dep in deps else None
+
+
+def healthcheck_text(service):
+    test = (service.get("healthcheck") or {}).get("test")
+    return " ".join(test) if isinstance(test, list) else str(test or "")
+
+
+class Findings(list):
+    def add(self, where, message):
+        self.append("%s: %s" % (where, message))
+
+
+def check_secret_free_env(doc, f):
+    for name, svc in (doc.get("services") or {}).items():
+        for k, v in env_of(svc).items():
+            if re.search(r"(KEY|TOKEN|SECRET|PASSWORD)", k, re.I) and not k.endswith("_FILE") and v:
+                f.add(name, "environment sets %s: keys go in a secret file, never in the environment" % k)
+
+
+def check_workers(doc, f, resolved, base_url):
+    services = doc.get("services") or {}
+    for role in ROLES:
+        svc = services.get(role)
+        if svc is None:
+            f.add(role, "no service for the role %s" % role)
+            continue
+        if command_of(svc)[:3] != ["fleetq-worker", "--role", role]:
+            f.add(role, "command is %s, expected fleetq-worker --role %s" % (command_of(svc), role))
+        env = env_of(svc)
+        if env.get("XAI_API_KEY_FILE") != KEY_FILE:
+            f.add(role, "XAI_API_KEY_FILE must be %s" % KEY_FILE)
+        url = env.get("XAI_BASE_URL", "")
+        want = base_url or DEFAULT_BASE_URL
+        got = url if resolved else default_of(url)
+        if got != want:
+            f.add(role, "XAI_BASE_URL is %r, expected %r" % (got, want))
+        if not resolved and url and url == got:
+            f.add(role, "XAI_BASE_URL should be ${XAI_BASE_URL:-%s}, so a user can change it" % want)
+        if env.get("REDIS_URL") != "redis://redis:6379/0":
+            f.add(role, "REDIS_URL must be redis://redis:6379/0")
+        if "xai_api_key" not in secret_names(svc):
+            f.add(role, "does not get the secret xai_api_key")
+        if "container_name" in svc:
+            f.add(role, "container_name would make --scale impossible")
+        if svc.get("ports"):
+            f.add(role, "publishes a port: a worker serves nothing and scaled copies would collide")
+        grace = seconds(svc.get("stop_grace_period"))
+        inner = float(env.get("FLEETQ_GRACE_SECONDS") or 25)
+        if grace is None or grace <= inner:
+            f.add(role, "stop_grace_period %r must be above FLEETQ_GRACE_SECONDS (%g s)"
+                  % (svc.get("stop_grace_period"), inner))
+        if svc.get("restart") not in ("unless-stopped", "always", "on-failure"):
+            f.add(role, "needs a restart policy (unless-stopped)")
+        if condition(svc, "redis") != "service_healthy":
+            f.add(role, "must wait for redis to be healthy (depends_on condition service_healthy)")
+        if condition(svc, "coordinator") is None:
+            f.add(role, "should start after the coordinator (depends_on)")
+
+
+def check_raw(doc, f):
+    services = doc.get("services") or {}
+    volumes = doc.get("volumes") or {}
+
+    redis = services.get("redis")
+    if redis is None:
+        f.add("redis", "no redis service")
+    else:
+        cmd = " ".join(command_of(redis))
+        if not re.search(r"--appendonly\s+yes", cmd):
+            f.add("redis", "must run with --appendonly yes (acknowledged work survives a restart)")
+        if not re.search(r"--maxmemory-policy\s+noeviction", cmd):
+            f.add("redis", "must run with --maxmemory-policy noeviction (queues must never be evicted)")
+        if "redis-cli ping" not in healthcheck_text(redis):
+            f.add("redis", "needs a `redis-cli ping` health check")
+        if not any(str(v).split(":")[0] in volumes and str(v).split(":")[1] == "/data"
+                   for v in redis.get("volumes") or []):
+            f.add("redis", "needs a named volume at /data")
+
+    coord = services.get("coordinator")
+    if coord is None:
+        f.add("coordinator", "no coordinator service")
+    else:
+        build = coord.get("build") or {}
+        if not isinstance(build, dict) or build.get("context") != ".." \
+                or build.get("dockerfile") != "deploy/Dockerfile":
+            f.add("coordinator", "must build from deploy/Dockerfile with context .. (the repository)")
+        mounts = [str(v) for v in coord.get("volumes") or []]
+        if not any(v.split(":")[0] in volumes and v.split(":")[1] == "/data" for v in mounts):
+            f.add("coordinator", "the SQLite store needs a named volume at /data")
+        if not any(str(p).endswith(":8080") or str(p) == "8080" for p in coord.get("ports") or []):
+            f.add("coordinator", "port 8080 must be published")
+        env = env_of(coord)
+        if env.get("REDIS_URL") != "redis://redis:6379/0":
+            f.add("coordinator", "REDIS_URL must be redis://redis:6379/0")
+        if env.get("FLEETQ_DB", "/data/fleetq.db") != "/data/fleetq.db":
+            f.add("coordinator", "FLEETQ_DB must be on the volume, /data/fleetq.db")
+        if condition(coord, "redis") != "service_healthy":
+            f.add("coordinator", "must wait for redis to be healthy")
+        if "/health" not in healthcheck_text(coord):
+            f.add("coordinator", "needs a health check on /health")
+        if "xai_api_key" in secret_names(coord):
+            f.add("coordinator", "does not need the key: do not give it the secret")
+
+    for role in ROLES:
+        build = (services.get(role) or {}).get("build")
+        image = (services.get(role) or {}).get("image")
+        if coord is not None and build != coord.get("build") and image != coord.get("image"):
+            f.add(role, "must run the same image as the coordinator")
+
+    mock = services.get("mockapi")
+    if mock is not None and not mock.get("profiles"):
+        f.add("mockapi", "the mock must only run under a profile (e.g. demo)")
+
+    secret = (doc.get("secrets") or {}).get("xai_api_key") or {}
+    if secret.get("file") != "./secrets/xai_api_key":
+        f.add("secrets", "xai_api_key must be read from ./secrets/xai_api_key (git-ignored)")
+    extra = set(secret) - {"file"}
+    if extra:
+        f.add("secrets", "xai_api_key: only `file` is expected, found %s" % sorted(extra))
+
+    check_workers(doc, f, resolved=False, base_url=None)
+    check_secret_free_env(doc, f)
+
+
+def check_resolved(doc, f, base_url):
+    services = doc.get("services") or {}
+    missing = {"redis", "coordinator", *ROLES} - set(services)
+    if missing:
+        f.add("config", "services missing: %s" % sorted(missing))
+    check_workers(doc, f, resolved=True, base_url=base_url)
+    check_secret_free_env(doc, f)
+    for name, svc in services.items():
+        for k, v in env_of(svc).items():
+            if "${" in v:
+                f.add(name, "%s=%s was not substituted" % (k, v))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("file")
+    ap.add_argument("--schema")
+    ap.add_argument("--resolved", action="store_true")
+    ap.add_argument("--base-url")
+    opts = ap.parse_args()
+
+    with open(opts.file, encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh)
+    f = Findings()
+    if not isinstance(doc, dict):
+        f.add(opts.file, "not a YAML mapping")
+    elif opts.resolved:
+        check_resolved(doc, f, opts.base_url)
+    else:
+        if opts.schema:
+            import jsonschema
+            with open(opts.schema, encoding="utf-8") as fh:
+                schema = json.load(fh)
+            validator = jsonschema.Draft7Validator(schema)
+            for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.path)):
+                where = "/".join(str(p) for p in err.path) or "(top)"
+                f.add("schema", "%s: %s" % (where, err.message))
+        check_raw(doc, f)
+    for line in f:
+        print("%s: %s" % (opts.file, line))
+    return 1 if f else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
