@@ -341,20 +341,20 @@ static void test_reload_key(void **state)
     assert_int_equal(fq_config_reload_key(&l.cfg, err, sizeof(err)), 0);
     assert_string_equal(l.cfg.api_key, KEY);
 
-    write_file("rot", "xai-TestOnlyKeyRotatedAAAA\n");
+    write_file("rot", "test-only-key-rotated-A\n");
     assert_int_equal(fq_config_reload_key(&l.cfg, err, sizeof(err)), 1);
-    assert_string_equal(l.cfg.api_key, "xai-TestOnlyKeyRotatedAAAA");
+    assert_string_equal(l.cfg.api_key, "test-only-key-rotated-A");
 
     write_file("rot", "\n");
     assert_int_equal(fq_config_reload_key(&l.cfg, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "XAI_API_KEY_FILE:"));
     assert_non_null(strstr(err, "is empty"));
-    assert_string_equal(l.cfg.api_key, "xai-TestOnlyKeyRotatedAAAA");
+    assert_string_equal(l.cfg.api_key, "test-only-key-rotated-A");
 
     unlink(p);
     assert_int_equal(fq_config_reload_key(&l.cfg, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "No such file or directory"));
-    assert_string_equal(l.cfg.api_key, "xai-TestOnlyKeyRotatedAAAA");
+    assert_string_equal(l.cfg.api_key, "test-only-key-rotated-A");
     fq_config_free(&l.cfg);
     unsetenv("XAI_API_KEY_FILE");
 
