@@ -1,5 +1,5 @@
-/* metrics.c -- reads the fleet's figures into a snapshot (metrics.h) and
- * renders them in the Prometheus text exposition format 0.0.4.
+/* metrics.c -- reads the fleet's figures into a snapshot (metrics.h);
+ * metrics_render.c turns a snapshot into the Prometheus text format.
  *
  * DESIGN
  * This code runs on the HTTP server's threads, never on the coordinator's
@@ -42,8 +42,8 @@ static const double latency_defaults[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 static const double wait_defaults[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
                                        300, 600, 1800, 3600};
 
-static const char *const token_kinds[FQ_TOKENS_KINDS] = {"prompt", "completion", "reasoning",
-                                                         "cached"};
+const char *const fq_metrics_token_kinds[FQ_TOKENS_KINDS] = {"prompt", "completion",
+                                                             "reasoning", "cached"};
 
 /* ========================================================================
  * Small helpers
@@ -353,8 +353,8 @@ static int read_counters(fq_metrics *m, const redisReply *hash)
             }
         } else if (len > 7 && memcmp(name, "tokens:", 7) == 0) {
             for (int k = 0; k < FQ_TOKENS_KINDS; k++)
-                if (len - 7 == strlen(token_kinds[k]) &&
-                    memcmp(name + 7, token_kinds[k], len - 7) == 0)
+                if (len - 7 == strlen(fq_metrics_token_kinds[k]) &&
+                    memcmp(name + 7, fq_metrics_token_kinds[k], len - 7) == 0)
                     m->tokens[k] = v;
         } else if (len == 10 && memcmp(name, "cost_ticks", 10) == 0) {
             m->cost_ticks = v;
@@ -568,221 +568,4 @@ void fq_metrics_free(fq_metrics *m)
     counts_free(m->tasks, m->ntasks);
     m->calls = m->tasks = NULL;
     m->ncalls = m->ntasks = 0;
-}
-
-/* ========================================================================
- * Prometheus text
- * ===================================================================== */
-
-static void family(FILE *out, const char *name, const char *type, const char *help)
-{
-    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* A label value with \, " and newline escaped. */
-static void label(FILE *out, const char *name, const char *value)
-{
-    fprintf(out, "%s=\"", name);
-    for (const char *p = value; *p; p++) {
-        if (*p == '\\')
-            fputs("\\\\", out);
-        else if (*p == '"')
-            fputs("\\\"", out);
-        else if (*p == '\n')
-            fputs("\\n", out);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
-static void sample_ll(FILE *out, const char *name, int64_t v)
-{
-    fprintf(out, "%s %lld\n", name, (long long)v);
-}
-
-/* The shortest text that reads back as the same double. */
-static void put_double(FILE *out, double v)
-{
-    char buf[40];
-    if (isnan(v)) {
-        fputs("NaN", out);
-        return;
-    }
-    if (isinf(v)) {
-        fputs(v > 0 ? "+Inf" : "-Inf", out);
-        return;
-    }
-    for (int prec = 6; prec <= 17; prec++) {
-        snprintf(buf, sizeof(buf), "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    fputs(buf, out);
-}
-
-static void sample_d(FILE *out, const char *name, double v)
-{
-    fprintf(out, "%s ", name);
-    put_double(out, v);
-    fputc('\n', out);
-}
-
-static void sample_usd(FILE *out, const char *name, int64_t ticks)
-{
-    char usd[40];
-    fprintf(out, "%s %s\n", name, fq_cost_format_usd(ticks, usd, sizeof(usd)));
-}
-
-/* name{l1="v1"[,l2="v2"]} value */
-static void labelled(FILE *out, const char *name, const char *l1, const char *v1,
-                     const char *l2, const char *v2, int64_t v)
-{
-    fprintf(out, "%s{", name);
-    label(out, l1, v1);
-    if (l2 != NULL) {
-        fputc(',', out);
-        label(out, l2, v2);
-    }
-    fprintf(out, "} %lld\n", (long long)v);
-}
-
-static void per_role(FILE *out, const char *name, const char *type, const char *help,
-                     const int64_t *v)
-{
-    family(out, name, type, help);
-    for (int r = 0; r < FQ_ROLE_COUNT; r++)
-        labelled(out, name, "role", fq_role_name((fq_role)r), NULL, NULL, v[r]);
-}
-
-static void histogram(FILE *out, const char *name, const char *help, const fq_metrics_hist *h)
-{
-    int64_t cum = 0;
-    family(out, name, "histogram", help);
-    for (int i = 0; i < h->nbuckets; i++) {
-        cum += h->in[i];
-        fprintf(out, "%s_bucket{le=\"", name);
-        put_double(out, h->le[i]);
-        fprintf(out, "\"} %lld\n", (long long)cum);
-    }
-    int64_t count = h->count > cum ? h->count : cum;
-    fprintf(out, "%s_bucket{le=\"+Inf\"} %lld\n", name, (long long)count);
-    fprintf(out, "%s_sum %lld.%03lld\n", name, (long long)(h->sum_ms / 1000),
-            (long long)(h->sum_ms % 1000));
-    fprintf(out, "%s_count %lld\n", name, (long long)count);
-}
-
-static void render_store(FILE *out, const fq_metrics *m)
-{
-    family(out, "fleetq_tasks", "gauge",
-           "Tasks in the SQLite store by role and final status (role none: rejected "
-           "without a valid role).");
-    for (size_t i = 0; i < m->ntasks; i++)
-        labelled(out, "fleetq_tasks", "role", m->tasks[i].a, "status", m->tasks[i].b,
-                 m->tasks[i].n);
-}
-
-static void render_queues(FILE *out, const fq_metrics *m)
-{
-    per_role(out, "fleetq_queue_depth", "gauge", "Tasks ready to run, waiting for a worker.",
-             m->queued);
-    per_role(out, "fleetq_queue_delayed", "gauge",
-             "Delayed tasks and retries waiting for their time (counted per role among "
-             "the 20000 due first).", m->delayed);
-    family(out, "fleetq_tasks_running", "gauge", "Tasks held by a worker under a lease.");
-    sample_ll(out, "fleetq_tasks_running", m->running);
-    family(out, "fleetq_dead_letters", "gauge", "Tasks in the dead-letter set.");
-    sample_ll(out, "fleetq_dead_letters", m->dead);
-    per_role(out, "fleetq_workers_live", "gauge",
-             "Worker processes whose last heartbeat is within FLEETQ_LEASE_SECONDS.",
-             m->workers);
-}
-
-static void render_calls(FILE *out, const fq_metrics *m)
-{
-    family(out, "fleetq_api_calls_total", "counter",
-           "API calls made by the fleet, by HTTP status (0: no response) and outcome.");
-    for (size_t i = 0; i < m->ncalls; i++)
-        labelled(out, "fleetq_api_calls_total", "code", m->calls[i].a, "outcome",
-                 m->calls[i].b, m->calls[i].n);
-    family(out, "fleetq_tokens_total", "counter",
-           "Tokens billed by the provider, by kind (cached is part of prompt).");
-    for (int k = 0; k < FQ_TOKENS_KINDS; k++)
-        labelled(out, "fleetq_tokens_total", "kind", token_kinds[k], NULL, NULL, m->tokens[k]);
-    family(out, "fleetq_api_cost_usd_total", "counter", "Cost billed for the fleet's calls, USD.");
-    sample_usd(out, "fleetq_api_cost_usd_total", m->cost_ticks);
-    histogram(out, "fleetq_api_latency_seconds", "Duration of one API call.", &m->latency);
-    histogram(out, "fleetq_queue_wait_seconds",
-              "Time from submission (or requeue) to a task's first start.", &m->wait);
-}
-
-static void render_quota(FILE *out, const fq_metrics *m)
-{
-    family(out, "fleetq_spend_usd_today", "gauge", "Spent from the daily budget today (UTC), USD.");
-    sample_usd(out, "fleetq_spend_usd_today", m->spent_ticks);
-    family(out, "fleetq_budget_reserved_usd", "gauge",
-           "Held from the daily budget for calls in flight, USD.");
-    sample_usd(out, "fleetq_budget_reserved_usd", m->reserved_ticks);
-    family(out, "fleetq_budget_cap_usd", "gauge", "DAILY_BUDGET_USD (0: no cap).");
-    sample_usd(out, "fleetq_budget_cap_usd", m->cap_ticks);
-    if (m->cap_ticks > 0) {
-        int64_t left = m->cap_ticks - m->spent_ticks - m->reserved_ticks;
-        family(out, "fleetq_budget_left_usd", "gauge",
-               "Left of the daily budget today, USD (absent when there is no cap).");
-        sample_usd(out, "fleetq_budget_left_usd", left > 0 ? left : 0);
-    }
-    family(out, "fleetq_rate_effective_per_second", "gauge",
-           "The fleet's effective rate of calls, adapted to the provider's 429s.");
-    sample_d(out, "fleetq_rate_effective_per_second", m->rate_per_s);
-    family(out, "fleetq_rate_ceiling_per_second", "gauge", "GROK_RATE_LIMIT_RPM / 60.");
-    sample_d(out, "fleetq_rate_ceiling_per_second", m->ceiling_per_s);
-    family(out, "fleetq_rate_decreases_total", "counter", "Times a 429 lowered the fleet's rate.");
-    sample_ll(out, "fleetq_rate_decreases_total", m->decreases);
-    family(out, "fleetq_rate_limited_total", "counter", "429 rate-limit answers the fleet got.");
-    sample_ll(out, "fleetq_rate_limited_total", m->rate_limited);
-    family(out, "fleetq_frozen", "gauge", "1 while a 429 holds the whole fleet.");
-    sample_ll(out, "fleetq_frozen", m->frozen);
-    family(out, "fleetq_paused", "gauge",
-           "1 while the fleet is paused for this reason (key rejected, no credits).");
-    labelled(out, "fleetq_paused", "reason", "key_rejected", NULL, NULL,
-             strcmp(m->paused, "key_rejected") == 0);
-    labelled(out, "fleetq_paused", "reason", "no_credits", NULL, NULL,
-             strcmp(m->paused, "no_credits") == 0);
-    family(out, "fleetq_breaker_state", "gauge", "Circuit breaker: 0 closed, 1 half-open, 2 open.");
-    sample_ll(out, "fleetq_breaker_state", strcmp(m->breaker, "open") == 0        ? 2
-                                           : strcmp(m->breaker, "half_open") == 0 ? 1
-                                                                                  : 0);
-    family(out, "fleetq_breaker_opened_total", "counter", "Times the circuit breaker opened.");
-    sample_ll(out, "fleetq_breaker_opened_total", m->breaker_opened);
-    family(out, "fleetq_inflight_calls", "gauge", "API calls in flight across the fleet.");
-    sample_ll(out, "fleetq_inflight_calls", m->inflight);
-}
-
-char *fq_metrics_render(const fq_metrics *m, size_t *len)
-{
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream(&text, &size);
-    if (out == NULL)
-        return NULL;
-    family(out, "fleetq_up", "gauge",
-           "1 when the coordinator could read the component for this scrape.");
-    labelled(out, "fleetq_up", "component", "redis", NULL, NULL, m->redis_ok);
-    labelled(out, "fleetq_up", "component", "sqlite", NULL, NULL, m->sqlite_ok);
-    family(out, "fleetq_build_info", "gauge", "The coordinator's version.");
-    labelled(out, "fleetq_build_info", "version", FQ_VERSION, NULL, NULL, 1);
-    if (m->sqlite_ok)
-        render_store(out, m);
-    if (m->redis_ok) {
-        render_queues(out, m);
-        render_calls(out, m);
-        render_quota(out, m);
-    }
-    int bad = ferror(out);
-    if (fclose(out) != 0 || bad) {
-        free(text);
-        return NULL;
-    }
-    *len = size;
-    return text;
 }

@@ -105,6 +105,9 @@ typedef struct fq_metrics {
  * task counts (cheap enough for a health check every few seconds). */
 enum { FQ_METRICS_HEALTH = 0, FQ_METRICS_ALL = 1 };
 
+/* The names of the token kinds, in the order of fq_metrics.tokens. */
+extern const char *const fq_metrics_token_kinds[FQ_TOKENS_KINDS];
+
 /* Fills m (which the caller frees with fq_metrics_free, whatever was read).
  * Returns 0 when Redis and SQLite both answered, -1 otherwise. */
 int fq_metrics_read(fq_metrics *m, const fq_config *cfg, int what);
