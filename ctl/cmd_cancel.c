@@ -32,9 +32,9 @@ static void help(void)
     fq_ctl_print_usage(&fq_ctl_cmd_cancel, stdout);
     fputs("\n"
           "Cancels tasks that are queued, delayed or waiting to retry: they end\n"
-          "`cancelled` (\"" REASON "\"), in Redis and in SQLite, and never reach the\n"
-          "API. A running task cannot be cancelled: its call is under way and it ends\n"
-          "when the call does. Tasks that have ended are left alone.\n"
+          "`cancelled` (\"" REASON "\"), in Redis and in SQLite, and never\n"
+          "reach the API. A running task cannot be cancelled: its call is under way\n"
+          "and it ends when the call does. Tasks that have ended are left alone.\n"
           "\n"
           "Prints \"cancelled ID (was STATUS)\" for each task cancelled; each task that\n"
           "was not gets one line on stderr saying why, and the exit status is 1.\n"

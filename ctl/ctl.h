@@ -12,20 +12,34 @@
  * Everything that talks to Redis goes through ctl_redis.c, which prints one
  * line on stderr when something goes wrong and remembers the exit code;
  * commands then return fq_ctl_exit(ctl). ctl_util.c holds the messages,
- * exit codes and argument helpers.
+ * exit codes, argument helpers and JSON output; ctl_fleet.c the snapshot
+ * of the fleet that `status` and `watch` show; cmd_result.c shows one task
+ * for `result` and `submit --wait`.
  *
  * Exit codes, for scripts: 0 success; 1 some id was not handled (each has
  * a line on stderr), or Redis refused a command; 2 usage or configuration
- * error; 3 Redis could not be reached (or the connection was lost).
+ * error; 3 Redis could not be reached (or the connection was lost). The
+ * commands that report on one task (result, submit --wait) add 4: the task
+ * ended, but not done (failed, rejected, expired, cancelled), and 5: it has
+ * not ended (yet: still queued or running, or --wait ran out of time).
+ * Those two are the task's outcome, not failures of the tool: they are
+ * returned only when nothing else went wrong, never recorded with
+ * fq_ctl_fail().
+ *
+ * Besides the scripts the coordinator and the workers run (common/lua),
+ * fleetqctl has a few of its own (ctl/lua, fq_ctl_lua_files): same
+ * prelude, same loading.
  */
 #ifndef FQ_CTL_H
 #define FQ_CTL_H
 
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
 
 #include "config.h"
+#include "embedded.h"
 #include "fields.h"
 
 #define FQ_CTL_PROG "fleetqctl"
@@ -35,6 +49,8 @@ enum {
     FQ_CTL_PARTIAL = 1,      /* some id was not handled; a Redis error reply */
     FQ_CTL_USAGE = 2,        /* == FQ_EXIT_CONFIG */
     FQ_CTL_UNREACHABLE = 3,
+    FQ_CTL_ENDED = 4,        /* the task ended failed, rejected, expired, cancelled */
+    FQ_CTL_NOT_ENDED = 5,    /* the task has not ended (--wait timed out) */
 };
 
 #define FQ_CTL_MAX_SCRIPTS 16
@@ -58,9 +74,18 @@ typedef struct fq_ctl_command {
     int (*run)(fq_ctl *ctl, int argc, char **argv);
 } fq_ctl_command;
 
+extern const fq_ctl_command fq_ctl_cmd_submit;
+extern const fq_ctl_command fq_ctl_cmd_result;
+extern const fq_ctl_command fq_ctl_cmd_status;
+extern const fq_ctl_command fq_ctl_cmd_watch;
 extern const fq_ctl_command fq_ctl_cmd_dead;
 extern const fq_ctl_command fq_ctl_cmd_requeue;
 extern const fq_ctl_command fq_ctl_cmd_cancel;
+extern const fq_ctl_command fq_ctl_cmd_resume;
+
+/* fleetqctl's own Lua scripts (the .lua files of ctl/lua, with the common
+ * prelude). */
+extern const fq_embedded fq_ctl_lua_files[];
 
 /* ---- ctl_redis.c ---- */
 
@@ -119,8 +144,76 @@ int fq_ctl_parse_count(const fq_ctl_command *cmd, const char *option, const char
  * (c is getopt's '?' or ':'). Returns 2. */
 int fq_ctl_bad_option(const fq_ctl_command *cmd, int c, char **argv);
 
+/* Reads a number of seconds from min to max (fractions allowed, "1.5")
+ * for an option. Returns 0 with the value in *out, or 2 after a usage
+ * error naming the option. */
+int fq_ctl_parse_seconds(const fq_ctl_command *cmd, const char *option, const char *s,
+                         double min, double max, double *out);
+
 /* Writes s for a one-line text listing: control characters (tabs, line
  * breaks) become spaces. */
 void fq_ctl_put_field(FILE *out, const char *s, size_t len);
+
+/* 1 for the final statuses: done, failed, rejected, expired, cancelled. */
+int fq_ctl_status_final(const char *status);
+
+/* The value of a field in an HGETALL reply (a flat name/value array), or
+ * NULL when the field is absent or the reply is not such an array. */
+const redisReply *fq_ctl_hash_get(const redisReply *hash, const char *name);
+/* The same as a whole number (def when absent or not a number; a number
+ * Lua wrote as a float, "1.7e+12", is read too). */
+long long fq_ctl_hash_ll(const redisReply *hash, const char *name, long long def);
+
+/* JSON output. fq_ctl_json_str() adds s[0..len) (NULL: JSON null) to obj;
+ * returns 0, or -1 when memory ran out. fq_ctl_json_print() prints obj on
+ * one line and frees it; returns 0, or -1 after reporting that memory ran
+ * out (obj NULL counts as that). */
+int fq_ctl_json_str(cJSON *obj, const char *name, const char *s, size_t len);
+int fq_ctl_json_print(cJSON *obj);
+
+/* ---- ctl_fleet.c: the figures of `status` and `watch` ---- */
+
+typedef struct fq_ctl_fleet {
+    long long now_ms;                       /* Redis' clock at the snapshot */
+    long long queued[FQ_ROLE_COUNT];        /* ready queues */
+    long long queued_all;
+    long long delayed[FQ_ROLE_COUNT];       /* in the delayed set: delayed or retrying */
+    long long retrying[FQ_ROLE_COUNT];      /* of those, retrying */
+    long long delayed_all;
+    int delayed_by_role;                    /* 0: too many to count by role */
+    long long running[FQ_ROLE_COUNT];       /* leases */
+    long long running_all;
+    int running_by_role;
+    long long workers[FQ_ROLE_COUNT];       /* live workers (registry) */
+    long long workers_live, workers_registered;
+    long long dead;                         /* dead letters */
+    long long inflight;                     /* API calls in flight (quota slots) */
+    int lease_s;                            /* the liveness window used */
+    const redisReply *quota;                /* HGETALL fleetq:quota, in reply */
+    char events_last[48];                   /* the last fleetq:events id, "" if none */
+    redisReply *reply;                      /* owns everything above */
+} fq_ctl_fleet;
+
+/* Takes one snapshot (ctl/lua/fleet.lua). Returns 0, or -1 after reporting
+ * why (with the exit code recorded); free with fq_ctl_fleet_free() either
+ * way. */
+int fq_ctl_fleet_gather(fq_ctl *ctl, fq_ctl_fleet *f);
+void fq_ctl_fleet_free(fq_ctl_fleet *f);
+
+/* Tasks not ended yet: queued + delayed + running. */
+long long fq_ctl_fleet_outstanding(const fq_ctl_fleet *f);
+
+/* The status screen, aligned, within 80 columns. */
+void fq_ctl_fleet_print(const fq_ctl *ctl, const fq_ctl_fleet *f, FILE *out);
+
+/* The same as one JSON object (NULL when memory ran out). */
+cJSON *fq_ctl_fleet_json(const fq_ctl *ctl, const fq_ctl_fleet *f);
+
+/* ---- cmd_result.c ---- */
+
+/* Shows the task id (text or JSON, as `fleetqctl result`) and returns the
+ * command's exit code: 0 done, 4 ended not done, 5 not ended, 1 not found
+ * (with a line on stderr), or what Redis failures recorded. */
+int fq_ctl_result_show(fq_ctl *ctl, const char *id, int json);
 
 #endif

@@ -8,8 +8,9 @@
  * needs the API key). Every failure prints one line naming what went wrong
  * and what to check, and records the exit code that scripts see (see
  * ctl.h). Scripts are the same .lua files the coordinator and the workers
- * run (fq_lua_files): loaded once per run with SCRIPT LOAD and called with
- * EVALSHA, and sent whole with EVAL when Redis has lost them (NOSCRIPT).
+ * run (fq_lua_files), or fleetqctl's own (fq_ctl_lua_files, ctl/lua):
+ * loaded once per run with SCRIPT LOAD and called with EVALSHA, and sent
+ * whole with EVAL when Redis has lost them (NOSCRIPT).
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -198,13 +199,17 @@ long long fq_ctl_redis_now_ms(fq_ctl *ctl)
  * Scripts
  * --------------------------------------------------------------------- */
 
+/* "<name>.lua" among the fleet's scripts, then among fleetqctl's own. */
 static const char *script_text(const char *name)
 {
+    static const fq_embedded *const tables[] = {fq_lua_files, fq_ctl_lua_files};
     size_t len = strlen(name);
-    for (int i = 0; fq_lua_files[i].name != NULL; i++) {
-        const char *n = fq_lua_files[i].name;
-        if (strncmp(n, name, len) == 0 && strcmp(n + len, ".lua") == 0)
-            return fq_lua_files[i].text;
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+        for (int i = 0; tables[t][i].name != NULL; i++) {
+            const char *n = tables[t][i].name;
+            if (strncmp(n, name, len) == 0 && strcmp(n + len, ".lua") == 0)
+                return tables[t][i].text;
+        }
     }
     return NULL;
 }

@@ -1,6 +1,7 @@
 /* ctl_util.c -- what every fleetqctl command uses besides Redis: the one-line
  * messages on stderr ("fleetqctl: ..."), the exit code a run ends with (the
- * worst one recorded), usage errors, option values and one-line output.
+ * worst one recorded), usage errors, option values, one-line output, fields
+ * of HGETALL replies and JSON output.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -79,4 +80,82 @@ void fq_ctl_put_field(FILE *out, const char *s, size_t len)
         unsigned char ch = (unsigned char)s[i];
         fputc(ch < 0x20 || ch == 0x7f ? ' ' : ch, out);
     }
+}
+
+int fq_ctl_parse_seconds(const fq_ctl_command *cmd, const char *option, const char *s,
+                         double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    /* digits and one point only: no signs, exponents, "inf" or "nan" */
+    int plain = s[0] != '\0' && strspn(s, "0123456789.") == strlen(s);
+    if (!plain || errno != 0 || end == s || *end != '\0' || !(v >= min && v <= max))
+        return fq_ctl_usage_error(cmd, "%s: must be a number of seconds from %g to %g, "
+                                       "got \"%.40s\"", option, min, max, s);
+    *out = v;
+    return 0;
+}
+
+int fq_ctl_status_final(const char *status)
+{
+    static const char *const final[] = {"done", "failed", "rejected", "expired", "cancelled"};
+    for (size_t i = 0; status != NULL && i < sizeof(final) / sizeof(final[0]); i++)
+        if (strcmp(status, final[i]) == 0)
+            return 1;
+    return 0;
+}
+
+const redisReply *fq_ctl_hash_get(const redisReply *hash, const char *name)
+{
+    if (hash == NULL || hash->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i + 1 < hash->elements; i += 2) {
+        const redisReply *k = hash->element[i], *v = hash->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
+            strcmp(k->str, name) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+long long fq_ctl_hash_ll(const redisReply *hash, const char *name, long long def)
+{
+    const redisReply *v = fq_ctl_hash_get(hash, name);
+    if (v == NULL || v->len == 0)
+        return def;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v->str, &end, 10);
+    if (errno == 0 && *end == '\0')
+        return n;
+    /* a whole number written by Lua as a float ("1.7e+12", "3.0") */
+    double d = strtod(v->str, &end);
+    if (*end != '\0' || !(d > -9.2e18 && d < 9.2e18))
+        return def;
+    return (long long)d;
+}
+
+int fq_ctl_json_str(cJSON *obj, const char *name, const char *s, size_t len)
+{
+    if (s == NULL)
+        return cJSON_AddNullToObject(obj, name) != NULL ? 0 : -1;
+    char *copy = strndup(s, len);
+    int ok = copy != NULL && cJSON_AddStringToObject(obj, name, copy) != NULL;
+    free(copy);
+    return ok ? 0 : -1;
+}
+
+int fq_ctl_json_print(cJSON *obj)
+{
+    char *text = obj != NULL ? cJSON_PrintUnformatted(obj) : NULL;
+    if (text != NULL)
+        puts(text);
+    cJSON_free(text);
+    cJSON_Delete(obj);
+    if (text == NULL) {
+        fq_ctl_errorf("out of memory while writing the JSON");
+        return -1;
+    }
+    return 0;
 }

@@ -12,9 +12,14 @@
 #include "ctl.h"
 
 static const fq_ctl_command *const commands[] = {
+    &fq_ctl_cmd_submit,
+    &fq_ctl_cmd_result,
+    &fq_ctl_cmd_status,
+    &fq_ctl_cmd_watch,
     &fq_ctl_cmd_dead,
     &fq_ctl_cmd_requeue,
     &fq_ctl_cmd_cancel,
+    &fq_ctl_cmd_resume,
     NULL,
 };
 
@@ -34,8 +39,11 @@ static void usage(FILE *out)
           "Run '" FQ_CTL_PROG " COMMAND --help' for a command's arguments.\n"
           "\n"
           "Exit status: 0 success; 1 some task could not be handled (one line each\n"
-          "on stderr) or Redis refused a command; 2 usage or configuration error;\n"
-          "3 Redis could not be reached.\n",
+          "on stderr: an unknown id, a task in the wrong state) or Redis refused a\n"
+          "command; 2 usage or configuration error; 3 Redis could not be reached.\n"
+          "For `result` and `submit --wait`, the task's outcome: 0 done; 4 it ended\n"
+          "failed, rejected, expired or cancelled; 5 it has not ended (yet, or\n"
+          "before --wait ran out).\n",
           out);
 }
 

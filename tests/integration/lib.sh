@@ -22,12 +22,18 @@ export FQ_KEY
 
 fq_log() { printf '[%s %s] %s\n' "$FQ_TEST" "$(date +%H:%M:%S)" "$*" >&2; }
 
-# Stops every process started so far: SIGTERM, then SIGKILL after $1
-# tenths of a second (default 50).
+# Stops every process started so far, the last started first (so Redis,
+# started first, is still there while the others leave): SIGTERM, then
+# SIGKILL after $1 tenths of a second (default 50).
 fq_stop_all() {
-    local pid
-    for pid in "${FQ_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${FQ_PIDS[@]}"; do
+    local pid i
+    for ((i = ${#FQ_PIDS[@]} - 1; i >= 0; i--)); do
+        [ "${FQ_PIDS[$i]}" = "${FQ_REDIS_PID:-}" ] && continue
+        kill -TERM "${FQ_PIDS[$i]}" 2>/dev/null || true
+    done
+    for ((i = ${#FQ_PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${FQ_PIDS[$i]}
+        [ "$pid" != "${FQ_REDIS_PID:-}" ] || kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 1 "${1:-50}"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true

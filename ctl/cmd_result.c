@@ -1,0 +1,325 @@
+/* cmd_result.c -- `fleetqctl result ID`: what became of one task.
+ *
+ * Everything comes from the task's hash, fleetq:task:<id> (one HMGET):
+ * status, role, model, attempts, error, output, tokens, cost and times.
+ * Text output is a few "name: value" header lines (control characters
+ * shown as spaces), then a blank line and the output as it is; --json
+ * prints one object. The exit status says how the task stands, so scripts
+ * can branch on it: 0 done, 4 ended otherwise, 5 not ended yet, 1 unknown.
+ * The hash of an ended task expires after FQ_RESULT_TTL_S (7 days); after
+ * that the task is only in SQLite, and the message says how to look there.
+ *
+ * fq_ctl_result_show() is shared with `fleetqctl submit --wait`.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cost.h"
+#include "ctl.h"
+#include "keys.h"
+#include "record.h"
+#include "task.h"
+
+static int run(fq_ctl *ctl, int argc, char **argv);
+
+const fq_ctl_command fq_ctl_cmd_result = {
+    .name = "result",
+    .args = "ID [--json]",
+    .summary = "show a task's status, output, error, tokens, cost and times",
+    .run = run,
+};
+
+static void help(void)
+{
+    fq_ctl_print_usage(&fq_ctl_cmd_result, stdout);
+    fputs("\n"
+          "Shows one task from its record in Redis (fleetq:task:ID): a few header\n"
+          "lines (id, status, role and priority, model, attempts, tokens, cost,\n"
+          "latency, times in UTC, worker, error), then a blank line and the output as\n"
+          "the model wrote it. Ended tasks are kept in Redis for 7 days; older ones\n"
+          "are only in SQLite (the tasks table of FLEETQ_DB).\n"
+          "\n"
+          "Options:\n"
+          "  --json       print one JSON object: id, status, final (true once ended),\n"
+          "               role, priority, model, attempts, max_attempts, error, output,\n"
+          "               finish_reason, prompt_tokens, completion_tokens,\n"
+          "               reasoning_tokens, cached_tokens, cost_usd, latency_ms,\n"
+          "               submitted_at, started_at, finished_at (ISO-8601), worker;\n"
+          "               what the task does not have yet is null\n"
+          "  -h, --help   show this help\n"
+          "\n"
+          "Exit status: 0 the task is done; 4 it ended failed, rejected, expired or\n"
+          "cancelled; 5 it has not ended yet (queued, delayed, running, retrying);\n"
+          "1 no such task in Redis (or not a task id); 2 usage or configuration\n"
+          "error; 3 Redis could not be reached.\n",
+          stdout);
+}
+
+/* ------------------------------------------------------------------------
+ * Reading the task
+ * --------------------------------------------------------------------- */
+
+enum {
+    F_STATUS, F_ROLE, F_PRIORITY, F_MODEL, F_ATTEMPTS, F_MAX_ATTEMPTS, F_ERROR, F_OUTPUT,
+    F_FINISH_REASON, F_PROMPT_TOKENS, F_COMPLETION_TOKENS, F_REASONING_TOKENS,
+    F_CACHED_TOKENS, F_COST_TICKS, F_LATENCY, F_SUBMITTED, F_STARTED, F_FINISHED, F_WORKER,
+    F_COUNT
+};
+
+static const char *const field_names[F_COUNT] = {
+    "status", "role", "priority", "model", "attempts", "max_attempts", "error", "output",
+    "finish_reason", "prompt_tokens", "completion_tokens", "reasoning_tokens",
+    "cached_tokens", "cost_ticks", "latency_ms", "submitted_at", "started_at",
+    "finished_at", "worker",
+};
+
+typedef struct task_view {
+    const char *id;
+    const redisReply *f[F_COUNT];   /* NULL when the hash lacks the field */
+} task_view;
+
+static const redisReply *get(const task_view *t, int i)
+{
+    return t->f[i];
+}
+
+/* A whole-number field; -1 when absent or not one. */
+static long long num(const task_view *t, int i)
+{
+    const redisReply *v = t->f[i];
+    if (v == NULL || v->len == 0)
+        return -1;
+    char *end;
+    long long n = strtoll(v->str, &end, 10);
+    return *end == '\0' ? n : -1;
+}
+
+/* The same, 0 when absent. */
+static long long count(const task_view *t, int i)
+{
+    long long n = num(t, i);
+    return n < 0 ? 0 : n;
+}
+
+/* Reads the hash; returns the HMGET reply (owning t's fields), or NULL
+ * after reporting why. */
+static redisReply *read_task(fq_ctl *ctl, const char *id, task_view *t)
+{
+    char key[FQ_KEY_MAX];
+    fq_argv a;
+    fq_argv_init(&a);
+    fq_argv_adds(&a, "HMGET");
+    fq_argv_adds(&a, fq_key_task(id, key, sizeof(key)));
+    int bad = 0;
+    for (int i = 0; i < F_COUNT; i++)
+        bad |= fq_argv_adds(&a, field_names[i]);
+    redisReply *r = bad ? NULL : fq_ctl_command_argv(ctl, &a);
+    fq_argv_free(&a);
+    if (bad) {
+        fq_ctl_errorf("out of memory");
+        fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+        return NULL;
+    }
+    if (r == NULL)
+        return NULL;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != F_COUNT) {
+        freeReplyObject(r);
+        fq_ctl_errorf("Redis answered HMGET with something unexpected");
+        fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+        return NULL;
+    }
+    t->id = id;
+    for (int i = 0; i < F_COUNT; i++)
+        t->f[i] = r->element[i]->type == REDIS_REPLY_STRING ? r->element[i] : NULL;
+    return r;
+}
+
+/* ------------------------------------------------------------------------
+ * Text
+ * --------------------------------------------------------------------- */
+
+static void header(const char *name, const redisReply *v)
+{
+    if (v == NULL || v->len == 0)
+        return;
+    printf("%-11s", name);
+    fq_ctl_put_field(stdout, v->str, v->len);
+    putchar('\n');
+}
+
+static void header_time(const char *name, long long ms)
+{
+    char t[40];
+    if (ms > 0)
+        printf("%-11s%s\n", name, fq_iso8601_ms(ms, t, sizeof(t)));
+}
+
+static void print_text(const task_view *t)
+{
+    printf("%-11s%s\n", "id:", t->id);
+    header("status:", get(t, F_STATUS));
+    if (get(t, F_ROLE) != NULL) {
+        printf("%-11s", "role:");
+        fq_ctl_put_field(stdout, get(t, F_ROLE)->str, get(t, F_ROLE)->len);
+        if (num(t, F_PRIORITY) >= 0)
+            printf(", priority %lld", num(t, F_PRIORITY));
+        putchar('\n');
+    }
+    header("model:", get(t, F_MODEL));
+    if (num(t, F_ATTEMPTS) >= 0) {
+        printf("%-11s%lld", "attempts:", num(t, F_ATTEMPTS));
+        if (num(t, F_MAX_ATTEMPTS) > 0)
+            printf(" of %lld", num(t, F_MAX_ATTEMPTS));
+        putchar('\n');
+    }
+    if (num(t, F_PROMPT_TOKENS) >= 0)
+        printf("%-11s%lld prompt (%lld cached), %lld completion, %lld reasoning\n", "tokens:",
+               num(t, F_PROMPT_TOKENS), count(t, F_CACHED_TOKENS), count(t, F_COMPLETION_TOKENS),
+               count(t, F_REASONING_TOKENS));
+    if (num(t, F_COST_TICKS) >= 0)
+        printf("%-11s$%.6f\n", "cost:", (double)num(t, F_COST_TICKS) / FQ_TICKS_PER_USD);
+    if (num(t, F_LATENCY) >= 0)
+        printf("%-11s%lld ms\n", "latency:", num(t, F_LATENCY));
+    header_time("submitted:", num(t, F_SUBMITTED));
+    header_time("started:", num(t, F_STARTED));
+    header_time("finished:", num(t, F_FINISHED));
+    header("worker:", get(t, F_WORKER));
+    header("finish:", get(t, F_FINISH_REASON));
+    header("error:", get(t, F_ERROR));
+    const redisReply *out = get(t, F_OUTPUT);
+    if (out != NULL && out->len > 0) {
+        putchar('\n');
+        fwrite(out->str, 1, out->len, stdout);
+        if (out->str[out->len - 1] != '\n')
+            putchar('\n');
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * JSON
+ * --------------------------------------------------------------------- */
+
+static int add_str(cJSON *o, const char *name, const redisReply *v)
+{
+    return fq_ctl_json_str(o, name, v ? v->str : NULL, v ? v->len : 0);
+}
+
+static int add_num(cJSON *o, const char *name, int known, double n)
+{
+    return (known ? cJSON_AddNumberToObject(o, name, n) : cJSON_AddNullToObject(o, name)) !=
+                   NULL ? 0 : -1;
+}
+
+static int add_int(cJSON *o, const char *name, long long n)
+{
+    return add_num(o, name, n >= 0, (double)n);
+}
+
+static int add_time(cJSON *o, const char *name, long long ms)
+{
+    char t[40];
+    if (ms <= 0)
+        return cJSON_AddNullToObject(o, name) != NULL ? 0 : -1;
+    return cJSON_AddStringToObject(o, name, fq_iso8601_ms(ms, t, sizeof(t))) != NULL ? 0 : -1;
+}
+
+static cJSON *to_json(const task_view *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        return NULL;
+    const redisReply *status = get(t, F_STATUS);
+    int bad = cJSON_AddStringToObject(o, "id", t->id) == NULL;
+    bad |= add_str(o, "status", status);
+    bad |= cJSON_AddBoolToObject(o, "final", fq_ctl_status_final(status->str)) == NULL;
+    bad |= add_str(o, "role", get(t, F_ROLE));
+    bad |= add_int(o, "priority", num(t, F_PRIORITY));
+    bad |= add_str(o, "model", get(t, F_MODEL));
+    bad |= add_int(o, "attempts", num(t, F_ATTEMPTS));
+    bad |= add_int(o, "max_attempts", num(t, F_MAX_ATTEMPTS));
+    bad |= add_str(o, "error", get(t, F_ERROR));
+    bad |= add_str(o, "output", get(t, F_OUTPUT));
+    bad |= add_str(o, "finish_reason", get(t, F_FINISH_REASON));
+    bad |= add_int(o, "prompt_tokens", num(t, F_PROMPT_TOKENS));
+    bad |= add_int(o, "completion_tokens", num(t, F_COMPLETION_TOKENS));
+    bad |= add_int(o, "reasoning_tokens", num(t, F_REASONING_TOKENS));
+    bad |= add_int(o, "cached_tokens", num(t, F_CACHED_TOKENS));
+    bad |= add_num(o, "cost_usd", num(t, F_COST_TICKS) >= 0,
+                   (double)num(t, F_COST_TICKS) / FQ_TICKS_PER_USD);
+    bad |= add_int(o, "latency_ms", num(t, F_LATENCY));
+    bad |= add_time(o, "submitted_at", num(t, F_SUBMITTED));
+    bad |= add_time(o, "started_at", num(t, F_STARTED));
+    bad |= add_time(o, "finished_at", num(t, F_FINISHED));
+    bad |= add_str(o, "worker", get(t, F_WORKER));
+    if (bad) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* ------------------------------------------------------------------------
+ * The command
+ * --------------------------------------------------------------------- */
+
+int fq_ctl_result_show(fq_ctl *ctl, const char *id, int json)
+{
+    task_view t;
+    redisReply *r = read_task(ctl, id, &t);
+    if (r == NULL)
+        return fq_ctl_exit(ctl);
+    const redisReply *status = get(&t, F_STATUS);
+    if (status == NULL) {
+        freeReplyObject(r);
+        fq_ctl_errorf("result %s: no such task in Redis (fleetq:task:%s): the id is unknown, "
+                      "or the task ended more than 7 days ago; ended tasks stay in SQLite: "
+                      "sqlite3 %s \"SELECT * FROM tasks WHERE id = '%s'\"",
+                      id, id, ctl->cfg.db_path, id);
+        fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+        return fq_ctl_exit(ctl);
+    }
+    if (json) {
+        if (fq_ctl_json_print(to_json(&t)) != 0)
+            fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+    } else {
+        print_text(&t);
+    }
+    int code = strcmp(status->str, "done") == 0        ? FQ_CTL_OK
+               : fq_ctl_status_final(status->str) ? FQ_CTL_ENDED
+                                                   : FQ_CTL_NOT_ENDED;
+    freeReplyObject(r);
+    return fq_ctl_exit(ctl) != FQ_CTL_OK ? fq_ctl_exit(ctl) : code;
+}
+
+static int run(fq_ctl *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int json = 0, c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = 1; break;
+        case 'h': help(); return FQ_CTL_OK;
+        default: return fq_ctl_bad_option(&fq_ctl_cmd_result, c, argv);
+        }
+    }
+    if (optind >= argc)
+        return fq_ctl_usage_error(&fq_ctl_cmd_result, "no task id given");
+    if (argc - optind > 1)
+        return fq_ctl_usage_error(&fq_ctl_cmd_result, "one task id at a time, got \"%.40s\" "
+                                  "too", argv[optind + 1]);
+    const char *id = argv[optind];
+    if (!fq_id_valid(id, strlen(id))) {
+        fq_ctl_errorf("result \"%.40s\": not a task id (1-128 of A-Za-z0-9._:-)", id);
+        return FQ_CTL_PARTIAL;
+    }
+    if (fq_ctl_connect(ctl) != 0)
+        return fq_ctl_exit(ctl);
+    return fq_ctl_result_show(ctl, id, json);
+}

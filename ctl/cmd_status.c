@@ -1,0 +1,90 @@
+/* cmd_status.c -- `fleetqctl status`: one screen on the state of the fleet.
+ *
+ * The figures are one snapshot (ctl_fleet.c): per role the tasks queued,
+ * delayed (and of those, waiting to retry), running and the live workers;
+ * the dead letters; the fleet quota (effective rate and ceiling, this
+ * minute's calls, calls in flight, freeze, pause, circuit breaker) and
+ * today's budget. Text for people, --json for scripts.
+ */
+#include <getopt.h>
+
+#include "ctl.h"
+
+static int run(fq_ctl *ctl, int argc, char **argv);
+
+const fq_ctl_command fq_ctl_cmd_status = {
+    .name = "status",
+    .args = "[--json]",
+    .summary = "queues, workers, dead letters, quota and budget on one screen",
+    .run = run,
+};
+
+static void help(void)
+{
+    fq_ctl_print_usage(&fq_ctl_cmd_status, stdout);
+    fputs("\n"
+          "Shows the fleet as it is now, on Redis' clock:\n"
+          "  - per role: tasks queued; delayed (waiting for their start time or for a\n"
+          "    retry), and of those retrying; running (under a lease); live workers\n"
+          "    (a heartbeat in the last FLEETQ_LEASE_SECONDS, default 30);\n"
+          "  - dead letters (tasks that ended failed; see " FQ_CTL_PROG " dead);\n"
+          "  - the fleet quota from fleetq:quota: effective rate and its ceiling,\n"
+          "    calls this minute, calls in flight, a freeze after a 429, a pause (key\n"
+          "    rejected, no credits) and its reason, the circuit breaker;\n"
+          "  - today's budget (UTC day): spent, cap and what is left.\n"
+          "Delayed, retrying and running tasks are counted by role while there are at\n"
+          "most 5000 of them; past that only the total is shown (a dash, or null).\n"
+          "\n"
+          "Options:\n"
+          "  --json       print one JSON object: time, now_ms, roles (ceo, code,\n"
+          "               quality, memory: queued, delayed, retrying, running,\n"
+          "               workers), all (the same summed), workers (live, registered,\n"
+          "               lease_seconds), dead, quota (rate_limiting, rate_per_s,\n"
+          "               rpm_ceiling, window_requests, inflight, frozen,\n"
+          "               frozen_until_ms, paused, pause_reason, paused_at_ms,\n"
+          "               resumed_at_ms, breaker, breaker_failures, decreases,\n"
+          "               last_429_ms) and budget (spent_usd, reserved_usd, cap_usd,\n"
+          "               left_usd); quota and budget are null until a worker has\n"
+          "               asked for a call, other unknown figures are null\n"
+          "  -h, --help   show this help\n"
+          "\n"
+          "Exit status: 0 shown; 1 Redis refused a command; 2 usage or configuration\n"
+          "error; 3 Redis could not be reached.\n",
+          stdout);
+}
+
+static int run(fq_ctl *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int json = 0, c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = 1; break;
+        case 'h': help(); return FQ_CTL_OK;
+        default: return fq_ctl_bad_option(&fq_ctl_cmd_status, c, argv);
+        }
+    }
+    if (optind < argc)
+        return fq_ctl_usage_error(&fq_ctl_cmd_status, "unexpected argument \"%.40s\"",
+                                  argv[optind]);
+    if (fq_ctl_connect(ctl) != 0)
+        return fq_ctl_exit(ctl);
+
+    fq_ctl_fleet f;
+    if (fq_ctl_fleet_gather(ctl, &f) == 0) {
+        if (json) {
+            if (fq_ctl_json_print(fq_ctl_fleet_json(ctl, &f)) != 0)
+                fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+        } else {
+            fq_ctl_fleet_print(ctl, &f, stdout);
+        }
+    }
+    fq_ctl_fleet_free(&f);
+    return fq_ctl_exit(ctl);
+}

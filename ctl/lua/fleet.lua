@@ -1,0 +1,61 @@
+-- fleet.lua -- one consistent snapshot of the fleet for `fleetqctl status`
+-- and `fleetqctl watch`, taken in one step so that the counts agree with
+-- each other and with the last entry of the events stream at that moment
+-- (watch counts the tasks that ended after it from there on).
+--
+-- The delayed set and the leases hold only ids; their role (and, for the
+-- delayed set, whether the task is delayed or retrying) is read from each
+-- task's hash, as long as the set has at most ARGV[2] members; past that
+-- only the totals are given, so a huge backlog never holds Redis for long.
+-- A worker in the registry (member "host:pid:role", scored by its last
+-- heartbeat in ms) is live when that heartbeat is at most ARGV[1] ms old.
+--
+-- KEYS: 1-4 ready queues (ceo, code, quality, memory), 5 delayed,
+--       6 leases, 7 dead letters, 8 worker registry, 9 quota call slots,
+--       10 fleetq:quota, 11 fleetq:events
+-- ARGV: 1 liveness window ms, 2 most members counted by role
+-- Returns {now ms, {queued x4}, delayed total, running total, dead,
+--          {delayed x4, retrying x4} or {}, {running x4} or {},
+--          {live workers x4, live total, registered}, calls in flight,
+--          fleetq:quota as HGETALL, last events id or ''}
+local ready = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
+local delayed, leases, dead, workers, slots, quota, events =
+    KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local window_ms, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local index = {ceo = 1, code = 2, quality = 3, memory = 4}
+local now = fq_now_ms()
+
+local queued = {}
+for i = 1, 4 do queued[i] = redis.call('ZCARD', ready[i]) end
+local ndelayed = redis.call('ZCARD', delayed)
+local nrunning = redis.call('ZCARD', leases)
+
+-- counts by role of a set of task ids; with_retrying adds the retrying
+-- ones as four more counts
+local function by_role(key, n, with_retrying)
+    if n > limit then return {} end
+    local out = {0, 0, 0, 0, 0, 0, 0, 0}
+    for _, id in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+        local t = redis.call('HMGET', fq_task_key(id), 'role', 'status')
+        local i = index[t[1] or '']
+        if i then
+            out[i] = out[i] + 1
+            if t[2] == 'retrying' then out[i + 4] = out[i + 4] + 1 end
+        end
+    end
+    if not with_retrying then return {out[1], out[2], out[3], out[4]} end
+    return out
+end
+
+local live = {0, 0, 0, 0, 0, redis.call('ZCARD', workers)}
+for _, w in ipairs(redis.call('ZRANGEBYSCORE', workers, now - window_ms, '+inf')) do
+    local i = index[string.match(w, ':([^:]*)$') or '']
+    if i then live[i] = live[i] + 1 end
+    live[5] = live[5] + 1
+end
+
+local last = redis.call('XREVRANGE', events, '+', '-', 'COUNT', 1)
+return {now, queued, ndelayed, nrunning, redis.call('ZCARD', dead),
+    by_role(delayed, ndelayed, true), by_role(leases, nrunning, false), live,
+    redis.call('ZCOUNT', slots, '(' .. now, '+inf'), redis.call('HGETALL', quota),
+    #last > 0 and last[1][1] or ''}
