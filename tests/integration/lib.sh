@@ -197,6 +197,22 @@ fq_submit_n() {
     done | fq_redis >/dev/null
 }
 
+# fq_ctl ARGS...: runs fleetqctl (stdin passed on); leaves CTL_RC, CTL_OUT
+# and CTL_ERR (stderr is also kept in ctl.log, where a sanitizer report
+# fails the test).
+FQ_CTL="$FQ_BIN/ctl/fleetqctl"
+fq_ctl() {
+    set +e
+    "$FQ_CTL" "$@" >"$FQ_TMP/ctl.out" 2>"$FQ_TMP/ctl.err"
+    CTL_RC=$?
+    set -e
+    CTL_OUT=$(cat "$FQ_TMP/ctl.out")
+    CTL_ERR=$(cat "$FQ_TMP/ctl.err")
+    { echo "\$ fleetqctl $*"; cat "$FQ_TMP/ctl.err"; } >>"$FQ_TMP/ctl.log"
+}
+# fq_done_status ID [SECONDS]: waits for the task's final status (BLPOP)
+fq_done_status() { fq_redis BLPOP "fleetq:done:$1" "${2:-20}" | tail -n 1; }
+
 fq_quota() { fq_redis HGET fleetq:quota "$1"; }
 # predicates for fq_wait_for, which runs its command again and again
 fq_quota_is() { [ "$(fq_quota "$1")" = "$2" ]; }

@@ -10,23 +10,9 @@
 # every command, usage errors (2) and an unreachable Redis (3).
 . "$(dirname "$0")/lib.sh"
 
-FQ_CTL="$FQ_BIN/ctl/fleetqctl"
 COMMANDS="submit result status watch dead requeue cancel resume"
 
-# ctl ARGS...: runs fleetqctl (stdin passed on); leaves CTL_RC, CTL_OUT and
-# CTL_ERR (stderr is also kept in ctl.log, where a sanitizer report fails
-# the test).
-ctl() {
-    set +e
-    "$FQ_CTL" "$@" >"$FQ_TMP/ctl.out" 2>"$FQ_TMP/ctl.err"
-    CTL_RC=$?
-    set -e
-    CTL_OUT=$(cat "$FQ_TMP/ctl.out")
-    CTL_ERR=$(cat "$FQ_TMP/ctl.err")
-    { echo "\$ fleetqctl $*"; cat "$FQ_TMP/ctl.err"; } >>"$FQ_TMP/ctl.log"
-}
 jqo() { jq -r "$1" <<<"$CTL_OUT"; }   # a field of the JSON fleetqctl printed
-done_status() { fq_redis BLPOP "fleetq:done:$1" "${2:-20}" | tail -n 1; }
 quota_empty() { [ -z "$(fq_quota "$1")" ]; }
 # Stops every program but Redis and waits for them (workers deregister
 # from Redis as they stop), so the next fq_reset_fleet is quick.
@@ -44,20 +30,20 @@ too_wide() { awk 'length($0) > 80' <<<"$1"; }
 has_escape() { grep -q $'\033' <<<"$1"; }
 
 # ---------------------------------------------------------------- the CLI itself
-ctl --help
+fq_ctl --help
 fq_assert_eq "$CTL_RC" 0 "fleetqctl --help"
 global_help=$CTL_OUT
 for c in $COMMANDS; do
     line=$(grep -E "^  $c +[a-z]" <<<"$global_help") || fq_fail "fleetqctl --help lacks $c: $global_help"
     [ "$(wc -w <<<"$line")" -ge 4 ] || fq_fail "no summary for $c in: $line"
-    ctl "$c" --help
+    fq_ctl "$c" --help
     fq_assert_eq "$CTL_RC" 0 "fleetqctl $c --help"
     fq_assert_contains "$CTL_OUT" "Usage: fleetqctl $c" "fleetqctl $c --help"
     [ -z "$(too_wide "$CTL_OUT")" ] || fq_fail "fleetqctl $c --help is wider than 80: $(too_wide "$CTL_OUT")"
-    ctl help "$c"
+    fq_ctl help "$c"
     fq_assert_eq "$CTL_RC" 0 "fleetqctl help $c"
 done
-ctl help
+fq_ctl help
 fq_assert_eq "$CTL_RC" 0 "fleetqctl help"
 [ -z "$(too_wide "$CTL_OUT")" ] || fq_fail "fleetqctl help is wider than 80: $(too_wide "$CTL_OUT")"
 fq_assert_contains "$CTL_OUT" "4 it ended" "exit status 4 in the global help"
@@ -67,17 +53,17 @@ for cmd in "status --bogus" "status --json extra" "watch --bogus" "watch --inter
         "submit role code prompt" "submit role code prompt x --wait=soon" \
         "submit role - prompt -" "submit - code"; do
     # shellcheck disable=SC2086
-    ctl $cmd </dev/null
+    fq_ctl $cmd </dev/null
     fq_assert_eq "$CTL_RC" 2 "fleetqctl $cmd (a usage error)"
 done
-ctl submit role code '' x
+fq_ctl submit role code '' x
 fq_assert_eq "$CTL_RC" 2 "an empty field name"
 fq_assert_contains "$CTL_ERR" "empty field name" "the message for an empty field name"
 closed=$(fq_free_port)
 for cmd in "submit role code prompt x" "submit role code prompt x --wait 5" "result x" \
         "status" "status --json" "watch --count 1" "resume"; do
     # shellcheck disable=SC2086
-    REDIS_URL="redis://127.0.0.1:$closed/0" ctl $cmd
+    REDIS_URL="redis://127.0.0.1:$closed/0" fq_ctl $cmd
     fq_assert_eq "$CTL_RC" 3 "fleetqctl $cmd with Redis on a closed port"
     fq_assert_contains "$CTL_ERR" "cannot reach Redis" "fleetqctl $cmd, the message"
 done
@@ -90,15 +76,15 @@ fq_start_coordinator
 fq_start_worker code --concurrency 2
 code_worker=$FQ_LAST_PID
 
-ctl submit role code prompt "first task"
+fq_ctl submit role code prompt "first task"
 fq_assert_eq "$CTL_RC" 0 "submit"
 grep -qE '^[0-9]+-[0-9]+$' <<<"$CTL_OUT" || fq_fail "submit printed '$CTL_OUT', not an entry id"
 first=$CTL_OUT
 fq_assert_eq "$(fq_redis XRANGE fleetq:submit "$first" "$first" | sed -n 2,5p | xargs)" \
     "role code prompt first task" "the entry submit wrote"
-fq_assert_eq "$(done_status "$first")" done "the task submit printed the id of"
+fq_assert_eq "$(fq_done_status "$first")" done "the task submit printed the id of"
 
-ctl submit id s-wait role code prompt "wait for me" --wait 30
+fq_ctl submit id s-wait role code prompt "wait for me" --wait 30
 fq_assert_eq "$CTL_RC" 0 "submit --wait of a task that ends done"
 fq_assert_eq "$(head -n 1 <<<"$CTL_OUT")" s-wait "submit --wait prints the id first"
 fq_assert_contains "$CTL_OUT" "status:    done" "submit --wait shows the status"
@@ -106,16 +92,16 @@ fq_assert_contains "$CTL_OUT" "Mock answer to: wait for me" "submit --wait shows
 fq_assert_eq "$(fq_sql "SELECT status FROM tasks WHERE id='s-wait'")" done \
     "the row is in SQLite when submit --wait returns"
 
-ctl submit --json role code prompt "as json" id s-json --wait
+fq_ctl submit --json role code prompt "as json" id s-json --wait
 fq_assert_eq "$CTL_RC" 0 "submit --json --wait"
 fq_assert_eq "$(jqo '.id + " " + .status + " " + (.final | tostring)')" "s-json done true" \
     "submit --json --wait"
 fq_assert_contains "$(jqo .output)" "Mock answer to: as json" "the output in JSON"
-ctl submit --json role code prompt "no wait" id s-nowait
+fq_ctl submit --json role code prompt "no wait" id s-nowait
 fq_assert_eq "$(jqo '.id')" s-nowait "submit --json prints the id"
 grep -qE '^[0-9]+-[0-9]+$' <<<"$(jqo .entry)" || fq_fail "submit --json: no entry id in $CTL_OUT"
 
-ctl submit role nosuchrole prompt "x" id s-bad --wait 30
+fq_ctl submit role nosuchrole prompt "x" id s-bad --wait 30
 fq_assert_eq "$CTL_RC" 4 "submit --wait of a task with a bad role"
 fq_assert_contains "$CTL_OUT" "status:    rejected" "the status of the rejected task"
 fq_assert_contains "$CTL_OUT" 'role: must be one of ceo, code, quality, memory, got "nosuchrole"' \
@@ -123,38 +109,38 @@ fq_assert_contains "$CTL_OUT" 'role: must be one of ceo, code, quality, memory, 
 
 # a value from stdin, with line breaks, quotes and what looks like an option
 prompt=$'first line\n--json "quoted" and \\ back\nlast line'
-ctl submit role code id s-stdin prompt - --wait 30 <<<"$prompt"
+fq_ctl submit role code id s-stdin prompt - --wait 30 <<<"$prompt"
 fq_assert_eq "$CTL_RC" 0 "submit with the prompt from stdin"
 fq_assert_eq "$(fq_redis HGET fleetq:task:s-stdin prompt)" "$prompt" \
     "the prompt read from stdin (the trailing line break dropped)"
 fq_assert_contains "$CTL_OUT" "Mock answer to: first line" "the answer to the prompt from stdin"
 # a VALUE that looks like an option is a value
-ctl submit role code id s-dash prompt --json
+fq_ctl submit role code id s-dash prompt --json
 fq_assert_eq "$CTL_OUT" s-dash "submit with a value that looks like an option"
-fq_assert_eq "$(done_status s-dash)" done "the task whose prompt is --json"
+fq_assert_eq "$(fq_done_status s-dash)" done "the task whose prompt is --json"
 fq_assert_eq "$(fq_redis HGET fleetq:task:s-dash prompt)" "--json" "a value is never an option"
 # the id inside a json field
-ctl submit json '{"role":"code","prompt":"in json","id":"s-in-json"}' --wait 30
+fq_ctl submit json '{"role":"code","prompt":"in json","id":"s-in-json"}' --wait 30
 fq_assert_eq "$CTL_RC" 0 "submit of one json field"
 fq_assert_eq "$(head -n 1 <<<"$CTL_OUT")" s-in-json "the id inside the json field"
 # a repeated id is not run twice: --wait shows how the first one ended
-ctl submit id s-wait role code prompt "again" --wait 10
+fq_ctl submit id s-wait role code prompt "again" --wait 10
 fq_assert_eq "$CTL_RC" 0 "submit --wait of a repeated id"
 fq_assert_contains "$CTL_OUT" "Mock answer to: wait for me" "a repeated id shows the first run"
 fq_assert_contains "$CTL_ERR" "submitted before" "the note about a repeated id"
 
 # --wait running out: a delayed task
 start=$(date +%s)
-ctl submit id s-later role code prompt "later" delay 600 --wait 1
+fq_ctl submit id s-later role code prompt "later" delay 600 --wait 1
 fq_assert_eq "$CTL_RC" 5 "submit --wait that runs out"
 fq_assert_contains "$CTL_ERR" "still delayed" "the message when --wait runs out"
 fq_assert_le "$(( $(date +%s) - start ))" 4 "seconds submit --wait 1 took"
-ctl submit --json id s-later2 role code prompt "later" delay 600 --wait 0.5
+fq_ctl submit --json id s-later2 role code prompt "later" delay 600 --wait 0.5
 fq_assert_eq "$CTL_RC" 5 "submit --json --wait that runs out"
 fq_assert_eq "$(jqo '.id + " " + .status + " " + (.final | tostring)')" "s-later2 delayed false" \
     "submit --json --wait that runs out: the task as it stands"
 
-ctl result s-wait
+fq_ctl result s-wait
 fq_assert_eq "$CTL_RC" 0 "result of a done task"
 fq_assert_eq "$(head -n 1 <<<"$CTL_OUT")" "id:        s-wait" "the first line of result"
 for want in "status:    done" "role:      code, priority 4" "model:     grok-code-fast-1" \
@@ -165,7 +151,7 @@ grep -qE '^cost:      \$0\.[0-9]{6}$' <<<"$CTL_OUT" || fq_fail "no cost line in:
 grep -qE '^tokens:    [1-9][0-9]* prompt' <<<"$CTL_OUT" || fq_fail "no tokens line in: $CTL_OUT"
 fq_assert_eq "$(sed -n '/^$/,$p' <<<"$CTL_OUT" | sed 1d)" \
     "$(fq_sql "SELECT output FROM tasks WHERE id='s-wait'")" "the output after the headers"
-ctl result s-wait --json
+fq_ctl result s-wait --json
 fq_assert_eq "$CTL_RC" 0 "result --json of a done task"
 fq_assert_eq "$(jqo '[.id, .status, .final, .role, .priority, .model, .attempts,
     .max_attempts, .error] | map(tostring) | join(" ")')" \
@@ -179,19 +165,19 @@ fq_assert_eq "$(jqo .output)" "$(fq_sql "SELECT output FROM tasks WHERE id='s-wa
 fq_assert_eq "$(jqo .cost_usd)" "$(fq_sql "SELECT cost_usd FROM tasks WHERE id='s-wait'")" \
     "the cost in result --json and in SQLite"
 
-ctl result s-bad
+fq_ctl result s-bad
 fq_assert_eq "$CTL_RC" 4 "result of a rejected task"
 fq_assert_contains "$CTL_OUT" "error:     role: must be one of" "the error in result"
-ctl result s-later --json
+fq_ctl result s-later --json
 fq_assert_eq "$CTL_RC" 5 "result of a task that has not ended"
 fq_assert_eq "$(jqo '.status + " " + (.final | tostring) + " " + (.output | tostring)')" \
     "delayed false null" "result --json of a delayed task"
-ctl result no-such-task
+fq_ctl result no-such-task
 fq_assert_eq "$CTL_RC" 1 "result of an unknown id"
 fq_assert_contains "$CTL_ERR" "no such task" "the message for an unknown id"
 fq_assert_contains "$CTL_ERR" "SQLite" "the message points at SQLite"
 fq_assert_eq "$CTL_OUT" "" "nothing on stdout for an unknown id"
-ctl result 'not an id!'
+fq_ctl result 'not an id!'
 fq_assert_eq "$CTL_RC" 1 "result of something that is not an id"
 
 # ---------------------------------------------------------------- status
@@ -207,7 +193,7 @@ fq_wait_for 15 fq_status_is s-slow running || fq_fail "s-slow not running"
 fq_wait_for 10 test "$(fq_redis ZCARD 'fleetq:{q}:ready:memory')" = 5 ||
     fq_fail "the memory tasks are not queued"
 
-ctl status --json
+fq_ctl status --json
 fq_assert_eq "$CTL_RC" 0 "status --json"
 fq_assert_eq "$(jqo '.roles.memory | [.queued, .delayed, .retrying, .running] | join(" ")')" \
     "5 0 0 0" "status --json: memory"
@@ -234,7 +220,7 @@ fq_assert_eq "$(jqo '[.roles[].workers] | join(" ")')" "0 1 0 0" \
     "status --json: live workers (one code worker)"
 fq_assert_eq "$(jqo '.all.workers + .workers.live')" 2 "status --json: live workers in all"
 
-ctl status
+fq_ctl status
 fq_assert_eq "$CTL_RC" 0 "status"
 [ -z "$(too_wide "$CTL_OUT")" ] || fq_fail "status is wider than 80 columns: $(too_wide "$CTL_OUT")"
 ! has_escape "$CTL_OUT" || fq_fail "escape characters in status written to a file"
@@ -248,10 +234,10 @@ fq_assert_contains "$CTL_OUT" "of \$20.00" "the budget line of status"
 fq_assert_contains "$CTL_OUT" "paused        no" "the pause line of status"
 
 fq_mock_config '{"latency_ms": 5}'
-fq_assert_eq "$(done_status s-slow)" done "the slow task"
-ctl cancel s-retry s-later s-later2 mem-1 mem-2 mem-3 mem-4 mem-5
+fq_assert_eq "$(fq_done_status s-slow)" done "the slow task"
+fq_ctl cancel s-retry s-later s-later2 mem-1 mem-2 mem-3 mem-4 mem-5
 fq_assert_eq "$CTL_RC" 0 "cancel of the tasks left over"
-ctl status --json
+fq_ctl status --json
 fq_assert_eq "$(jqo '.all | [.queued, .delayed, .running] | join(" ")')" "0 0 0" \
     "status --json once nothing is left"
 
@@ -300,7 +286,7 @@ fq_assert_eq "$(grep -E '^quality ' "$FQ_TMP/watch-long.out" | tail -n 1 | xargs
 fq_submit_n 2 mem2 memory
 fq_wait_for 10 test "$(fq_redis ZCARD 'fleetq:{q}:ready:memory')" = 2 ||
     fq_fail "the memory tasks are not queued"
-ctl watch --count 1 --json
+fq_ctl watch --count 1 --json
 fq_assert_eq "$CTL_RC" 0 "watch --json"
 fq_assert_eq "$(jqo '[.progress.ended, .progress.total, .roles.memory.queued] | join(" ")')" \
     "0 2 2" "watch --json: progress and queues"
@@ -318,7 +304,7 @@ printf '%s\n' "wrong-key-$RANDOM$RANDOM" >"$keyfile"
 unset XAI_API_KEY
 export XAI_API_KEY_FILE=$keyfile
 fq_start_coordinator
-ctl resume
+fq_ctl resume
 fq_assert_eq "$CTL_RC:$CTL_OUT" "0:not paused" "resume of a fleet that is not paused"
 fq_submit_n 10 key code
 workers=()
@@ -327,11 +313,11 @@ fq_wait_for 15 fq_quota_is paused key_rejected ||
     fq_fail "fleetq:quota paused is '$(fq_quota paused)', expected key_rejected"
 reason=$(fq_quota pause_reason)
 [ -n "$reason" ] || fq_fail "no pause_reason"
-ctl status --json
+fq_ctl status --json
 fq_assert_eq "$(jqo .quota.paused)" key_rejected "status --json: paused"
 fq_assert_eq "$(jqo .quota.pause_reason)" "$reason" "status --json: pause_reason"
 fq_assert_eq "$(jqo '.quota.paused_at_ms > 0')" true "status --json: paused_at_ms"
-ctl status
+fq_ctl status
 fq_assert_contains "$CTL_OUT" "paused        key_rejected since " "status: the pause"
 [ -z "$(too_wide "$CTL_OUT")" ] || fq_fail "status is wider than 80 columns: $(too_wide "$CTL_OUT")"
 
@@ -340,15 +326,15 @@ fq_assert_contains "$CTL_OUT" "paused        key_rejected since " "status: the p
 # checked.
 printf '%s\n' "$FQ_KEY" >"$keyfile"
 for pid in "${workers[@]}"; do kill -STOP "$pid"; done
-ctl resume
+fq_ctl resume
 fq_assert_eq "$CTL_RC" 0 "resume"
 fq_assert_contains "$CTL_OUT" "resumed: the fleet was paused (key_rejected: $reason) since 20" \
     "what resume says"
 fq_assert_eq "$(fq_quota paused)|$(fq_quota pause_reason)" "|" "paused after resume"
 fq_assert_ge "$(fq_quota resumed_at_ms)" "$(fq_quota paused_at_ms)" "resumed_at_ms"
-ctl status --json
+fq_ctl status --json
 fq_assert_eq "$(jqo '.quota.paused')" null "status --json after resume"
-ctl resume
+fq_ctl resume
 fq_assert_eq "$CTL_RC:$CTL_OUT" "0:not paused" "resume again"
 for pid in "${workers[@]}"; do kill -CONT "$pid"; kill -HUP "$pid"; done
 fq_wait_sql 40 "SELECT count(*) FROM tasks WHERE status='done'" 10
@@ -375,7 +361,7 @@ sleep 1
 fq_assert_le "$(fq_sql "SELECT count(*) FROM tasks WHERE status='done'")" 2 \
     "tasks done while out of credits"
 fq_mock_config '{"credits_usd": 100}'
-ctl resume
+fq_ctl resume
 fq_assert_eq "$CTL_RC" 0 "resume after no credits"
 fq_assert_contains "$CTL_OUT" "resumed: the fleet was paused (no_credits: " "what resume says"
 fq_wait_sql 20 "SELECT count(*) FROM tasks WHERE status='done'" 6
@@ -391,19 +377,19 @@ fq_start_coordinator
 fq_submit_n 3 br ceo
 fq_start_worker ceo --concurrency 2
 fq_wait_for 15 fq_quota_is breaker open || fq_fail "the breaker did not open"
-ctl status --json
+fq_ctl status --json
 fq_assert_eq "$(jqo '.quota.breaker + " " + (.quota.breaker_failures >= 2 | tostring)')" \
     "open true" "status --json: the open breaker"
-ctl status
+fq_ctl status
 fq_assert_contains "$CTL_OUT" "breaker       open, next probe in" "status: the open breaker"
 fq_mock_config '{"fail_rate": 0}'
-ctl resume --breaker
+fq_ctl resume --breaker
 fq_assert_eq "$CTL_RC" 0 "resume --breaker"
 fq_assert_eq "$(head -n 1 <<<"$CTL_OUT")" "not paused" "resume --breaker: the pause"
 fq_assert_contains "$CTL_OUT" "breaker closed (it was open after " "resume --breaker: the breaker"
 fq_assert_eq "$(fq_quota breaker) $(fq_quota breaker_failures)" "closed 0" \
     "the breaker after resume --breaker"
-ctl resume --breaker
+fq_ctl resume --breaker
 fq_assert_contains "$CTL_OUT" "breaker already closed" "resume --breaker again"
 kill -0 "$FQ_COORD_PID" || fq_fail "the coordinator died"
 fq_pass

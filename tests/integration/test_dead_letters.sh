@@ -9,47 +9,34 @@
 # rely on (0, 1, 2, 3).
 . "$(dirname "$0")/lib.sh"
 
-FQ_CTL="$FQ_BIN/ctl/fleetqctl"
 
-# ctl ARGS...: runs fleetqctl; leaves CTL_RC, CTL_OUT and CTL_ERR (stderr is
-# also kept in ctl.log, where a sanitizer report fails the test).
-ctl() {
-    set +e
-    "$FQ_CTL" "$@" >"$FQ_TMP/ctl.out" 2>"$FQ_TMP/ctl.err"
-    CTL_RC=$?
-    set -e
-    CTL_OUT=$(cat "$FQ_TMP/ctl.out")
-    CTL_ERR=$(cat "$FQ_TMP/ctl.err")
-    { echo "\$ fleetqctl $*"; cat "$FQ_TMP/ctl.err"; } >>"$FQ_TMP/ctl.log"
-}
 requests() { jq .requests <<<"$(fq_mock_stats)"; }
-done_status() { fq_redis BLPOP "fleetq:done:$1" "${2:-20}" | tail -n 1; }
 stop_pid() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
 
 # ---------------------------------------------------------------- the CLI itself
-ctl --help
+fq_ctl --help
 fq_assert_eq "$CTL_RC" 0 "fleetqctl --help"
 fq_assert_contains "$CTL_OUT" "requeue" "fleetqctl --help lists the commands"
-ctl dead --help
+fq_ctl dead --help
 fq_assert_eq "$CTL_RC" 0 "fleetqctl dead --help"
 fq_assert_contains "$CTL_OUT" "--json" "fleetqctl dead --help"
-ctl --version
+fq_ctl --version
 fq_assert_eq "$CTL_RC" 0 "fleetqctl --version"
-ctl frobnicate
+fq_ctl frobnicate
 fq_assert_eq "$CTL_RC" 2 "an unknown command"
-ctl dead --limit many
+fq_ctl dead --limit many
 fq_assert_eq "$CTL_RC" 2 "a bad --limit"
-ctl requeue
+fq_ctl requeue
 fq_assert_eq "$CTL_RC" 2 "requeue without ids"
-ctl requeue some-id --all
+fq_ctl requeue some-id --all
 fq_assert_eq "$CTL_RC" 2 "requeue with ids and --all"
 closed=$(fq_free_port)
-REDIS_URL="redis://127.0.0.1:$closed/0" ctl dead
+REDIS_URL="redis://127.0.0.1:$closed/0" fq_ctl dead
 fq_assert_eq "$CTL_RC" 3 "Redis on a closed port"
 fq_assert_contains "$CTL_ERR" "cannot reach Redis" "the message for a closed port"
-REDIS_URL="redis://127.0.0.1:$closed/0" ctl cancel some-id
+REDIS_URL="redis://127.0.0.1:$closed/0" fq_ctl cancel some-id
 fq_assert_eq "$CTL_RC" 3 "cancel with Redis on a closed port"
-REDIS_URL="http://nowhere" ctl dead
+REDIS_URL="http://nowhere" fq_ctl dead
 fq_assert_eq "$CTL_RC" 2 "a REDIS_URL that is not one"
 fq_assert_contains "$CTL_ERR" "REDIS_URL" "the message names REDIS_URL"
 
@@ -66,12 +53,12 @@ code_worker=$FQ_LAST_PID
 
 fq_submit_n 4 dl code
 for i in 1 2 3 4; do
-    fq_assert_eq "$(done_status "dl-$i")" failed "dl-$i with every call failing"
+    fq_assert_eq "$(fq_done_status "dl-$i")" failed "dl-$i with every call failing"
 done
 fq_assert_eq "$(fq_redis ZCARD 'fleetq:{q}:dead')" 4 "dead letters in Redis"
 fq_wait_sql 10 "SELECT count(*) FROM tasks WHERE id GLOB 'dl-*' AND status='failed'" 4
 
-ctl dead
+fq_ctl dead
 fq_assert_eq "$CTL_RC" 0 "fleetqctl dead"
 fq_assert_eq "$(wc -l <<<"$CTL_OUT")" 4 "lines of fleetqctl dead"
 for i in 1 2 3 4; do
@@ -91,11 +78,11 @@ fq_assert_eq "$(jq '[.[].finished_at_ms] | . == (sort | reverse)' <<<"$json")" t
     "newest first"
 # stale entries: one older than task hashes live, one whose hash is gone
 fq_redis ZADD 'fleetq:{q}:dead' 1000 ghost-old "$(( $(date +%s) * 1000 ))" ghost-new >/dev/null
-ctl dead --json
+fq_ctl dead --json
 fq_assert_eq "$(jq length <<<"$CTL_OUT")" 4 "stale entries are not listed"
 fq_assert_eq "$(fq_redis ZSCORE 'fleetq:{q}:dead' ghost-old)$(fq_redis ZSCORE 'fleetq:{q}:dead' ghost-new)" \
     "" "stale entries are removed by the listing"
-ctl dead --limit 2
+fq_ctl dead --limit 2
 fq_assert_eq "$(wc -l <<<"$CTL_OUT")" 2 "lines of fleetqctl dead --limit 2"
 fq_assert_contains "$CTL_ERR" "2 of 4" "the note that more are listed"
 
@@ -104,7 +91,7 @@ fq_assert_contains "$CTL_ERR" "2 of 4" "the note that more are listed"
 stop_pid "$code_worker"
 fq_mock_config '{"fail_rate": 0}'
 fq_assert_ge "$(fq_redis TTL fleetq:task:dl-1)" 1 "a failed task's hash expires"
-ctl requeue dl-1
+fq_ctl requeue dl-1
 fq_assert_eq "$CTL_RC" 0 "fleetqctl requeue dl-1"
 fq_assert_eq "$CTL_OUT" "requeued dl-1" "the output of requeue"
 fq_assert_eq "$(fq_redis HGET fleetq:task:dl-1 status)" queued "dl-1 after requeue"
@@ -116,14 +103,14 @@ fq_assert_contains "$(fq_redis ZRANGE 'fleetq:{q}:ready:code' 0 -1)" dl-1 "dl-1 
 fq_assert_contains "$(fq_redis XREVRANGE fleetq:events + - COUNT 20)" requeued \
     "the requeue event"
 fq_start_worker code --concurrency 2
-fq_assert_eq "$(done_status dl-1)" done "dl-1 after requeue"
+fq_assert_eq "$(fq_done_status dl-1)" done "dl-1 after requeue"
 
-ctl requeue --all
+fq_ctl requeue --all
 fq_assert_eq "$CTL_RC" 0 "fleetqctl requeue --all"
 fq_assert_eq "$(sort <<<"$CTL_OUT" | xargs)" "requeued dl-2 requeued dl-3 requeued dl-4" \
     "the output of requeue --all"
 for i in 2 3 4; do
-    fq_assert_eq "$(done_status "dl-$i")" done "dl-$i after requeue --all"
+    fq_assert_eq "$(fq_done_status "dl-$i")" done "dl-$i after requeue --all"
 done
 fq_wait_sql 10 "SELECT count(*) FROM tasks WHERE id GLOB 'dl-*' AND status='done'" 4
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE id GLOB 'dl-*'")" 4 "one row per task"
@@ -136,13 +123,13 @@ for i in 1 2 3 4; do
         "2 1" "the row of dl-$i"
 done
 fq_assert_ge "$(fq_redis TTL fleetq:task:dl-1)" 1 "dl-1's hash expires again once done"
-ctl dead
+fq_ctl dead
 fq_assert_eq "$CTL_OUT" "" "dead letters after requeueing all"
 fq_assert_eq "$(ctl_nokey dead --json)" "[]" "dead letters as JSON after requeueing all"
-ctl requeue --all
+fq_ctl requeue --all
 fq_assert_eq "$CTL_RC" 0 "requeue --all with nothing to requeue"
 
-ctl requeue dl-1 no-such-task
+fq_ctl requeue dl-1 no-such-task
 fq_assert_eq "$CTL_RC" 1 "requeue of a done and an unknown task"
 fq_assert_contains "$CTL_ERR" "requeue dl-1: done: only failed, expired or cancelled" \
     "the reason for a done task"
@@ -157,7 +144,7 @@ for id in cx-q-1 cx-q-2; do fq_submit id "$id" role memory prompt "nobody takes 
 fq_wait_for 10 fq_status_is cx-delay-2 delayed || fq_fail "cx-delay-2 not delayed"
 fq_wait_for 10 fq_status_is cx-q-2 queued || fq_fail "cx-q-2 not queued"
 
-ctl cancel cx-delay-1 cx-q-1
+fq_ctl cancel cx-delay-1 cx-q-1
 fq_assert_eq "$CTL_RC" 0 "fleetqctl cancel"
 fq_assert_contains "$CTL_OUT" "cancelled cx-delay-1 (was delayed)" "cancel output, delayed"
 fq_assert_contains "$CTL_OUT" "cancelled cx-q-1 (was queued)" "cancel output, queued"
@@ -169,7 +156,7 @@ fq_submit id cx-mixed cancel cx-q-2 role code prompt "x" >/dev/null
 fq_submit cancel 'no such id!' >/dev/null
 
 for id in cx-delay-1 cx-delay-2 cx-q-1 cx-q-2; do
-    fq_assert_eq "$(done_status "$id" 10)" cancelled "BLPOP for $id"
+    fq_assert_eq "$(fq_done_status "$id" 10)" cancelled "BLPOP for $id"
     fq_assert_eq "$(fq_redis HGET "fleetq:task:$id" status)" cancelled "status of $id in Redis"
     fq_assert_contains "$(fq_redis HGET "fleetq:task:$id" error)" "cancelled by operator" \
         "reason of $id in Redis"
@@ -181,7 +168,7 @@ done
 fq_assert_eq "$(fq_redis ZCARD 'fleetq:{q}:delayed')" 0 "delayed set after the cancels"
 fq_assert_eq "$(fq_redis ZCARD 'fleetq:{q}:ready:memory')" 0 "memory queue after the cancels"
 fq_assert_eq "$(fq_redis ZCARD 'fleetq:{q}:dead')" 0 "cancelled tasks are not dead letters"
-fq_assert_eq "$(done_status cx-mixed 10)" rejected "cancel next to other fields"
+fq_assert_eq "$(fq_done_status cx-mixed 10)" rejected "cancel next to other fields"
 fq_assert_contains "$(fq_redis HGET fleetq:task:cx-mixed error)" cancel "reason of cx-mixed"
 fq_assert_eq "$(fq_redis XPENDING fleetq:submit coordinators | head -n 1)" 0 \
     "cancel entries acknowledged"
@@ -194,20 +181,20 @@ fq_assert_contains "$(grep -h '"cancel.refused"' "$FQ_TMP/coordinator.log")" "no
 fq_mock_config '{"latency_ms": 3000}'
 fq_submit id cx-run role code prompt "a slow one" >/dev/null
 fq_wait_for 10 fq_status_is cx-run running || fq_fail "cx-run not running"
-ctl cancel cx-run
+fq_ctl cancel cx-run
 fq_assert_eq "$CTL_RC" 1 "cancel of a running task"
 fq_assert_contains "$CTL_ERR" "running: it cannot be cancelled; it ends when its call does" \
     "the reason for a running task"
 fq_submit cancel cx-run >/dev/null
-fq_assert_eq "$(done_status cx-run 20)" done "the running task after the cancels"
+fq_assert_eq "$(fq_done_status cx-run 20)" done "the running task after the cancels"
 fq_wait_for 10 grep -q '"cancel.refused".*cx-run.*running' "$FQ_TMP/coordinator.log" ||
     fq_fail "no warning for the refused stream cancel"
 fq_mock_config '{"latency_ms": 5}'
 
-ctl cancel no-such-task
+fq_ctl cancel no-such-task
 fq_assert_eq "$CTL_RC" 1 "cancel of an unknown id"
 fq_assert_contains "$CTL_ERR" "cancel no-such-task: not found" "the reason for an unknown id"
-ctl cancel cx-q-1 cx-run
+fq_ctl cancel cx-q-1 cx-run
 fq_assert_eq "$CTL_RC" 1 "cancel of ended tasks"
 fq_assert_contains "$CTL_ERR" "cancel cx-q-1: already cancelled" "the reason for a cancelled task"
 fq_assert_contains "$CTL_ERR" "cancel cx-run: already done" "the reason for a done task"
@@ -216,13 +203,13 @@ fq_assert_contains "$CTL_ERR" "cancel cx-run: already done" "the reason for a do
 # a task submitted after them is the only memory call.
 fq_start_worker memory --concurrency 2
 fq_submit id cx-after role memory prompt "after the cancels" >/dev/null
-fq_assert_eq "$(done_status cx-after 20)" done "a memory task after the cancels"
+fq_assert_eq "$(fq_done_status cx-after 20)" done "a memory task after the cancels"
 fq_assert_eq "$(requests)" "$((before + 2))" "calls to the API (cx-run and cx-after only)"
 
 # A cancelled task may be run again after all.
-ctl requeue cx-q-1
+fq_ctl requeue cx-q-1
 fq_assert_eq "$CTL_RC" 0 "requeue of a cancelled task"
-fq_assert_eq "$(done_status cx-q-1 20)" done "cx-q-1 requeued after its cancel"
+fq_assert_eq "$(fq_done_status cx-q-1 20)" done "cx-q-1 requeued after its cancel"
 fq_wait_sql 10 "SELECT status || ' ' || attempts FROM tasks WHERE id='cx-q-1'" "done 1"
 
 # A task whose worker dies during its last attempt is failed by the reaper
@@ -235,8 +222,8 @@ fq_wait_for 10 fq_status_is reaped running || fq_fail "reaped not running"
 kill -KILL "$ceo_worker"
 wait "$ceo_worker" 2>/dev/null || true
 fq_mock_config '{"latency_ms": 5}'
-fq_assert_eq "$(done_status reaped 20)" failed "a task whose worker died on its last attempt"
-ctl dead
+fq_assert_eq "$(fq_done_status reaped 20)" failed "a task whose worker died on its last attempt"
+fq_ctl dead
 line=$(grep -P "^reaped\t" <<<"$CTL_OUT") || fq_fail "reaped missing from: $CTL_OUT"
 fq_assert_contains "$line" "lease expired" "the reaper's reason in the listing"
 
@@ -246,13 +233,13 @@ fq_wait_for 10 fq_status_is ttl-1 queued || fq_fail "ttl-1 not queued"
 sleep 2
 before=$(requests)
 fq_start_worker quality
-fq_assert_eq "$(done_status ttl-1 20)" expired "a task whose ttl passed in the queue"
+fq_assert_eq "$(fq_done_status ttl-1 20)" expired "a task whose ttl passed in the queue"
 fq_assert_contains "$(fq_redis HGET fleetq:task:ttl-1 error)" "ttl" "ttl-1's reason in Redis"
 fq_wait_sql 10 "SELECT status FROM tasks WHERE id='ttl-1'" expired
 fq_assert_eq "$(requests)" "$before" "calls for an expired task"
-ctl requeue ttl-1
+fq_ctl requeue ttl-1
 fq_assert_eq "$CTL_RC" 0 "requeue of an expired task"
-fq_assert_eq "$(done_status ttl-1 20)" done "ttl-1 requeued (its ttl no longer applies)"
+fq_assert_eq "$(fq_done_status ttl-1 20)" done "ttl-1 requeued (its ttl no longer applies)"
 
 kill -0 "$FQ_COORD_PID" || fq_fail "the coordinator died"
 fq_pass
