@@ -2,7 +2,8 @@
 # demo.sh -- the main job on the embedded default: a private redis-server on
 # a free port, fleetq-mockapi as the API (no key needed), the coordinator
 # and one worker per role. Submits a handful of tasks with redis-cli, waits
-# for each with BLPOP, shows their rows with sqlite3, and stops everything.
+# for each with BLPOP, shows their rows with sqlite3, the fleet with
+# fleetqctl status and the coordinator's /health, and stops everything.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,5 +54,11 @@ sqlite3 -header -column "$FLEETQ_DB" \
 
 say "sqlite3 \$FLEETQ_DB 'SELECT * FROM usage_daily'"
 sqlite3 -header -column "$FLEETQ_DB" "SELECT day, role, model, requests, tokens, printf('%.6f', cost_usd) AS cost_usd FROM usage_daily"
+
+say "fleetqctl status"
+"$FQ_BIN/ctl/fleetqctl" status
+
+say "curl http://127.0.0.1:\$PORT/health"
+curl -s "http://127.0.0.1:$PORT/health" | jq -c '{status, redis: .redis.ok, sqlite: .sqlite.ok, workers}'
 
 say "stopping everything (SIGTERM)"
