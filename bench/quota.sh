@@ -77,8 +77,6 @@ percentiles() {
         printf "%d %d\n", v[i50], v[i95] }'
 }
 
-ms_of() { printf "CAST(round((julianday(%s) - 2440587.5) * 86400000) AS INTEGER)" "$1"; }
-
 rows=()
 
 # trace_rate FILE NAME: samples fleetq:quota and the mock until killed
@@ -158,8 +156,8 @@ run_strategy() {
     measured=$(now_ms)
     subs=$(for k in $(seq 1 "$ceo_n"); do echo "HGET fleetq:task:ceo-$k submitted_at"; done |
            fq_redis | paste -d' ' <(seq 1 "$ceo_n") -)
-    firsts=$(fq_sql "SELECT substr(task_id, 5), min($(ms_of started_at)),
-                            coalesce(min(CASE WHEN outcome = 'ok' THEN $(ms_of started_at) END), '')
+    firsts=$(fq_sql "SELECT substr(task_id, 5), min($(fq_sql_ms started_at)),
+                            coalesce(min(CASE WHEN outcome = 'ok' THEN $(fq_sql_ms started_at) END), '')
                        FROM attempts WHERE task_id GLOB 'ceo-*' GROUP BY task_id" | tr '|' ' ')
     waits_first=$(awk -v now="$measured" 'NR == FNR { f[$1] = $2; o[$1] = $3; next }
         { w = ($1 in f) ? f[$1] - $2 : now - $2; print w }' <(echo "$firsts") <(echo "$subs") |

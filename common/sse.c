@@ -315,6 +315,18 @@ static void line_too_long(fq_sse *p)
          (unsigned)(FQ_SSE_LINE_MAX >> 10));
 }
 
+/* Adds n bytes to the line being held across chunks. Returns 0, or -1
+ * after failing the parser (line too long, out of memory). */
+static int hold_line(fq_sse *p, const char *b, size_t n)
+{
+    int rc = buf_add(&p->line, &p->line_len, &p->line_cap, b, n, FQ_SSE_LINE_MAX);
+    if (rc > 0)
+        line_too_long(p);
+    else if (rc < 0)
+        fail(p, FQ_SSE_NO_MEMORY, "out of memory while reading the stream");
+    return rc == 0 ? 0 : -1;
+}
+
 /* ------------------------------------------------------------------------
  * Public API
  * ---------------------------------------------------------------------- */
@@ -363,12 +375,7 @@ int fq_sse_feed(fq_sse *p, const char *buf, size_t len)
         while (j < len && buf[j] != '\n' && buf[j] != '\r')
             j++;
         if (j == len) {             /* the line goes on in the next chunk */
-            int rc = buf_add(&p->line, &p->line_len, &p->line_cap, buf + i, j - i,
-                             FQ_SSE_LINE_MAX);
-            if (rc > 0)
-                line_too_long(p);
-            else if (rc < 0)
-                fail(p, FQ_SSE_NO_MEMORY, "out of memory while reading the stream");
+            hold_line(p, buf + i, j - i);
             break;
         }
         if (p->line_len == 0) {
@@ -377,13 +384,7 @@ int fq_sse_feed(fq_sse *p, const char *buf, size_t len)
             else
                 handle_line(p, buf + i, j - i);
         } else {
-            int rc = buf_add(&p->line, &p->line_len, &p->line_cap, buf + i, j - i,
-                             FQ_SSE_LINE_MAX);
-            if (rc > 0)
-                line_too_long(p);
-            else if (rc < 0)
-                fail(p, FQ_SSE_NO_MEMORY, "out of memory while reading the stream");
-            else
+            if (hold_line(p, buf + i, j - i) == 0)
                 handle_line(p, p->line, p->line_len);
             p->line_len = 0;
         }

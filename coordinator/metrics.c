@@ -34,6 +34,7 @@
 #include "cost.h"
 #include "keys.h"
 #include "redis.h"
+#include "redis_sync.h"
 
 #define IO_TIMEOUT_MS 1000
 #define DELAYED_BATCH 500
@@ -208,73 +209,14 @@ static const char *redis_why(const redisContext *c)
     return c->errstr;
 }
 
-/* The first word of an error reply ("WRONGPASS", "NOAUTH"): AUTH replies
- * are not quoted whole, so that no part of a password can appear. */
-static const char *first_word(const char *s, char *buf, size_t len)
-{
-    size_t n = strcspn(s, " ");
-    if (n >= len)
-        n = len - 1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    return buf;
-}
-
 static redisContext *redis_open(fq_metrics *m, const fq_config *cfg)
 {
-    struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
-    char word[64];
-    redisReply *r = NULL;
-    redisContext *c = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, tv);
-    if (c == NULL) {
-        redis_fail(m, "Redis at %s:%d: out of memory", cfg->redis_host, cfg->redis_port);
-        return NULL;
-    }
-    if (c->err) {
-        redis_fail(m, "Redis at %s:%d: %s", cfg->redis_host, cfg->redis_port, c->errstr);
-        goto err;
-    }
-    if (redisSetTimeout(c, tv) != REDIS_OK) {
-        redis_fail(m, "Redis at %s:%d: could not set the timeout", cfg->redis_host,
-                   cfg->redis_port);
-        goto err;
-    }
-    if (cfg->redis_password[0] != '\0') {
-        if (cfg->redis_user[0] != '\0')
-            r = redisCommand(c, "AUTH %s %s", cfg->redis_user, cfg->redis_password);
-        else
-            r = redisCommand(c, "AUTH %s", cfg->redis_password);
-        if (r == NULL) {
-            redis_fail(m, "Redis at %s:%d did not answer AUTH: %s", cfg->redis_host,
-                       cfg->redis_port, redis_why(c));
-            goto err;
-        }
-        if (r->type == REDIS_REPLY_ERROR) {
-            redis_fail(m, "Redis at %s:%d refused AUTH (%s); check the user and password "
-                       "in REDIS_URL", cfg->redis_host, cfg->redis_port,
-                       first_word(r->str, word, sizeof(word)));
-            goto err;
-        }
-        freeReplyObject(r);
-        r = NULL;
-    }
-    if (cfg->redis_db != 0) {
-        r = redisCommand(c, "SELECT %d", cfg->redis_db);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            redis_fail(m, "Redis at %s:%d: SELECT %d failed: %s", cfg->redis_host,
-                       cfg->redis_port, cfg->redis_db,
-                       r != NULL ? r->str : redis_why(c));
-            goto err;
-        }
-        freeReplyObject(r);
-        r = NULL;
-    }
+    char err[sizeof(m->redis_error)];
+    redisContext *c = fq_redis_connect_sync(cfg, IO_TIMEOUT_MS, IO_TIMEOUT_MS, NULL, err,
+                                            sizeof(err));
+    if (c == NULL)
+        redis_fail(m, "%s", err);
     return c;
-err:
-    if (r != NULL)
-        freeReplyObject(r);
-    redisFree(c);
-    return NULL;
 }
 
 /* Reads n pipelined replies into rs (all NULL on failure). */

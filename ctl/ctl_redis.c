@@ -15,10 +15,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "ctl.h"
 #include "embedded.h"
+#include "redis_sync.h"
 
 #define CONNECT_TIMEOUT_S 5
 #define REPLY_TIMEOUT_S 30
@@ -26,25 +26,6 @@
 /* ------------------------------------------------------------------------
  * Connecting
  * --------------------------------------------------------------------- */
-
-/* AUTH or SELECT right after connecting: an error reply is a configuration
- * problem (exit 2), no reply a lost connection (exit 3). */
-static int setup_step(fq_ctl *ctl, redisReply *reply, const char *what)
-{
-    if (reply == NULL) {
-        fq_ctl_errorf("lost the connection to Redis at %s:%d while %s: %s",
-                      ctl->cfg.redis_host, ctl->cfg.redis_port, what, ctl->redis->errstr);
-        fq_ctl_fail(ctl, FQ_CTL_UNREACHABLE);
-        return -1;
-    }
-    int bad = reply->type == REDIS_REPLY_ERROR;
-    if (bad) {
-        fq_ctl_errorf("REDIS_URL: Redis refused %s: %s; check the URL", what, reply->str);
-        fq_ctl_fail(ctl, FQ_CTL_USAGE);
-    }
-    freeReplyObject(reply);
-    return bad ? -1 : 0;
-}
 
 int fq_ctl_connect(fq_ctl *ctl)
 {
@@ -55,34 +36,21 @@ int fq_ctl_connect(fq_ctl *ctl)
         return FQ_CTL_USAGE;
     }
     ctl->have_cfg = 1;
-    const fq_config *cfg = &ctl->cfg;
-    struct timeval connect_tv = {.tv_sec = CONNECT_TIMEOUT_S};
-    redisContext *c = redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, connect_tv);
-    if (c == NULL || c->err) {
-        fq_ctl_errorf("cannot reach Redis at %s:%d: %s; check REDIS_URL and that Redis is "
-                      "running", cfg->redis_host, cfg->redis_port,
-                      c ? c->errstr : "out of memory");
-        if (c != NULL)
-            redisFree(c);
-        fq_ctl_fail(ctl, FQ_CTL_UNREACHABLE);
-        return FQ_CTL_UNREACHABLE;
+    int refused = 0;
+    redisContext *c = fq_redis_connect_sync(&ctl->cfg, CONNECT_TIMEOUT_S * 1000,
+                                            REPLY_TIMEOUT_S * 1000, &refused, err, sizeof(err));
+    if (c == NULL) {
+        /* a refused AUTH or SELECT is a wrong REDIS_URL: a configuration error */
+        fq_ctl_errorf("%s", err);
+        fq_ctl_fail(ctl, refused ? FQ_CTL_USAGE : FQ_CTL_UNREACHABLE);
+        return ctl->rc;
     }
     ctl->redis = c;
-    struct timeval reply_tv = {.tv_sec = REPLY_TIMEOUT_S};
-    redisSetTimeout(c, reply_tv);
-    if (cfg->redis_password[0] != '\0') {
-        redisReply *r = cfg->redis_user[0] != '\0'
-                            ? redisCommand(c, "AUTH %s %s", cfg->redis_user, cfg->redis_password)
-                            : redisCommand(c, "AUTH %s", cfg->redis_password);
-        if (setup_step(ctl, r, "the credentials") != 0)
-            return ctl->rc;
-    }
-    if (cfg->redis_db != 0 &&
-        setup_step(ctl, redisCommand(c, "SELECT %d", cfg->redis_db), "the database number") != 0)
-        return ctl->rc;
     redisReply *r = redisCommand(c, "CLIENT SETNAME %s", FQ_CTL_PROG);
     if (r == NULL) {
-        setup_step(ctl, NULL, "naming the connection");
+        fq_ctl_errorf("lost the connection to Redis at %s:%d while naming the connection: %s",
+                      ctl->cfg.redis_host, ctl->cfg.redis_port, c->errstr);
+        fq_ctl_fail(ctl, FQ_CTL_UNREACHABLE);
         return ctl->rc;
     }
     freeReplyObject(r);  /* an error here (an old Redis) does no harm */

@@ -26,33 +26,18 @@
 
 #include "api.h"
 #include "task.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define ERROR_MAX 300   /* api_parse.c's bound, NUL included */
 
-static void fail(const char *what)
-{
-    fprintf(stderr, "fuzz_api_response: invariant broken: %s\n", what);
-    abort();
-}
 
 static void check_error(const char *e)
 {
-    size_t n = strnlen(e, ERROR_MAX);
-    if (n >= ERROR_MAX)
-        fail("error longer than 299 bytes");
-    if (n == 0)
-        fail("empty error line");
+    fuzz_check_error_line(e, ERROR_MAX, 0);
     if (e[0] == ' ')
         fail("error line starts with white space");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)e[i];
-        if (c < 0x20 || c == 0x7f)
-            fail("control character in the error line");
-    }
-    if (!fq_utf8_valid(e, n))
-        fail("error line is not valid UTF-8");
 }
 
 static void check_usage(const fq_usage *u, int ok)

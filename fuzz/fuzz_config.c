@@ -49,6 +49,7 @@
 #include "config.h"
 #include "task.h"
 #include "text.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -57,11 +58,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define RUN 20                 /* bytes of a key run that must never show */
 #define MAX_VARS 64
 
-static void fail(const char *what)
-{
-    fprintf(stderr, "fuzz_config: invariant broken: %s\n", what);
-    abort();
-}
 
 /* ------------------------------------------------------------------------
  * The variables config.c reads
@@ -246,16 +242,7 @@ static int mixed_run(const char *w, size_t n)
 
 static void check_error_line(const char *err, size_t errlen)
 {
-    size_t n = strnlen(err, errlen);
-    if (n == 0)
-        fail("failed without an error line");
-    if (n >= errlen)
-        fail("error line not NUL-terminated");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)err[i];
-        if (c < 0x20 || c == 0x7f)
-            fail("control character in the error line");
-    }
+    fuzz_check_error_line(err, errlen, 1);
 }
 
 /* 1 when run w[0..RUN) occurs in s as given or as an error line may show

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,11 +37,6 @@ typedef struct id_buf {
     unsigned char after[GUARD];
 } id_buf;
 
-static void fail(const char *what)
-{
-    fprintf(stderr, "fuzz_ratelimit_header: invariant broken: %s\n", what);
-    abort();
-}
 
 static void id_buf_init(id_buf *b)
 {

@@ -28,34 +28,12 @@
 #include "api.h"
 #include "sse.h"
 #include "task.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define ERROR_MAX 300   /* the bound on error lines, NUL included */
 
-static void fail(const char *what)
-{
-    fprintf(stderr, "fuzz_sse: invariant broken: %s\n", what);
-    abort();
-}
-
-static void check_error(const char *e)
-{
-    if (e == NULL)
-        fail("no error line");
-    size_t n = strnlen(e, ERROR_MAX);
-    if (n >= ERROR_MAX)
-        fail("error longer than 299 bytes");
-    if (n == 0)
-        fail("empty error line");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)e[i];
-        if (c < 0x20 || c == 0x7f)
-            fail("control character in the error line");
-    }
-    if (!fq_utf8_valid(e, n))
-        fail("error line is not valid UTF-8");
-}
 
 static int same_str(const char *a, const char *b)
 {
@@ -73,7 +51,7 @@ static void check_parser(const fq_sse *p)
     if ((st == FQ_SSE_OK) != (fq_sse_error(p) == NULL))
         fail("an error line without a problem, or a problem without one");
     if (st != FQ_SSE_OK)
-        check_error(fq_sse_error(p));
+        fuzz_check_error_line(fq_sse_error(p), ERROR_MAX, 0);
     size_t len;
     const char *c = fq_sse_content(p, &len);
     if (c == NULL || strlen(c) != len)
@@ -122,7 +100,7 @@ static void check_result(const fq_api_result *r, int complete)
     } else {
         if (r->content != NULL || r->finish_reason != NULL)
             fail("content or finish_reason set on failure");
-        check_error(r->error);
+        fuzz_check_error_line(r->error, ERROR_MAX, 0);
         if (r->usage.prompt_tokens || r->usage.completion_tokens || r->usage.reasoning_tokens ||
             r->usage.cached_tokens || r->usage.total_tokens || r->usage.cost_ticks != -1)
             fail("usage filled in for a failed call");

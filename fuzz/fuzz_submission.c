@@ -27,17 +27,13 @@
 #include "fields.h"
 #include "task.h"
 #include "text.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define ERR_LEN 512
 #define SMALL_LIMIT 256
 
-static void fail(const char *what)
-{
-    fprintf(stderr, "fuzz_submission: invariant broken: %s\n", what);
-    abort();
-}
 
 /* ------------------------------------------------------------------------
  * Splitting the input into fields
@@ -100,19 +96,7 @@ static int str_eq(const char *a, const char *b)
 
 static void check_error_line(const char *err)
 {
-    size_t n = strnlen(err, ERR_LEN);
-    if (n == 0)
-        fail("rejected without an error line");
-    if (n >= ERR_LEN)
-        fail("error line not NUL-terminated");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)err[i];
-        if (c < 0x20 || c == 0x7f)
-            fail("control character in the error line");
-    }
-    /* A line that filled the buffer may have been cut inside a character. */
-    if (n < ERR_LEN - 1 && !fq_utf8_valid(err, n))
-        fail("error line is not valid UTF-8");
+    fuzz_check_error_line(err, ERR_LEN, 1);
 }
 
 static void check_rejected(const fq_task *t, int role)

@@ -96,10 +96,9 @@ struct fq_worker {
     int claiming;
     int marker_waiting;
     int verified;          /* a call with the current key has succeeded */
-    int probing;           /* the one call allowed until then is running */
     uint64_t calls;        /* for call ids */
     int64_t hold_until;    /* no claims before this (monotonic ms): fleet paused */
-    slot *probing_slot;
+    slot *probing_slot;    /* the one call allowed until then, when running */
     int stopping;
     int leaving;           /* the heartbeat that leaves the registry is in flight */
     int closed;
@@ -108,6 +107,16 @@ struct fq_worker {
 static void try_claim(fq_worker *w);
 static void reserve(slot *s);
 static void kick_gated(fq_worker *w);
+
+/* The probing slot's call is over (or did not happen): the next gated
+ * slot may try. */
+static void end_probe(fq_worker *w, const slot *s)
+{
+    if (w->probing_slot != s)
+        return;
+    w->probing_slot = NULL;
+    kick_gated(w);
+}
 static void maybe_finish_shutdown(fq_worker *w);
 
 /* ------------------------------------------------------------------------
@@ -134,10 +143,8 @@ static void slot_clear(slot *s)
 {
     uv_timer_stop(&s->timer);
     if (s->w->probing_slot == s) {
-        s->w->probing = 0;
-        s->w->probing_slot = NULL;
         s->state = SLOT_FREE;
-        kick_gated(s->w);
+        end_probe(s->w, s);
     }
     free(s->id);
     free(s->token);
@@ -318,11 +325,7 @@ static void note_verification(fq_worker *w, const slot *s, fq_outcome outcome)
         w->verified = 1;
     else if (fq_outcome_pauses_fleet(outcome))
         w->verified = 0;
-    if (w->probing && w->probing_slot == s) {
-        w->probing = 0;
-        w->probing_slot = NULL;
-        kick_gated(w);
-    }
+    end_probe(w, s);
 }
 
 /* The fleet is paused: hold off claiming until the pause may be over. */
@@ -461,11 +464,7 @@ static void on_grant(const fq_quota_grant *g, void *data)
         finish_without_call(s, "release", 0, NULL);
         return;
     }
-    if (w->probing_slot == s) {  /* the probe did not happen: let another slot try */
-        w->probing = 0;
-        w->probing_slot = NULL;
-        kick_gated(w);
-    }
+    end_probe(w, s);  /* the probe did not happen: let another slot try */
     switch (g->verdict) {
     case FQ_QUOTA_PAUSED:
         snprintf(msg, sizeof(msg), "paused: the fleet is paused (%s): %s", g->pause,
@@ -507,11 +506,10 @@ static void reserve(slot *s)
 {
     fq_worker *w = s->w;
     if (!w->verified) {
-        if (w->probing) {
+        if (w->probing_slot != NULL) {
             s->state = SLOT_GATED;
             return;
         }
-        w->probing = 1;
         w->probing_slot = s;
     }
     const char *text = s->task.prompt ? s->task.prompt : s->task.messages;

@@ -35,7 +35,8 @@ import json
 import re
 import sys
 
-import yaml
+
+from findings import Findings, load_mapping, report
 
 ROLES = ("ceo", "code", "quality", "memory")
 DEFAULT_BASE_URL = "https://api.x.ai/v1"
@@ -98,10 +99,6 @@ def healthcheck_text(service):
     test = (service.get("healthcheck") or {}).get("test")
     return " ".join(test) if isinstance(test, list) else str(test or "")
 
-
-class Findings(list):
-    def add(self, where, message):
-        self.append("%s: %s" % (where, message))
 
 
 def check_secret_free_env(doc, f):
@@ -229,6 +226,16 @@ def check_resolved(doc, f, base_url):
                 f.add(name, "%s=%s was not substituted" % (k, v))
 
 
+def check_schema(doc, schema_path, f):
+    import jsonschema
+    with open(schema_path, encoding="utf-8") as fh:
+        schema = json.load(fh)
+    validator = jsonschema.Draft7Validator(schema)
+    for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.path)):
+        where = "/".join(str(p) for p in err.path) or "(top)"
+        f.add("schema", "%s: %s" % (where, err.message))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("file")
@@ -237,26 +244,15 @@ def main():
     ap.add_argument("--base-url")
     opts = ap.parse_args()
 
-    with open(opts.file, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh)
     f = Findings()
-    if not isinstance(doc, dict):
-        f.add(opts.file, "not a YAML mapping")
-    elif opts.resolved:
+    doc = load_mapping(opts.file, f)
+    if doc is not None and opts.resolved:
         check_resolved(doc, f, opts.base_url)
-    else:
+    elif doc is not None:
         if opts.schema:
-            import jsonschema
-            with open(opts.schema, encoding="utf-8") as fh:
-                schema = json.load(fh)
-            validator = jsonschema.Draft7Validator(schema)
-            for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.path)):
-                where = "/".join(str(p) for p in err.path) or "(top)"
-                f.add("schema", "%s: %s" % (where, err.message))
+            check_schema(doc, opts.schema, f)
         check_raw(doc, f)
-    for line in f:
-        print("%s: %s" % (opts.file, line))
-    return 1 if f else 0
+    return report(opts.file, f)
 
 
 if __name__ == "__main__":

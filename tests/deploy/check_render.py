@@ -34,16 +34,13 @@ import re
 import shlex
 import sys
 
-import yaml
+
+from findings import Findings, load_mapping, report
 
 ROLES = ("ceo", "code", "quality", "memory")
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)", re.I)
 TOP_LEVEL = {"services", "databases", "envVarGroups", "projects", "ungrouped", "previews", "version"}
 
-
-class Findings(list):
-    def add(self, where, message):
-        self.append("%s: %s" % (where, message))
 
 
 def env_list(entity):
@@ -197,16 +194,11 @@ def main():
     ap.add_argument("file")
     ap.add_argument("--root")
     opts = ap.parse_args()
-    with open(opts.file, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh)
     f = Findings()
-    if not isinstance(doc, dict):
-        f.add(opts.file, "not a YAML mapping")
-    else:
+    doc = load_mapping(opts.file, f)
+    if doc is not None:
         check(doc, opts.root, f)
-    for line in f:
-        print("%s: %s" % (opts.file, line))
-    return 1 if f else 0
+    return report(opts.file, f)
 
 
 if __name__ == "__main__":

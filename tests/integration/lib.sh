@@ -166,6 +166,8 @@ fq_start_worker() {
 }
 
 fq_sql() { sqlite3 -batch -noheader "$FLEETQ_DB" "$@"; }
+# fq_sql_ms EXPR: SQL that turns an ISO-8601 time column into epoch ms
+fq_sql_ms() { printf "CAST(round((julianday(%s) - 2440587.5) * 86400000) AS INTEGER)" "$1"; }
 
 # Waits up to $1 seconds until SQL query $2 prints $3.
 fq_wait_sql() {

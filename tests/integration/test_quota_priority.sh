@@ -12,10 +12,6 @@
 #      minimum share (FLEETQ_ROLE_MEMORY_SHARE, 0.10) still gets it slots.
 . "$(dirname "$0")/lib.sh"
 
-ms_of() { # ISO-8601 text in SQLite -> epoch ms
-    printf "CAST(round((julianday(%s) - 2440587.5) * 86400000) AS INTEGER)" "$1"
-}
-
 fq_start_redis
 fq_start_mock --latency-ms 10 --jitter-ms 20
 export GROK_RATE_LIMIT_RPM=300 DAILY_BUDGET_USD=0
@@ -41,20 +37,20 @@ done
 sleep 0.5   # attempt rows reach SQLite in batches
 
 # waits of the ceo tasks: first attempt's start - submission, in ms
-waits=$(fq_sql "SELECT min($(ms_of 'a.started_at')) - $(ms_of 't.submitted_at') AS w
+waits=$(fq_sql "SELECT min($(fq_sql_ms 'a.started_at')) - $(fq_sql_ms 't.submitted_at') AS w
                   FROM tasks t JOIN attempts a ON a.task_id = t.id
                  WHERE t.id GLOB 'ceo-*' GROUP BY t.id ORDER BY w")
 count=$(wc -l <<<"$waits")
 p95=$(sed -n "$(( (count * 95 + 99) / 100 ))p" <<<"$waits")
 p50=$(sed -n "$(( (count + 1) / 2 ))p" <<<"$waits")
-first_ceo=$(fq_sql "SELECT min($(ms_of submitted_at)) FROM tasks WHERE id GLOB 'ceo-*'")
-last_ceo=$(fq_sql "SELECT max($(ms_of finished_at)) FROM tasks WHERE id GLOB 'ceo-*'")
+first_ceo=$(fq_sql "SELECT min($(fq_sql_ms submitted_at)) FROM tasks WHERE id GLOB 'ceo-*'")
+last_ceo=$(fq_sql "SELECT max($(fq_sql_ms finished_at)) FROM tasks WHERE id GLOB 'ceo-*'")
 mem_during=$(fq_sql "SELECT count(*) FROM attempts WHERE task_id GLOB 'mem-*' AND outcome = 'ok'
-                       AND $(ms_of started_at) BETWEEN $first_ceo AND $last_ceo")
+                       AND $(fq_sql_ms started_at) BETWEEN $first_ceo AND $last_ceo")
 # memory tasks finished before the last ceo task did (rows of tasks still
 # running appear later, with a later finished_at)
 mem_done_at_ceo=$(fq_sql "SELECT count(*) FROM tasks WHERE id GLOB 'mem-*' AND status = 'done'
-                            AND $(ms_of finished_at) <= $last_ceo")
+                            AND $(fq_sql_ms finished_at) <= $last_ceo")
 fq_log "ceo waits (ms): $(paste -sd' ' <<<"$waits"); p50=$p50 p95=$p95; memory calls while ceo ran: $mem_during in $(( (last_ceo - first_ceo) / 1000 )) s; memory done when the ceo tasks were: $mem_done_at_ceo of $nm"
 fq_assert_eq "$count" "$nc" "ceo tasks with a first attempt"
 # At 5 calls/s a slot comes every 200 ms. A waiting ceo task denies memory
@@ -78,10 +74,10 @@ for i in $(seq 1 "$nb"); do
     fq_assert_eq "$got" done "burst-$i"
 done
 sleep 0.5   # attempt rows reach SQLite in batches
-b_first=$(fq_sql "SELECT min($(ms_of started_at)) FROM attempts WHERE task_id GLOB 'burst-*'")
-b_last=$(fq_sql "SELECT max($(ms_of started_at)) FROM attempts WHERE task_id GLOB 'burst-*'")
+b_first=$(fq_sql "SELECT min($(fq_sql_ms started_at)) FROM attempts WHERE task_id GLOB 'burst-*'")
+b_last=$(fq_sql "SELECT max($(fq_sql_ms started_at)) FROM attempts WHERE task_id GLOB 'burst-*'")
 mem_in_burst=$(fq_sql "SELECT count(*) FROM attempts WHERE task_id GLOB 'mem-*'
-                         AND $(ms_of started_at) BETWEEN $b_first AND $b_last")
+                         AND $(fq_sql_ms started_at) BETWEEN $b_first AND $b_last")
 span_s=$(awk -v a="$b_first" -v b="$b_last" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
 fq_log "ceo burst: $nb calls in ${span_s}s, memory calls in between: $mem_in_burst"
 # ceo takes (nearly) every slot ...

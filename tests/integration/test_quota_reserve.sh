@@ -13,10 +13,6 @@
 #       it was submitted.
 . "$(dirname "$0")/lib.sh"
 
-ms_of() { # ISO-8601 text in SQLite -> epoch ms
-    printf "CAST(round((julianday(%s) - 2440587.5) * 86400000) AS INTEGER)" "$1"
-}
-
 # run_with_reserve R: prints "<memory calls in the first 0.8 s> <longest ceo wait, ms>"
 run_with_reserve() {
     export FLEETQ_ROLE_MEMORY_RESERVE=$1
@@ -39,10 +35,10 @@ run_with_reserve() {
     sleep 0.5   # attempt rows reach SQLite in batches
 
     local first burst wait
-    first=$(fq_sql "SELECT min($(ms_of started_at)) FROM attempts WHERE task_id GLOB 'mem-*'")
+    first=$(fq_sql "SELECT min($(fq_sql_ms started_at)) FROM attempts WHERE task_id GLOB 'mem-*'")
     burst=$(fq_sql "SELECT count(*) FROM attempts WHERE task_id GLOB 'mem-*'
-                      AND $(ms_of started_at) < $first + 800")
-    wait=$(fq_sql "SELECT max(w) FROM (SELECT min($(ms_of a.started_at)) - $(ms_of t.submitted_at) AS w
+                      AND $(fq_sql_ms started_at) < $first + 800")
+    wait=$(fq_sql "SELECT max(w) FROM (SELECT min($(fq_sql_ms a.started_at)) - $(fq_sql_ms t.submitted_at) AS w
                      FROM tasks t JOIN attempts a ON a.task_id = t.id
                     WHERE t.id GLOB 'ceo-*' GROUP BY t.id)")
     fq_log "memory reserve $1: memory burst $burst calls, longest ceo wait $wait ms"
