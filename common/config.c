@@ -1,5 +1,5 @@
 /* config.c -- configuration from the environment (see config.h and the
- * table in INTERFACE.md).
+ * configuration table in the README).
  *
  * fq_config_load() fills an fq_config in one pass: defaults first, then
  * each variable in turn, each through a small typed reader (integer in a

@@ -1,5 +1,5 @@
 /* config.h -- configuration from the environment, the same names for every
- * program (INTERFACE.md), validated once at start-up.
+ * program (the README's configuration table), validated once at start-up.
  *
  * fq_config_load() reads every variable, applies defaults, reads *_FILE
  * secrets, and checks each value. A bad value is reported as one line naming

@@ -1,5 +1,5 @@
 /* outcome.c -- classifying one API call and what the fleet does next (see
- * outcome.h and the table in DESIGN.md).
+ * outcome.h and the table in docs/ARCHITECTURE.md).
  *
  * A transport failure decides on its own (timeout or network). Otherwise
  * the HTTP status decides, refined by the text of xAI's flat error body for

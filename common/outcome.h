@@ -1,6 +1,6 @@
 /* outcome.h -- classifying what one API call came to, and what to do next.
  *
- * The table in DESIGN.md: every HTTP status, xAI flat error body
+ * The table in docs/ARCHITECTURE.md: every HTTP status, xAI flat error body
  * ({"code": ..., "error": ...}) and transport failure maps to one outcome,
  * which says whether to retry and what the fleet must do (pause on a
  * rejected key or no credits, slow down on a rate limit, count towards the

@@ -6,7 +6,7 @@
  * useful one: first the total size, then UTF-8 of every name and value,
  * then the field names (unknown, duplicated, `json` mixed with others),
  * then the JSON object when the task came as one `json` field, and last
- * every value in the order of INTERFACE.md's table. Before any of that the
+ * every value in the order of the README's field table. Before any of that the
  * role and id are picked out on their own, so that even a rejected
  * submission can be filed under them.
  *
@@ -558,7 +558,7 @@ static int check_bytes(const fq_field *fields, size_t n, size_t limit, char *err
     return 0;
 }
 
-/* The value checks, in the order of INTERFACE.md's table. */
+/* The value checks, in the order of the README's field table. */
 static int check_values(const raw *r, fq_task *t, char *err, size_t errlen)
 {
     const char *s = NULL;

@@ -2,8 +2,8 @@
  * submission, and the task hash that carries a task between processes.
  *
  * A submission is the flat field list of one `fleetq:submit` stream entry
- * (see INTERFACE.md), either as separate fields or as one `json` field
- * holding an object with the same names. fq_task_parse_submission() checks
+ * (the README's field table), either as separate fields or as one `json`
+ * field holding an object with the same names. fq_task_parse_submission() checks
  * every rule (roles, ranges, id charset, UTF-8, sizes, message shape) and
  * either fills an fq_task or writes one human-readable reason.
  * fq_task_to_hash()/fq_task_from_hash() convert a validated task to and from

@@ -2,7 +2,7 @@
 # 200 tasks submitted with redis-cli across the four roles and every
 # priority all end `done`: one row each in `tasks` with tokens, cost,
 # latency and output, each with exactly one successful API call; BLPOP on
-# fleetq:done:<id> and HGETALL fleetq:task:<id> behave as INTERFACE.md says.
+# fleetq:done:<id> and HGETALL fleetq:task:<id> behave as the README says.
 . "$(dirname "$0")/lib.sh"
 
 fq_start_redis
@@ -47,7 +47,7 @@ fq_assert_eq "$(jq .requests <<<"$stats")" 200 "calls the provider received"
 fq_assert_eq "$(fq_sql "SELECT sum(cost_ticks) FROM tasks")" "$(jq .spend_ticks <<<"$stats")" \
     "spend in SQLite vs the provider's"
 
-# The task hash as INTERFACE.md describes it.
+# The task hash as the README describes it.
 hash=$(fq_redis HGETALL fleetq:task:t-042 | paste -sd' ')
 for field in status role priority attempts submitted_at started_at finished_at output; do
     fq_assert_contains "$hash" "$field" "HGETALL fleetq:task:t-042"

@@ -1,5 +1,5 @@
 /* test_outcome.c -- unit tests for outcome classification
- * (common/outcome.c): every row of DESIGN.md's table, the message tests
+ * (common/outcome.c): every row of docs/ARCHITECTURE.md's table, the message tests
  * that split 400/403/429, the fallbacks for other statuses, and the
  * retry / pause / breaker flags of each outcome.
  */
