@@ -33,10 +33,14 @@
  */
 #include "store.h"
 
+#include <errno.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -314,8 +318,53 @@ too_new:
 /* Open and close                                                      */
 /* ------------------------------------------------------------------ */
 
+/* Before SQLite is asked: can this process create the database, and the
+ * -wal and -shm files WAL keeps beside it, in path's directory? SQLite's own
+ * answer is "unable to open database file"; this one names the directory,
+ * its owner and mode, and who is asking, which is what an operator needs
+ * when a volume or a platform's disk was mounted owned by root. */
+static int check_writable(const char *path, char *err, size_t errlen)
+{
+    char copy[4096];
+    if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy)) {
+        put_err(err, errlen, "FLEETQ_DB is longer than %zu bytes", sizeof(copy) - 1);
+        return -1;
+    }
+    const char *dir = dirname(copy);
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        put_err(err, errlen, "cannot create %s: its directory %s: %s (check FLEETQ_DB)",
+                path, dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        put_err(err, errlen, "cannot create %s: %s is not a directory (check FLEETQ_DB)",
+                path, dir);
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        put_err(err, errlen, "cannot create %s: the directory %s (owner uid %u, mode %04o) "
+                "is not writable by this process (uid %u); give it to this user (chown %u %s) "
+                "or point FLEETQ_DB at a directory it can write", path, dir,
+                (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), (unsigned)geteuid(),
+                (unsigned)geteuid(), dir);
+        return -1;
+    }
+    if (access(path, F_OK) == 0 && access(path, R_OK | W_OK) != 0 &&
+        stat(path, &st) == 0) {
+        put_err(err, errlen, "cannot open %s (owner uid %u, mode %04o) for writing as uid %u; "
+                "give it to this user (chown %u %s)", path, (unsigned)st.st_uid,
+                (unsigned)(st.st_mode & 07777), (unsigned)geteuid(), (unsigned)geteuid(),
+                path);
+        return -1;
+    }
+    return 0;
+}
+
 fq_store *fq_store_open(const char *path, char *err, size_t errlen)
 {
+    if (check_writable(path, err, errlen) < 0)
+        return NULL;
     fq_store *s = calloc(1, sizeof(*s));
     if (!s) {
         put_err(err, errlen, "%s: out of memory opening the result store", path);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """check_dockerfile.py -- checks deploy/Dockerfile without a Docker engine.
 
-    check_dockerfile.py DOCKERFILE [--shellcheck PATH] [--programs-from DIR]
+    check_dockerfile.py DOCKERFILE [--shellcheck PATH]
     check_dockerfile.py DOCKERFILE --list-packages
 
 The Dockerfile is parsed the way Docker reads it (line continuations with
@@ -9,10 +9,14 @@ the escape character, comment lines dropped, instructions split into
 stages at FROM) and checked for two kinds of things:
 
   - what fleetq's image promises: both stages FROM debian:bookworm-slim;
-    the runtime stage runs as a non-root user (uid 10001), with tini as
-    PID 1 (ENTRYPOINT ["/usr/bin/tini", "--"]), the coordinator as the
-    default CMD, FLEETQ_DB=/data/fleetq.db, a /data volume, port 8080, and
-    no compiler or -dev package;
+    the build stage packs the programs with cpack and the runtime stage
+    installs that Debian package with apt-get (COPY --from the build
+    stage); the programs run as the unprivileged uid 10001, either by the
+    last USER or by an entrypoint script from the build context that drops
+    to it with setpriv; tini is PID 1 (ENTRYPOINT starting
+    ["/usr/bin/tini", "--"]); the coordinator is the default CMD;
+    FLEETQ_DB=/data/fleetq.db, a /data volume, port 8080, and no compiler
+    or -dev package in the runtime stage;
   - the best practices a Dockerfile linter such as hadolint checks, under
     hadolint's rule numbers: tagged base images (DL3006, DL3007), apt-get
     with -y and --no-install-recommends (DL3014, DL3015), apt lists removed
@@ -23,14 +27,12 @@ stages at FROM) and checked for two kinds of things:
     (DL3025), one CMD/ENTRYPOINT per stage (DL4003, DL4004), no MAINTAINER
     (DL4000), pipefail before pipes (DL4006), useradd -l with a uid
     (DL3046), last USER not root (DL3002); and, with --shellcheck, every
-    shell-form RUN through ShellCheck as /bin/sh (dash on Debian).
-
-With --programs-from DIR (a CMake build directory), every program the
-build stage installs from /tmp/build/<path> must exist as DIR/<path>, so a
-change in the build layout cannot silently break the image.
+    shell-form RUN through ShellCheck as /bin/sh (dash on Debian), and the
+    entrypoint script too.
 
 Prints one line per finding and exits 1 if there is any, 0 otherwise.
---list-packages prints the Debian packages the stages install instead.
+--list-packages prints the Debian packages the stages install from the
+archive instead (not the project's own package).
 """
 import argparse
 import json
@@ -119,15 +121,27 @@ def shell_commands(run_args):
     return [c.strip() for c in re.split(r"&&|\|\||;|\|", run_args) if c.strip()]
 
 
-def apt_packages(command):
-    """The package names of one `apt-get install` command."""
+def apt_install_args(command):
+    """The non-option arguments of one `apt-get install` command."""
     words = shlex.split(command)
     return [w for w in words[words.index("install") + 1:] if not w.startswith("-")]
 
 
+def is_local_package(arg):
+    """apt-get install takes a path to a .deb beside package names."""
+    return arg.endswith(".deb") and ("/" in arg)
+
+
+def apt_packages(command):
+    """The archive package names of one `apt-get install` command."""
+    return [w for w in apt_install_args(command) if not is_local_package(w)]
+
+
 class Checker:
-    def __init__(self, path):
+    def __init__(self, path, context):
         self.path = path
+        self.context = context
+        self.entrypoint = None   # the entrypoint script found, for ShellCheck
         self.findings = []
 
     def fail(self, ins, rule, message):
@@ -149,20 +163,22 @@ class Checker:
         for ins in runtime:
             by_kw.setdefault(ins.keyword.upper(), []).append(ins)
 
+        entry = by_kw.get("ENTRYPOINT", [])
+        entry_args = (entry[-1].json_args() or []) if entry else []
+        if entry_args[:2] != ["/usr/bin/tini", "--"]:
+            self.fail(entry[-1] if entry else runtime[0], "FQ-TINI",
+                      'the runtime stage must have an ENTRYPOINT starting ["/usr/bin/tini", "--"]')
+
         users = by_kw.get("USER", [])
-        if not users:
-            self.fail(runtime[0], "DL3002", "the runtime stage has no USER: it would run as root")
-        else:
+        if users:
             user = users[-1].args.split(":")[0]
             if user in ("root", "0"):
                 self.fail(users[-1], "DL3002", "the last USER is root")
             elif user != RUNTIME_UID:
                 self.fail(users[-1], "FQ-USER", "USER %s, expected uid %s" % (user, RUNTIME_UID))
+        else:
+            self.check_dropping_entrypoint(runtime, entry_args[2:3])
 
-        entry = by_kw.get("ENTRYPOINT", [])
-        if not entry or entry[-1].json_args() != ["/usr/bin/tini", "--"]:
-            self.fail(entry[-1] if entry else runtime[0], "FQ-TINI",
-                      'the runtime stage must have ENTRYPOINT ["/usr/bin/tini", "--"]')
         cmd = by_kw.get("CMD", [])
         if not cmd or (cmd[-1].json_args() or [""])[0] != "fleetq-coordinator":
             self.fail(cmd[-1] if cmd else runtime[0], "FQ-CMD",
@@ -184,9 +200,57 @@ class Checker:
         names = {p for _, p in installed}
         if "tini" not in names:
             self.fail(runtime[0], "FQ-TINI", "the runtime stage does not install tini")
+        self.check_package(stages)
         for ins, p in installed:
             if BUILD_ONLY_PACKAGES.match(p):
                 self.fail(ins, "FQ-RUNTIME", "the runtime stage installs the build-only package %s" % p)
+
+    def check_dropping_entrypoint(self, runtime, script):
+        """Without a USER the image starts as root: the program after tini
+        must then be a script of the build context that drops to the uid."""
+        if not script:
+            self.fail(runtime[0], "FQ-USER", "the runtime stage has no USER and no entrypoint "
+                      "script after tini: the programs would run as root")
+            return
+        source = None
+        for ins in runtime:
+            if ins.keyword.upper() == "COPY" and "--from" not in ins.args:
+                words = ins.args.split()
+                if len(words) == 2 and words[1] == script[0]:
+                    source = words[0]
+        if source is None:
+            self.fail(runtime[0], "FQ-USER", "the entrypoint %s is not copied from the build "
+                      "context, so what it runs as cannot be checked" % script[0])
+            return
+        self.entrypoint = os.path.join(self.context, source)
+        try:
+            with open(self.entrypoint, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            self.fail(runtime[0], "FQ-USER", "the entrypoint %s: %s" % (source, e))
+            return
+        if not re.search(r"^\s*exec setpriv\b.*--reuid", text, re.M) or RUNTIME_UID not in text:
+            self.fail(runtime[0], "FQ-USER", "the entrypoint %s does not drop to uid %s with "
+                      "`exec setpriv --reuid`" % (source, RUNTIME_UID))
+
+    def check_package(self, stages):
+        """The build stage runs cpack; the runtime stage installs its .deb."""
+        build, runtime = stages[0], stages[-1]
+        if not any(ins.keyword.upper() == "RUN" and re.search(r"\bcpack\b", ins.args)
+                   for ins in build):
+            self.fail(build[0], "FQ-PACKAGE", "the build stage does not make the Debian package (cpack)")
+        copied = [ins for ins in runtime if ins.keyword.upper() == "COPY"
+                  and "--from=" in ins.args and ins.args.split()[-1].endswith(".deb")]
+        if not copied:
+            self.fail(runtime[0], "FQ-PACKAGE", "the runtime stage does not COPY the .deb from the build stage")
+            return
+        deb = copied[-1].args.split()[-1]
+        for ins in runtime:
+            if ins.keyword.upper() == "RUN":
+                for c in shell_commands(ins.args):
+                    if re.match(r"^apt-get\s.*\binstall\b", c) and deb in apt_install_args(c):
+                        return
+        self.fail(runtime[0], "FQ-PACKAGE", "the runtime stage does not apt-get install %s" % deb)
 
     # ---- linter rules ------------------------------------------------------
 
@@ -276,27 +340,18 @@ class Checker:
                     self.fail(ins, "ShellCheck", line.split(": ", 1)[-1])
                 if proc.returncode not in (0, 1) or (proc.returncode == 1 and not proc.stdout):
                     self.fail(ins, "ShellCheck", "shellcheck failed: %s" % proc.stderr.strip())
-
-    def programs(self, instructions, build_dir):
-        found = 0
-        for ins in instructions:
-            if ins.keyword.upper() != "RUN":
-                continue
-            for rel in re.findall(r"/tmp/build/([\w./-]+)", ins.args):
-                found += 1
-                path = os.path.join(build_dir, rel)
-                if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-                    self.fail(ins, "FQ-PROGRAM", "the image installs /tmp/build/%s, but %s is no program"
-                              % (rel, path))
-        if found < 4:
-            self.fail(None, "FQ-PROGRAM", "expected the four programs installed from /tmp/build, found %d" % found)
+        if self.entrypoint:
+            proc = subprocess.run([shellcheck, "-s", "sh", "-f", "gcc", self.entrypoint],
+                                  capture_output=True, text=True, check=False)
+            for line in proc.stdout.splitlines():
+                self.fail(None, "ShellCheck", line)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dockerfile")
     ap.add_argument("--shellcheck", help="path of the shellcheck program")
-    ap.add_argument("--programs-from", help="a CMake build directory of the project")
+    ap.add_argument("--context", help="the build context (default: the parent of the Dockerfile's directory)")
     ap.add_argument("--list-packages", action="store_true",
                     help="only print the packages each stage installs, one per line")
     opts = ap.parse_args()
@@ -311,13 +366,12 @@ def main():
                         if re.match(r"^apt-get\s.*\binstall\b", c):
                             print("\n".join(apt_packages(c)))
         return 0
-    checker = Checker(opts.dockerfile)
+    context = opts.context or os.path.dirname(os.path.dirname(os.path.abspath(opts.dockerfile)))
+    checker = Checker(opts.dockerfile, context)
     checker.check_image(stages)
     checker.check_practices(stages)
     if opts.shellcheck:
         checker.shellcheck(instructions, opts.shellcheck)
-    if opts.programs_from:
-        checker.programs(instructions, opts.programs_from)
     for line in checker.findings:
         print(line)
     return 1 if checker.findings else 0

@@ -14,7 +14,8 @@ Then it checks both directions:
   - every source file CMake builds the programs from is in the context:
     the top-level CMakeLists.txt, cmake/, and everything in common/,
     coordinator/, worker/, ctl/, mockapi/, schema/, plus fuzz/CMakeLists.txt
-    (CMakeLists.txt always adds fuzz/);
+    (CMakeLists.txt always adds fuzz/), the documents the package installs
+    and the image's entrypoint;
   - nothing that must never reach an image is: .git, build directories,
     the Compose key file, SQLite databases, env files, fuzzer artifacts
     (checked on the real tree and on made-up paths, so the rules hold
@@ -31,7 +32,10 @@ import shutil
 import sys
 
 SOURCE_DIRS = ["cmake", "common", "coordinator", "worker", "ctl", "mockapi", "schema"]
-SOURCE_FILES = ["CMakeLists.txt", "fuzz/CMakeLists.txt"]
+# beside the sources: what the package installs (cmake/package.cmake) and
+# the image's entrypoint (deploy/Dockerfile)
+SOURCE_FILES = ["CMakeLists.txt", "fuzz/CMakeLists.txt", "README.md", "docs/ARCHITECTURE.md",
+                "deploy/entrypoint.sh"]
 MUST_BE_LEFT_OUT = [
     ".git/HEAD",
     "build/CMakeCache.txt",

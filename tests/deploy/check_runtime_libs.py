@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
-"""check_runtime_libs.py -- does the runtime image carry every library the programs load?
+"""check_runtime_libs.py -- does the Debian package depend on every library its programs load?
 
-    check_runtime_libs.py DOCKERFILE PROGRAM...
+    check_runtime_libs.py DEB
 
-The image is never built here, so this answers the question on the host,
-which is the same Debian 12: for each PROGRAM (built from the same sources
-with the same -dev packages as the image's build stage), every shared
-library it names (DT_NEEDED, read with readelf) is resolved with ldd and
-traced to its Debian package with dpkg -S. Each of those packages must be
-installed by the runtime stage of DOCKERFILE, or be libc6, which every
-Debian image has. (Libraries those libraries pull in come with them as
-package dependencies, so only the direct ones are checked.)
+The package is unpacked (dpkg-deb -x) and, for every program in it, every
+shared library it names (DT_NEEDED, read with readelf) is resolved with ldd
+on this host, which is the Debian 12 the package is built for, and traced
+to its Debian package with dpkg -S. Each of those packages must be in the
+package's Depends (or be libc6, which every Debian system has), and no
+dependency may be a -dev package. (Libraries those libraries pull in come
+with them as package dependencies, so only the direct ones are checked.)
+The container stage then installs the package for real.
 
 Prints one line per finding; exits 1 if there is any.
 """
@@ -18,23 +18,16 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import check_dockerfile  # noqa: E402  (the Dockerfile parser)
-
-IN_EVERY_IMAGE = {"libc6"}
+IN_EVERY_SYSTEM = {"libc6"}
 
 
-def runtime_packages(dockerfile):
-    stages = check_dockerfile.split_stages(check_dockerfile.parse(dockerfile))
-    packages = set()
-    for ins in stages[-1]:
-        if ins.keyword.upper() != "RUN":
-            continue
-        for c in check_dockerfile.shell_commands(ins.args):
-            if re.match(r"^apt-get\s.*\binstall\b", c):
-                packages.update(check_dockerfile.apt_packages(c))
-    return packages
+def depends(deb):
+    out = subprocess.run(["dpkg-deb", "-f", deb, "Depends"], capture_output=True, text=True,
+                         check=True).stdout
+    # "libfoo1 (>= 1.2), libbar2 | libbaz2" -> every name an alternative gives
+    return {re.split(r"[\s(:]", alt.strip())[0] for alt in re.split(r"[,|]", out) if alt.strip()}
 
 
 def needed(program):
@@ -69,28 +62,45 @@ def _dpkg_search(path):
     return None
 
 
+def programs_in(root):
+    for dirpath, _, files in os.walk(root):
+        for name in sorted(files):
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                if f.read(4) == b"\x7fELF":
+                    yield path
+
+
 def main():
-    if len(sys.argv) < 3:
+    if len(sys.argv) != 2:
         print(__doc__.strip().split("\n")[2], file=sys.stderr)
         return 2
-    dockerfile, programs = sys.argv[1], sys.argv[2:]
-    installed = runtime_packages(dockerfile) | IN_EVERY_IMAGE
-    findings = []
-    for program in programs:
-        paths = resolved(program)
-        for lib in needed(program):
-            path = paths.get(lib)
-            if not path or path == "not":
-                findings.append("%s: %s is not found on this host" % (program, lib))
-                continue
-            pkg = package_of(path)
-            if pkg is None:
-                findings.append("%s: %s (%s) belongs to no Debian package" % (program, lib, path))
-            elif pkg not in installed:
-                findings.append("%s: needs %s from the package %s, which the runtime stage does not install"
-                                % (program, lib, pkg))
-            else:
-                print("%s: %s from %s" % (os.path.basename(program), lib, pkg), file=sys.stderr)
+    deb = sys.argv[1]
+    deps = depends(deb)
+    findings = ["the package depends on the -dev package %s" % d for d in sorted(deps)
+                if d.endswith("-dev")]
+    allowed = deps | IN_EVERY_SYSTEM
+    with tempfile.TemporaryDirectory() as root:
+        subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
+        programs = list(programs_in(root))
+        if not programs:
+            findings.append("the package holds no program")
+        for program in programs:
+            name = os.path.basename(program)
+            paths = resolved(program)
+            for lib in needed(program):
+                path = paths.get(lib)
+                if not path or path == "not":
+                    findings.append("%s: %s is not found on this host" % (name, lib))
+                    continue
+                pkg = package_of(path)
+                if pkg is None:
+                    findings.append("%s: %s (%s) belongs to no Debian package" % (name, lib, path))
+                elif pkg.split(":")[0] not in allowed:
+                    findings.append("%s: needs %s from the package %s, which is not in the "
+                                    "package's Depends" % (name, lib, pkg))
+                else:
+                    print("%s: %s from %s" % (name, lib, pkg), file=sys.stderr)
     for line in findings:
         print(line)
     return 1 if findings else 0

@@ -4,8 +4,8 @@
 # service. The helpers in tests/deploy/ do the checking:
 #
 #   compose   deploy/docker-compose.yml against the Compose Specification
-#             JSON schema (shared/schemas/compose-spec.json beside the
-#             repository) and the fleet's invariants, then through
+#             JSON schema (tests/deploy/compose-spec/, with its licence)
+#             and the fleet's invariants, then through
 #             Debian's docker-compose (v1, whose `config` parses and
 #             resolves the file without an engine), checking the values
 #             the services end up with;
@@ -17,9 +17,11 @@
 #   image     deploy/Dockerfile linted with dockerfile-utils (zero
 #             findings) and with hadolint's rules plus ShellCheck
 #             (check_dockerfile.py), every package it names known to
-#             Debian 12, the build context .dockerignore leaves built
-#             with the image's own Release build, and every library the
-#             programs load installed by the runtime stage.
+#             Debian 12, the build context .dockerignore leaves built and
+#             packed with the image's own Release build and cpack, no
+#             libcurl in the coordinator or fleetqctl, and every library
+#             the programs load a dependency of the package. (The
+#             container stage, tests/container/, builds and runs it all.)
 #
 # Each checker is also shown a broken copy and must reject it, so a checker
 # that stopped checking fails the test. Needs: python3-yaml,
@@ -32,7 +34,7 @@ helpers=$FQ_SRC/tests/deploy
 compose=$FQ_SRC/deploy/docker-compose.yml
 dockerfile=$FQ_SRC/deploy/Dockerfile
 render=$FQ_SRC/render.yaml
-schema=${FQ_COMPOSE_SCHEMA:-$FQ_SRC/../shared/schemas/compose-spec.json}
+schema=$helpers/compose-spec/compose-spec.json
 dockerfile_utils_version=0.16.3
 export PYTHONDONTWRITEBYTECODE=1   # nothing written into the source tree
 
@@ -44,7 +46,7 @@ py=/usr/bin/python3
     fq_fail "needs Debian's python3-yaml and python3-jsonschema: apt-get install -y python3-yaml python3-jsonschema"
 command -v docker-compose >/dev/null || fq_fail "needs docker-compose: apt-get install -y docker-compose"
 command -v shellcheck >/dev/null || fq_fail "needs shellcheck: apt-get install -y shellcheck"
-[ -f "$schema" ] || fq_fail "the Compose schema is not at $schema (shared/schemas/ beside the repository)"
+[ -f "$schema" ] || fq_fail "the Compose schema is not at $schema"
 
 # expect_rejected WHAT WORD COMMAND...: COMMAND must fail and say WORD.
 expect_rejected() {
@@ -162,20 +164,23 @@ fq_assert_contains "$out" "MAINTAINER has been deprecated" "dockerfile-utils on 
 
 fq_log "image: hadolint's rules and ShellCheck"
 expect_clean "check_dockerfile.py" "$py" "$helpers/check_dockerfile.py" "$dockerfile" \
-    --shellcheck "$(command -v shellcheck)" --programs-from "$FQ_BIN"
-sed 's/^USER .*/USER root/; s/ --no-install-recommends//; s/--no-log-init //' "$dockerfile" \
-    >"$FQ_TMP/bad/Dockerfile.rules"
-printf 'RUN curl -s https://example.invalid | sh\n' >>"$FQ_TMP/bad/Dockerfile.rules"
+    --shellcheck "$(command -v shellcheck)"
+check_bad() { "$py" "$helpers/check_dockerfile.py" --context "$FQ_SRC" "$@"; }
+sed 's/ --no-install-recommends//; s/--no-log-init //' "$dockerfile" >"$FQ_TMP/bad/Dockerfile.rules"
+printf 'RUN curl -s https://example.invalid | sh\nUSER root\n' >>"$FQ_TMP/bad/Dockerfile.rules"
 for rule in DL3002 DL3015 DL3046 DL4006; do
-    expect_rejected "check_dockerfile.py ($rule)" "$rule" \
-        "$py" "$helpers/check_dockerfile.py" "$FQ_TMP/bad/Dockerfile.rules"
+    expect_rejected "check_dockerfile.py ($rule)" "$rule" check_bad "$FQ_TMP/bad/Dockerfile.rules"
 done
 sed '0,/^FROM debian:bookworm-slim AS build/s//FROM debian:latest AS build/; s#^ENTRYPOINT .*#ENTRYPOINT ["fleetq-coordinator"]#' \
     "$dockerfile" >"$FQ_TMP/bad/Dockerfile.image"
-expect_rejected "check_dockerfile.py (base image)" "FQ-BASE" \
-    "$py" "$helpers/check_dockerfile.py" "$FQ_TMP/bad/Dockerfile.image"
-expect_rejected "check_dockerfile.py (tini)" "FQ-TINI" \
-    "$py" "$helpers/check_dockerfile.py" "$FQ_TMP/bad/Dockerfile.image"
+expect_rejected "check_dockerfile.py (base image)" "FQ-BASE" check_bad "$FQ_TMP/bad/Dockerfile.image"
+expect_rejected "check_dockerfile.py (tini)" "FQ-TINI" check_bad "$FQ_TMP/bad/Dockerfile.image"
+# an entrypoint that does not drop root, and programs not from the package
+sed 's#^COPY deploy/entrypoint.sh #COPY deploy/demo.sh #; s#^        /tmp/fleetq.deb \\$#        \\#' \
+    "$dockerfile" >"$FQ_TMP/bad/Dockerfile.user"
+expect_rejected "check_dockerfile.py (root)" "FQ-USER" check_bad "$FQ_TMP/bad/Dockerfile.user"
+expect_rejected "check_dockerfile.py (package)" "does not apt-get install /tmp/fleetq.deb" \
+    check_bad "$FQ_TMP/bad/Dockerfile.user"
 
 # Every package the Dockerfile names must exist in Debian 12 (when this
 # machine has package lists to ask).
@@ -204,21 +209,28 @@ mkdir -p "$FQ_TMP/bad/common"
 expect_rejected "check_dockerignore.py" "leaves out common/x.c" "$py" "$helpers/check_dockerignore.py" "$FQ_TMP/bad"
 
 if [ "${FQ_DEPLOY_BUILD:-1}" = 1 ]; then
-    fq_log "image: the build stage's Release build of that context"
-    (cmake -S "$FQ_TMP/context" -B "$FQ_TMP/image-build" -DCMAKE_BUILD_TYPE=Release -DFLEETQ_TESTS=OFF &&
-        cmake --build "$FQ_TMP/image-build" --parallel 2) >"$FQ_TMP/image-build.log" 2>&1 ||
-        fq_fail "the Release build of the Docker build context failed: $(grep -m5 -E 'error|Error' "$FQ_TMP/image-build.log")"
-    programs=()
+    fq_log "image: the build stage's Release build and package of that context"
+    ib=$FQ_TMP/image-build
+    (cmake -S "$FQ_TMP/context" -B "$ib" -DCMAKE_BUILD_TYPE=Release -DFLEETQ_TESTS=OFF &&
+        cmake --build "$ib" --parallel 2 && cpack --config "$ib/CPackConfig.cmake" -B "$ib/package") \
+        >"$FQ_TMP/image-build.log" 2>&1 ||
+        fq_fail "the Release build or the package of the Docker build context failed: $(grep -m5 -E 'error|Error' "$FQ_TMP/image-build.log")"
     for p in coordinator/fleetq-coordinator worker/fleetq-worker ctl/fleetqctl mockapi/fleetq-mockapi; do
-        programs+=("$FQ_TMP/image-build/$p")
-        fq_assert_contains "$("$FQ_TMP/image-build/$p" --version 2>&1)" "$(basename "$p")" "$p --version"
+        fq_assert_contains "$("$ib/$p" --version 2>&1)" "$(basename "$p")" "$p --version"
     done
-    fq_log "image: the runtime stage installs every library the programs load"
-    expect_clean "check_runtime_libs.py" "$py" "$helpers/check_runtime_libs.py" "$dockerfile" "${programs[@]}"
-    sed 's/^        libuv1 \\$/        \\/' "$dockerfile" >"$FQ_TMP/bad/Dockerfile.libs"
-    expect_rejected "check_runtime_libs.py" "libuv1" \
-        "$py" "$helpers/check_runtime_libs.py" "$FQ_TMP/bad/Dockerfile.libs" "${programs[@]}"
-    rm -rf "$FQ_TMP/image-build"
+    # each program links what it calls: only the worker calls the API
+    fq_assert_eq "$(ldd "$ib/coordinator/fleetq-coordinator" | grep -c libcurl || true)" 0 "libcurl in fleetq-coordinator"
+    fq_assert_eq "$(ldd "$ib/ctl/fleetqctl" | grep -c libcurl || true)" 0 "libcurl in fleetqctl"
+    fq_assert_eq "$(ldd "$ib/worker/fleetq-worker" | grep -c libcurl || true)" 1 "libcurl in fleetq-worker"
+    deb=$(ls "$ib"/package/fleetq_*.deb)
+    fq_log "image: the package depends on every library its programs load"
+    expect_clean "check_runtime_libs.py" "$py" "$helpers/check_runtime_libs.py" "$deb"
+    # the same package with libuv1 left out of its Depends
+    dpkg-deb -R "$deb" "$FQ_TMP/bad/deb"
+    sed -i 's/, libuv1 ([^)]*)//' "$FQ_TMP/bad/deb/DEBIAN/control"
+    dpkg-deb -b "$FQ_TMP/bad/deb" "$FQ_TMP/bad/no-libuv.deb" >/dev/null
+    expect_rejected "check_runtime_libs.py" "libuv1" "$py" "$helpers/check_runtime_libs.py" "$FQ_TMP/bad/no-libuv.deb"
+    rm -rf "$ib"
 else
     fq_log "image: FQ_DEPLOY_BUILD=0, the build of the context is skipped"
 fi
