@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh -- the whole test suite, in three stages:
+# run.sh -- the whole test suite, in four stages:
 #   asan      installs and builds (deploy/setup.sh) with AddressSanitizer and
 #             UndefinedBehaviorSanitizer, then runs every unit and integration
 #             test with ctest (integration tests start their own
@@ -7,19 +7,24 @@
 #   valgrind  the unit tests under valgrind on a build without sanitizers
 #             (tests/valgrind.sh);
 #   fuzz      every libFuzzer harness for a bounded time on its seed corpus
-#             (fuzz/run.sh, FLEETQ_FUZZ_SECONDS per harness, default 15).
-# FLEETQ_TEST_STAGES picks stages (default "asan valgrind fuzz"); ctest
-# arguments apply to the asan stage.
+#             (fuzz/run.sh, FLEETQ_FUZZ_SECONDS per harness, default 15);
+#   container builds the Debian package and deploy/Dockerfile and runs
+#             deploy/docker-compose.yml for real, with podman as the engine
+#             (tests/container/test_container.sh).
+# FLEETQ_TEST_STAGES picks stages (default "asan valgrind fuzz container");
+# ctest arguments apply to the asan stage.
 #
 #   tests/run.sh [ctest args...]     e.g. FLEETQ_TEST_STAGES=asan tests/run.sh -R pipeline
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-stages=${FLEETQ_TEST_STAGES:-asan valgrind fuzz}
+stages=${FLEETQ_TEST_STAGES:-asan valgrind fuzz container}
 # the tests' own tools: valgrind, clang (fuzzers), Python with YAML and JSON
-# Schema (Compose and Render files), docker-compose (config check, no
-# engine), shellcheck, npm (the Dockerfile linter), promtool (metrics)
+# Schema (Compose and Render files), docker-compose, shellcheck, npm (the
+# Dockerfile linter), promtool (metrics); podman, runc, debootstrap and
+# CNI's name resolution for the container stage
 extra="python3 python3-yaml python3-jsonschema valgrind clang docker-compose shellcheck prometheus"
+extra+=" podman runc debootstrap golang-github-containernetworking-plugin-dnsname"
 command -v npm >/dev/null || extra+=" npm"
 export FLEETQ_EXTRA_PACKAGES="$extra${FLEETQ_EXTRA_PACKAGES:+ $FLEETQ_EXTRA_PACKAGES}"
 
@@ -34,6 +39,7 @@ for stage in $stages; do
         ;;
     valgrind) bash "$root/tests/valgrind.sh" ;;
     fuzz) bash "$root/fuzz/run.sh" "${FLEETQ_FUZZ_SECONDS:-15}" ;;
-    *) echo "run.sh: unknown stage '$stage' (asan, valgrind, fuzz)" >&2; exit 2 ;;
+    container) bash "$root/tests/container/test_container.sh" ;;
+    *) echo "run.sh: unknown stage '$stage' (asan, valgrind, fuzz, container)" >&2; exit 2 ;;
     esac
 done

@@ -17,6 +17,7 @@ FQ_BIN=${FQ_BIN:-$FQ_SRC/build}
 FQ_TEST=$(basename "$0" .sh)
 FQ_TMP=$(mktemp -d "${TMPDIR:-/tmp}/fleetq-$FQ_TEST.XXXXXX")
 FQ_PIDS=()
+FQ_CLEANUP_HOOKS=()   # commands run first at exit (e.g. the container stage's engine)
 FQ_KEY="test-key-$RANDOM$RANDOM"   # not shaped like a real key
 export FQ_KEY
 
@@ -49,7 +50,8 @@ fq_reset_fleet() {
 }
 
 fq_cleanup() {
-    local rc=$?
+    local rc=$? hook
+    for hook in "${FQ_CLEANUP_HOOKS[@]}"; do "$hook" || true; done
     fq_stop_all 50
     wait 2>/dev/null || true
     # A sanitizer report in any program's log fails the test.
