@@ -134,6 +134,8 @@ typedef struct raw {
     const cJSON *j;     /* the JSON item when the value came from `json` */
 } raw;
 
+const char fq_task_fields[] = ALLOWED_FIELDS;
+
 static int fld_lookup(const char *name, size_t len)
 {
     for (int i = 0; i < F_COUNT; i++) {
@@ -141,6 +143,11 @@ static int fld_lookup(const char *name, size_t len)
             return i;
     }
     return -1;
+}
+
+int fq_task_field_known(const char *name, size_t len)
+{
+    return fld_lookup(name, len) >= 0;
 }
 
 /* Files the separate fields into r[]. Remembers the first problem with the

@@ -71,6 +71,12 @@ typedef struct fq_task {
 void fq_task_init(fq_task *t);
 void fq_task_free(fq_task *t);   /* frees the strings, leaves t re-initialised */
 
+/* 1 when name is one of a submission's fields (role, prompt, ..., json). */
+int fq_task_field_known(const char *name, size_t len);
+
+/* Every field a submission may have, as "role, prompt, ..., json". */
+extern const char fq_task_fields[];
+
 /* Validates a submission. On success returns 0 and fills *out (which the
  * caller frees with fq_task_free). On failure returns -1 and writes one
  * line into err (e.g. "max_tokens: must be an integer from 1 to 131072,

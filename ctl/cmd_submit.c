@@ -1,15 +1,17 @@
-/* cmd_submit.c -- `fleetqctl submit FIELD VALUE...`: submits a task, and
- * with --wait follows it to its end.
+/* cmd_submit.c -- `fleetqctl submit FIELD VALUE...` (or `--FIELD VALUE`):
+ * submits a task, and with --wait follows it to its end.
  *
  * The fields go to the inbox exactly as `redis-cli XADD fleetq:submit '*'
  * FIELD VALUE...` would send them: the coordinator validates them (an
  * invalid submission ends `rejected` with the reason), so the tool checks
- * only that the words pair up and that no name is empty. One VALUE may be
- * `-`: it is then read from stdin (one trailing line break dropped), for
- * prompts too long or too awkward for a command line. Options may stand
- * before, between or after the pairs, but only where a FIELD would: a
- * VALUE is always a value, even when it looks like an option, and `--`
- * ends the options.
+ * only that the words pair up and that no name is empty. Each field may
+ * also be written as an option, `--role code` or `--role=code`, for every
+ * name a submission knows (task.h's fq_task_field_known), and the two
+ * forms mix. One VALUE may be `-`: it is then read from stdin (one trailing
+ * line break dropped), for prompts too long or too awkward for a command
+ * line. Options may stand before, between or after the pairs, but only
+ * where a FIELD would: a VALUE is always a value, even when it looks like
+ * an option, and `--` ends the options.
  *
  * The task id printed is the `id` field when given (or the `id` inside a
  * `json` field), else the stream entry id XADD returned, as the
@@ -41,7 +43,8 @@ static int run(fq_ctl *ctl, int argc, char **argv);
 
 const fq_ctl_command fq_ctl_cmd_submit = {
     .name = "submit",
-    .args = "FIELD VALUE [FIELD VALUE...] [--wait [SECONDS]] [--json]",
+    .args = "FIELD VALUE [FIELD VALUE...] [--wait [SECONDS]] [--json]\n"
+            "       " FQ_CTL_PROG " submit --FIELD VALUE [--FIELD VALUE...] [--wait [S]] [--json]",
     .summary = "submit a task (fields as for XADD fleetq:submit); --wait for it",
     .run = run,
 };
@@ -54,6 +57,9 @@ static void help(void)
           "    redis-cli XADD fleetq:submit '*' FIELD VALUE...\n"
           "and prints its id: the `id` field when given (or the id inside a `json`\n"
           "field), else the stream entry id, which the coordinator makes the task id.\n"
+          "Each field may also be given as an option, and the two forms mix:\n"
+          "    " FQ_CTL_PROG " submit --role code --prompt \"Fix this bug\"\n"
+          "    " FQ_CTL_PROG " submit role code --priority=high prompt \"Fix this bug\"\n"
           "Fields: role (ceo, code, quality, memory), prompt or messages (a JSON array\n"
           "of {role, content}), priority (critical, high, normal, low, bulk or 0-9),\n"
           "id, system, model, max_tokens, temperature, max_attempts, timeout, delay,\n"
@@ -61,7 +67,7 @@ static void help(void)
           "submission that is not valid ends `rejected` with the reason.\n"
           "\n"
           "A VALUE of - is read from stdin (one trailing line break is dropped), e.g.\n"
-          "    fleetqctl submit role code prompt - < bug-report.txt\n"
+          "    " FQ_CTL_PROG " submit --role code --prompt - < bug-report.txt\n"
           "for at most one field. Options go where a FIELD would; a VALUE is never\n"
           "taken for an option, and -- ends the options.\n"
           "\n"
@@ -82,7 +88,8 @@ static void help(void)
 }
 
 typedef struct submission {
-    char **words;         /* FIELD VALUE ... (pointers into argv, or stdin_value) */
+    char **words;         /* FIELD VALUE ... (pointers into argv, or stdin_value);
+                             room for 2 * argc: --FIELD=VALUE gives two */
     int nwords;
     int stdin_at;         /* the word read from stdin, -1 for none */
     char *stdin_value;
@@ -99,6 +106,44 @@ typedef struct submission {
 static int is_seconds(const char *s)
 {
     return s[0] != '\0' && strspn(s, "0123456789.") == strlen(s);
+}
+
+/* Adds one word; a VALUE of "-" is to be read from stdin. Returns 0 or 2. */
+static int add_word(submission *s, char *w)
+{
+    const fq_ctl_command *cmd = &fq_ctl_cmd_submit;
+    int at_field = s->nwords % 2 == 0;
+    if (at_field && w[0] == '\0')
+        return fq_ctl_usage_error(cmd, "an empty field name (word %d)", s->nwords + 1);
+    if (strcmp(w, "-") == 0) {
+        if (at_field)
+            return fq_ctl_usage_error(cmd, "- (read from stdin) stands for a VALUE, not a "
+                                           "FIELD");
+        if (s->stdin_at >= 0)
+            return fq_ctl_usage_error(cmd, "only one VALUE can be read from stdin (-)");
+        s->stdin_at = s->nwords;
+    }
+    s->words[s->nwords++] = w;
+    return 0;
+}
+
+/* --FIELD VALUE and --FIELD=VALUE: returns 1 when argv[*i] is one (and
+ * consumes it, and the VALUE after it), 0 when it names no field, or 2. */
+static int field_option(int argc, char **argv, int *i, submission *s)
+{
+    char *name = argv[*i] + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    if (argv[*i][1] != '-' || !fq_task_field_known(name, len))
+        return 0;
+    if (eq != NULL) {
+        *eq = '\0';   /* argv is ours to cut: the name ends here */
+        return add_word(s, name) ? FQ_CTL_USAGE : add_word(s, eq + 1) ? FQ_CTL_USAGE : 1;
+    }
+    if (*i + 1 >= argc)
+        return fq_ctl_usage_error(&fq_ctl_cmd_submit, "--%s needs a value", name);
+    if (add_word(s, name) || add_word(s, argv[++*i]))
+        return FQ_CTL_USAGE;
+    return 1;
 }
 
 /* Reads options and words. Returns 0, -1 after --help (exit 0), or 2. */
@@ -129,21 +174,18 @@ static int parse(int argc, char **argv, submission *s)
                 if (fq_ctl_parse_seconds(cmd, "--wait", a + 7, 0, MAX_WAIT_S, &s->wait_s))
                     return FQ_CTL_USAGE;
             } else {
-                return fq_ctl_usage_error(cmd, "unknown option %.40s", a);
+                int rc = field_option(argc, argv, &i, s);
+                if (rc == 0)
+                    return fq_ctl_usage_error(cmd, "unknown option %.40s (fields are FIELD "
+                                                   "VALUE or --FIELD VALUE, for: %s)",
+                                              a, fq_task_fields);
+                if (rc != 1)
+                    return rc;
             }
             continue;
         }
-        if (at_field && a[0] == '\0')
-            return fq_ctl_usage_error(cmd, "an empty field name (word %d)", s->nwords + 1);
-        if (strcmp(a, "-") == 0) {
-            if (at_field)
-                return fq_ctl_usage_error(cmd, "- (read from stdin) stands for a VALUE, not a "
-                                               "FIELD");
-            if (s->stdin_at >= 0)
-                return fq_ctl_usage_error(cmd, "only one VALUE can be read from stdin (-)");
-            s->stdin_at = s->nwords;
-        }
-        s->words[s->nwords++] = argv[i];
+        if (add_word(s, argv[i]) != 0)
+            return FQ_CTL_USAGE;
     }
     if (s->nwords == 0)
         return fq_ctl_usage_error(cmd, "no fields given (at least: role ROLE prompt TEXT)");
@@ -386,7 +428,7 @@ static int run(fq_ctl *ctl, int argc, char **argv)
 {
     submission s;
     memset(&s, 0, sizeof(s));
-    s.words = calloc((size_t)argc, sizeof(*s.words));
+    s.words = calloc(2 * (size_t)argc, sizeof(*s.words));
     if (s.words == NULL) {
         fq_ctl_errorf("out of memory");
         return FQ_CTL_PARTIAL;

@@ -51,11 +51,15 @@ for cmd in "status --bogus" "status --json extra" "watch --bogus" "watch --inter
         "watch --interval soon" "watch --count 0" "result --bogus x" "result" "result a b" \
         "resume --bogus" "resume now" "submit --bogus role code prompt x" "submit" \
         "submit role code prompt" "submit role code prompt x --wait=soon" \
-        "submit role - prompt -" "submit - code"; do
+        "submit role - prompt -" "submit - code" "submit --role" "submit --role code --prompt" \
+        "submit --rol code --prompt x"; do
     # shellcheck disable=SC2086
     fq_ctl $cmd </dev/null
     fq_assert_eq "$CTL_RC" 2 "fleetqctl $cmd (a usage error)"
 done
+fq_ctl submit --rol code --prompt x
+fq_assert_contains "$CTL_ERR" "unknown option --rol (fields are FIELD VALUE or --FIELD VALUE, for: role, prompt," \
+    "a misspelt --FIELD"
 fq_ctl submit role code '' x
 fq_assert_eq "$CTL_RC" 2 "an empty field name"
 fq_assert_contains "$CTL_ERR" "empty field name" "the message for an empty field name"
@@ -119,6 +123,20 @@ fq_ctl submit role code id s-dash prompt --json
 fq_assert_eq "$CTL_OUT" s-dash "submit with a value that looks like an option"
 fq_assert_eq "$(fq_done_status s-dash)" done "the task whose prompt is --json"
 fq_assert_eq "$(fq_redis HGET fleetq:task:s-dash prompt)" "--json" "a value is never an option"
+# fields as options, --FIELD VALUE and --FIELD=VALUE, mixed with pairs; the
+# value after --prompt is a value even when it looks like an option
+fq_ctl submit --role code --prompt "as options" --id=s-opts --max_tokens 50 --wait 30
+fq_assert_eq "$CTL_RC" 0 "submit --role code --prompt ..."
+fq_assert_eq "$(head -n 1 <<<"$CTL_OUT")" s-opts "the id given as --id=s-opts"
+fq_assert_eq "$(fq_redis HMGET fleetq:task:s-opts role prompt max_tokens | xargs)" \
+    "code as options 50" "the fields given as options"
+fq_ctl submit id s-mixed --priority=high role code --prompt --wait
+fq_assert_eq "$CTL_OUT" s-mixed "submit with both forms"
+fq_assert_eq "$(fq_done_status s-mixed)" done "the task given in both forms"
+fq_assert_eq "$(fq_redis HMGET fleetq:task:s-mixed priority prompt | xargs)" "2 --wait" \
+    "--priority=high and a --prompt whose value looks like an option"
+fq_ctl submit --role code --prompt - --id s-opt-stdin --wait 30 <<<"from stdin"
+fq_assert_eq "$(fq_redis HGET fleetq:task:s-opt-stdin prompt)" "from stdin" "--prompt - reads stdin"
 # the id inside a json field
 fq_ctl submit json '{"role":"code","prompt":"in json","id":"s-in-json"}' --wait 30
 fq_assert_eq "$CTL_RC" 0 "submit of one json field"
