@@ -28,7 +28,9 @@ extra+=" podman runc debootstrap golang-github-containernetworking-plugin-dnsnam
 command -v npm >/dev/null || extra+=" npm"
 export FLEETQ_EXTRA_PACKAGES="$extra${FLEETQ_EXTRA_PACKAGES:+ $FLEETQ_EXTRA_PACKAGES}"
 
+timings=()
 for stage in $stages; do
+    stage_started=$SECONDS
     case $stage in
     asan)
         build=${FLEETQ_TEST_BUILD:-$root/build-asan}
@@ -42,4 +44,7 @@ for stage in $stages; do
     container) bash "$root/tests/container/test_container.sh" ;;
     *) echo "run.sh: unknown stage '$stage' (asan, valgrind, fuzz, container)" >&2; exit 2 ;;
     esac
+    timings+=("$stage $((SECONDS - stage_started)) s")
+    echo "run.sh: stage $stage passed in $((SECONDS - stage_started)) s" >&2
 done
+echo "run.sh: every stage passed ($(IFS=,; echo "${timings[*]}" | sed 's/,/, /g'))" >&2
