@@ -702,6 +702,24 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
                                 fq_config_show(&sh, v));
     }
 
+    cfg->limit_scope = FQ_SCOPE_MODEL;
+    if ((v = env("FLEETQ_LIMIT_SCOPE")) != NULL) {
+        char buf[16];
+        size_t n = trim_into(v, buf, sizeof(buf));
+        int scope = n < sizeof(buf) ? fq_limit_scope_parse(buf) : -1;
+        if (scope < 0)
+            return fq_text_fail(err, errlen, "FLEETQ_LIMIT_SCOPE: must be model (each model "
+                                "limited on its own) or key (one limit for all), got %s",
+                                fq_config_show(&sh, v));
+        cfg->limit_scope = (fq_limit_scope)scope;
+    }
+    if ((v = env("FLEETQ_MODEL_LIMITS")) != NULL) {
+        char why[256];
+        if (fq_model_limits_parse(v, cfg->model_limits, FQ_MODEL_LIMITS_MAX,
+                                  &cfg->n_model_limits, why, sizeof(why)) != 0)
+            return fq_text_fail(err, errlen, "FLEETQ_MODEL_LIMITS: %s", why);
+    }
+
     if (read_int32("MAX_TOKENS_DEFAULT", 500, 1, FQ_MAX_TOKENS_LIMIT, &cfg->max_tokens_default,
                    err, errlen) != 0 ||
         read_int32("REQUEST_TIMEOUT", 90, 1, FQ_TIMEOUT_LIMIT, &cfg->request_timeout_s, err,

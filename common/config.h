@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "limits.h"
 #include "task.h"
 
 #define FQ_EXIT_CONFIG 2
@@ -49,6 +50,9 @@ typedef struct fq_config {
     int rate_limiting;            /* ENABLE_RATE_LIMITING */
     int rate_burst;               /* FLEETQ_RATE_BURST, default 1: calls allowed back to back */
     int64_t daily_budget_ticks;   /* DAILY_BUDGET_USD in ticks, 0 = no cap */
+    fq_limit_scope limit_scope;   /* FLEETQ_LIMIT_SCOPE, default model */
+    fq_model_limit model_limits[FQ_MODEL_LIMITS_MAX];   /* FLEETQ_MODEL_LIMITS */
+    size_t n_model_limits;
     int max_tokens_default;       /* MAX_TOKENS_DEFAULT */
     int request_timeout_s;        /* REQUEST_TIMEOUT */
     int max_retries;              /* GROK_MAX_RETRIES */
@@ -83,6 +87,17 @@ int fq_config_load(fq_config *cfg, unsigned needs, char *err, size_t errlen);
 
 /* Frees owned strings (wiping the key first). */
 void fq_config_free(fq_config *cfg);
+
+/* The fleet's limits and budget as this process' environment gives them,
+ * as field/value pairs of fleetq:limits (limits.h), for publishing. */
+int fq_config_limits_argv(const fq_config *cfg, fq_argv *out);
+
+/* Compares the fleet-wide fields of fleetq:limits (hash, as read from
+ * Redis) with this environment: writes "GROK_RATE_LIMIT_RPM: this process
+ * 600, the fleet 480; ..." into buf for each that differs and returns how
+ * many do. Fields absent from hash are not compared. */
+size_t fq_config_limits_diff(const fq_config *cfg, const fq_field *hash, size_t n, char *buf,
+                             size_t len);
 
 /* Re-reads the key from api_key_file (SIGHUP). Returns 1 when it changed,
  * 0 when unchanged, -1 with a reason in err on failure (old key kept). */

@@ -24,7 +24,9 @@
 #define FQ_KEY_METRICS  "fleetq:{q}:metrics"    /* counters for /metrics (finish.lua and
                                                    claim.lua name it too) */
 #define FQ_KEY_INFLIGHT "fleetq:{q}:inflight"   /* quota: leased call slots */
-#define FQ_KEY_OKS      "fleetq:{q}:oks"        /* quota: recent successes */
+#define FQ_KEY_OKS      "fleetq:{q}:oks"        /* quota: recent successes (":<model>" for
+                                                   a model's own) */
+#define FQ_KEY_MODELS   "fleetq:{q}:models"     /* quota: the models seen, by last grant ms */
 #define FQ_KEY_DEAD     "fleetq:{q}:dead"       /* dead letters: failed ids by finish ms
                                                    (the Lua prelude names it too) */
 

@@ -99,3 +99,17 @@ fq_outcome fq_outcome_classify(long status, const char *error_code,
         return FQ_OUT_BAD_REQUEST;
     return FQ_OUT_SERVER_ERROR;
 }
+
+fq_limit_kind fq_outcome_limit_kind(const char *error, int64_t remaining_requests,
+                                    int64_t remaining_tokens)
+{
+    if (says(NULL, error, "too many tokens") || says(NULL, error, "tokens per min") ||
+        says(NULL, error, "tokens per day") || says(NULL, error, "(TPM)") ||
+        says(NULL, error, "token limit") || says(NULL, error, "token rate limit"))
+        return FQ_LIMIT_TOKENS;
+    if (says(NULL, error, "too many requests") || says(NULL, error, "requests per"))
+        return FQ_LIMIT_REQUESTS;
+    if (remaining_tokens == 0 && remaining_requests != 0)
+        return FQ_LIMIT_TOKENS;
+    return FQ_LIMIT_REQUESTS;
+}

@@ -10,6 +10,7 @@
 #define FQ_OUTCOME_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum fq_outcome {
     FQ_OUT_OK = 0,           /* 200 with a valid body */
@@ -25,6 +26,17 @@ typedef enum fq_outcome {
     FQ_OUT_NETWORK,          /* reset, refused, DNS, TLS: retry */
     FQ_OUT_COUNT
 } fq_outcome;
+
+/* Which of a provider's limits a 429 rate limit is about. */
+typedef enum fq_limit_kind { FQ_LIMIT_REQUESTS = 0, FQ_LIMIT_TOKENS } fq_limit_kind;
+
+/* Reads it off the error text and the x-ratelimit-remaining-* headers
+ * (-1 when absent): tokens when the text speaks of tokens (xAI's "Too many
+ * tokens for team ... and model ...", OpenAI's "... on tokens per min
+ * (TPM)"), or when no tokens remain while requests do; else requests
+ * (also when nothing says: the request rate is the one to lower). */
+fq_limit_kind fq_outcome_limit_kind(const char *error, int64_t remaining_requests,
+                                    int64_t remaining_tokens);
 
 /* Stable lowercase names stored in attempts.outcome: "ok", "malformed",
  * "bad_param", "bad_request", "key_rejected", "no_credits",

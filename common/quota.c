@@ -7,24 +7,38 @@
 #include <string.h>
 
 #include "keys.h"
+#include "limits.h"
+
+#define QUOTA_NKEYS 7
 
 typedef struct reserve_req {
     fq_quota_cb cb;
     void *data;
+    fq_redis *redis;
+    const fq_config *cfg;
 } reserve_req;
 
-/* The script's keys, and the operation. */
-static int start_call(fq_argv *a, const char *op)
+/* The script's keys (quota.lua), for a call to model ("" when none), and
+ * the operation. */
+static int start_call(fq_argv *a, const char *model, const char *op)
 {
     return fq_argv_adds(a, FQ_KEY_QUOTA) | fq_argv_adds(a, FQ_KEY_INFLIGHT) |
-           fq_argv_adds(a, FQ_KEY_OKS) | fq_argv_adds(a, op);
+           fq_argv_adds(a, FQ_KEY_OKS) | fq_argv_adds(a, FQ_KEY_LIMITS) |
+           fq_argv_addf(a, FQ_KEY_QUOTA ":%s", model) | fq_argv_addf(a, FQ_KEY_OKS ":%s", model) |
+           fq_argv_adds(a, FQ_KEY_MODELS) | fq_argv_adds(a, op);
 }
 
 static int run(fq_redis *r, fq_argv *a, int bad, fq_redis_cb cb, void *data)
 {
-    int rc = bad ? -1 : fq_redis_script(r, "quota", 3, a, cb, data);
+    int rc = bad ? -1 : fq_redis_script(r, "quota", QUOTA_NKEYS, a, cb, data);
     fq_argv_free(a);
     return rc;
+}
+
+void fq_quota_call_id(char *buf, size_t len, const char *model, const char *worker,
+                      unsigned long long n)
+{
+    snprintf(buf, len, "%s|%s/%llu", model, worker, n);
 }
 
 static void copy_str(const redisReply *e, char *dst, size_t len)
@@ -62,6 +76,8 @@ static void on_reserved(fq_redis *r, redisReply *reply, void *data)
         }
     } else {
         g.verdict = FQ_QUOTA_WAIT;
+        if (strcmp(g.reason, "nolimits") == 0)
+            fq_quota_publish_limits(req->redis, req->cfg, "init", "worker", NULL, NULL);
     }
     req->cb(&g, req->data);
     free(req);
@@ -87,22 +103,19 @@ int fq_quota_reserve(fq_redis *r, const fq_config *cfg, const fq_quota_ask *ask,
         return -1;
     req->cb = cb;
     req->data = data;
+    req->redis = r;
+    req->cfg = cfg;
     fq_argv a;
     fq_argv_init(&a);
-    int bad = start_call(&a, "reserve");
+    int bad = start_call(&a, p->model, "reserve");
     bad |= fq_argv_addll(&a, ask->klass) | fq_argv_adds(&a, ask->call_id) |
-           fq_argv_adds(&a, cfg->rate_limiting ? "1" : "0") |
-           fq_argv_addll(&a, cfg->rate_limit_rpm) | fq_argv_addll(&a, cfg->rate_burst) |
-           fq_argv_adds(&a, cfg->adaptive ? "1" : "0") | fq_argv_addll(&a, cfg->rate_window_ms) |
-           fq_argv_addll(&a, cfg->rate_limit_rph) | fq_argv_addll(&a, cfg->rate_limit_tpm) |
-           fq_argv_addll(&a, fq_quota_estimate_tokens(ask)) |
-           fq_argv_addll(&a, cfg->max_inflight) | fq_argv_addll(&a, (long long)cfg->lease_s * 1000) |
-           fq_argv_addll(&a, cfg->daily_budget_ticks) | fq_argv_addll(&a, base) |
-           fq_argv_addll(&a, llround(p->output_per_m * 1e4)) | fq_argv_adds(&a, p->model) |
+           fq_argv_adds(&a, p->model) | fq_argv_addll(&a, fq_quota_estimate_tokens(ask)) |
+           fq_argv_addll(&a, (long long)cfg->lease_s * 1000) | fq_argv_addll(&a, base) |
+           fq_argv_addll(&a, llround(p->output_per_m * 1e4)) |
            fq_argv_addll(&a, p->reasoning ? cfg->reasoning_reserve : 0) |
            fq_argv_adds(&a, reserve) | fq_argv_adds(&a, share) |
            fq_argv_addll(&a, (long long)cfg->pause_probe_s * 1000) |
-           fq_argv_addll(&a, cfg->breaker_cooldown_ms);
+           fq_argv_addll(&a, cfg->breaker_cooldown_ms) | fq_argv_addll(&a, cfg->rate_window_ms);
     int rc = run(r, &a, bad, on_reserved, req);
     if (rc != 0)
         free(req);
@@ -129,32 +142,30 @@ int fq_quota_settle(fq_redis *r, const fq_config *cfg, const fq_quota_report *re
 {
     fq_argv a;
     fq_argv_init(&a);
-    int bad = start_call(&a, "settle");
+    int bad = start_call(&a, rep->model, "settle");
     bad |= fq_argv_adds(&a, rep->call_id) | fq_argv_addll(&a, rep->held_ticks) |
            fq_argv_addll(&a, rep->billed_ticks) | fq_argv_addll(&a, rep->day) |
            fq_argv_adds(&a, rep->model) | fq_argv_addll(&a, rep->reasoning_tokens) |
-           fq_argv_adds(&a, steer(rep->outcome)) | fq_argv_addll(&a, rep->est_tokens) |
-           fq_argv_addll(&a, rep->used_tokens) | fq_argv_addll(&a, rep->retry_after_ms) |
-           fq_argv_addll(&a, cfg->rate_window_ms) | fq_argv_addll(&a, cfg->freeze_ms) |
-           fq_argv_addll(&a, cfg->rate_limiting ? cfg->rate_limit_rpm : 0) |
-           fq_argv_adds(&a, cfg->adaptive ? "1" : "0") |
-           fq_argv_addll(&a, cfg->breaker_threshold) |
+           fq_argv_adds(&a, steer(rep->outcome)) |
+           fq_argv_adds(&a, rep->limit_kind == FQ_LIMIT_TOKENS ? "tokens" : "requests") |
+           fq_argv_addll(&a, rep->est_tokens) | fq_argv_addll(&a, rep->used_tokens) |
+           fq_argv_addll(&a, rep->retry_after_ms) | fq_argv_addll(&a, cfg->rate_window_ms) |
+           fq_argv_addll(&a, cfg->freeze_ms) | fq_argv_addll(&a, cfg->breaker_threshold) |
            fq_argv_addll(&a, cfg->breaker_cooldown_ms) |
-           fq_argv_addll(&a, cfg->rate_limiting ? cfg->rate_limit_tpm : 0) |
            fq_argv_adds(&a, rep->error ? rep->error : "") |
            fq_argv_addll(&a, (long long)cfg->pause_probe_s * 1000);
     return run(r, &a, bad, NULL, NULL);
 }
 
-int fq_quota_release(fq_redis *r, const fq_config *cfg, const char *call_id,
+int fq_quota_release(fq_redis *r, const fq_config *cfg, const char *call_id, const char *model,
                      int64_t held_ticks, int64_t day, int64_t est_tokens)
 {
     fq_argv a;
     fq_argv_init(&a);
-    int bad = start_call(&a, "release");
+    int bad = start_call(&a, model, "release");
     bad |= fq_argv_adds(&a, call_id) | fq_argv_addll(&a, held_ticks) | fq_argv_addll(&a, day) |
-           fq_argv_addll(&a, est_tokens) |
-           fq_argv_addll(&a, cfg->rate_limiting ? cfg->rate_limit_tpm : 0);
+           fq_argv_addll(&a, est_tokens) | fq_argv_addll(&a, cfg->rate_window_ms) |
+           fq_argv_adds(&a, model);
     return run(r, &a, bad, NULL, NULL);
 }
 
@@ -162,7 +173,7 @@ int fq_quota_extend(fq_redis *r, const fq_config *cfg, const char *const *call_i
 {
     fq_argv a;
     fq_argv_init(&a);
-    int bad = start_call(&a, "extend") | fq_argv_addll(&a, (long long)cfg->lease_s * 1000);
+    int bad = start_call(&a, "", "extend") | fq_argv_addll(&a, (long long)cfg->lease_s * 1000);
     for (int i = 0; i < n; i++)
         bad |= fq_argv_adds(&a, call_ids[i]);
     return run(r, &a, bad, NULL, NULL);
@@ -172,5 +183,17 @@ int fq_quota_resume(fq_redis *r, fq_redis_cb cb, void *data)
 {
     fq_argv a;
     fq_argv_init(&a);
-    return run(r, &a, start_call(&a, "resume"), cb, data);
+    return run(r, &a, start_call(&a, "", "resume"), cb, data);
+}
+
+int fq_quota_publish_limits(fq_redis *r, const fq_config *cfg, const char *op, const char *who,
+                            fq_redis_cb cb, void *data)
+{
+    fq_argv a;
+    fq_argv_init(&a);
+    int bad = fq_argv_adds(&a, FQ_KEY_LIMITS) | fq_argv_adds(&a, op) | fq_argv_adds(&a, who) |
+              fq_config_limits_argv(cfg, &a);
+    int rc = bad ? -1 : fq_redis_script(r, "limits", 1, &a, cb, data);
+    fq_argv_free(&a);
+    return rc;
 }

@@ -1,13 +1,15 @@
 /* quota.h -- the worker's side of the fleet-wide quota (common/lua/quota.lua).
  *
- * Before each API call a worker asks for a grant: a slot under the fleet's
+ * Before each API call a worker asks for a grant: a slot under its model's
  * effective rate (with priority between role classes), the hourly and
- * token ceilings, the in-flight cap, and the call's worst-case cost under
+ * token ceilings, the in-flight caps, and the call's worst-case cost under
  * the daily budget, all in one atomic script, unless the fleet is paused
- * (key rejected, no credits), its breaker is open or it is frozen after a
- * 429. A denial comes back with the exact wait and a reason. After the call
- * the worker reports what happened, which settles the grant and steers the
- * fleet (adaptive rate, freeze, breaker, pause).
+ * (key rejected, no credits), the model's breaker is open or the model is
+ * frozen after a 429. The limits come from fleetq:limits (limits.h), never
+ * from the worker. A denial comes back with the exact wait and a reason.
+ * After the call the worker reports what happened, which settles the grant
+ * and steers the model's state (adaptive request and token rates, freeze,
+ * breaker) and the fleet's (pause).
  */
 #ifndef FQ_QUOTA_H
 #define FQ_QUOTA_H
@@ -34,7 +36,9 @@ typedef struct fq_quota_grant {
     int64_t ticks;            /* reserved (granted) or needed (denied) */
     int64_t day;              /* the budget day of the reservation */
     int probe;                /* granted as the probe of a pause (1) or open breaker (2) */
-    char reason[16];          /* why a WAIT: rate, frozen, breaker, inflight, held, rph, tpm */
+    char reason[16];          /* why a WAIT: rate, frozen, breaker, inflight, held, rph, tpm,
+                                 nolimits (nobody had published fleetq:limits: this
+                                 worker's environment now has) */
     char pause[16];           /* key_rejected or no_credits */
     char pause_reason[320];
 } fq_quota_grant;
@@ -43,13 +47,19 @@ typedef struct fq_quota_grant {
 typedef void (*fq_quota_cb)(const fq_quota_grant *grant, void *data);
 
 typedef struct fq_quota_ask {
-    const char *call_id;      /* unique per call: names its in-flight slot */
+    const char *call_id;      /* unique per call: names its in-flight slot, "MODEL|..."
+                                 (fq_quota_call_id) */
     int klass;                /* 0 ceo ... 3 memory: priority class */
     const fq_price *price;
     size_t prompt_bytes;
     int messages;
     int max_tokens;
 } fq_quota_ask;
+
+/* Names a call's slot: "MODEL|WORKER/N", so that the slots of one model
+ * can be counted against its own in-flight cap. */
+void fq_quota_call_id(char *buf, size_t len, const char *model, const char *worker,
+                      unsigned long long n);
 
 /* Tokens a call is expected to use, reserved against GROK_RATE_LIMIT_TPM:
  * prompt bytes / 4 plus max_tokens. */
@@ -67,6 +77,7 @@ typedef struct fq_quota_report {
     const char *model;
     int64_t reasoning_tokens;  /* -1 when the call gave no usage */
     fq_outcome outcome;
+    fq_limit_kind limit_kind;  /* for a 429: the request or the token limit */
     int64_t est_tokens;
     int64_t used_tokens;       /* usage.total_tokens, 0 when none */
     int64_t retry_after_ms;    /* -1 when absent */
@@ -75,12 +86,18 @@ typedef struct fq_quota_report {
 
 /* Fire and forget. */
 int fq_quota_settle(fq_redis *r, const fq_config *cfg, const fq_quota_report *rep);
-/* Gives back an unused grant. */
-int fq_quota_release(fq_redis *r, const fq_config *cfg, const char *call_id,
+/* Gives back an unused grant of a call to model. */
+int fq_quota_release(fq_redis *r, const fq_config *cfg, const char *call_id, const char *model,
                      int64_t held_ticks, int64_t day, int64_t est_tokens);
 /* Extends the leases of the given calls' slots (the worker's heartbeat). */
 int fq_quota_extend(fq_redis *r, const fq_config *cfg, const char *const *call_ids, int n);
 /* Lifts a fleet pause; cb gets the reply (the pause that was lifted). */
 int fq_quota_resume(fq_redis *r, fq_redis_cb cb, void *data);
+
+/* Publishes this process' limits (limits.lua): op "publish" replaces
+ * fleetq:limits with them (the coordinator), "init" only fills it while
+ * nobody has (a worker). who names the publisher. cb may be NULL. */
+int fq_quota_publish_limits(fq_redis *r, const fq_config *cfg, const char *op, const char *who,
+                            fq_redis_cb cb, void *data);
 
 #endif

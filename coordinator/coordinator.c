@@ -7,6 +7,10 @@
  * store is closed and every handle too, and the loop ends. The HTTP server
  * answers until then (a health check sees the drain), and is stopped just
  * before the last handles close.
+ *
+ * The fleet's limits and budget (fleetq:limits, limits.h) are published
+ * from this environment once Redis first answers, and again on SIGHUP;
+ * after a reconnect they are only filled in if Redis lost them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 #include "http.h"
 #include "keys.h"
 #include "log.h"
+#include "quota.h"
 
 #define TICK_MS 100
 
@@ -34,11 +39,41 @@ void fq_coordinator_ensure_group(fq_coordinator *c, const char *stream, const ch
     fq_redis_command(c->redis, on_group, NULL, "XGROUP CREATE %s %s 0 MKSTREAM", stream, group);
 }
 
+static void on_limits_published(fq_redis *r, redisReply *reply, void *data)
+{
+    fq_coordinator *c = data;
+    if (fq_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        fq_log(FQ_LOG_ERROR, "limits.publish_failed", FQ_LS, "error",
+               reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no reply", FQ_LEND);
+        return;
+    }
+    if (fq_reply_int(reply->element[0], 0) == 1)
+        fq_log(FQ_LOG_INFO, "limits.published", FQ_LI, "version",
+               (int64_t)fq_reply_int(reply->element[1], 0), FQ_LS, "by", c->consumer, FQ_LEND);
+    c->limits_published = 1;
+}
+
+static void publish_limits(fq_coordinator *c, const char *op)
+{
+    char who[256];
+    snprintf(who, sizeof(who), "coordinator %s", c->consumer);
+    if (fq_quota_publish_limits(c->redis, c->cfg, op, who, on_limits_published, c) != 0)
+        fq_log(FQ_LOG_ERROR, "limits.publish_failed", FQ_LS, "error", "out of memory", FQ_LEND);
+}
+
+static void on_sighup(uv_signal_t *sig, int signum)
+{
+    fq_coordinator *c = sig->data;
+    if (!c->stopping && c->redis != NULL)
+        publish_limits(c, "publish");
+}
+
 static void on_main_state(fq_redis *r, int connected, void *data)
 {
     fq_coordinator *c = data;
     if (!connected)
         return;
+    publish_limits(c, c->limits_published ? "init" : "publish");
     fq_coordinator_ensure_group(c, FQ_KEY_SUBMIT, FQ_GROUP_INTAKE);
     fq_coordinator_ensure_group(c, FQ_KEY_RESULTS, FQ_GROUP_STORE);
     fq_intake_kick(c->intake);
@@ -88,6 +123,7 @@ void fq_coordinator_maybe_close(fq_coordinator *c)
     close_handle((uv_handle_t *)&c->cron);
     close_handle((uv_handle_t *)&c->sigterm);
     close_handle((uv_handle_t *)&c->sigint);
+    close_handle((uv_handle_t *)&c->sighup);
     fq_log(FQ_LOG_INFO, "coordinator.stopped", FQ_LEND);
 }
 
@@ -140,9 +176,11 @@ int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg,
     uv_timer_start(&c->cron, on_tick, TICK_MS, TICK_MS);
     uv_signal_init(loop, &c->sigterm);
     uv_signal_init(loop, &c->sigint);
-    c->sigterm.data = c->sigint.data = c;
+    uv_signal_init(loop, &c->sighup);
+    c->sigterm.data = c->sigint.data = c->sighup.data = c;
     uv_signal_start(&c->sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&c->sigint, on_stop_signal, SIGINT);
+    uv_signal_start(&c->sighup, on_sighup, SIGHUP);
     fq_log(FQ_LOG_INFO, "coordinator.started", FQ_LS, "db", cfg->db_path, FQ_LI, "schema",
            (int64_t)fq_store_version(c->store), FQ_LS, "consumer", c->consumer, FQ_LEND);
     return 0;

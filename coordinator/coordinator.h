@@ -29,9 +29,10 @@ typedef struct fq_coordinator {
     fq_redis *results_conn;  /* XREADGROUP BLOCK on the results stream */
 
     uv_timer_t cron;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
     int stopping;
     int closed;
+    int limits_published;    /* this environment's limits are in fleetq:limits */
 
     struct fq_intake *intake;
     struct fq_persist *persist;

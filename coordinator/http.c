@@ -181,6 +181,25 @@ static cJSON *health_json(const fq_metrics *m, const fq_config *cfg)
         cJSON_AddStringToObject(quota, "pause_reason", m->pause_reason);
         cJSON_AddStringToObject(quota, "breaker", m->breaker);
         cJSON_AddNumberToObject(quota, "inflight", (double)m->inflight);
+        cJSON_AddStringToObject(quota, "scope", m->by_model ? "model" : "key");
+    }
+    /* each model's own state (the scope `model`) */
+    cJSON *models = cJSON_AddObjectToObject(doc, "models");
+    for (int i = 0; models != NULL && m->by_model && i < m->nmodels; i++) {
+        const fq_metrics_model *s = &m->models[i];
+        cJSON *o = cJSON_AddObjectToObject(models, s->name);
+        if (o == NULL)
+            break;
+        cJSON_AddNumberToObject(o, "rate_per_s", s->rate_per_s);
+        cJSON_AddNumberToObject(o, "ceiling_per_s", round(s->ceiling_per_s * 1000) / 1000);
+        if (s->token_rate_per_min >= 0)
+            cJSON_AddNumberToObject(o, "token_rate_per_min", s->token_rate_per_min);
+        else
+            cJSON_AddNullToObject(o, "token_rate_per_min");
+        cJSON_AddNumberToObject(o, "tpm_ceiling", (double)s->tpm_ceiling);
+        cJSON_AddBoolToObject(o, "frozen", s->frozen);
+        cJSON_AddStringToObject(o, "breaker", s->breaker);
+        cJSON_AddNumberToObject(o, "rate_limited", (double)s->rate_limited);
     }
     cJSON *budget = cJSON_AddObjectToObject(doc, "budget");
     if (budget != NULL) {

@@ -237,28 +237,71 @@ static int get_replies(fq_metrics *m, redisContext *c, redisReply **rs, int n)
     return 0;
 }
 
+/* The rate, freeze and breaker of one state of the quota. */
+static void read_state(const fq_field *f, size_t n, int64_t now_ms, double default_ceiling,
+                       fq_metrics_model *s)
+{
+    double rpm = field_double(f, n, "rpm_ceiling", -1);
+    s->ceiling_per_s = rpm >= 0 ? rpm / 60.0 : default_ceiling;
+    s->rate_per_s = field_double(f, n, "rate_per_s", s->ceiling_per_s);
+    s->token_rate_per_min = field_double(f, n, "tpm_rate", -1);
+    s->tpm_ceiling = fq_fields_int(f, n, "tpm_ceiling", 0);
+    s->frozen = now_ms < fq_fields_int(f, n, "frozen_until_ms", 0);
+    field_str(f, n, "breaker", s->breaker, sizeof(s->breaker));
+    if (s->breaker[0] == '\0')
+        snprintf(s->breaker, sizeof(s->breaker), "closed");
+    s->decreases = fq_fields_int(f, n, "decreases", 0);
+    s->rate_limited = fq_fields_int(f, n, "rate_limited", 0);
+    s->breaker_opened = fq_fields_int(f, n, "breaker_opened", 0);
+}
+
+static int breaker_rank(const char *b)
+{
+    return strcmp(b, "open") == 0 ? 2 : strcmp(b, "half_open") == 0 ? 1 : 0;
+}
+
+/* The fleet's figures from its states: rates and counts add up, the worst
+ * breaker and any freeze stand for all. */
+static void sum_states(fq_metrics *m)
+{
+    m->rate_per_s = m->ceiling_per_s = 0;
+    m->frozen = 0;
+    m->decreases = m->rate_limited = m->breaker_opened = 0;
+    snprintf(m->breaker, sizeof(m->breaker), "closed");
+    for (int i = 0; i < m->nmodels; i++) {
+        const fq_metrics_model *s = &m->models[i];
+        m->rate_per_s += s->rate_per_s;
+        m->ceiling_per_s += s->ceiling_per_s;
+        m->frozen |= s->frozen;
+        m->decreases += s->decreases;
+        m->rate_limited += s->rate_limited;
+        m->breaker_opened += s->breaker_opened;
+        if (breaker_rank(s->breaker) > breaker_rank(m->breaker))
+            snprintf(m->breaker, sizeof(m->breaker), "%s", s->breaker);
+    }
+}
+
 static int read_quota(fq_metrics *m, const fq_config *cfg, const redisReply *hash)
 {
     size_t n;
     fq_field *f = reply_fields(hash, &n);
     if (f == NULL)
         return redis_fail(m, "out of memory reading " FQ_KEY_QUOTA);
+    char scope[16];
+    field_str(f, n, "scope", scope, sizeof(scope));
+    m->by_model = scope[0] == '\0' ? cfg->limit_scope == FQ_SCOPE_MODEL
+                                    : strcmp(scope, "key") != 0;
     double ceiling = (double)cfg->rate_limit_rpm / 60.0;
-    double rpm = field_double(f, n, "rpm_ceiling", -1);
-    if (rpm >= 0)
-        ceiling = rpm / 60.0;
-    m->ceiling_per_s = ceiling;
-    m->rate_per_s = field_double(f, n, "rate_per_s", ceiling);
-    m->frozen = m->now_ms < fq_fields_int(f, n, "frozen_until_ms", 0);
+    if (!m->by_model) {
+        m->nmodels = 1;
+        read_state(f, n, m->now_ms, ceiling, &m->models[0]);
+    }
+    sum_states(m);
+    if (m->by_model && m->nmodels == 0)
+        m->rate_per_s = m->ceiling_per_s = ceiling;   /* no model has called yet */
     field_str(f, n, "paused", m->paused, sizeof(m->paused));
     field_str(f, n, "pause_reason", m->pause_reason, sizeof(m->pause_reason));
-    field_str(f, n, "breaker", m->breaker, sizeof(m->breaker));
-    if (m->breaker[0] == '\0')
-        snprintf(m->breaker, sizeof(m->breaker), "closed");
     m->inflight = fq_fields_int(f, n, "inflight", 0);
-    m->decreases = fq_fields_int(f, n, "decreases", 0);
-    m->rate_limited = fq_fields_int(f, n, "rate_limited", 0);
-    m->breaker_opened = fq_fields_int(f, n, "breaker_opened", 0);
     /* The ledger is today's only if a worker has touched it today (UTC). */
     if (fq_fields_int(f, n, "budget_day", -1) == m->now_ms / 86400000) {
         m->spent_ticks = fq_fields_int(f, n, "budget_spent_ticks", 0);
@@ -269,6 +312,41 @@ static int read_quota(fq_metrics *m, const fq_config *cfg, const redisReply *has
         m->cap_ticks = 0;
     free(f);
     return 0;
+}
+
+/* With the scope `model`: the state of each model of the registry. */
+static int read_models(fq_metrics *m, const fq_config *cfg, redisContext *c)
+{
+    redisReply *names = redisCommand(c, "ZREVRANGE %s 0 %d", FQ_KEY_MODELS,
+                                     FQ_METRICS_MODELS_MAX - 1);
+    if (names == NULL)
+        return redis_fail(m, "Redis stopped answering: %s", redis_why(c));
+    int rc = 0;
+    size_t k = names->type == REDIS_REPLY_ARRAY ? names->elements : 0;
+    for (size_t i = 0; i < k; i++)
+        redisAppendCommand(c, "HGETALL " FQ_KEY_QUOTA ":%b", names->element[i]->str,
+                           names->element[i]->len);
+    for (size_t i = 0; i < k; i++) {
+        redisReply *h = NULL;
+        if (redisGetReply(c, (void **)&h) != REDIS_OK || h == NULL) {
+            rc = redis_fail(m, "Redis stopped answering: %s", redis_why(c));
+            break;
+        }
+        size_t n;
+        fq_field *f = reply_fields(h, &n);
+        if (f != NULL && m->nmodels < FQ_METRICS_MODELS_MAX) {
+            fq_metrics_model *s = &m->models[m->nmodels++];
+            snprintf(s->name, sizeof(s->name), "%.*s", (int)names->element[i]->len,
+                     names->element[i]->str);
+            read_state(f, n, m->now_ms, (double)cfg->rate_limit_rpm / 60.0, s);
+        }
+        free(f);
+        freeReplyObject(h);
+    }
+    freeReplyObject(names);
+    if (rc == 0 && m->nmodels > 0)
+        sum_states(m);
+    return rc;
 }
 
 static int read_counters(fq_metrics *m, const redisReply *hash)
@@ -411,7 +489,7 @@ static int read_redis(fq_metrics *m, const fq_config *cfg, int what)
     m->delayed_total = fq_reply_int(rs[R_DELAYED], 0);
     m->running = fq_reply_int(rs[R_LEASES], 0);
     m->dead = fq_reply_int(rs[R_DEAD], 0);
-    if (read_quota(m, cfg, rs[R_QUOTA]) != 0)
+    if (read_quota(m, cfg, rs[R_QUOTA]) != 0 || (m->by_model && read_models(m, cfg, c) != 0))
         goto out;
     if (what == FQ_METRICS_ALL && read_counters(m, rs[R_METRICS]) != 0)
         goto out;

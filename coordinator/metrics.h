@@ -16,8 +16,11 @@
  *   live workers -- the registry fleetq:{q}:workers, members "host:pid:role"
  *     whose heartbeat (score, ms) is within FLEETQ_LEASE_SECONDS of Redis'
  *     TIME;
- *   rate, freeze, pause, breaker, budget -- the quota hash fleetq:quota
+ *   pause, budget, in-flight calls -- the quota hash fleetq:quota
  *     (quota.lua), the configuration where a field is not written yet;
+ *   rate, freeze, breaker -- per model, fleetq:quota:<model> for the models
+ *     of the registry fleetq:{q}:models (with FLEETQ_LIMIT_SCOPE=key, the
+ *     quota hash itself);
  *   calls, tokens, cost, latency and queue wait -- the counters workers
  *     add to fleetq:{q}:metrics (finish.lua, claim.lua);
  *   tasks by role and final status -- the store's `tasks` table.
@@ -34,6 +37,7 @@
 #define FQ_METRICS_ERR_MAX 256
 #define FQ_METRICS_MAX_BUCKETS 32
 #define FQ_METRICS_DELAYED_SCAN 20000
+#define FQ_METRICS_MODELS_MAX 32   /* models shown, the most recently used first */
 
 /* A count under two labels: (code, outcome) of API calls, (role, status)
  * of stored tasks. */
@@ -61,6 +65,19 @@ typedef enum fq_metrics_token_kind {
     FQ_TOKENS_KINDS
 } fq_metrics_token_kind;
 
+/* One state of the quota (quota.lua): a model's, fleetq:quota:<model>, or
+ * the key's when FLEETQ_LIMIT_SCOPE=key (then name is ""). */
+typedef struct fq_metrics_model {
+    char name[64];
+    double rate_per_s;                   /* effective */
+    double ceiling_per_s;
+    double token_rate_per_min;           /* learned from token 429s, -1 when none */
+    int64_t tpm_ceiling;                 /* 0 = none */
+    int frozen;
+    char breaker[16];                    /* "closed", "half_open" or "open" */
+    int64_t decreases, rate_limited, breaker_opened;
+} fq_metrics_model;
+
 typedef struct fq_metrics {
     /* Redis */
     int redis_ok;
@@ -74,7 +91,11 @@ typedef struct fq_metrics {
     int64_t dead;                        /* dead letters */
     int64_t workers[FQ_ROLE_COUNT];      /* live ones */
 
-    /* the quota hash */
+    /* the quota hash; with the scope `model`, rate to breaker add up the
+     * models' (the longest freeze, the worst breaker) */
+    int by_model;                        /* FLEETQ_LIMIT_SCOPE=model */
+    fq_metrics_model models[FQ_METRICS_MODELS_MAX];
+    int nmodels;
     double rate_per_s;                   /* effective */
     double ceiling_per_s;
     int frozen;

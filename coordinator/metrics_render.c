@@ -89,6 +89,21 @@ static void labelled(FILE *out, const char *name, const char *l1, const char *v1
     fprintf(out, "} %lld\n", (long long)v);
 }
 
+/* name{l1="v1"} value, for a value that is not a whole number */
+static void labelled_d(FILE *out, const char *name, const char *l1, const char *v1, double v)
+{
+    fprintf(out, "%s{", name);
+    label(out, l1, v1);
+    fputs("} ", out);
+    put_double(out, v);
+    fputc('\n', out);
+}
+
+static int breaker_state(const char *b)
+{
+    return strcmp(b, "open") == 0 ? 2 : strcmp(b, "half_open") == 0 ? 1 : 0;
+}
+
 static void per_role(FILE *out, const char *name, const char *type, const char *help,
                      const int64_t *v)
 {
@@ -159,6 +174,54 @@ static void render_calls(FILE *out, const fq_metrics *m)
               "Time from submission (or requeue) to a task's first start.", &m->wait);
 }
 
+/* What of a state of the quota a series shows. */
+enum state_figure {
+    STATE_RATE, STATE_CEILING, STATE_TOKEN_RATE, STATE_DECREASES, STATE_RATE_LIMITED,
+    STATE_FROZEN, STATE_BREAKER, STATE_BREAKER_OPENED
+};
+
+static double state_value(const fq_metrics_model *s, enum state_figure what)
+{
+    switch (what) {
+    case STATE_RATE: return s->rate_per_s;
+    case STATE_CEILING: return s->ceiling_per_s;
+    case STATE_TOKEN_RATE: return s->token_rate_per_min;
+    case STATE_DECREASES: return (double)s->decreases;
+    case STATE_RATE_LIMITED: return (double)s->rate_limited;
+    case STATE_FROZEN: return s->frozen;
+    case STATE_BREAKER: return breaker_state(s->breaker);
+    case STATE_BREAKER_OPENED: return (double)s->breaker_opened;
+    }
+    return 0;
+}
+
+/* One sample per model, labelled model="..." (FLEETQ_LIMIT_SCOPE=model),
+ * or one for the key without a label (scope key); sum() over the model
+ * label gives the fleet's figure. A token rate is left out while none was
+ * learned. Before any model has called: the fleet's figures, unlabelled. */
+static void for_each_state(FILE *out, const fq_metrics *m, const char *name,
+                           enum state_figure what)
+{
+    if (m->nmodels == 0) {
+        fq_metrics_model fleet = {.rate_per_s = m->rate_per_s,
+                                  .ceiling_per_s = m->ceiling_per_s, .token_rate_per_min = -1};
+        snprintf(fleet.breaker, sizeof(fleet.breaker), "closed");
+        if (what != STATE_TOKEN_RATE)
+            sample_d(out, name, state_value(&fleet, what));
+        return;
+    }
+    for (int i = 0; i < m->nmodels; i++) {
+        const fq_metrics_model *s = &m->models[i];
+        double v = state_value(s, what);
+        if (what == STATE_TOKEN_RATE && v < 0)
+            continue;
+        if (m->by_model)
+            labelled_d(out, name, "model", s->name, v);
+        else
+            sample_d(out, name, v);
+    }
+}
+
 static void render_quota(FILE *out, const fq_metrics *m)
 {
     family(out, "fleetq_spend_usd_today", "gauge", "Spent from the daily budget today (UTC), USD.");
@@ -175,28 +238,32 @@ static void render_quota(FILE *out, const fq_metrics *m)
         sample_usd(out, "fleetq_budget_left_usd", left > 0 ? left : 0);
     }
     family(out, "fleetq_rate_effective_per_second", "gauge",
-           "The fleet's effective rate of calls, adapted to the provider's 429s.");
-    sample_d(out, "fleetq_rate_effective_per_second", m->rate_per_s);
-    family(out, "fleetq_rate_ceiling_per_second", "gauge", "GROK_RATE_LIMIT_RPM / 60.");
-    sample_d(out, "fleetq_rate_ceiling_per_second", m->ceiling_per_s);
-    family(out, "fleetq_rate_decreases_total", "counter", "Times a 429 lowered the fleet's rate.");
-    sample_ll(out, "fleetq_rate_decreases_total", m->decreases);
-    family(out, "fleetq_rate_limited_total", "counter", "429 rate-limit answers the fleet got.");
-    sample_ll(out, "fleetq_rate_limited_total", m->rate_limited);
-    family(out, "fleetq_frozen", "gauge", "1 while a 429 holds the whole fleet.");
-    sample_ll(out, "fleetq_frozen", m->frozen);
+           "Effective rate of calls, adapted to the provider's 429s (per model).");
+    for_each_state(out, m, "fleetq_rate_effective_per_second", STATE_RATE);
+    family(out, "fleetq_rate_ceiling_per_second", "gauge",
+           "GROK_RATE_LIMIT_RPM (or the model's own rpm) / 60, per model.");
+    for_each_state(out, m, "fleetq_rate_ceiling_per_second", STATE_CEILING);
+    family(out, "fleetq_token_rate_per_minute", "gauge",
+           "Token rate learned from token 429s, per model (absent while none).");
+    for_each_state(out, m, "fleetq_token_rate_per_minute", STATE_TOKEN_RATE);
+    family(out, "fleetq_rate_decreases_total", "counter", "Times a 429 lowered the rate, per model.");
+    for_each_state(out, m, "fleetq_rate_decreases_total", STATE_DECREASES);
+    family(out, "fleetq_rate_limited_total", "counter", "429 rate-limit answers, per model.");
+    for_each_state(out, m, "fleetq_rate_limited_total", STATE_RATE_LIMITED);
+    family(out, "fleetq_frozen", "gauge", "1 while a 429 holds the model (per model).");
+    for_each_state(out, m, "fleetq_frozen", STATE_FROZEN);
     family(out, "fleetq_paused", "gauge",
            "1 while the fleet is paused for this reason (key rejected, no credits).");
     labelled(out, "fleetq_paused", "reason", "key_rejected", NULL, NULL,
              strcmp(m->paused, "key_rejected") == 0);
     labelled(out, "fleetq_paused", "reason", "no_credits", NULL, NULL,
              strcmp(m->paused, "no_credits") == 0);
-    family(out, "fleetq_breaker_state", "gauge", "Circuit breaker: 0 closed, 1 half-open, 2 open.");
-    sample_ll(out, "fleetq_breaker_state", strcmp(m->breaker, "open") == 0        ? 2
-                                           : strcmp(m->breaker, "half_open") == 0 ? 1
-                                                                                  : 0);
-    family(out, "fleetq_breaker_opened_total", "counter", "Times the circuit breaker opened.");
-    sample_ll(out, "fleetq_breaker_opened_total", m->breaker_opened);
+    family(out, "fleetq_breaker_state", "gauge",
+           "Circuit breaker, per model: 0 closed, 1 half-open, 2 open.");
+    for_each_state(out, m, "fleetq_breaker_state", STATE_BREAKER);
+    family(out, "fleetq_breaker_opened_total", "counter",
+           "Times the circuit breaker opened, per model.");
+    for_each_state(out, m, "fleetq_breaker_opened_total", STATE_BREAKER_OPENED);
     family(out, "fleetq_inflight_calls", "gauge", "API calls in flight across the fleet.");
     sample_ll(out, "fleetq_inflight_calls", m->inflight);
 }

@@ -4,7 +4,8 @@
  * `paused`, `pause_reason`): nobody calls but one probe every
  * FLEETQ_PAUSE_PROBE_SECONDS. Once the cause is fixed, this lifts the pause
  * at once, the way a successful probe does (ctl/lua/resume.lua, in one
- * step); --breaker closes an open circuit breaker too. What was lifted, and
+ * step); --breaker closes every open circuit breaker too (each model has
+ * its own). What was lifted, and
  * why it had been set, is printed; "not paused" when there was nothing to
  * lift, which is not an error.
  */
@@ -93,9 +94,10 @@ static int resume(fq_ctl *ctl, int breaker)
 {
     fq_argv a;
     fq_argv_init(&a);
-    int bad = fq_argv_adds(&a, FQ_KEY_QUOTA) | fq_argv_adds(&a, breaker ? "1" : "0") |
+    int bad = fq_argv_adds(&a, FQ_KEY_QUOTA) | fq_argv_adds(&a, FQ_KEY_MODELS) |
+              fq_argv_adds(&a, breaker ? "1" : "0") |
               fq_argv_addll(&a, ctl->cfg.breaker_cooldown_ms);
-    redisReply *r = bad ? NULL : fq_ctl_script(ctl, "resume", 1, &a);
+    redisReply *r = bad ? NULL : fq_ctl_script(ctl, "resume", 2, &a);
     fq_argv_free(&a);
     if (bad) {
         fq_ctl_errorf("out of memory");

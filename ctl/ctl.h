@@ -82,6 +82,7 @@ extern const fq_ctl_command fq_ctl_cmd_dead;
 extern const fq_ctl_command fq_ctl_cmd_requeue;
 extern const fq_ctl_command fq_ctl_cmd_cancel;
 extern const fq_ctl_command fq_ctl_cmd_resume;
+extern const fq_ctl_command fq_ctl_cmd_limits;
 
 /* fleetqctl's own Lua scripts (the .lua files of ctl/lua, with the common
  * prelude). */
@@ -190,6 +191,7 @@ typedef struct fq_ctl_fleet {
     long long inflight;                     /* API calls in flight (quota slots) */
     int lease_s;                            /* the liveness window used */
     const redisReply *quota;                /* HGETALL fleetq:quota, in reply */
+    const redisReply *models;               /* {model, HGETALL fleetq:quota:<model>, ...} */
     char events_last[48];                   /* the last fleetq:events id, "" if none */
     redisReply *reply;                      /* owns everything above */
 } fq_ctl_fleet;

@@ -5,8 +5,11 @@
  * The snapshot is ctl/lua/fleet.lua's (one round trip, one consistent
  * moment, on Redis' clock): per role the ready queue, the delayed set
  * (delayed and retrying tasks), the leases (running tasks) and the live
- * workers, plus the dead letters, the calls in flight and fleetq:quota as
- * it stands. A worker is live when its heartbeat in the registry is at most
+ * workers, plus the dead letters, the calls in flight, fleetq:quota as it
+ * stands (the pause, the budget, the key's figures) and the state of each
+ * model the quota has seen (fleetq:quota:<model>: its rate, ceilings,
+ * freeze and breaker; with FLEETQ_LIMIT_SCOPE=key that state is
+ * fleetq:quota itself, for every model at once). A worker is live when its heartbeat in the registry is at most
  * FLEETQ_LEASE_SECONDS old (fleetqctl's own setting, which should be the
  * fleet's).
  *
@@ -26,6 +29,7 @@
 #include "record.h"
 
 #define BY_ROLE_LIMIT 5000      /* most members of a set counted by role */
+#define MODELS_MAX 32           /* most models shown, the most recently used first */
 #define LABEL "%-14s"
 #define WIDTH 80
 
@@ -52,7 +56,7 @@ static int is_array(const redisReply *r, size_t n)
  * fleet.lua returns. */
 static int take(fq_ctl_fleet *f, const redisReply *r)
 {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 11)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 12)
         return -1;
     redisReply *const *e = r->element;
     if (!is_int(e[0]) || !is_array(e[1], FQ_ROLE_COUNT) || !is_int(e[2]) || !is_int(e[3]) ||
@@ -60,8 +64,14 @@ static int take(fq_ctl_fleet *f, const redisReply *r)
         !(is_array(e[6], 0) || is_array(e[6], FQ_ROLE_COUNT)) ||
         !is_array(e[7], FQ_ROLE_COUNT + 2) || !is_int(e[8]) ||
         e[9]->type != REDIS_REPLY_ARRAY || e[10]->type != REDIS_REPLY_STRING ||
-        e[10]->len >= sizeof(f->events_last))
+        e[10]->len >= sizeof(f->events_last) || e[11]->type != REDIS_REPLY_ARRAY ||
+        e[11]->elements % 2 != 0)
         return -1;
+    for (size_t i = 0; i < e[11]->elements; i += 2)
+        if (e[11]->element[i]->type != REDIS_REPLY_STRING ||
+            e[11]->element[i + 1]->type != REDIS_REPLY_ARRAY)
+            return -1;
+    f->models = e[11];
     f->now_ms = e[0]->integer;
     f->delayed_all = e[2]->integer;
     f->running_all = e[3]->integer;
@@ -104,9 +114,11 @@ int fq_ctl_fleet_gather(fq_ctl *ctl, fq_ctl_fleet *f)
     fq_argv_adds(&a, FQ_KEY_INFLIGHT);
     fq_argv_adds(&a, FQ_KEY_QUOTA);
     fq_argv_adds(&a, FQ_KEY_EVENTS);
+    fq_argv_adds(&a, FQ_KEY_MODELS);
     fq_argv_addll(&a, (long long)f->lease_s * 1000);
-    int bad = fq_argv_addll(&a, BY_ROLE_LIMIT) != 0;
-    redisReply *r = bad ? NULL : fq_ctl_script(ctl, "fleet", FQ_ROLE_COUNT + 7, &a);
+    fq_argv_addll(&a, BY_ROLE_LIMIT);
+    int bad = fq_argv_addll(&a, MODELS_MAX) != 0;
+    redisReply *r = bad ? NULL : fq_ctl_script(ctl, "fleet", FQ_ROLE_COUNT + 8, &a);
     fq_argv_free(&a);
     if (bad) {
         fq_ctl_errorf("out of memory");
@@ -131,6 +143,7 @@ void fq_ctl_fleet_free(fq_ctl_fleet *f)
         freeReplyObject(f->reply);
     f->reply = NULL;
     f->quota = NULL;
+    f->models = NULL;
 }
 
 long long fq_ctl_fleet_outstanding(const fq_ctl_fleet *f)
@@ -142,21 +155,38 @@ long long fq_ctl_fleet_outstanding(const fq_ctl_fleet *f)
  * fleetq:quota read against the snapshot's clock
  * --------------------------------------------------------------------- */
 
-typedef struct quota_view {
-    int present;                 /* the hash has anything at all */
-    const char *rate_limiting;   /* "on", "off", NULL when unknown */
-    const redisReply *rate;      /* rate_per_s, NULL when none */
+/* One state of the quota: a model's (fleetq:quota:<model>), or the key's
+ * when the scope is the key; or those of every model added up. */
+typedef struct state_view {
+    const char *name;            /* the model, "" for the key or the sum */
+    size_t name_len;
+    int has_rate;
+    double rate;                 /* calls per second */
     long long rpm_ceiling;       /* -1 when none */
+    long long tpm_ceiling;       /* -1 when none, 0 = off */
+    double token_rate;           /* learned tokens per minute, -1 when none */
     long long window_requests;   /* this minute's calls */
     long long frozen_until_ms;
     long long frozen_left_ms;    /* 0 when not frozen */
+    const char *breaker;         /* "closed", "open", "half_open" */
+    long long breaker_failures;
+    long long breaker_left_ms;   /* open: until the next probe */
+    long long decreases, token_decreases, rate_limited;
+    long long last_429_ms;
+} state_view;
+
+typedef struct quota_view {
+    int present;                 /* the hash has anything at all */
+    int by_model;                /* the scope is the model */
+    const char *rate_limiting;   /* "on", "off", NULL when unknown */
+    state_view all;              /* the key's state, or the models' added up */
+    state_view models[MODELS_MAX];
+    int nmodels;
+    long long window_requests;   /* this minute's calls, every model */
     const redisReply *paused;    /* NULL when not paused */
     const redisReply *pause_reason;
     long long paused_at_ms;      /* -1 when unknown */
     long long resumed_at_ms;     /* -1 when never */
-    const char *breaker;         /* "closed", "open", "half_open" */
-    long long breaker_failures;
-    long long breaker_left_ms;   /* open: until the next probe */
     int has_budget;              /* a ledger exists */
     long long spent, reserved;   /* ticks, today */
     long long cap;               /* ticks, 0 = no cap */
@@ -167,6 +197,61 @@ static const redisReply *nonempty(const redisReply *v)
     return v != NULL && v->len > 0 ? v : NULL;
 }
 
+static int breaker_rank(const char *b)
+{
+    return strcmp(b, "open") == 0 ? 2 : strcmp(b, "half_open") == 0 ? 1 : 0;
+}
+
+static void view_state(const redisReply *h, long long now, state_view *s)
+{
+    const redisReply *v = nonempty(fq_ctl_hash_get(h, "rate_per_s"));
+    s->has_rate = v != NULL;
+    s->rate = v ? atof(v->str) : 0;
+    s->rpm_ceiling = fq_ctl_hash_ll(h, "rpm_ceiling", -1);
+    s->tpm_ceiling = fq_ctl_hash_ll(h, "tpm_ceiling", -1);
+    v = nonempty(fq_ctl_hash_get(h, "tpm_rate"));
+    s->token_rate = v ? atof(v->str) : -1;
+    if (fq_ctl_hash_ll(h, "window_minute", -1) == now / 60000)
+        s->window_requests = fq_ctl_hash_ll(h, "window_requests", 0);
+    s->frozen_until_ms = fq_ctl_hash_ll(h, "frozen_until_ms", 0);
+    s->frozen_left_ms = s->frozen_until_ms > now ? s->frozen_until_ms - now : 0;
+    v = nonempty(fq_ctl_hash_get(h, "breaker"));
+    s->breaker = v ? v->str : "closed";
+    s->breaker_failures = fq_ctl_hash_ll(h, "breaker_failures", 0);
+    long long open_until = fq_ctl_hash_ll(h, "breaker_open_until_ms", 0);
+    if (strcmp(s->breaker, "closed") != 0 && open_until > now)
+        s->breaker_left_ms = open_until - now;
+    s->decreases = fq_ctl_hash_ll(h, "decreases", 0);
+    s->token_decreases = fq_ctl_hash_ll(h, "token_decreases", 0);
+    s->rate_limited = fq_ctl_hash_ll(h, "rate_limited", 0);
+    s->last_429_ms = fq_ctl_hash_ll(h, "last_429_ms", 0);
+}
+
+/* Adds a model's state into the sum: rates and ceilings add up, the
+ * longest freeze and the worst breaker stand for all. */
+static void add_state(state_view *sum, const state_view *m)
+{
+    sum->has_rate |= m->has_rate;
+    sum->rate += m->rate;
+    if (m->rpm_ceiling >= 0)
+        sum->rpm_ceiling = (sum->rpm_ceiling < 0 ? 0 : sum->rpm_ceiling) + m->rpm_ceiling;
+    if (m->frozen_left_ms > sum->frozen_left_ms) {
+        sum->frozen_left_ms = m->frozen_left_ms;
+        sum->frozen_until_ms = m->frozen_until_ms;
+    }
+    if (breaker_rank(m->breaker) > breaker_rank(sum->breaker)) {
+        sum->breaker = m->breaker;
+        sum->breaker_left_ms = m->breaker_left_ms;
+    }
+    if (m->breaker_failures > sum->breaker_failures)
+        sum->breaker_failures = m->breaker_failures;
+    sum->decreases += m->decreases;
+    sum->token_decreases += m->token_decreases;
+    sum->rate_limited += m->rate_limited;
+    if (m->last_429_ms > sum->last_429_ms)
+        sum->last_429_ms = m->last_429_ms;
+}
+
 static void view_quota(const fq_ctl_fleet *f, quota_view *q)
 {
     const redisReply *h = f->quota;
@@ -175,22 +260,31 @@ static void view_quota(const fq_ctl_fleet *f, quota_view *q)
     q->present = h != NULL && h->elements > 0;
     const redisReply *v = fq_ctl_hash_get(h, "rate_limiting");
     q->rate_limiting = v ? v->str : NULL;
-    q->rate = nonempty(fq_ctl_hash_get(h, "rate_per_s"));
-    q->rpm_ceiling = fq_ctl_hash_ll(h, "rpm_ceiling", -1);
+    v = nonempty(fq_ctl_hash_get(h, "scope"));
+    q->by_model = v == NULL || strcmp(v->str, "key") != 0;
     if (fq_ctl_hash_ll(h, "window_minute", -1) == now / 60000)
         q->window_requests = fq_ctl_hash_ll(h, "window_requests", 0);
-    q->frozen_until_ms = fq_ctl_hash_ll(h, "frozen_until_ms", 0);
-    q->frozen_left_ms = q->frozen_until_ms > now ? q->frozen_until_ms - now : 0;
+    q->all.name = "";
+    if (q->by_model) {
+        q->all.rpm_ceiling = q->all.tpm_ceiling = -1;
+        q->all.token_rate = -1;
+        q->all.breaker = "closed";
+        for (size_t i = 0; f->models != NULL && i < f->models->elements &&
+                           q->nmodels < MODELS_MAX; i += 2) {
+            state_view *m = &q->models[q->nmodels++];
+            view_state(f->models->element[i + 1], now, m);
+            m->name = f->models->element[i]->str;
+            m->name_len = f->models->element[i]->len;
+            add_state(&q->all, m);
+        }
+    } else {
+        view_state(h, now, &q->all);
+    }
+    q->all.window_requests = q->window_requests;
     q->paused = nonempty(fq_ctl_hash_get(h, "paused"));
     q->pause_reason = nonempty(fq_ctl_hash_get(h, "pause_reason"));
     q->paused_at_ms = fq_ctl_hash_ll(h, "paused_at_ms", -1);
     q->resumed_at_ms = fq_ctl_hash_ll(h, "resumed_at_ms", -1);
-    v = nonempty(fq_ctl_hash_get(h, "breaker"));
-    q->breaker = v ? v->str : "closed";
-    q->breaker_failures = fq_ctl_hash_ll(h, "breaker_failures", 0);
-    long long open_until = fq_ctl_hash_ll(h, "breaker_open_until_ms", 0);
-    if (strcmp(q->breaker, "closed") != 0 && open_until > now)
-        q->breaker_left_ms = open_until - now;
     long long day = fq_ctl_hash_ll(h, "budget_day", -1);
     q->has_budget = day >= 0 || fq_ctl_hash_get(h, "budget_cap_ticks") != NULL;
     q->cap = fq_ctl_hash_ll(h, "budget_cap_ticks", 0);
@@ -290,9 +384,36 @@ static void print_wrapped(FILE *out, const char *label, const char *s, size_t le
     }
 }
 
+/* A line per model: rate, ceilings, a learned token rate, this minute's
+ * calls, freeze and breaker. */
+static void print_models(const quota_view *q, FILE *out)
+{
+    fprintf(out, LABEL "%-18s%9s%9s%9s%6s%5s %s\n", "models", "MODEL", "RATE/S", "CEIL/S",
+            "TOK/MIN", "CALLS", "FRZ", "BREAKER");
+    for (int i = 0; i < q->nmodels; i++) {
+        const state_view *m = &q->models[i];
+        char tok[24] = "-";
+        if (m->token_rate >= 0)
+            snprintf(tok, sizeof(tok), "%.0f", m->token_rate);
+        else if (m->tpm_ceiling > 0)
+            snprintf(tok, sizeof(tok), "%lld", m->tpm_ceiling);
+        fprintf(out, LABEL, "");
+        size_t shown = m->name_len > 17 ? 17 : m->name_len;
+        fq_ctl_put_field(out, m->name, shown);
+        fprintf(out, "%*s%9.3f", (int)(18 - shown), "", m->rate);
+        if (m->rpm_ceiling > 0)
+            fprintf(out, "%9.3f", (double)m->rpm_ceiling / 60.0);
+        else
+            fprintf(out, "%9s", "-");
+        fprintf(out, "%9s%6lld%5s %s\n", tok, m->window_requests,
+                m->frozen_left_ms > 0 ? "yes" : "no", m->breaker);
+    }
+}
+
 static void print_quota(const fq_ctl_fleet *f, const quota_view *q, FILE *out)
 {
     char t[40];
+    const state_view *all = &q->all;
     if (!q->present) {
         fprintf(out, LABEL "no figures yet: no worker has asked for a call\n", "quota");
         return;
@@ -300,16 +421,21 @@ static void print_quota(const fq_ctl_fleet *f, const quota_view *q, FILE *out)
     fprintf(out, LABEL, "rate");
     if (q->rate_limiting != NULL && strcmp(q->rate_limiting, "off") == 0)
         fputs("limiting off (ENABLE_RATE_LIMITING=false)", out);
-    else if (q->rate != NULL && q->rpm_ceiling > 0)
-        fprintf(out, "%.3f calls/s (ceiling %lld/min = %.3f/s)", atof(q->rate->str),
-                q->rpm_ceiling, (double)q->rpm_ceiling / 60.0);
+    else if (all->has_rate && all->rpm_ceiling > 0)
+        fprintf(out, "%.3f calls/s (ceiling %lld/min = %.3f/s)", all->rate, all->rpm_ceiling,
+                (double)all->rpm_ceiling / 60.0);
     else
         fputs("no ceiling (GROK_RATE_LIMIT_RPM=0)", out);
     fprintf(out, "; %lld call%s this minute\n", q->window_requests,
             q->window_requests == 1 ? "" : "s");
+    fprintf(out, LABEL "%s\n", "limited per",
+            q->by_model ? "model (FLEETQ_LIMIT_SCOPE=model; the rate above adds them up)"
+                        : "key (FLEETQ_LIMIT_SCOPE=key: one rate for every model)");
+    if (q->by_model && q->nmodels > 0)
+        print_models(q, out);
     fprintf(out, LABEL "%lld call%s\n", "in flight", f->inflight, f->inflight == 1 ? "" : "s");
-    if (q->frozen_left_ms > 0)
-        fprintf(out, LABEL "yes, for %lld ms more (after a 429)\n", "frozen", q->frozen_left_ms);
+    if (all->frozen_left_ms > 0)
+        fprintf(out, LABEL "yes, for %lld ms more (after a 429)\n", "frozen", all->frozen_left_ms);
     else
         fprintf(out, LABEL "no\n", "frozen");
     if (q->paused != NULL) {
@@ -323,11 +449,11 @@ static void print_quota(const fq_ctl_fleet *f, const quota_view *q, FILE *out)
     } else {
         fprintf(out, LABEL "no\n", "paused");
     }
-    fprintf(out, LABEL "%s", "breaker", q->breaker);
-    if (q->breaker_left_ms > 0)
-        fprintf(out, ", next probe in %.1f s", (double)q->breaker_left_ms / 1000.0);
-    fprintf(out, " (%lld failure%s in a row)\n", q->breaker_failures,
-            q->breaker_failures == 1 ? "" : "s");
+    fprintf(out, LABEL "%s", "breaker", all->breaker);
+    if (all->breaker_left_ms > 0)
+        fprintf(out, ", next probe in %.1f s", (double)all->breaker_left_ms / 1000.0);
+    fprintf(out, " (%lld failure%s in a row)\n", all->breaker_failures,
+            all->breaker_failures == 1 ? "" : "s");
     fprintf(out, LABEL, "budget");
     if (!q->has_budget)
         fputs("no figures yet\n", out);
@@ -402,6 +528,22 @@ static int add_reply_str(cJSON *o, const char *name, const redisReply *v)
     return fq_ctl_json_str(o, name, v ? v->str : NULL, v ? v->len : 0);
 }
 
+/* A state's figures: rate, ceilings, freeze, breaker, 429s. */
+static int add_state_json(cJSON *o, const state_view *s)
+{
+    int bad = (s->has_rate ? cJSON_AddNumberToObject(o, "rate_per_s", s->rate)
+                           : cJSON_AddNullToObject(o, "rate_per_s")) == NULL;
+    bad |= add_count(o, "rpm_ceiling", s->rpm_ceiling >= 0, s->rpm_ceiling);
+    bad |= add_count(o, "window_requests", 1, s->window_requests);
+    bad |= cJSON_AddBoolToObject(o, "frozen", s->frozen_left_ms > 0) == NULL;
+    bad |= add_count(o, "frozen_until_ms", 1, s->frozen_until_ms);
+    bad |= cJSON_AddStringToObject(o, "breaker", s->breaker) == NULL;
+    bad |= add_count(o, "breaker_failures", 1, s->breaker_failures);
+    bad |= add_count(o, "decreases", 1, s->decreases);
+    bad |= add_time(o, "last_429_ms", s->last_429_ms);
+    return bad ? -1 : 0;
+}
+
 static int add_quota(cJSON *root, const fq_ctl_fleet *f, const quota_view *q)
 {
     if (!q->present)
@@ -412,21 +554,28 @@ static int add_quota(cJSON *root, const fq_ctl_fleet *f, const quota_view *q)
         return -1;
     int bad = fq_ctl_json_str(o, "rate_limiting", q->rate_limiting,
                               q->rate_limiting ? strlen(q->rate_limiting) : 0);
-    bad |= (q->rate ? cJSON_AddNumberToObject(o, "rate_per_s", atof(q->rate->str))
-                    : cJSON_AddNullToObject(o, "rate_per_s")) == NULL;
-    bad |= add_count(o, "rpm_ceiling", q->rpm_ceiling >= 0, q->rpm_ceiling);
-    bad |= add_count(o, "window_requests", 1, q->window_requests);
+    bad |= cJSON_AddStringToObject(o, "scope", q->by_model ? "model" : "key") == NULL;
+    bad |= add_state_json(o, &q->all);
     bad |= add_count(o, "inflight", 1, f->inflight);
-    bad |= cJSON_AddBoolToObject(o, "frozen", q->frozen_left_ms > 0) == NULL;
-    bad |= add_count(o, "frozen_until_ms", 1, q->frozen_until_ms);
     bad |= add_reply_str(o, "paused", q->paused);
     bad |= add_reply_str(o, "pause_reason", q->pause_reason);
     bad |= add_time(o, "paused_at_ms", q->paused ? q->paused_at_ms : 0);
     bad |= add_time(o, "resumed_at_ms", q->resumed_at_ms);
-    bad |= cJSON_AddStringToObject(o, "breaker", q->breaker) == NULL;
-    bad |= add_count(o, "breaker_failures", 1, q->breaker_failures);
-    bad |= add_count(o, "decreases", 1, fq_ctl_hash_ll(f->quota, "decreases", 0));
-    bad |= add_time(o, "last_429_ms", fq_ctl_hash_ll(f->quota, "last_429_ms", 0));
+    cJSON *models = cJSON_AddObjectToObject(o, "models");
+    bad |= models == NULL;
+    for (int i = 0; !bad && i < q->nmodels; i++) {
+        const state_view *m = &q->models[i];
+        char name[FQ_MODEL_NAME_MAX];
+        snprintf(name, sizeof(name), "%.*s", (int)m->name_len, m->name);
+        cJSON *mo = cJSON_AddObjectToObject(models, name);
+        bad |= mo == NULL || add_state_json(mo, m);
+        bad = bad || add_count(mo, "tpm_ceiling", m->tpm_ceiling >= 0, m->tpm_ceiling) ||
+              (m->token_rate >= 0 ? cJSON_AddNumberToObject(mo, "token_rate_per_min",
+                                                            m->token_rate)
+                                  : cJSON_AddNullToObject(mo, "token_rate_per_min")) == NULL ||
+              add_count(mo, "rate_limited", 1, m->rate_limited) ||
+              add_count(mo, "token_decreases", 1, m->token_decreases);
+    }
 
     cJSON *b = cJSON_AddObjectToObject(root, "budget");
     if (b == NULL)

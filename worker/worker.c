@@ -102,6 +102,7 @@ struct fq_worker {
     int stopping;
     int leaving;           /* the heartbeat that leaves the registry is in flight */
     int closed;
+    int limits_checked;    /* this environment compared with fleetq:limits (once) */
 };
 
 static void try_claim(fq_worker *w);
@@ -165,8 +166,8 @@ static const char *slot_model(const slot *s)
 static void slot_release_quota(slot *s)
 {
     if (s->holding) {
-        fq_quota_release(s->w->redis, s->w->cfg, s->call_id, s->held_ticks, s->held_day,
-                         s->est_tokens);
+        fq_quota_release(s->w->redis, s->w->cfg, s->call_id, slot_model(s), s->held_ticks,
+                         s->held_day, s->est_tokens);
         s->holding = 0;
     }
 }
@@ -294,6 +295,8 @@ static void settle_quota(slot *s, const fq_api_result *res, int64_t billed)
         .model = slot_model(s),
         .reasoning_tokens = res->outcome == FQ_OUT_OK ? res->usage.reasoning_tokens : -1,
         .outcome = res->outcome,
+        .limit_kind = fq_outcome_limit_kind(res->error, res->rl.remaining_requests,
+                                            res->rl.remaining_tokens),
         .est_tokens = s->est_tokens,
         .used_tokens = res->usage.total_tokens,
         .retry_after_ms = res->rl.retry_after_ms,
@@ -514,7 +517,8 @@ static void reserve(slot *s)
     }
     const char *text = s->task.prompt ? s->task.prompt : s->task.messages;
     const char *system = s->task.system ? s->task.system : w->cfg->roles[w->role].system;
-    snprintf(s->call_id, sizeof(s->call_id), "%s/%llu", w->id, (unsigned long long)++w->calls);
+    fq_quota_call_id(s->call_id, sizeof(s->call_id), slot_model(s), w->id,
+                     (unsigned long long)++w->calls);
     fq_quota_ask ask = {
         .call_id = s->call_id,
         .klass = s->task.priority == 0 ? FQ_ROLE_CEO : (int)w->role,
@@ -851,11 +855,45 @@ static void on_sighup(uv_signal_t *sig, int signum)
  * Life cycle
  * --------------------------------------------------------------------- */
 
+/* The fleet's limits are fleetq:limits', never this environment's: say
+ * once where the two differ, so that an operator sees a stale setting. */
+static void on_limits(fq_redis *r, redisReply *reply, void *data)
+{
+    fq_worker *w = data;
+    if (fq_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY || w->limits_checked)
+        return;
+    w->limits_checked = 1;
+    fq_field fields[64];
+    size_t n = fq_reply_fields(reply, fields, sizeof(fields) / sizeof(fields[0]));
+    char diff[1024];
+    if (fq_config_limits_diff(w->cfg, fields, n, diff, sizeof(diff)) > 0)
+        fq_log(FQ_LOG_WARN, "limits.differ", FQ_LS, "differences", diff, FQ_LS, "note",
+               "the fleet's limits in " FQ_KEY_LIMITS " apply, not this worker's environment "
+               "(fleetqctl limits shows them)", FQ_LEND);
+}
+
+static void on_limits_init(fq_redis *r, redisReply *reply, void *data)
+{
+    fq_worker *w = data;
+    if (!fq_reply_failed(reply) && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        fq_reply_int(reply->element[0], 0) == 1) {
+        w->limits_checked = 1;
+        fq_log(FQ_LOG_INFO, "limits.published", FQ_LS, "by", w->id, FQ_LS, "note",
+               "nobody had published the fleet's limits: this worker's environment now is them "
+               "until a coordinator publishes its own", FQ_LEND);
+    } else if (!w->limits_checked) {
+        fq_redis_command(r, on_limits, w, "HGETALL %s", FQ_KEY_LIMITS);
+    }
+}
+
 static void on_redis_state(fq_redis *r, int connected, void *data)
 {
+    fq_worker *w = data;
     if (connected) {
-        send_heartbeat(data);  /* in the registry at once */
-        try_claim(data);
+        send_heartbeat(w);  /* in the registry at once */
+        if (!w->limits_checked)
+            fq_quota_publish_limits(r, w->cfg, "init", w->id, on_limits_init, w);
+        try_claim(w);
     }
 }
 

@@ -1,46 +1,72 @@
--- quota.lua -- the fleet-wide quota: every limit of the one shared key,
--- held in Redis for every worker on every host, on Redis' clock.
+-- quota.lua -- the fleet-wide quota of the one shared key, held in Redis for
+-- every worker on every host, on Redis' clock.
+--
+-- Providers limit each model on its own (xAI per team and model, OpenAI
+-- per organisation and model), so with the scope `model` (fleetq:limits'
+-- `scope`, FLEETQ_LIMIT_SCOPE) each model has its own state in
+-- fleetq:quota:<model>: its ceilings, its learned request and token rates,
+-- its freeze after a 429, its priority contention between role classes and
+-- its circuit breaker. With the scope `key` one such state, kept in
+-- fleetq:quota itself, serves every model. Key-wide in any case, in
+-- fleetq:quota: the pause (key rejected, credits spent), the daily budget,
+-- the cap on calls in flight, and the figures of the whole fleet.
+--
+-- The limits themselves are never a caller's: they are read from
+-- fleetq:limits (limits.h) on every grant, so every worker obeys the same
+-- ones and a change holds at the next call. A state remembers what it
+-- learned about the provider apart from its ceiling: a lower ceiling caps
+-- the learned rate, a higher one lets it climb from where it was.
 --
 -- Before a call a worker asks for a grant (op 'reserve'); the checks run in
 -- this order and the first that says no answers, with the exact wait:
+--   nolimits nobody has published fleetq:limits (the worker then does);
 --   paused   the key was rejected or the credits ran out: nobody calls,
 --            except one probe call every probe interval;
---   breaker  repeated 5xx/timeouts across the fleet opened the circuit:
---            one probe call per cool-down, which closes it on success;
---   frozen   a 429 froze the whole fleet briefly (one shared freeze; the
---            ceo class still goes, paced by the rate);
---   inflight FLEETQ_MAX_INFLIGHT calls are already running (slots are
---            leased, so a dead worker's slot frees itself);
+--   breaker  repeated 5xx/timeouts on this model opened its circuit: one
+--            probe call per cool-down, which closes it on success;
+--   frozen   a 429 froze this model briefly (one shared freeze; the ceo
+--            class still goes, paced by the rate);
+--   inflight max_inflight calls over the key, or the model's own
+--            inflight, are already running (slots are leased, so a dead
+--            worker's slot frees itself);
 --   budget   the call's worst-case cost does not fit the daily budget
 --            ('held' when it would fit once the calls in flight settle);
---   rate     GCRA at the effective rate (calls per second), with priority:
---            while a higher class waits for a slot, lower classes are held
---            back unless their share of this window's grants is below their
---            minimum share; a class' reserve keeps part of the burst
---            headroom for the classes above it;
+--   rate     GCRA at the model's effective rate (calls per second), with
+--            priority: while a higher class waits for a slot, lower classes
+--            are held back unless their share of this window's grants is
+--            below their minimum share; a class' reserve keeps part of the
+--            burst headroom for the classes above it;
 --   rph      the hourly ceiling (a sliding estimate over two hour buckets);
---   tpm      a token bucket: the estimate is taken now and settled later.
+--   tpm      a token bucket at the model's effective token rate: the
+--            estimate is taken now and settled later.
 -- Only when every check passes is anything taken.
 --
 -- After the call the worker reports (op 'settle'): the budget is settled to
 -- what was billed, the token estimate to the real usage, the slot freed;
--- and the outcome steers the fleet:
+-- and the outcome steers the model's state:
 --   ok            breaker closed, pause lifted (a probe succeeded); the
---                 effective rate climbs back, once per window: quickly up
---                 to 99% of the rate that last drew a 429, then by 0.25% a
---                 window (doubling every third window) above it, up to the
---                 ceiling;
---   rate_limited  at most once per window: near the known limit (noise) the
---                 rate steps down 2%; far over it, the rate drops to 97% of
---                 the successes the fleet had in the last window (at least
---                 5% down) and the fleet freezes for FLEETQ_FREEZE_MS; a
---                 further 429 in that window holds the fleet for two slots;
+--                 learned rates climb back once per window: quickly up to
+--                 99% of the rate that last drew a 429, then, while the
+--                 model is busy, probing above it in steps that double
+--                 every window without a 429 (3%, 6%, 12%, ...), the way
+--                 TCP finds new bandwidth, up to the ceiling;
+--   rate_limited  a request limit (or one that does not say): at most once
+--                 per window, near the known limit (noise) the request
+--                 rate steps down 2%; far over it, it drops to 97% of the
+--                 successes of the last window and the model freezes for
+--                 FLEETQ_FREEZE_MS; a further 429 in that window holds the
+--                 model for two slots. A token limit does the same to the
+--                 token rate, measured in tokens of the last window, and
+--                 leaves the request rate alone;
 --   failure       (5xx, timeout, network) counts towards the breaker;
---   key_rejected, no_credits   pause the fleet with the reason.
+--   key_rejected, no_credits   pause the whole fleet with the reason.
 --
--- KEYS: 1 fleetq:quota (hash, readable with HGETALL), 2 in-flight slots
---       (zset: call id -> lease expiry), 3 recent successes (zset)
-local q, inflight, oks = KEYS[1], KEYS[2], KEYS[3]
+-- KEYS: 1 fleetq:quota, 2 in-flight slots (zset: "model|call" -> lease
+--       expiry), 3 successes of the key scope (zset "call#tokens" -> ms),
+--       4 fleetq:limits, 5 fleetq:quota:<model>, 6 the model's successes,
+--       7 the models seen (zset: model -> last grant ms)
+local q, inflight, key_oks, limits_key, model_q, model_oks, models =
+    KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local op = ARGV[1]
 local t = redis.call('TIME')
 local sec, usec = tonumber(t[1]), tonumber(t[2])
@@ -49,15 +75,66 @@ local day = math.floor(sec / 86400)
 local TICKS = 10000000000
 local HELD_RETRY_MS = 200
 local INFLIGHT_RETRY_MS = 50
+local NOLIMITS_RETRY_MS = 200
 local PAUSED_RECHECK_MS = 5000
-local MIN_RATE = 0.05                        -- calls per second, the floor
+local MIN_RATE = 0.05        -- calls per second, the floor
+local MIN_TOKEN_RATE = 100   -- tokens per minute, the floor
 local NEAR_STEP = 0.98       -- a 429 near the known limit: the rate's cut
 local CLIMB_TO = 0.99        -- the quick climb ends this far under it
+local PROBE_FIRST = 0.03     -- the first probe above it, then doubling
+local PROBE_MAX = 1.0        -- the largest probe step (the rate doubles)
+local BUSY = 0.8             -- a window this full of successes is busy
+local MODEL_TTL_MS = 7 * 86400000   -- a model unused this long is forgotten
 
 local function num(v, d) return tonumber(v) or d end
-local function get(f, d) return num(redis.call('HGET', q, f), d) end
 local function fmt(x) return string.format('%.0f', x) end
+local function fmt3(x) return string.format('%.3f', x) end
 local function usd(ticks) return string.format('%.6f', ticks / TICKS) end
+local function get(h, f, d) return num(redis.call('HGET', h, f), d) end
+
+-- "12.5" -> 125000000000, exactly
+local function usd_ticks(s)
+    local whole, frac = string.match(s or '', '^(%d*)%.?(%d*)$')
+    if not whole or (whole == '' and frac == '') then return 0 end
+    frac = string.sub(frac .. '0000000000', 1, 10)
+    return num(whole, 0) * TICKS + num(frac, 0)
+end
+
+-- ---------------------------------------------------------------- limits
+
+-- The limits that apply to a model, or nil when nobody has published any.
+local function read_limits(model)
+    local flat = redis.call('HGETALL', limits_key)
+    local L = {}
+    for i = 1, #flat, 2 do L[flat[i]] = flat[i + 1] end
+    if not L.version then return nil end
+    local scope = L.scope == 'key' and 'key' or 'model'
+    local function own(name, def)
+        if scope == 'key' then return def end
+        return num(L['model:' .. model .. ':' .. name], def)
+    end
+    return {
+        scope = scope,
+        rpm = own('rpm', num(L.rpm, 0)), rph = own('rph', num(L.rph, 0)),
+        tpm = own('tpm', num(L.tpm, 0)),
+        model_inflight = num(L['model:' .. model .. ':inflight'], 0),
+        burst = math.max(1, num(L.burst, 1)),
+        max_inflight = num(L.max_inflight, 0),
+        cap = usd_ticks(L.daily_budget_usd),
+        rate_on = L.rate_limiting ~= 'off',
+        adaptive = L.adaptive ~= 'off',
+    }
+end
+
+-- settle and release still work when the limits were deleted meanwhile
+local NO_LIMITS = {scope = 'model', rpm = 0, rph = 0, tpm = 0, model_inflight = 0, burst = 1,
+    max_inflight = 0, cap = 0, rate_on = false, adaptive = true}
+
+-- The state hash and the successes of the scope a model is limited in.
+local function state_of(L)
+    if L.scope == 'key' then return q, key_oks end
+    return model_q, model_oks
+end
 
 -- ---------------------------------------------------------------- budget
 
@@ -71,52 +148,120 @@ local function ledger()
     return num(v[2], 0), num(v[3], 0)
 end
 
-local function publish_budget(spent, reserved)
-    local cap = get('budget_cap_ticks', 0)
+local function publish_budget(spent, reserved, cap)
     local left = math.max(0, cap - spent - reserved)
     redis.call('HSET', q, 'budget_spent_ticks', fmt(spent), 'budget_reserved_ticks', fmt(reserved),
-        'budget_spent_usd', usd(spent), 'budget_reserved_usd', usd(reserved),
-        'budget_cap_usd', cap > 0 and usd(cap) or 'none',
+        'budget_cap_ticks', fmt(cap), 'budget_spent_usd', usd(spent),
+        'budget_reserved_usd', usd(reserved), 'budget_cap_usd', cap > 0 and usd(cap) or 'none',
         'budget_left_usd', cap > 0 and usd(left) or 'unlimited')
 end
 
--- ------------------------------------------------------- effective rate
+-- ------------------------------------------------------ effective rates
 
--- The effective rate in calls per second: the ceiling, or below it after
--- 429s when adaptive. A changed ceiling starts the adaptation afresh.
-local function effective_rate(rpm, adaptive)
+-- Requests per second: the ceiling until a 429 taught the state a lower
+-- rate (rate_learned), then what it learned, capped by the ceiling.
+local function request_rate(rq, rpm, adaptive)
     local ceiling = rpm / 60
-    if math.abs(get('rpm_ceiling', -1) - rpm) > 0.5 or not adaptive then
-        if math.abs(get('rate_per_s', -1) - ceiling) > 1e-9 then
-            redis.call('HSET', q, 'rpm_ceiling', fmt(rpm), 'rate_per_s',
-                string.format('%.3f', ceiling), 'rate_known_bad', ceiling)
-        end
-        return ceiling
+    local v = redis.call('HMGET', rq, 'rate_per_s', 'rate_learned', 'rpm_ceiling')
+    if num(v[3], -1) ~= rpm then redis.call('HSET', rq, 'rpm_ceiling', fmt(rpm)) end
+    if adaptive and v[2] == '1' then
+        return math.min(ceiling, num(v[1], ceiling))
     end
-    return math.min(ceiling, get('rate_per_s', ceiling))
+    if math.abs(num(v[1], -1) - ceiling) > 1e-9 then
+        redis.call('HSET', rq, 'rate_per_s', fmt3(ceiling), 'rate_known_bad', fmt3(ceiling))
+    end
+    return ceiling
+end
+
+-- Tokens per minute: the ceiling (0 = none), or what a token 429 taught,
+-- capped by it. Returns the rate and whether it was learned.
+local function token_rate(rq, tpm, adaptive)
+    local v = redis.call('HMGET', rq, 'tpm_rate', 'tpm_ceiling')
+    if num(v[2], -1) ~= tpm then redis.call('HSET', rq, 'tpm_ceiling', fmt(tpm)) end
+    local learned = adaptive and tonumber(v[1]) or nil
+    if learned then
+        return (tpm > 0 and math.min(tpm, learned) or learned), true
+    end
+    return tpm, false
+end
+
+-- The token bucket: a minute's worth of a configured ceiling, a window's
+-- worth of a learned rate (the provider's window is what was measured).
+local function bucket_level(rq, rate, learned, window)
+    local capacity = learned and rate * math.max(window, 1000) / 60000 or rate
+    local v = redis.call('HMGET', rq, 'tpm_tokens', 'tpm_ms')
+    local level = math.min(capacity, num(v[1], capacity) + (now - num(v[2], now)) * rate / 60000)
+    return level, capacity
+end
+
+-- What the successes of the last `span` ms add up to: calls and tokens.
+local function successes(oks, span)
+    local calls, tokens = 0, 0
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', oks, now - span, '+inf')) do
+        calls = calls + 1
+        tokens = tokens + num(string.match(m, '#(%d+)$'), 0)
+    end
+    return calls, tokens
+end
+
+-- How much history the successes hold: two windows when there is that
+-- much (completion times jitter; one window's count is noisy), else one.
+local function span_of(oks, window)
+    local oldest = redis.call('ZRANGE', oks, 0, 0, 'WITHSCORES')
+    if #oldest > 0 and now - tonumber(oldest[2]) >= 2 * window then return 2 * window, oldest end
+    return window, oldest
+end
+
+-- One climbing step of a learned rate, once per window: quickly to just
+-- under the rate that drew the last 429, then probing above it while the
+-- model is busy, in steps that double every window without a 429.
+-- Returns the new rate, or nil for no change.
+local function climb(rq, prefix, rate, ceiling, busy, window)
+    local last_up = get(rq, prefix .. 'last_increase_ms', 0)
+    local last_down = get(rq, prefix .. 'last_decrease_ms', 0)
+    if rate >= ceiling or now - last_up < window or now - last_down < 2 * window then
+        return nil
+    end
+    local bad = get(rq, prefix .. 'known_bad', ceiling)
+    local target = CLIMB_TO * bad
+    local new
+    if rate < target - 1e-6 then
+        new = math.min(target, rate + math.max(ceiling * 0.02, (target - rate) / 2))
+    elseif busy then
+        local streak = redis.call('HINCRBY', rq, prefix .. 'probe_streak', 1)
+        new = rate * (1 + math.min(PROBE_MAX, PROBE_FIRST * 2 ^ (streak - 1)))
+    else
+        return nil
+    end
+    redis.call('HSET', rq, prefix .. 'last_increase_ms', fmt(now))
+    return math.min(new, ceiling)
 end
 
 -- ================================================================ reserve
 if op == 'reserve' then
-    local class, call = tonumber(ARGV[2]), ARGV[3]
-    local rate_on, rpm, burst = ARGV[4] == '1', tonumber(ARGV[5]), tonumber(ARGV[6])
-    local adaptive, window = ARGV[7] == '1', tonumber(ARGV[8])
-    local rph, tpm, est_tokens = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-    local max_inflight, lease_ms = tonumber(ARGV[12]), tonumber(ARGV[13])
-    local cap, base, out_tick = tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16])
-    local model, reasoning_default = ARGV[17], tonumber(ARGV[18])
-    local reserve_frac, min_share = tonumber(ARGV[19]), tonumber(ARGV[20])
-    local probe_ms, cooldown_ms = tonumber(ARGV[21]), tonumber(ARGV[22])
+    local class, call, model = tonumber(ARGV[2]), ARGV[3], ARGV[4]
+    local est_tokens, lease_ms = tonumber(ARGV[5]), tonumber(ARGV[6])
+    local base, out_tick, reasoning_default = tonumber(ARGV[7]), tonumber(ARGV[8]),
+        tonumber(ARGV[9])
+    local reserve_frac, min_share = tonumber(ARGV[10]), tonumber(ARGV[11])
+    local probe_ms, cooldown_ms, window = tonumber(ARGV[12]), tonumber(ARGV[13]),
+        tonumber(ARGV[14])
+    local L = read_limits(model)
+    if not L then return {0, NOLIMITS_RETRY_MS, 'nolimits', 0, day} end
+    local rq = state_of(L)
     local probe = 0
-    if redis.call('HEXISTS', q, 'breaker') == 0 then
-        redis.call('HSET', q, 'breaker', 'closed', 'breaker_failures', 0, 'paused', '',
-            'pause_reason', '', 'decreases', 0, 'frozen_until_ms', 0, 'last_429_ms', 0)
+    if redis.call('HEXISTS', q, 'paused') == 0 then
+        redis.call('HSET', q, 'paused', '', 'pause_reason', '')
+    end
+    if redis.call('HEXISTS', rq, 'breaker') == 0 then
+        redis.call('HSET', rq, 'breaker', 'closed', 'breaker_failures', 0, 'decreases', 0,
+            'frozen_until_ms', 0, 'last_429_ms', 0)
     end
 
     -- paused: one probe call per probe interval
     local paused = redis.call('HGET', q, 'paused')
     if paused and paused ~= '' then
-        local probe_at = get('pause_probe_at_ms', 0)
+        local probe_at = get(q, 'pause_probe_at_ms', 0)
         if now < probe_at then
             return {0, math.min(PAUSED_RECHECK_MS, math.ceil(probe_at - now)), 'paused', 0, day,
                 paused, redis.call('HGET', q, 'pause_reason') or ''}
@@ -125,13 +270,13 @@ if op == 'reserve' then
     end
 
     -- breaker: open until its cool-down ends, then one probe at a time
-    local breaker = redis.call('HGET', q, 'breaker') or 'closed'
+    local breaker = redis.call('HGET', rq, 'breaker') or 'closed'
     if breaker ~= 'closed' and probe == 0 then
-        local until_ms = get('breaker_open_until_ms', 0)
+        local until_ms = get(rq, 'breaker_open_until_ms', 0)
         if now < until_ms then
             return {0, math.ceil(until_ms - now), 'breaker', 0, day}
         end
-        if breaker == 'half_open' and now < get('breaker_probe_until_ms', 0) then
+        if breaker == 'half_open' and now < get(rq, 'breaker_probe_until_ms', 0) then
             return {0, math.ceil(cooldown_ms / 2), 'breaker', 0, day}
         end
         probe = 2
@@ -140,15 +285,22 @@ if op == 'reserve' then
     -- one shared freeze after a 429
     -- (the ceo class still goes, paced by the rate, except while the
     -- provider's first window is known to be full)
-    local frozen = get('frozen_until_ms', 0)
-    if now < frozen and probe == 0 and (class > 0 or now < get('frozen_all_until_ms', 0)) then
+    local frozen = get(rq, 'frozen_until_ms', 0)
+    if now < frozen and probe == 0 and (class > 0 or now < get(rq, 'frozen_all_until_ms', 0)) then
         return {0, math.ceil(frozen - now), 'frozen', 0, day}
     end
 
-    -- concurrency: leased slots
+    -- concurrency: leased slots, over the key and of this model
     redis.call('ZREMRANGEBYSCORE', inflight, '-inf', now)
-    if max_inflight > 0 and redis.call('ZCARD', inflight) >= max_inflight then
+    if L.max_inflight > 0 and redis.call('ZCARD', inflight) >= L.max_inflight then
         return {0, INFLIGHT_RETRY_MS, 'inflight', 0, day}
+    end
+    if L.model_inflight > 0 then
+        local mine, prefix = 0, model .. '|'
+        for _, m in ipairs(redis.call('ZRANGE', inflight, 0, -1)) do
+            if string.sub(m, 1, #prefix) == prefix then mine = mine + 1 end
+        end
+        if mine >= L.model_inflight then return {0, INFLIGHT_RETRY_MS, 'inflight', 0, day} end
     end
 
     -- budget: worst case with this model's reasoning allowance
@@ -156,14 +308,14 @@ if op == 'reserve' then
     local allowance = math.ceil(num(st[1], 0) * 1.25)
     if num(st[2], 0) < 20 and reasoning_default > allowance then allowance = reasoning_default end
     local cost = base + allowance * out_tick
-    redis.call('HSET', q, 'budget_cap_ticks', fmt(cap))
+    local cap = L.cap
     local spent, reserved = ledger()
     if cap > 0 then
         if cost > cap then
             return {0, 0, 'over_cap', cost, day}
         end
         if spent + cost > cap then
-            publish_budget(spent, reserved)
+            publish_budget(spent, reserved, cap)
             return {0, (86400 - sec % 86400) * 1000 - math.floor(usec / 1000), 'budget', cost, day}
         end
         if spent + reserved + cost > cap then
@@ -171,32 +323,32 @@ if op == 'reserve' then
         end
     end
 
-    local new_tat, minute = nil, math.floor(sec / 60)
-    if rate_on then
+    local new_tat, tokens_left, minute = nil, nil, math.floor(sec / 60)
+    if L.rate_on then
         -- rate, with priority between classes
-        if rpm > 0 then
-            local rate = math.max(MIN_RATE, effective_rate(rpm, adaptive))
+        if L.rpm > 0 then
+            local rate = math.max(MIN_RATE, request_rate(rq, L.rpm, L.adaptive))
             local interval = 1000 / rate
-            local tat = math.max(get('tat_ms', now), now)
+            local tat = math.max(get(rq, 'tat_ms', now), now)
             -- half a slot of slack absorbs callers that wake a little late
             -- (timers, round trips), which would otherwise lose their slot
-            local headroom = (burst - 1) * interval
+            local headroom = (L.burst - 1) * interval
             local allowed = interval / 2 + headroom - reserve_frac * headroom
             if tat - now > allowed then
-                redis.call('HSET', q, 'waiting:' .. class, fmt(now + 2 * interval + 100))
+                redis.call('HSET', rq, 'waiting:' .. class, fmt(now + 2 * interval + 100))
                 return {0, math.ceil(tat - now - allowed), 'rate', cost, day}
             end
             -- a higher class waiting for this slot goes first
-            local wstart = get('share_window_ms', 0)
+            local wstart = get(rq, 'share_window_ms', 0)
             if now - wstart >= window then
-                redis.call('HSET', q, 'share_window_ms', fmt(now), 'grants', 0, 'grants:0', 0,
+                redis.call('HSET', rq, 'share_window_ms', fmt(now), 'grants', 0, 'grants:0', 0,
                     'grants:1', 0, 'grants:2', 0, 'grants:3', 0)
             end
-            local mine, all = get('grants:' .. class, 0), get('grants', 0)
+            local mine, all = get(rq, 'grants:' .. class, 0), get(rq, 'grants', 0)
             if all == 0 or mine / all >= min_share then
                 for h = 0, class - 1 do
-                    if get('waiting:' .. h, 0) > now then
-                        redis.call('HSET', q, 'waiting:' .. class, fmt(now + 2 * interval + 100))
+                    if get(rq, 'waiting:' .. h, 0) > now then
+                        redis.call('HSET', rq, 'waiting:' .. class, fmt(now + 2 * interval + 100))
                         return {0, math.ceil(interval), 'rate', cost, day}
                     end
                 end
@@ -204,56 +356,64 @@ if op == 'reserve' then
             new_tat = tat + interval
         end
         -- hourly ceiling: current hour plus the rest of the previous one
-        if rph > 0 then
+        if L.rph > 0 then
             local hour = math.floor(sec / 3600)
-            local v = redis.call('HMGET', q, 'rph_hour', 'rph_cur', 'rph_prev')
+            local v = redis.call('HMGET', rq, 'rph_hour', 'rph_cur', 'rph_prev')
             local cur, prev = num(v[2], 0), num(v[3], 0)
             if num(v[1], -1) ~= hour then
                 prev = (num(v[1], -1) == hour - 1) and cur or 0
                 cur = 0
-                redis.call('HSET', q, 'rph_hour', hour, 'rph_cur', 0, 'rph_prev', prev)
+                redis.call('HSET', rq, 'rph_hour', hour, 'rph_cur', 0, 'rph_prev', prev)
             end
             local frac = (now / 3600000) - hour
-            if prev * (1 - frac) + cur + 1 > rph then
-                local need = prev > 0 and (1 - (rph - cur - 1) / prev) or 2
+            if prev * (1 - frac) + cur + 1 > L.rph then
+                local need = prev > 0 and (1 - (L.rph - cur - 1) / prev) or 2
                 local wait = need <= 1 and (need - frac) * 3600000 or (1 - frac) * 3600000
                 return {0, math.max(1, math.ceil(wait)), 'rph', cost, day}
             end
         end
-        -- tokens per minute: a bucket of tpm tokens refilled continuously
-        if tpm > 0 then
-            local v = redis.call('HMGET', q, 'tpm_tokens', 'tpm_ms')
-            local level = math.min(tpm, num(v[1], tpm) + (now - num(v[2], now)) * tpm / 60000)
-            local need = math.min(est_tokens, tpm)
+        -- tokens: a bucket at the effective token rate
+        local trate, learned = token_rate(rq, L.tpm, L.adaptive)
+        if trate > 0 then
+            local level, capacity = bucket_level(rq, trate, learned, window)
+            local need = math.min(est_tokens, capacity)
             if level < need then
-                redis.call('HSET', q, 'tpm_tokens', fmt(level), 'tpm_ms', fmt(now))
-                return {0, math.ceil((need - level) * 60000 / tpm), 'tpm', cost, day}
+                redis.call('HSET', rq, 'tpm_tokens', fmt(level), 'tpm_ms', fmt(now))
+                return {0, math.ceil((need - level) * 60000 / trate), 'tpm', cost, day}
             end
-            redis.call('HSET', q, 'tpm_tokens', fmt(level - est_tokens), 'tpm_ms', fmt(now))
+            tokens_left = level - est_tokens
         end
     end
 
     -- granted: take everything at once
     if new_tat then
-        redis.call('HSET', q, 'tat_ms', fmt(new_tat))
-        redis.call('HINCRBY', q, 'grants', 1)
-        redis.call('HINCRBY', q, 'grants:' .. class, 1)
-        redis.call('HDEL', q, 'waiting:' .. class)
+        redis.call('HSET', rq, 'tat_ms', fmt(new_tat))
+        redis.call('HINCRBY', rq, 'grants', 1)
+        redis.call('HINCRBY', rq, 'grants:' .. class, 1)
+        redis.call('HDEL', rq, 'waiting:' .. class)
     end
-    if rate_on and rph > 0 then redis.call('HINCRBY', q, 'rph_cur', 1) end
+    if tokens_left then redis.call('HSET', rq, 'tpm_tokens', fmt(tokens_left), 'tpm_ms', fmt(now)) end
+    if L.rate_on and L.rph > 0 then redis.call('HINCRBY', rq, 'rph_cur', 1) end
     if probe == 1 then
         redis.call('HSET', q, 'pause_probe_at_ms', fmt(now + probe_ms))
     elseif probe == 2 then
-        redis.call('HSET', q, 'breaker', 'half_open', 'breaker_probe_until_ms', fmt(now + lease_ms))
+        redis.call('HSET', rq, 'breaker', 'half_open', 'breaker_probe_until_ms', fmt(now + lease_ms))
     end
     redis.call('ZADD', inflight, now + lease_ms, call)
-    if get('window_minute', -1) ~= minute then
-        redis.call('HSET', q, 'window_minute', minute, 'window_requests', 0)
+    -- the models seen, and their states, are forgotten a week after their
+    -- last call: model names come from tasks, so they must not pile up
+    redis.call('ZADD', models, now, model)
+    redis.call('ZREMRANGEBYSCORE', models, '-inf', now - MODEL_TTL_MS)
+    if rq ~= q then redis.call('PEXPIRE', rq, MODEL_TTL_MS) end
+    for _, h in ipairs(rq == q and {q} or {q, rq}) do
+        if get(h, 'window_minute', -1) ~= minute then
+            redis.call('HSET', h, 'window_minute', minute, 'window_requests', 0)
+        end
+        redis.call('HINCRBY', h, 'window_requests', 1)
     end
-    redis.call('HINCRBY', q, 'window_requests', 1)
-    redis.call('HSET', q, 'inflight', redis.call('ZCARD', inflight),
-        'rph_used', get('rph_cur', 0), 'rate_limiting', rate_on and 'on' or 'off')
-    publish_budget(spent, reserved + cost)
+    redis.call('HSET', q, 'inflight', redis.call('ZCARD', inflight), 'scope', L.scope,
+        'rph_used', get(rq, 'rph_cur', 0), 'rate_limiting', L.rate_on and 'on' or 'off')
+    publish_budget(spent, reserved + cost, cap)
     return {1, 0, 'ok', cost, day, probe}
 end
 
@@ -261,13 +421,14 @@ end
 if op == 'settle' then
     local call, held, billed, held_day = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),
         tonumber(ARGV[5])
-    local model, reasoning, outcome = ARGV[6], tonumber(ARGV[7]), ARGV[8]
-    local est_tokens, used_tokens, retry_after = tonumber(ARGV[9]), tonumber(ARGV[10]),
-        tonumber(ARGV[11])
-    local window, freeze, rpm, adaptive = tonumber(ARGV[12]), tonumber(ARGV[13]),
-        tonumber(ARGV[14]), ARGV[15] == '1'
-    local threshold, cooldown, tpm = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
-    local pause_text = ARGV[19]
+    local model, reasoning, outcome, kind = ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9]
+    local est_tokens, used_tokens, retry_after = tonumber(ARGV[10]), tonumber(ARGV[11]),
+        tonumber(ARGV[12])
+    local window, freeze = tonumber(ARGV[13]), tonumber(ARGV[14])
+    local threshold, cooldown = tonumber(ARGV[15]), tonumber(ARGV[16])
+    local pause_text, probe_ms = ARGV[17], tonumber(ARGV[18])
+    local L = read_limits(model) or NO_LIMITS
+    local rq, oks = state_of(L)
 
     -- the slot's lease expiry orders the calls by their grants (a lease
     -- is only extended after seconds, long past the first window)
@@ -278,76 +439,94 @@ if op == 'settle' then
 
     local spent, reserved = ledger()
     if held_day == day then reserved = math.max(0, reserved - held) end
-    publish_budget(spent + billed, reserved)
+    publish_budget(spent + billed, reserved, L == NO_LIMITS and get(q, 'budget_cap_ticks', 0) or L.cap)
 
-    if tpm > 0 and est_tokens ~= used_tokens then
+    local trate, tlearned = token_rate(rq, L.rate_on and L.tpm or 0, L.adaptive)
+    if trate > 0 and est_tokens ~= used_tokens then
         -- settle the estimate to the real usage: refund, or charge the rest
         -- (the bucket may go below zero; later calls then wait it out)
-        local v = redis.call('HMGET', q, 'tpm_tokens', 'tpm_ms')
-        local level = math.min(tpm, num(v[1], tpm) + (now - num(v[2], now)) * tpm / 60000)
-        redis.call('HSET', q, 'tpm_tokens', fmt(math.min(tpm, level + est_tokens - used_tokens)),
+        local level, capacity = bucket_level(rq, trate, tlearned, window)
+        redis.call('HSET', rq, 'tpm_tokens', fmt(math.min(capacity, level + est_tokens - used_tokens)),
             'tpm_ms', fmt(now))
     end
 
-    local ceiling = rpm / 60
+    local ceiling = L.rate_on and L.rpm / 60 or 0
     if outcome == 'ok' then
         if reasoning >= 0 then
             redis.call('HINCRBY', q, 'reasoning_n:' .. model, 1)
-            if reasoning > get('reasoning_max:' .. model, 0) then
+            if reasoning > get(q, 'reasoning_max:' .. model, 0) then
                 redis.call('HSET', q, 'reasoning_max:' .. model, reasoning)
             end
         end
-        redis.call('ZADD', oks, now, call)
+        redis.call('ZADD', oks, now, call .. '#' .. fmt(math.max(0, used_tokens)))
         redis.call('ZREMRANGEBYSCORE', oks, '-inf', now - 3 * window)
-        redis.call('HSET', q, 'breaker_failures', 0)
-        if (redis.call('HGET', q, 'breaker') or 'closed') ~= 'closed' then
-            redis.call('HSET', q, 'breaker', 'closed', 'breaker_cooldown_ms', cooldown)
+        redis.call('HSET', rq, 'breaker_failures', 0)
+        if (redis.call('HGET', rq, 'breaker') or 'closed') ~= 'closed' then
+            redis.call('HSET', rq, 'breaker', 'closed', 'breaker_cooldown_ms', cooldown)
         end
         local paused = redis.call('HGET', q, 'paused')
         if paused and paused ~= '' then
             redis.call('HSET', q, 'paused', '', 'pause_reason', '', 'resumed_at_ms', fmt(now))
         end
-        -- additive increase, once per window, not right after a decrease
-        if adaptive and ceiling > 0 then
-            local rate = effective_rate(rpm, true)
-            if rate < ceiling and now - get('last_increase_ms', 0) >= window and
-                now - get('last_decrease_ms', 0) >= 2 * window then
-                local bad = get('rate_known_bad', ceiling)
-                local target = CLIMB_TO * bad
-                if rate < target - 0.01 then
-                    rate = math.min(target, rate + math.max(ceiling * 0.02, (target - rate) / 2))
-                else
-                    -- probing above the last known limit: small steps that
-                    -- double every third window without a 429, so a limit
-                    -- the provider raised is found again in good time
-                    local streak = redis.call('HINCRBY', q, 'probe_streak', 1)
-                    local step = 0.0025 * bad * 2 ^ math.min(3, math.floor(streak / 3))
-                    rate = rate + math.max(step, MIN_RATE / 10)
-                    if rate > bad then redis.call('HSET', q, 'rate_known_bad', rate) end
+        if L.adaptive then
+            local calls, tokens = successes(oks, window)
+            -- the request rate climbs back
+            if ceiling > 0 and redis.call('HGET', rq, 'rate_learned') == '1' then
+                local rate = request_rate(rq, L.rpm, true)
+                local new = climb(rq, 'rate_', rate, ceiling, calls >= BUSY * rate * window / 1000,
+                    window)
+                if new then redis.call('HSET', rq, 'rate_per_s', fmt3(new)) end
+            end
+            -- and so does a learned token rate (towards the ceiling, or
+            -- for ever upwards without one)
+            if tlearned then
+                local top = L.tpm > 0 and L.tpm or math.huge
+                local new = climb(rq, 'tpm_', trate, top, tokens >= BUSY * trate * window / 60000,
+                    window)
+                if new then
+                    if new >= L.tpm and L.tpm > 0 then
+                        redis.call('HDEL', rq, 'tpm_rate')   -- back at the ceiling
+                    else
+                        redis.call('HSET', rq, 'tpm_rate', fmt(new))
+                    end
                 end
-                redis.call('HSET', q, 'rate_per_s', string.format('%.3f', math.min(rate, ceiling)),
-                    'last_increase_ms', fmt(now))
             end
         end
+    elseif outcome == 'rate_limited' and kind == 'tokens' then
+        redis.call('HSET', rq, 'last_429_ms', fmt(now))
+        redis.call('HINCRBY', rq, 'rate_limited', 1)
+        redis.call('HINCRBY', rq, 'rate_limited_tokens', 1)
+        if L.adaptive and now - get(rq, 'tpm_last_decrease_ms', 0) >= window then
+            -- what the provider really let through: the tokens of the
+            -- successes of the last window(s), per minute
+            local span = span_of(oks, window)
+            local _, tokens = successes(oks, span)
+            local measured = tokens * 60000 / span
+            local cur = trate > 0 and trate or measured
+            local bad = measured > 0 and math.min(cur, measured) or 0.5 * cur
+            local new = math.max(MIN_TOKEN_RATE, math.min(0.95 * cur, 0.95 * bad))
+            if cur <= 0 then new = math.max(MIN_TOKEN_RATE, est_tokens * 60000 / window) end
+            redis.call('HSET', rq, 'tpm_rate', fmt(new), 'tpm_known_bad', fmt(math.max(bad, new)),
+                'tpm_last_decrease_ms', fmt(now), 'tpm_probe_streak', 0,
+                'tpm_tokens', 0, 'tpm_ms', fmt(now),
+                'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + freeze)))
+            redis.call('HINCRBY', rq, 'token_decreases', 1)
+        end
     elseif outcome == 'rate_limited' then
-        redis.call('HSET', q, 'last_429_ms', fmt(now))
-        redis.call('HINCRBY', q, 'rate_limited', 1)
-        if adaptive and ceiling > 0 and now - get('last_decrease_ms', 0) >= window then
-            local rate = effective_rate(rpm, true)
-            -- what the provider really let through: the fleet's successes
-            -- in the last window (a provider admits at most its limit per
+        redis.call('HSET', rq, 'last_429_ms', fmt(now))
+        redis.call('HINCRBY', rq, 'rate_limited', 1)
+        if L.adaptive and ceiling > 0 and now - get(rq, 'rate_last_decrease_ms', 0) >= window then
+            local rate = request_rate(rq, L.rpm, true)
+            -- what the provider really let through: the successes in the
+            -- last window(s) (a provider admits at most its limit per
             -- window, so under saturation this is its true limit)
-            -- (over two windows when there is that much history: completion
-            -- times jitter, and one window's count is noisy)
-            local oldest = redis.call('ZRANGE', oks, 0, 0, 'WITHSCORES')
-            local span = (#oldest > 0 and now - tonumber(oldest[2]) >= 2 * window) and
-                2 * window or window
-            local measured = redis.call('ZCOUNT', oks, now - span, '+inf') * 1000 / span
+            local span, oldest = span_of(oks, window)
+            local measured = successes(oks, span) * 1000 / span
             -- Near the limit (the rate is at or above what last drew a 429,
             -- and the successes bear it out) a 429 is the provider's noise:
             -- step down a little. Far over it: go to just under what got
-            -- through and freeze the fleet.
-            local known = get('rate_known_bad', rate)
+            -- through and freeze the model.
+            local known = get(rq, 'rate_known_bad', rate)
             local near = rate <= 1.03 * known and measured >= 0.85 * rate
             local bad, new, hold
             if near then
@@ -370,7 +549,13 @@ if op == 'settle' then
                 -- passed (the provider will refuse until then).
                 local got = redis.call('ZCARD', oks)
                 if my_lease then
-                    got = got + redis.call('ZCOUNT', inflight, '-inf', '(' .. my_lease)
+                    local prefix = model .. '|'
+                    for _, m in ipairs(redis.call('ZRANGEBYSCORE', inflight, '-inf',
+                        '(' .. my_lease)) do
+                        if L.scope == 'key' or string.sub(m, 1, #prefix) == prefix then
+                            got = got + 1
+                        end
+                    end
                 end
                 got = got * 1000 / window
                 if got > 0 then
@@ -380,33 +565,32 @@ if op == 'settle' then
                 end
                 local started = #oldest > 0 and tonumber(oldest[2]) or now
                 hold = math.max(hold, window - (now - started))
-                redis.call('HSET', q, 'frozen_all_until_ms', fmt(now + hold))
+                redis.call('HSET', rq, 'frozen_all_until_ms', fmt(now + hold))
             end
             new = math.max(MIN_RATE, new)
-            redis.call('HSET', q, 'rate_known_bad', string.format('%.3f', bad),
-                'rate_per_s', string.format('%.3f', new), 'last_decrease_ms', fmt(now),
-                'frozen_until_ms', fmt(math.max(get('frozen_until_ms', 0), now + hold)))
-            redis.call('HINCRBY', q, 'decreases', 1)
-            redis.call('HSET', q, 'probe_streak', 0)
-        elseif adaptive and ceiling > 0 then
+            redis.call('HSET', rq, 'rate_known_bad', fmt3(bad), 'rate_per_s', fmt3(new),
+                'rate_learned', 1, 'rate_last_decrease_ms', fmt(now), 'rate_probe_streak', 0,
+                'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
+            redis.call('HINCRBY', rq, 'decreases', 1)
+        elseif L.adaptive and ceiling > 0 then
             -- another 429 in the window of a decrease: the provider's window
             -- is still full (some count their refusals in it), so hold the
-            -- fleet two slots for calls to leave it rather than refill it
-            local hold = 2000 / math.max(MIN_RATE, effective_rate(rpm, true))
-            redis.call('HSET', q, 'frozen_until_ms',
-                fmt(math.max(get('frozen_until_ms', 0), now + hold)))
+            -- model two slots for calls to leave it rather than refill it
+            local hold = 2000 / math.max(MIN_RATE, request_rate(rq, L.rpm, true))
+            redis.call('HSET', rq, 'frozen_until_ms',
+                fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
         end
     elseif outcome == 'failure' then
-        local failures = redis.call('HINCRBY', q, 'breaker_failures', 1)
-        local state = redis.call('HGET', q, 'breaker') or 'closed'
+        local failures = redis.call('HINCRBY', rq, 'breaker_failures', 1)
+        local state = redis.call('HGET', rq, 'breaker') or 'closed'
         if state == 'half_open' then
-            local c = math.min(60000, 2 * get('breaker_cooldown_ms', cooldown))
-            redis.call('HSET', q, 'breaker', 'open', 'breaker_cooldown_ms', c,
+            local c = math.min(60000, 2 * get(rq, 'breaker_cooldown_ms', cooldown))
+            redis.call('HSET', rq, 'breaker', 'open', 'breaker_cooldown_ms', c,
                 'breaker_open_until_ms', fmt(now + c), 'breaker_probe_until_ms', 0)
         elseif state == 'closed' and failures >= threshold then
-            redis.call('HSET', q, 'breaker', 'open', 'breaker_cooldown_ms', cooldown,
+            redis.call('HSET', rq, 'breaker', 'open', 'breaker_cooldown_ms', cooldown,
                 'breaker_open_until_ms', fmt(now + cooldown), 'breaker_opened_at_ms', fmt(now))
-            redis.call('HINCRBY', q, 'breaker_opened', 1)
+            redis.call('HINCRBY', rq, 'breaker_opened', 1)
         end
     elseif outcome == 'key_rejected' or outcome == 'no_credits' then
         local already = redis.call('HGET', q, 'paused')
@@ -414,7 +598,7 @@ if op == 'settle' then
             redis.call('HSET', q, 'paused_at_ms', fmt(now))
         end
         redis.call('HSET', q, 'paused', outcome, 'pause_reason', pause_text,
-            'pause_probe_at_ms', fmt(now + tonumber(ARGV[20])))
+            'pause_probe_at_ms', fmt(now + probe_ms))
     end
     return 'ok'
 end
@@ -422,17 +606,19 @@ end
 -- ================================================================ release
 -- A grant given back unused: nothing was billed or called.
 if op == 'release' then
-    local call, held, held_day, est_tokens, tpm = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),
-        tonumber(ARGV[5]), tonumber(ARGV[6])
+    local call, held, held_day, est_tokens, window, model = ARGV[2], tonumber(ARGV[3]),
+        tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+    local L = read_limits(model) or NO_LIMITS
+    local rq = state_of(L)
     redis.call('ZREM', inflight, call)
     redis.call('HSET', q, 'inflight', redis.call('ZCARD', inflight))
     local spent, reserved = ledger()
     if held_day == day then reserved = math.max(0, reserved - held) end
-    publish_budget(spent, reserved)
-    if tpm > 0 and est_tokens > 0 then
-        local v = redis.call('HMGET', q, 'tpm_tokens', 'tpm_ms')
-        local level = math.min(tpm, num(v[1], tpm) + (now - num(v[2], now)) * tpm / 60000)
-        redis.call('HSET', q, 'tpm_tokens', fmt(math.min(tpm, level + est_tokens)),
+    publish_budget(spent, reserved, L == NO_LIMITS and get(q, 'budget_cap_ticks', 0) or L.cap)
+    local trate, learned = token_rate(rq, L.rate_on and L.tpm or 0, L.adaptive)
+    if trate > 0 and est_tokens > 0 then
+        local level, capacity = bucket_level(rq, trate, learned, window)
+        redis.call('HSET', rq, 'tpm_tokens', fmt(math.min(capacity, level + est_tokens)),
             'tpm_ms', fmt(now))
     end
     return 'ok'

@@ -10,17 +10,22 @@
 -- A worker in the registry (member "host:pid:role", scored by its last
 -- heartbeat in ms) is live when that heartbeat is at most ARGV[1] ms old.
 --
+-- The quota's state per model (fleetq:quota:<model>) is given for the
+-- models of the registry quota.lua keeps, the most recently used first, at
+-- most ARGV[3] of them.
+--
 -- KEYS: 1-4 ready queues (ceo, code, quality, memory), 5 delayed,
 --       6 leases, 7 dead letters, 8 worker registry, 9 quota call slots,
---       10 fleetq:quota, 11 fleetq:events
--- ARGV: 1 liveness window ms, 2 most members counted by role
+--       10 fleetq:quota, 11 fleetq:events, 12 the models seen
+-- ARGV: 1 liveness window ms, 2 most members counted by role, 3 most models
 -- Returns {now ms, {queued x4}, delayed total, running total, dead,
 --          {delayed x4, retrying x4} or {}, {running x4} or {},
 --          {live workers x4, live total, registered}, calls in flight,
---          fleetq:quota as HGETALL, last events id or ''}
+--          fleetq:quota as HGETALL, last events id or '',
+--          {model, its state as HGETALL, ...}}
 local ready = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
-local delayed, leases, dead, workers, slots, quota, events =
-    KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local delayed, leases, dead, workers, slots, quota, events, models =
+    KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local window_ms, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local index = {ceo = 1, code = 2, quality = 3, memory = 4}
 local now = fq_now_ms()
@@ -54,8 +59,14 @@ for _, w in ipairs(redis.call('ZRANGEBYSCORE', workers, now - window_ms, '+inf')
     live[5] = live[5] + 1
 end
 
+local states = {}
+for _, m in ipairs(redis.call('ZREVRANGE', models, 0, tonumber(ARGV[3]) - 1)) do
+    states[#states + 1] = m
+    states[#states + 1] = redis.call('HGETALL', quota .. ':' .. m)
+end
+
 local last = redis.call('XREVRANGE', events, '+', '-', 'COUNT', 1)
 return {now, queued, ndelayed, nrunning, redis.call('ZCARD', dead),
     by_role(delayed, ndelayed, true), by_role(leases, nrunning, false), live,
     redis.call('ZCOUNT', slots, '(' .. now, '+inf'), redis.call('HGETALL', quota),
-    #last > 0 and last[1][1] or ''}
+    #last > 0 and last[1][1] or '', states}

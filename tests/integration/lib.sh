@@ -220,5 +220,9 @@ fq_done_status() { fq_redis BLPOP "fleetq:done:$1" "${2:-20}" | tail -n 1; }
 fq_quota() { fq_redis HGET fleetq:quota "$1"; }
 # predicates for fq_wait_for, which runs its command again and again
 fq_quota_is() { [ "$(fq_quota "$1")" = "$2" ]; }
+# A field of one model's quota state (rate, ceilings, freeze, breaker; the
+# scope FLEETQ_LIMIT_SCOPE=model), e.g. fq_mquota grok-code-fast-1 rate_per_s.
+fq_mquota() { fq_redis HGET "fleetq:quota:$1" "$2"; }
+fq_mquota_is() { [ "$(fq_mquota "$1" "$2")" = "$3" ]; }
 fq_status_is() { [ "$(fq_redis HGET "fleetq:task:$1" status)" = "$2" ]; }
 fq_mock_inflight_is() { [ "$(jq .inflight <<<"$(fq_mock_stats)")" = "$1" ]; }

@@ -394,7 +394,7 @@ export FLEETQ_BREAKER_THRESHOLD=2 FLEETQ_BREAKER_COOLDOWN_MS=60000 FLEETQ_BACKOF
 fq_start_coordinator
 fq_submit_n 3 br ceo
 fq_start_worker ceo --concurrency 2
-fq_wait_for 15 fq_quota_is breaker open || fq_fail "the breaker did not open"
+fq_wait_for 15 fq_mquota_is grok-4 breaker open || fq_fail "the breaker did not open"
 fq_ctl status --json
 fq_assert_eq "$(jqo '.quota.breaker + " " + (.quota.breaker_failures >= 2 | tostring)')" \
     "open true" "status --json: the open breaker"
@@ -405,8 +405,8 @@ fq_ctl resume --breaker
 fq_assert_eq "$CTL_RC" 0 "resume --breaker"
 fq_assert_eq "$(head -n 1 <<<"$CTL_OUT")" "not paused" "resume --breaker: the pause"
 fq_assert_contains "$CTL_OUT" "breaker closed (it was open after " "resume --breaker: the breaker"
-fq_assert_eq "$(fq_quota breaker) $(fq_quota breaker_failures)" "closed 0" \
-    "the breaker after resume --breaker"
+fq_assert_eq "$(fq_mquota grok-4 breaker) $(fq_mquota grok-4 breaker_failures)" "closed 0" \
+    "the breaker of grok-4 after resume --breaker"
 fq_ctl resume --breaker
 fq_assert_contains "$CTL_OUT" "breaker already closed" "resume --breaker again"
 kill -0 "$FQ_COORD_PID" || fq_fail "the coordinator died"

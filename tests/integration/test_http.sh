@@ -140,7 +140,7 @@ fq_assert_eq "$(mval 'fleetq_workers_live{role="memory"}')" 0 "live memory worke
 fq_assert_eq "$(mval 'fleetq_workers_live{role="code"}')" 1 "live code workers"
 fq_assert_eq "$(mval 'fleetq_up{component="redis"}')" 1 "fleetq_up redis"
 fq_assert_eq "$(mval 'fleetq_up{component="sqlite"}')" 1 "fleetq_up sqlite"
-fq_assert_eq "$(mval fleetq_breaker_state)" 0 "fleetq_breaker_state"
+fq_assert_eq "$(mval 'fleetq_breaker_state{model="grok-code-fast-1"}')" 0 "fleetq_breaker_state of the code workers' model"
 fq_assert_eq "$(msum fleetq_budget_left_usd)" 0 "fleetq_budget_left_usd absent without a cap"
 # Buckets are cumulative: never decreasing.
 awk '$1 ~ /^fleetq_api_latency_seconds_bucket/ { if ($2 < last) bad = 1; last = $2 }

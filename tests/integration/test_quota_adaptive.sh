@@ -24,7 +24,7 @@ samples=$FQ_TMP/rate.samples
 t_start=$(now)
 (
     while :; do
-        r=$(redis-cli -p "$FQ_REDIS_PORT" HGET fleetq:quota rate_per_s 2>/dev/null || true)
+        r=$(redis-cli -p "$FQ_REDIS_PORT" HGET fleetq:quota:grok-code-fast-1 rate_per_s 2>/dev/null || true)
         printf '%s %s\n' "$(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')" "${r:-none}"
         sleep 0.1
     done
@@ -40,14 +40,14 @@ t_done=$(now)
 stats=$(fq_mock_stats)
 calls=$(jq .requests <<<"$stats")
 limited=$(jq .rate_limited <<<"$stats")
-decreases=$(fq_quota decreases)
+decreases=$(fq_mquota grok-code-fast-1 decreases)
 low=$(awk '$2 != "none" && $2 != "" { if (min == "" || $2 + 0 < min) min = $2 + 0 } END { print min }' "$samples")
-fq_log "$n tasks in $(awk -v a="$t_start" -v b="$t_done" 'BEGIN { printf "%.1f", b - a }')s: calls=$calls 429s=$limited decreases=$decreases lowest rate_per_s=$low now=$(fq_quota rate_per_s)"
+fq_log "$n tasks in $(awk -v a="$t_start" -v b="$t_done" 'BEGIN { printf "%.1f", b - a }')s: calls=$calls 429s=$limited decreases=$decreases lowest rate_per_s=$low now=$(fq_mquota grok-code-fast-1 rate_per_s)"
 fq_log "rate_per_s over time (every 10th sample): $(awk 'NR % 10 == 1 { printf "%s:%s ", $1, $2 }' "$samples")"
 
-fq_assert_eq "$(fq_quota rpm_ceiling)" 2880 "rpm_ceiling in fleetq:quota"
+fq_assert_eq "$(fq_mquota grok-code-fast-1 rpm_ceiling)" 2880 "rpm_ceiling in fleetq:quota:grok-code-fast-1"
 fq_assert_ge "${decreases:-0}" 1 "decreases after 429s"
-[ -n "$low" ] || fq_fail "rate_per_s was never readable in fleetq:quota"
+[ -n "$low" ] || fq_fail "rate_per_s was never readable in fleetq:quota:grok-code-fast-1"
 awk -v l="$low" 'BEGIN { exit !(l < 12) }' ||
     fq_fail "lowest effective rate $low/s: expected below 12/s against a true limit of 10/s"
 # and it gets there soon after the first 429s: a decrease goes to about
@@ -68,7 +68,7 @@ fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE status='done'")" "$n" "
 # Watched for 15 s: the effective rate must climb above both its low point
 # and its value at the change, by at least 0.2/s (several increase steps,
 # not a rounding artefact).
-at_change=$(fq_quota rate_per_s)
+at_change=$(fq_mquota grok-code-fast-1 rate_per_s)
 fq_mock_config '{"rate_limit": 30}' || fq_fail "POST /mock/config refused rate_limit"
 t_change=$(now)
 fq_submit_n 450 r code
@@ -80,7 +80,7 @@ kill "$sampler" 2>/dev/null || true
 t_rel=$(awk -v a="$t_start" -v b="$t_change" 'BEGIN { printf "%.1f", b - a }')
 peak=$(awk -v t="$t_rel" '$1 + 0 >= t + 0 && $2 != "none" { if ($2 + 0 > max) max = $2 + 0 } END { print max + 0 }' "$samples")
 last5=$(awk -v a="$(jq .ok <<<"$stats")" -v b="$ok_10" -v t0="$t_10" -v t1="$t_15" 'BEGIN { printf "%.1f", (a - b) / (t1 - t0) }')
-fq_log "recovery: rate_per_s $at_change at the change (low $low), highest in the 15 s after it $peak, now $(fq_quota rate_per_s); provider ok calls/s over the last 5 s: $last5 (limit now 30); 429s since the change: $(( $(jq .rate_limited <<<"$stats") - limited ))"
+fq_log "recovery: rate_per_s $at_change at the change (low $low), highest in the 15 s after it $peak, now $(fq_mquota grok-code-fast-1 rate_per_s); provider ok calls/s over the last 5 s: $last5 (limit now 30); 429s since the change: $(( $(jq .rate_limited <<<"$stats") - limited ))"
 fq_log "rate_per_s after the change (every 10th sample): $(awk -v t="$t_rel" '$1 + 0 >= t + 0 && ++k % 10 == 1 { printf "%s:%s ", $1, $2 }' "$samples")"
 awk -v p="$peak" -v l="$low" -v c="$at_change" 'BEGIN { exit !(p >= l + 0.2 && p >= c + 0.2) }' ||
     fq_fail "effective rate did not climb within 15 s of the provider allowing 30/s: highest $peak, low point $low, at the change $at_change (needed +0.2 over both)"

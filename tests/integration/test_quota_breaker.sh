@@ -3,7 +3,7 @@
 # FLEETQ_BREAKER_THRESHOLD=5 and FLEETQ_BREAKER_COOLDOWN_MS=1000 the fleet
 # (2 workers x 8 slots, 30 tasks, up to 20 retries each) must stop calling
 # after a few failures and send only a probe now and then, instead of a
-# call per task per back-off; fleetq:quota shows breaker=open. Once the
+# call per task per back-off; fleetq:quota:grok-code-fast-1 shows breaker=open. Once the
 # provider answers again a probe succeeds, the breaker closes and every
 # task ends done.
 . "$(dirname "$0")/lib.sh"
@@ -38,18 +38,18 @@ elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 # floor(elapsed / cooldown) + 1 probes.
 probes=$(awk -v e="$elapsed" -v c="$cooldown_ms" 'BEGIN { printf "%d", e * 1000 / c + 1 }')
 bound=$(( threshold - 1 + mc + probes ))
-fq_log "outage: $calls calls in ${elapsed}s (max $mc open at once; bound $((threshold - 1)) + $mc + $probes probes = $bound); breaker=$(fq_quota breaker) failures=$(fq_quota breaker_failures) open_until=$(fq_quota breaker_open_until_ms)"
+fq_log "outage: $calls calls in ${elapsed}s (max $mc open at once; bound $((threshold - 1)) + $mc + $probes probes = $bound); breaker=$(fq_mquota grok-code-fast-1 breaker) failures=$(fq_mquota grok-code-fast-1 breaker_failures) open_until=$(fq_mquota grok-code-fast-1 breaker_open_until_ms)"
 fq_assert_le "$calls" "$bound" "calls during a total outage"
 fq_assert_ge "$calls" "$threshold" "calls during a total outage (the threshold was reached)"
 # open, or half_open for the length of a probe call
-fq_wait_for 3 fq_quota_is breaker open || fq_fail "breaker is '$(fq_quota breaker)', expected open"
+fq_wait_for 3 fq_mquota_is grok-code-fast-1 breaker open || fq_fail "breaker is '$(fq_mquota grok-code-fast-1 breaker)', expected open"
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks")" 0 "tasks ended during the outage"
 
 # The provider is back: the next probe succeeds and closes the breaker.
 # Its cooldown may have doubled to 8 s by now, hence the 15 s.
 fq_mock_config '{"fail_rate": 0}' || fq_fail "POST /mock/config refused fail_rate"
 t2=$(now)
-fq_wait_for 15 fq_quota_is breaker closed || fq_fail "breaker is '$(fq_quota breaker)' 15 s after the provider recovered, expected closed"
+fq_wait_for 15 fq_mquota_is grok-code-fast-1 breaker closed || fq_fail "breaker is '$(fq_mquota grok-code-fast-1 breaker)' 15 s after the provider recovered, expected closed"
 fq_log "breaker closed $(awk -v a="$t2" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')s after the provider recovered"
 fq_wait_sql 40 "SELECT count(*) FROM tasks WHERE status='done'" "$n"
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks")" "$n" "task rows"

@@ -65,7 +65,7 @@ stats=$(fq_mock_stats)
 peak=$(jq .max_in_window <<<"$stats")
 calls=$(jq .requests <<<"$stats")
 workers=$(fq_sql "SELECT count(DISTINCT worker) FROM attempts")
-fq_log "(a) $n tasks in ${elapsed}s, $calls calls, busiest 1 s window at the mock=$peak, workers calling=$workers, rate_per_s=$(fq_quota rate_per_s)"
+fq_log "(a) $n tasks in ${elapsed}s, $calls calls, busiest 1 s window at the mock=$peak, workers calling=$workers, rate_per_s=$(fq_mquota grok-code-fast-1 rate_per_s)"
 # The limiter grants one slot every 100 ms on Redis' clock. The mock counts
 # arrivals in a sliding window (t-1000 ms, t]; grants spaced exactly 100 ms
 # apart put 10 in such a window, but each call reaches the mock after a
@@ -77,9 +77,9 @@ fq_assert_le "$peak" 11 "calls in the busiest 1 s window at the provider (10 + 1
 le "$(( (n - 10) / 10 ))" "$elapsed" || fq_fail "(a) $n calls at 10/s took ${elapsed}s, expected at least $(( (n - 10) / 10 ))s"
 fq_assert_eq "$calls" "$n" "(a) calls: one per task, nothing refused"
 fq_assert_eq "$workers" 3 "(a) worker processes that made calls"
-fq_assert_eq "$(fq_quota rpm_ceiling)" 600 "(a) rpm_ceiling in fleetq:quota"
-le "$(fq_quota rate_per_s)" 10.0001 && le 9.9999 "$(fq_quota rate_per_s)" ||
-    fq_fail "(a) FLEETQ_ADAPTIVE=false: rate_per_s should stay 10, got '$(fq_quota rate_per_s)'"
+fq_assert_eq "$(fq_mquota grok-code-fast-1 rpm_ceiling)" 600 "(a) rpm_ceiling in fleetq:quota:grok-code-fast-1"
+le "$(fq_mquota grok-code-fast-1 rate_per_s)" 10.0001 && le 9.9999 "$(fq_mquota grok-code-fast-1 rate_per_s)" ||
+    fq_fail "(a) FLEETQ_ADAPTIVE=false: rate_per_s should stay 10, got '$(fq_mquota grok-code-fast-1 rate_per_s)'"
 fq_reset_fleet
 
 # ---------------------------------------------------------------------------
@@ -167,7 +167,7 @@ prompt=$(printf 'x%.0s' $(seq 1 396))
 n=100
 tpm_run tpm grok-3
 limit=$(awk -v t="$tpm" -v e="$elapsed" -v c="$conc_total" 'BEGIN { printf "%d", t + t * e / 60 + c * 10 }')
-fq_log "(d) ${elapsed}s: $calls calls, $tokens tokens at the provider (bound $limit), tpm_tokens=$(fq_quota tpm_tokens)"
+fq_log "(d) ${elapsed}s: $calls calls, $tokens tokens at the provider (bound $limit), tpm_tokens=$(fq_mquota grok-code-fast-1 tpm_tokens)"
 fq_assert_le "$tokens" "$limit" "(d) tokens counted by the provider, TPM + TPM*elapsed/60 + in flight"
 # the bucket is used, not left idle: at least its first fill
 fq_assert_ge "$tokens" $((tpm * 8 / 10)) "(d) tokens counted by the provider (progress)"
@@ -192,7 +192,7 @@ sleep 0.3
 tpm_run tpmr grok-4-fast
 per_call=$(awk -v t="$tokens" -v c="$calls" 'BEGIN { printf "%d", c ? t / c : 0 }')
 limit=$(awk -v t="$tpm" -v e="$elapsed" -v c="$conc_total" 'BEGIN { printf "%d", t + t * e / 60 + c * 207 }')
-fq_log "(e) ${elapsed}s: $calls calls, $tokens tokens at the provider ($per_call a call; bound $limit), tpm_tokens=$(fq_quota tpm_tokens)"
+fq_log "(e) ${elapsed}s: $calls calls, $tokens tokens at the provider ($per_call a call; bound $limit), tpm_tokens=$(fq_mquota grok-code-fast-1 tpm_tokens)"
 fq_assert_eq "$per_call" 506 "(e) tokens the provider counts per call"
 fq_assert_le "$tokens" "$limit" "(e) tokens counted by the provider, TPM + TPM*elapsed/60 + in flight x 207"
 fq_assert_ge "$tokens" $((tpm * 8 / 10)) "(e) tokens counted by the provider (progress)"

@@ -165,7 +165,7 @@ run_no_credits() { # part credits-status resume(hdel|probe)
         "($part) attempts recorded as rate_limited"
     fq_assert_ge "$(fq_sql "SELECT count(*) FROM attempts WHERE outcome = 'no_credits'")" 1 \
         "($part) attempts recorded as no_credits"
-    fq_assert_eq "$(fq_quota decreases | sed 's/^$/0/')" 0 "($part) decreases of the effective rate"
+    fq_assert_eq "$(fq_mquota grok-4-fast decreases | sed 's/^$/0/')" 0 "($part) decreases of the effective rate"
 
     # more credits, then the documented manual resume, or the probe
     fq_mock_config '{"credits_usd": 100}' || fq_fail "($part) /mock/config refused credits_usd"

@@ -12,6 +12,10 @@
 #      minimum share (FLEETQ_ROLE_MEMORY_SHARE, 0.10) still gets it slots.
 . "$(dirname "$0")/lib.sh"
 
+# The mock limits the key as a whole, so the roles' models share one rate
+# (FLEETQ_LIMIT_SCOPE=key) and their classes contend for it.
+export FLEETQ_LIMIT_SCOPE=key
+
 fq_start_redis
 fq_start_mock --latency-ms 10 --jitter-ms 20
 export GROK_RATE_LIMIT_RPM=300 DAILY_BUDGET_USD=0

@@ -13,6 +13,10 @@
 #       it was submitted.
 . "$(dirname "$0")/lib.sh"
 
+# The mock limits the key as a whole, so the roles' models share one rate
+# (FLEETQ_LIMIT_SCOPE=key) and their classes contend for its burst.
+export FLEETQ_LIMIT_SCOPE=key
+
 # run_with_reserve R: prints "<memory calls in the first 0.8 s> <longest ceo wait, ms>"
 run_with_reserve() {
     export FLEETQ_ROLE_MEMORY_RESERVE=$1

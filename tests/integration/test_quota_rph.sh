@@ -37,6 +37,6 @@ fq_start_coordinator
 fq_start_worker code --concurrency 1
 fq_submit id urgent role code priority critical prompt "now" >/dev/null
 fq_assert_eq "$(fq_redis BLPOP fleetq:done:urgent 20 | tail -n 1)" done "the critical task"
-fq_assert_eq "$(fq_quota grants:0)" 1 "grants of the ceo class"
-fq_assert_eq "$(fq_quota grants:1)" 0 "grants of the code class"
+fq_assert_eq "$(fq_mquota grok-code-fast-1 grants:0)" 1 "grants of the ceo class"
+fq_assert_eq "$(fq_mquota grok-code-fast-1 grants:1)" 0 "grants of the code class"
 fq_pass

@@ -4,6 +4,10 @@
 # 429s, and the fleet still uses most of that rate.
 . "$(dirname "$0")/lib.sh"
 
+# The mock limits the key as a whole (one window for every model), as some
+# providers do: FLEETQ_LIMIT_SCOPE=key is the quota for that.
+export FLEETQ_LIMIT_SCOPE=key
+
 rps=10
 fq_start_redis
 fq_start_mock --latency-ms 20 --jitter-ms 60 --rate-limit "$rps" --window-ms 1000 \

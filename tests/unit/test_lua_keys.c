@@ -3,8 +3,9 @@
  * writes to is FQ_KEY_DEAD, a task hash is fq_key_task(), requeue.lua's
  * ceiling on attempts is the one the task hash is read back with
  * (FQ_MAX_ATTEMPTS_LIMIT), the prelude's result ttl is FQ_RESULT_TTL_S,
- * and the scripts fleetqctl and the coordinator
- * call by name are embedded.
+ * the fields of fleetq:limits quota.lua reads are the ones limits.h names
+ * (fq_limit_fields, fq_model_limit_fields), and the scripts fleetqctl and
+ * the coordinator call by name are embedded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 
 #include "embedded.h"
 #include "keys.h"
+#include "limits.h"
 
 static const char *script(const char *name)
 {
@@ -31,7 +33,8 @@ static void test_scripts_embedded(void **state)
 {
     (void)state;
     const char *names[] = {"cancel.lua", "claim.lua", "finish.lua", "intake.lua",
-                           "promote.lua", "reap.lua", "requeue.lua", "stored.lua"};
+                           "promote.lua", "reap.lua", "requeue.lua", "stored.lua",
+                           "quota.lua", "limits.lua"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (script(names[i]) == NULL)
             fail_msg("%s is not embedded", names[i]);
@@ -57,6 +60,30 @@ static void test_metrics_key_in_every_script(void **state)
             fail_msg("%s: the prelude's metrics key is not " FQ_KEY_METRICS,
                      fq_lua_files[i].name);
     }
+}
+
+/* quota.lua reads every fleet-wide field as L.<name>, and a model's own as
+ * own('<name>', ...) (inflight directly, as 'model:' .. model .. ':inflight'). */
+static void test_limit_fields_in_quota(void **state)
+{
+    (void)state;
+    const char *q = script("quota.lua");
+    assert_non_null(q);
+    char needle[96];
+    for (int i = 0; fq_limit_fields[i] != NULL; i++) {
+        snprintf(needle, sizeof(needle), "L.%s", fq_limit_fields[i]);
+        if (strstr(q, needle) == NULL)
+            fail_msg("quota.lua does not read the limit %s (limits.h)", fq_limit_fields[i]);
+    }
+    for (int i = 0; fq_model_limit_fields[i] != NULL; i++) {
+        snprintf(needle, sizeof(needle), "own('%s'", fq_model_limit_fields[i]);
+        char direct[96];
+        snprintf(direct, sizeof(direct), "':%s'", fq_model_limit_fields[i]);
+        if (strstr(q, needle) == NULL && strstr(q, direct) == NULL)
+            fail_msg("quota.lua does not read a model's %s (limits.h)", fq_model_limit_fields[i]);
+    }
+    if (strstr(q, "'model:' .. model .. ':'") == NULL)
+        fail_msg("quota.lua does not name a model's fields model:<m>:<key> as limits.h does");
 }
 
 static void test_task_key(void **state)
@@ -94,6 +121,7 @@ int main(void)
         cmocka_unit_test(test_scripts_embedded),
         cmocka_unit_test(test_dead_key_in_every_script),
         cmocka_unit_test(test_metrics_key_in_every_script),
+        cmocka_unit_test(test_limit_fields_in_quota),
         cmocka_unit_test(test_task_key),
         cmocka_unit_test(test_requeue_attempt_ceiling),
         cmocka_unit_test(test_result_ttl),
