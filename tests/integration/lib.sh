@@ -224,5 +224,6 @@ fq_quota_is() { [ "$(fq_quota "$1")" = "$2" ]; }
 # scope FLEETQ_LIMIT_SCOPE=model), e.g. fq_mquota grok-code-fast-1 rate_per_s.
 fq_mquota() { fq_redis HGET "fleetq:quota:$1" "$2"; }
 fq_mquota_is() { [ "$(fq_mquota "$1" "$2")" = "$3" ]; }
+fq_zcard_is() { [ "$(fq_redis ZCARD "$1")" = "$2" ]; }
 fq_status_is() { [ "$(fq_redis HGET "fleetq:task:$1" status)" = "$2" ]; }
 fq_mock_inflight_is() { [ "$(jq .inflight <<<"$(fq_mock_stats)")" = "$1" ]; }

@@ -33,6 +33,18 @@ expect_config_error XAI_API_KEY_FILE env XAI_API_KEY="$secret" XAI_API_KEY_FILE=
 expect_config_error XAI_API_KEY_FILE env XAI_API_KEY_FILE="$FQ_TMP/missing" "$worker" --role code
 expect_config_error ENABLE_RATE_LIMITING env ENABLE_RATE_LIMITING=maybe "$coord"
 expect_config_error concurrency env XAI_API_KEY="$secret" "$worker" --role code --concurrency 0
+# the limits per model and their scope
+expect_config_error FLEETQ_LIMIT_SCOPE env FLEETQ_LIMIT_SCOPE=team "$coord"
+for bad in "grok-4" "grok-4:rpm" "grok-4:rpm=x" "grok-4:rpm=-1" "grok-4:rpx=5" \
+        "grok-4:rpm=5;grok-4:tpm=9" ":rpm=5" "grok 4:rpm=5" "grok-4:"; do
+    expect_config_error FLEETQ_MODEL_LIMITS env FLEETQ_MODEL_LIMITS="$bad" "$coord"
+    expect_config_error FLEETQ_MODEL_LIMITS env XAI_API_KEY="$secret" FLEETQ_MODEL_LIMITS="$bad" \
+        "$worker" --role code
+done
+out=$(env FLEETQ_MODEL_LIMITS="grok-4:rpm=5;grok-4:tpm=9" "$coord" 2>&1 || true)
+fq_assert_contains "$out" "FLEETQ_MODEL_LIMITS: grok-4 has two entries" "a model given twice"
+out=$(env FLEETQ_MODEL_LIMITS="grok-4:rpx=5" "$coord" 2>&1 || true)
+fq_assert_contains "$out" "unknown limit \"rpx\"; allowed: rpm, rph, tpm, inflight" "an unknown limit"
 
 # The key never shows in an error message.
 out=$(env XAI_API_KEY="$secret" XAI_API_KEY_FILE="$FQ_TMP/key" "$worker" --role code 2>&1 || true)

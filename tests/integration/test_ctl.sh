@@ -208,7 +208,7 @@ fq_wait_for 15 fq_status_is s-retry retrying || fq_fail "s-retry not retrying"
 fq_mock_config '{"fail_rate": 0, "latency_ms": 4000}'
 fq_submit id s-slow role code prompt "slow" >/dev/null
 fq_wait_for 15 fq_status_is s-slow running || fq_fail "s-slow not running"
-fq_wait_for 10 test "$(fq_redis ZCARD 'fleetq:{q}:ready:memory')" = 5 ||
+fq_wait_for 10 fq_zcard_is 'fleetq:{q}:ready:memory' 5 ||
     fq_fail "the memory tasks are not queued"
 
 fq_ctl status --json
@@ -262,7 +262,7 @@ fq_assert_eq "$(jqo '.all | [.queued, .delayed, .running] | join(" ")')" "0 0 0"
 # ---------------------------------------------------------------- watch
 # 30 quality tasks queued; the watches start, then a worker drains them.
 fq_submit_n 30 batch quality
-fq_wait_for 10 test "$(fq_redis ZCARD 'fleetq:{q}:ready:quality')" = 30 ||
+fq_wait_for 10 fq_zcard_is 'fleetq:{q}:ready:quality' 30 ||
     fq_fail "the batch is not queued"
 "$FQ_CTL" watch --interval 0.5 >"$FQ_TMP/watch-long.out" 2>>"$FQ_TMP/ctl.log" &
 long_watch=$!
@@ -302,7 +302,7 @@ fq_assert_eq "$(grep -E '^quality ' "$FQ_TMP/watch-long.out" | tail -n 1 | xargs
     "quality 0 0 0 0 1" "the quality line once drained (with its live worker)"
 
 fq_submit_n 2 mem2 memory
-fq_wait_for 10 test "$(fq_redis ZCARD 'fleetq:{q}:ready:memory')" = 2 ||
+fq_wait_for 10 fq_zcard_is 'fleetq:{q}:ready:memory' 2 ||
     fq_fail "the memory tasks are not queued"
 fq_ctl watch --count 1 --json
 fq_assert_eq "$CTL_RC" 0 "watch --json"
