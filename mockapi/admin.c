@@ -41,11 +41,27 @@ err:
     return mock_reply_send(c, r, 500, NULL);
 }
 
+/* Adds the limiter's maxima to the counters: the key's max_in_window and
+ * each by_model entry's. */
+static int add_window_maxima(cJSON *root)
+{
+    if (!cJSON_AddNumberToObject(root, "max_in_window", (double)mock_limiter_max_in_window()))
+        return -1;
+    cJSON *by_model = cJSON_GetObjectItemCaseSensitive(root, "by_model");
+    for (size_t i = 0; i < mock_prices_count(); i++) {
+        const mock_model *m = mock_prices_at(i);
+        cJSON *entry = cJSON_GetObjectItemCaseSensitive(by_model, m->id);
+        if (!entry || !cJSON_AddNumberToObject(entry, "max_in_window",
+                                               (double)mock_limiter_model_max_in_window(m)))
+            return -1;
+    }
+    return 0;
+}
+
 enum MHD_Result mock_admin_stats(struct MHD_Connection *c, mock_req *r)
 {
     cJSON *root = mock_stats_json();
-    if (root && !cJSON_AddNumberToObject(root, "max_in_window",
-                                         (double)mock_limiter_max_in_window())) {
+    if (root && add_window_maxima(root) != 0) {
         cJSON_Delete(root);
         root = NULL;
     }

@@ -1,10 +1,11 @@
 /* completions.c -- POST /v1/chat/completions, the way xAI answers it.
  *
  * The checks run in the provider's order and the first that fails
- * answers: body size (413), no key (401), wrong key (400), blocked key
- * (403), credits spent (403 or 429), a body that is not a valid request
- * (400), an unknown model (404), a parameter the model refuses (400), the
- * true rate limit (429; refused calls do not enter the window). A request
+ * answers: body size (413), no key (401), wrong key (400; 401 in OpenAI's
+ * error style), blocked key (403), credits spent (403 or 429), a body that
+ * is not a valid request (400), an unknown model (404), a parameter the
+ * model refuses (400), the true rate limits of the model and of the key
+ * (429; refused calls do not enter the windows). A request
  * that passes is admitted and may then meet an injected fault: a reset
  * (closed at once, no answer), a hang (hang_ms of sleep, then handled like
  * any other admitted call, unless the client has left by then), a 500, 502
@@ -15,7 +16,6 @@
  * The settings are copied once at the start, so each request sees one
  * consistent configuration even while /mock/config changes it.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -25,19 +25,12 @@
 #include "mock_config.h"
 #include "mock_faults.h"
 #include "mock_limiter.h"
+#include "mock_limits_reply.h"
 #include "mock_reply.h"
 #include "mock_server.h"
 #include "mock_stats.h"
 #include "mock_stream.h"
 #include "mock_timing.h"
-
-static pthread_once_t team_once = PTHREAD_ONCE_INIT;
-static char team_id[37];
-
-static void make_team_id(void)
-{
-    mock_rand_uuid(team_id);
-}
 
 /* The token of "Authorization: Bearer <token>", or NULL. */
 static const char *bearer_token(struct MHD_Connection *c)
@@ -74,7 +67,7 @@ static enum MHD_Result check_key(struct MHD_Connection *c, mock_req *r, const mo
     if (!token) {
         mock_stats_auth_failure();
         r->outcome = "no_key";
-        return mock_reply_error(c, r, 401, "unauthenticated",
+        return mock_reply_error(c, r, MOCK_ERR_NO_KEY,
             "No API key provided. Specify your API key in an Authorization header using "
             "Bearer auth (Authorization: Bearer <your API key>). You can obtain an API key "
             "from https://console.x.ai.");
@@ -86,54 +79,16 @@ static enum MHD_Result check_key(struct MHD_Connection *c, mock_req *r, const mo
                  "key from https://console.x.ai.", shown);
         mock_stats_auth_failure();
         r->outcome = "wrong_key";
-        return mock_reply_error(c, r, 400, MOCK_CODE_INVALID, msg);
+        return mock_reply_error(c, r, MOCK_ERR_WRONG_KEY, msg);
     }
     if (cfg->blocked) {
         mock_stats_auth_failure();
         r->outcome = "blocked";
-        return mock_reply_error(c, r, 403, "permission-denied",
+        return mock_reply_error(c, r, MOCK_ERR_BLOCKED,
             "The API key you provided is blocked. Please contact support or create a new "
             "key at https://console.x.ai.");
     }
     return MHD_YES;
-}
-
-static enum MHD_Result credits_spent(struct MHD_Connection *c, mock_req *r,
-                                     const mock_config *cfg)
-{
-    char msg[320];
-    pthread_once(&team_once, make_team_id);
-    snprintf(msg, sizeof(msg), "Your team %s has either used all available credits or "
-             "reached its monthly spending limit. To continue making API requests, please "
-             "purchase more credits or raise your spending limit.", team_id);
-    r->outcome = "credits";
-    return mock_reply_error(c, r, (unsigned)cfg->credits_status,
-                            cfg->credits_status == 429 ? "resource-exhausted"
-                                                       : "permission-denied", msg);
-}
-
-static enum MHD_Result rate_limited(struct MHD_Connection *c, mock_req *r)
-{
-    cJSON *obj = cJSON_CreateObject();
-    if (obj && (!cJSON_AddStringToObject(obj, "code", MOCK_CODE_EXHAUSTED) ||
-                !cJSON_AddStringToObject(obj, "error", "Too many requests. Please try again "
-                    "later or contact support to increase your rate limit."))) {
-        cJSON_Delete(obj);
-        obj = NULL;
-    }
-    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
-    cJSON_Delete(obj);
-    if (!text) return mock_reply_send(c, r, 429, NULL);
-    struct MHD_Response *resp =
-        mock_reply_buffer(text, strlen(text), "application/json", cJSON_free);
-    if (resp) {
-        char secs[8];
-        snprintf(secs, sizeof(secs), "%ld", mock_rand_range(0, 5));
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
-    }
-    mock_stats_rate_limited();
-    r->outcome = "rate_limited";
-    return mock_reply_send(c, r, 429, resp);
 }
 
 static enum MHD_Result server_error(struct MHD_Connection *c, mock_req *r)
@@ -141,7 +96,7 @@ static enum MHD_Result server_error(struct MHD_Connection *c, mock_req *r)
     r->outcome = "server_error";
     switch (mock_rand_range(0, 2)) {
     case 0:
-        return mock_reply_error(c, r, 500, "Internal error",
+        return mock_reply_error(c, r, MOCK_ERR_INTERNAL,
             "An internal error occurred while processing your request. Please try again "
             "later.");
     case 1:
@@ -149,25 +104,10 @@ static enum MHD_Result server_error(struct MHD_Connection *c, mock_req *r)
             "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
             "<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n");
     default:
-        return mock_reply_error(c, r, 503, "The service is currently unavailable",
+        return mock_reply_error(c, r, MOCK_ERR_UNAVAILABLE,
             "The service is temporarily overloaded and cannot handle your request. Please "
             "try again later.");
     }
-}
-
-static void add_limit_headers(struct MHD_Response *resp, const mock_config *cfg)
-{
-    mock_limit_view v;
-    char n[24];
-    mock_limiter_view(cfg, mock_timing_now_ms(), &v);
-    snprintf(n, sizeof(n), "%ld", v.limit_requests);
-    MHD_add_response_header(resp, "x-ratelimit-limit-requests", n);
-    snprintf(n, sizeof(n), "%ld", v.remaining_requests);
-    MHD_add_response_header(resp, "x-ratelimit-remaining-requests", n);
-    snprintf(n, sizeof(n), "%ld", v.limit_tokens);
-    MHD_add_response_header(resp, "x-ratelimit-limit-tokens", n);
-    snprintf(n, sizeof(n), "%ld", v.remaining_tokens);
-    MHD_add_response_header(resp, "x-ratelimit-remaining-tokens", n);
 }
 
 /* The 200, whole or (truncate) cut. */
@@ -179,12 +119,12 @@ static enum MHD_Result answer(struct MHD_Connection *c, mock_req *r, const mock_
 
     if (mock_chat_answer_make(req, cfg, &a) != 0) {
         r->outcome = "out_of_memory";
-        return mock_reply_error(c, r, 500, "Internal error", "The mock ran out of memory.");
+        return mock_reply_error(c, r, MOCK_ERR_INTERNAL, "The mock ran out of memory.");
     }
-    mock_limiter_charge(cfg, mock_timing_now_ms(),
+    mock_limiter_charge(cfg, req->model, mock_timing_now_ms(),
                         a.prompt_tokens + a.completion_tokens + a.reasoning_tokens);
-    mock_stats_billed(!truncate, a.prompt_tokens, a.completion_tokens, a.reasoning_tokens,
-                      a.cached_tokens, a.cost_ticks);
+    mock_stats_billed(req->model, !truncate, a.prompt_tokens, a.completion_tokens,
+                      a.reasoning_tokens, a.cached_tokens, a.cost_ticks);
     r->prompt_tokens = a.prompt_tokens;
     r->completion_tokens = a.completion_tokens;
     r->reasoning_tokens = a.reasoning_tokens;
@@ -209,7 +149,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, mock_req *r, const mock_
         }
     }
     mock_chat_answer_free(&a);
-    if (resp) add_limit_headers(resp, cfg);
+    if (resp) mock_limits_add_headers(resp, cfg, req->model);
     return mock_reply_send(c, r, 200, resp);
 }
 
@@ -234,30 +174,34 @@ enum MHD_Result mock_completions_handle(struct MHD_Connection *c, mock_req *r)
     mock_config_get(&cfg);
     if (r->too_large) {
         r->outcome = "too_large";
-        return mock_reply_error(c, r, 413, MOCK_CODE_INVALID,
+        return mock_reply_error(c, r, MOCK_ERR_TOO_LARGE,
             "The request body is larger than the 4 MiB limit. Send a shorter prompt.");
     }
     rc = check_key(c, r, &cfg);
     if (rc != MHD_YES || r->status != 0) return rc;
     if (cfg.credits_ticks > 0 && mock_stats_spend() >= cfg.credits_ticks)
-        return credits_spent(c, r, &cfg);
+        return mock_limits_reply_credits(c, r, &cfg);
 
     int status = mock_chat_parse(r->body ? r->body : "", r->len, &req, err, sizeof(err));
     if (status != 0) {
         r->outcome = status == 404 ? "unknown_model" : "bad_request";
-        return mock_reply_error(c, r, (unsigned)status,
-                                status == 404 ? MOCK_CODE_NOT_FOUND : MOCK_CODE_INVALID, err);
+        return mock_reply_error(c, r, status == 404 ? MOCK_ERR_NO_MODEL : MOCK_ERR_BAD_REQUEST,
+                                err);
     }
     r->model = req.model->id;
 
-    int limit = mock_limiter_admit(&cfg, mock_timing_now_ms(), req.prompt_tokens);
+    mock_limit_hit hit;
+    mock_stats_model_request(req.model);
+    int limit = mock_limiter_admit(&cfg, req.model, mock_timing_now_ms(), req.prompt_tokens,
+                                   &hit);
     if (limit == MOCK_LIMIT_NOMEM) {
         r->outcome = "out_of_memory";
-        rc = mock_reply_error(c, r, 500, "Internal error", "The mock ran out of memory.");
+        rc = mock_reply_error(c, r, MOCK_ERR_INTERNAL, "The mock ran out of memory.");
         goto done;
     }
     if (limit != MOCK_LIMIT_OK) {
-        rc = rate_limited(c, r);
+        mock_stats_rate_limited(req.model, limit == MOCK_LIMIT_TOKENS);
+        rc = mock_limits_reply_rate_limited(c, r, &cfg, req.model, limit, &hit);
         goto done;
     }
     mock_stats_admitted(req.model);

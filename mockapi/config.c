@@ -29,6 +29,14 @@ void mock_config_defaults(mock_config *c)
     c->cost_ticks = 1;
 }
 
+int mock_config_parse_style(const char *name, int *style)
+{
+    if (strcmp(name, "xai") == 0) *style = MOCK_STYLE_XAI;
+    else if (strcmp(name, "openai") == 0) *style = MOCK_STYLE_OPENAI;
+    else return -1;
+    return 0;
+}
+
 int mock_config_check(const mock_config *c, char *err, size_t errlen)
 {
     const char *bad = NULL;
@@ -89,7 +97,9 @@ enum setting_kind {
     SET_BOOL,        /* true/false or 0/1 */
     SET_KEY,         /* string, or null / "" for "any key" */
     SET_USD,         /* number of dollars, stored as ticks */
-    SET_STATUS       /* 403 or 429 */
+    SET_STATUS,      /* 403 or 429 */
+    SET_STYLE,       /* "xai" or "openai" */
+    SET_MODEL_LIMITS /* a per-model SPEC string, or null / "" for none */
 };
 
 struct setting {
@@ -111,6 +121,8 @@ static const struct setting settings[] = {
     SETTING(rate_noise, SET_RATE),
     SETTING(count_refused, SET_BOOL),
     SETTING(token_limit, SET_LONG),
+    SETTING(model_limits, SET_MODEL_LIMITS),
+    SETTING(error_style, SET_STYLE),
     SETTING(fail_rate, SET_RATE),
     SETTING(hang_rate, SET_RATE),
     SETTING(reset_rate, SET_RATE),
@@ -175,6 +187,22 @@ static int apply_one(mock_config *c, const struct setting *s, const cJSON *v,
         if (json_whole(v, 0, &n) != 0 || (n != 403 && n != 429)) goto bad;
         *(int *)field = (int)n;
         return 0;
+    case SET_STYLE:
+        if (!cJSON_IsString(v) || mock_config_parse_style(v->valuestring, field) != 0) {
+            snprintf(err, errlen, "setting \"%s\" must be \"xai\" or \"openai\"", s->name);
+            return -1;
+        }
+        return 0;
+    case SET_MODEL_LIMITS: {
+        char why[200];
+        if (cJSON_IsNull(v)) return mock_model_limits_parse("", field, why, sizeof(why));
+        if (!cJSON_IsString(v)) goto bad;
+        if (mock_model_limits_parse(v->valuestring, field, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "setting \"%s\": %s", s->name, why);
+            return -1;
+        }
+        return 0;
+    }
     }
 bad:
     snprintf(err, errlen, "setting \"%s\" has a value of the wrong type or range", s->name);

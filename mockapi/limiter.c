@@ -1,167 +1,223 @@
-/* limiter.c -- sliding windows of admitted requests and answered tokens.
+/* limiter.c -- the key's and each model's windows of admitted requests and
+ * answered tokens.
  *
- * Each window is a growable array of (time, amount) entries in time order
- * with a head index: entries older than the window are dropped from the
- * head, new ones appended at the tail, and the array is compacted when the
- * tail reaches its end. A request is admitted when fewer than the effective
- * limit were admitted in the last window_ms (and the tokens answered in the
- * window plus this prompt stay within the token limit; an empty token
- * window always admits). With count_refused, requests refused for the rate
- * enter the window as well, as on providers that count unsuccessful
- * requests. max_in_window is updated on each admission, which is when the
- * count of any window can grow, so it is the true maximum over all windows
- * (of admitted requests; with count_refused, of all requests). Window length and limits come from the caller's copy of the
- * settings, so changes through /mock/config apply at once.
+ * Every model has windows whether or not it has limits of its own, so that
+ * its max_in_window is known and limits set later through /mock/config see
+ * the recent past at once. A request is admitted when, in the key's window
+ * and (if the model has limits of its own) in the model's, fewer than the
+ * effective request limit were admitted in the last window_ms and the
+ * tokens answered plus this prompt stay within the token limit (an empty
+ * token window always admits). Request limits are checked before token
+ * limits, and the model's before the key's. With count_refused, requests
+ * refused for a request limit enter both request windows as well, as on
+ * providers that count unsuccessful requests. max_in_window is updated on
+ * each admission, which is when the count of any window can grow, so it is
+ * the true maximum over all windows (of admitted requests; with
+ * count_refused, of all requests). Window length and limits come from the
+ * caller's copy of the settings, so changes through /mock/config apply at
+ * once.
  */
 #include "mock_limiter.h"
 
 #include <math.h>
 #include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "mock_faults.h"
+#include "mock_series.h"
 
-struct series {
-    int64_t *at;      /* times, ms */
-    int64_t *amount;  /* 1 per request, or tokens */
-    size_t head, len, cap;
-    int64_t sum;      /* sum of amount over live entries */
+/* The windows of the key, or of one model. Zeroed = empty, no noise drawn. */
+struct window {
+    mock_series requests, tokens;
+    long max_in_window;
+    int noise_drawn;        /* 1: noise_factor holds since noise_epoch */
+    int64_t noise_epoch;
+    double noise_factor;
 };
 
 static pthread_mutex_t limiter_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct series requests, tokens;
-static long max_in_window;
-static int64_t noise_epoch = -1;
-static double noise_factor = 1.0;
+static struct window key_window;
+static struct window model_windows[MOCK_MODEL_SLOTS];
 
-static void series_prune(struct series *s, int64_t cutoff)
+static struct window *window_of(const mock_model *m)
 {
-    while (s->len > 0 && s->at[s->head] <= cutoff) {
-        s->sum -= s->amount[s->head];
-        s->head++;
-        s->len--;
-    }
-    if (s->len == 0) s->head = 0;
+    return &model_windows[mock_prices_index(m)];
 }
 
-static int series_push(struct series *s, int64_t at, int64_t amount)
+static void window_prune(struct window *w, const mock_config *cfg, int64_t now_ms)
 {
-    if (s->head + s->len == s->cap) {
-        if (s->head > 0 && s->len <= s->cap / 2) {
-            memmove(s->at, s->at + s->head, s->len * sizeof(*s->at));
-            memmove(s->amount, s->amount + s->head, s->len * sizeof(*s->amount));
-            s->head = 0;
-        } else {
-            size_t cap = s->cap ? s->cap * 2 : 256;
-            int64_t *a = realloc(s->at, cap * sizeof(*a));
-            if (!a) return -1;
-            s->at = a;
-            int64_t *b = realloc(s->amount, cap * sizeof(*b));
-            if (!b) return -1;
-            s->amount = b;
-            s->cap = cap;
-        }
-    }
-    s->at[s->head + s->len] = at;
-    s->amount[s->head + s->len] = amount;
-    s->len++;
-    s->sum += amount;
-    return 0;
+    mock_series_prune(&w->requests, now_ms - cfg->window_ms);
+    mock_series_prune(&w->tokens, now_ms - cfg->window_ms);
 }
 
-static void series_free(struct series *s)
-{
-    free(s->at);
-    free(s->amount);
-    memset(s, 0, sizeof(*s));
-}
-
-/* The limit in force now, with noise; call with the lock held. */
-static long effective(const mock_config *cfg, int64_t now_ms, long limit)
+/* The limit in force now in w, with noise; call with the lock held. */
+static long effective(struct window *w, const mock_config *cfg, int64_t now_ms, long limit)
 {
     if (cfg->rate_noise <= 0.0) return limit;
-    if (noise_epoch < 0 || now_ms - noise_epoch >= cfg->window_ms) {
-        noise_epoch = now_ms;
-        noise_factor = 1.0 + cfg->rate_noise * (2.0 * mock_rand_unit() - 1.0);
+    if (!w->noise_drawn || now_ms - w->noise_epoch >= cfg->window_ms) {
+        w->noise_drawn = 1;
+        w->noise_epoch = now_ms;
+        w->noise_factor = 1.0 + cfg->rate_noise * (2.0 * mock_rand_unit() - 1.0);
     }
-    long n = lround((double)limit * noise_factor);
+    long n = lround((double)limit * w->noise_factor);
     return n < 1 ? 1 : n;
 }
 
-int mock_limiter_admit(const mock_config *cfg, int64_t now_ms, int64_t prompt_tokens)
+/* 1 when w's request limit (0 = none) refuses one more request now, with
+ * hit filled in; else 0. */
+static int refuses_request(struct window *w, const mock_config *cfg, int64_t now_ms,
+                           long limit, int per_model, mock_limit_hit *hit)
 {
+    if (limit <= 0) return 0;
+    long allowed = effective(w, cfg, now_ms, limit);
+    if (w->requests.sum < allowed) return 0;
+    hit->per_model = per_model;
+    hit->limit = allowed;
+    hit->used = (long)w->requests.sum;
+    hit->requested = 1;
+    hit->retry_ms = (long)mock_series_wait(&w->requests, w->requests.sum - allowed + 1,
+                                           cfg->window_ms, now_ms);
+    return 1;
+}
+
+/* 1 when w's token limit (0 = none) refuses a prompt of this size now,
+ * with hit filled in; else 0. */
+static int refuses_tokens(struct window *w, const mock_config *cfg, int64_t now_ms,
+                          long limit, int per_model, int64_t prompt, mock_limit_hit *hit)
+{
+    if (limit <= 0 || w->tokens.sum == 0) return 0;
+    long allowed = effective(w, cfg, now_ms, limit);
+    if (w->tokens.sum + prompt <= allowed) return 0;
+    hit->per_model = per_model;
+    hit->limit = allowed;
+    hit->used = (long)w->tokens.sum;
+    hit->requested = (long)prompt;
+    hit->retry_ms = (long)mock_series_wait(&w->tokens, w->tokens.sum + prompt - allowed,
+                                           cfg->window_ms, now_ms);
+    return 1;
+}
+
+/* Records one request in the model's and the key's request windows. */
+static int record_request(struct window *model, int64_t now_ms)
+{
+    if (mock_series_push(&model->requests, now_ms, 1) != 0) return -1;
+    return mock_series_push(&key_window.requests, now_ms, 1);
+}
+
+static void note_maximum(struct window *w)
+{
+    if (w->requests.sum > w->max_in_window) w->max_in_window = (long)w->requests.sum;
+}
+
+int mock_limiter_admit(const mock_config *cfg, const mock_model *m, int64_t now_ms,
+                       int64_t prompt_tokens, mock_limit_hit *hit)
+{
+    const mock_model_limit *own = mock_model_limits_of(&cfg->model_limits, m);
+    struct window *mw = window_of(m);
     int rc = MOCK_LIMIT_OK;
+
     pthread_mutex_lock(&limiter_lock);
-    int64_t cutoff = now_ms - cfg->window_ms;
-    series_prune(&requests, cutoff);
-    series_prune(&tokens, cutoff);
-    if (cfg->rate_limit > 0 &&
-        requests.sum >= effective(cfg, now_ms, cfg->rate_limit)) {
+    window_prune(&key_window, cfg, now_ms);
+    window_prune(mw, cfg, now_ms);
+    if ((own && refuses_request(mw, cfg, now_ms, own->rate, 1, hit)) ||
+        refuses_request(&key_window, cfg, now_ms, cfg->rate_limit, 0, hit)) {
         rc = MOCK_LIMIT_REQUESTS;
-        if (cfg->count_refused && series_push(&requests, now_ms, 1) != 0) rc = MOCK_LIMIT_NOMEM;
-    } else if (cfg->token_limit > 0 && tokens.sum > 0 &&
-               tokens.sum + prompt_tokens > effective(cfg, now_ms, cfg->token_limit)) {
+        if (cfg->count_refused && record_request(mw, now_ms) != 0) rc = MOCK_LIMIT_NOMEM;
+    } else if ((own && refuses_tokens(mw, cfg, now_ms, own->tokens, 1, prompt_tokens, hit)) ||
+               refuses_tokens(&key_window, cfg, now_ms, cfg->token_limit, 0, prompt_tokens,
+                              hit)) {
         rc = MOCK_LIMIT_TOKENS;
-    } else if (series_push(&requests, now_ms, 1) != 0) {
+    } else if (record_request(mw, now_ms) != 0) {
         rc = MOCK_LIMIT_NOMEM;
-    } else if (requests.sum > max_in_window) {
-        max_in_window = (long)requests.sum;
+    } else {
+        note_maximum(&key_window);
+        note_maximum(mw);
     }
     pthread_mutex_unlock(&limiter_lock);
     return rc;
 }
 
-int mock_limiter_charge(const mock_config *cfg, int64_t now_ms, int64_t n)
+int mock_limiter_charge(const mock_config *cfg, const mock_model *m, int64_t now_ms,
+                        int64_t tokens)
 {
+    struct window *mw = window_of(m);
     pthread_mutex_lock(&limiter_lock);
-    series_prune(&tokens, now_ms - cfg->window_ms);
-    int rc = series_push(&tokens, now_ms, n);
+    window_prune(&key_window, cfg, now_ms);
+    window_prune(mw, cfg, now_ms);
+    int rc = mock_series_push(&mw->tokens, now_ms, tokens);
+    if (rc == 0) rc = mock_series_push(&key_window.tokens, now_ms, tokens);
     pthread_mutex_unlock(&limiter_lock);
     return rc;
 }
 
-void mock_limiter_view(const mock_config *cfg, int64_t now_ms, mock_limit_view *out)
+static long remaining(long advertised, int64_t used)
 {
-    pthread_mutex_lock(&limiter_lock);
-    int64_t cutoff = now_ms - cfg->window_ms;
-    series_prune(&requests, cutoff);
-    series_prune(&tokens, cutoff);
-    out->limit_requests = cfg->advertised_limit >= 0 ? cfg->advertised_limit
+    return advertised > used ? advertised - (long)used : 0;
+}
+
+void mock_limiter_view(const mock_config *cfg, const mock_model *m, int64_t now_ms,
+                       mock_limit_view *out)
+{
+    const mock_model_limit *own = mock_model_limits_of(&cfg->model_limits, m);
+    struct window *mw = window_of(m);
+    int own_rate = own && own->rate > 0, own_tokens = own && own->tokens > 0;
+
+    out->limit_requests = own_rate ? 2 * own->rate
+                        : cfg->advertised_limit >= 0 ? cfg->advertised_limit
                         : cfg->rate_limit > 0 ? 2 * cfg->rate_limit : 480;
-    out->limit_tokens = cfg->token_limit > 0 ? 2 * cfg->token_limit : 2000000;
-    long used = (long)requests.sum;
-    long toks = (long)tokens.sum;
+    out->limit_tokens = own_tokens ? 2 * own->tokens
+                      : cfg->token_limit > 0 ? 2 * cfg->token_limit : 2000000;
+    pthread_mutex_lock(&limiter_lock);
+    window_prune(&key_window, cfg, now_ms);
+    window_prune(mw, cfg, now_ms);
+    out->remaining_requests = remaining(out->limit_requests,
+                                        (own_rate ? mw : &key_window)->requests.sum);
+    out->remaining_tokens = remaining(out->limit_tokens,
+                                      (own_tokens ? mw : &key_window)->tokens.sum);
     pthread_mutex_unlock(&limiter_lock);
-    out->remaining_requests = out->limit_requests > used ? out->limit_requests - used : 0;
-    out->remaining_tokens = out->limit_tokens > toks ? out->limit_tokens - toks : 0;
 }
 
 long mock_limiter_max_in_window(void)
 {
     pthread_mutex_lock(&limiter_lock);
-    long n = max_in_window;
+    long n = key_window.max_in_window;
     pthread_mutex_unlock(&limiter_lock);
     return n;
+}
+
+long mock_limiter_model_max_in_window(const mock_model *m)
+{
+    pthread_mutex_lock(&limiter_lock);
+    long n = window_of(m)->max_in_window;
+    pthread_mutex_unlock(&limiter_lock);
+    return n;
+}
+
+static void window_clear(struct window *w)
+{
+    mock_series_clear(&w->requests);
+    mock_series_clear(&w->tokens);
+    w->max_in_window = 0;
+    w->noise_drawn = 0;
+}
+
+static void window_free(struct window *w)
+{
+    mock_series_free(&w->requests);
+    mock_series_free(&w->tokens);
 }
 
 void mock_limiter_reset(void)
 {
     pthread_mutex_lock(&limiter_lock);
-    requests.head = requests.len = 0;
-    requests.sum = 0;
-    tokens.head = tokens.len = 0;
-    tokens.sum = 0;
-    max_in_window = 0;
-    noise_epoch = -1;
-    noise_factor = 1.0;
+    window_clear(&key_window);
+    for (size_t i = 0; i < MOCK_MODEL_SLOTS; i++) window_clear(&model_windows[i]);
     pthread_mutex_unlock(&limiter_lock);
 }
 
 void mock_limiter_cleanup(void)
 {
     pthread_mutex_lock(&limiter_lock);
-    series_free(&requests);
-    series_free(&tokens);
+    window_free(&key_window);
+    for (size_t i = 0; i < MOCK_MODEL_SLOTS; i++) window_free(&model_windows[i]);
     pthread_mutex_unlock(&limiter_lock);
 }

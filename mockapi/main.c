@@ -45,17 +45,32 @@ static void usage(FILE *out)
 "  --jitter-ms N          uniform extra delay of 0..N ms (default 0)\n"
 "\n"
 "Limits (the true ones, which the headers overstate):\n"
-"  --rate-limit N         at most N admitted requests in any window (0 = off)\n"
+"  --rate-limit N         at most N admitted requests in any window for the key,\n"
+"                         over all models together (0 = off)\n"
 "  --window-ms W          sliding window length (default 60000)\n"
 "  --advertised-limit N   x-ratelimit-limit-requests (default 2x the true limit,\n"
 "                         or 480 when off)\n"
 "  --rate-noise F         the true limit wobbles by +-F (0..0.5), redrawn each window\n"
 "  --count-refused        requests answered 429 count towards the window too, as\n"
 "                         on providers where retrying at once only prolongs a 429\n"
-"  --token-limit N        true prompt+completion+reasoning tokens per window (0 = off)\n"
+"  --token-limit N        true prompt+completion+reasoning tokens per window for\n"
+"                         the key, over all models together (0 = off)\n"
+"  --model-limits SPEC    each listed model's own true limits, on top of the key's:\n"
+"                         MODEL:KEY=N[,KEY=N...][;MODEL:...], KEY rate (admitted\n"
+"                         requests per window) or tokens (tokens per window), e.g.\n"
+"                         'grok-4:rate=4;grok-code-fast-1:rate=20,tokens=50000'.\n"
+"                         Each listed model has its own windows and noise; its\n"
+"                         200s advertise 2x its own limits\n"
 "  --credits-usd X        spending limit in USD; then 403 credits exhausted (0 = none)\n"
 "  --credits-status S     status for exhausted credits: 403 (default) or 429\n"
 "  --blocked              the key is blocked: answer 403\n"
+"  --error-style STYLE    whose words errors take: xai (default), flat\n"
+"                         {\"code\", \"error\"} bodies; or openai, nested {\"error\":\n"
+"                         {\"message\", \"type\", \"param\", \"code\"}} bodies with\n"
+"                         OpenAI's codes (invalid_api_key: a wrong key is a 401;\n"
+"                         model_not_found; rate_limit_exceeded of type requests\n"
+"                         or tokens; insufficient_quota: spent credits are a 429).\n"
+"                         Either way a 429 names the limit and the model\n"
 "\n"
 "Faults (shares of admitted calls, adding up to at most 1):\n"
 "  --fail-rate F          answered 500, 502 or 503\n"
@@ -77,15 +92,18 @@ static void usage(FILE *out)
 "\n"
 "Endpoints: POST /v1/chat/completions, GET /v1/models, GET /mock/stats,\n"
 "POST /mock/reset, POST /mock/config (a JSON object of settings such as\n"
-"{\"fail_rate\": 0.2, \"key\": \"new-key\"}).\n", out);
+"{\"fail_rate\": 0.2, \"key\": \"new-key\"}; the settings are named like the\n"
+"options, e.g. \"model_limits\": \"grok-4:rate=4\" or \"error_style\": \"openai\").\n"
+"GET /mock/stats counts per model under \"by_model\": requests, admitted,\n"
+"rate_limited, rate_limited_tokens, tokens and max_in_window.\n", out);
 }
 
 enum {
     OPT_PORT = 256, OPT_PORT_FILE, OPT_BIND, OPT_KEY, OPT_LATENCY, OPT_JITTER,
-    OPT_RATE, OPT_WINDOW, OPT_ADVERTISED, OPT_NOISE, OPT_TOKENS, OPT_FAIL,
-    OPT_HANG, OPT_HANG_MS, OPT_RESET, OPT_TRUNCATE, OPT_CREDITS, OPT_CREDITS_STATUS,
-    OPT_BLOCKED, OPT_COUNT_REFUSED, OPT_REASONING, OPT_COMPLETION, OPT_NO_COST, OPT_SEED, OPT_VERBOSE,
-    OPT_QUIET, OPT_HELP, OPT_VERSION
+    OPT_RATE, OPT_WINDOW, OPT_ADVERTISED, OPT_NOISE, OPT_TOKENS, OPT_MODEL_LIMITS,
+    OPT_ERROR_STYLE, OPT_FAIL, OPT_HANG, OPT_HANG_MS, OPT_RESET, OPT_TRUNCATE, OPT_CREDITS,
+    OPT_CREDITS_STATUS, OPT_BLOCKED, OPT_COUNT_REFUSED, OPT_REASONING, OPT_COMPLETION,
+    OPT_NO_COST, OPT_SEED, OPT_VERBOSE, OPT_QUIET, OPT_HELP, OPT_VERSION
 };
 
 static const struct option options[] = {
@@ -100,6 +118,8 @@ static const struct option options[] = {
     { "advertised-limit", required_argument, NULL, OPT_ADVERTISED },
     { "rate-noise", required_argument, NULL, OPT_NOISE },
     { "token-limit", required_argument, NULL, OPT_TOKENS },
+    { "model-limits", required_argument, NULL, OPT_MODEL_LIMITS },
+    { "error-style", required_argument, NULL, OPT_ERROR_STYLE },
     { "fail-rate", required_argument, NULL, OPT_FAIL },
     { "hang-rate", required_argument, NULL, OPT_HANG },
     { "hang-ms", required_argument, NULL, OPT_HANG_MS },
@@ -201,6 +221,14 @@ int main(int argc, char **argv)
             break;
         case OPT_NOISE: cfg.rate_noise = arg_double("--rate-noise", optarg, 0, 0.5); break;
         case OPT_TOKENS: cfg.token_limit = arg_long("--token-limit", optarg, 0, 1000000000000L); break;
+        case OPT_MODEL_LIMITS:
+            if (mock_model_limits_parse(optarg, &cfg.model_limits, err, sizeof(err)) != 0)
+                die_config("--model-limits", err);
+            break;
+        case OPT_ERROR_STYLE:
+            if (mock_config_parse_style(optarg, &cfg.error_style) != 0)
+                die_config("--error-style", "must be xai or openai");
+            break;
         case OPT_FAIL: cfg.fail_rate = arg_double("--fail-rate", optarg, 0, 1); break;
         case OPT_HANG: cfg.hang_rate = arg_double("--hang-rate", optarg, 0, 1); break;
         case OPT_HANG_MS: cfg.hang_ms = arg_long("--hang-ms", optarg, 0, 86400000); break;

@@ -14,20 +14,30 @@
 
 #include <cjson/cJSON.h>
 
+#include "mock_model_limits.h"
+
 #define MOCK_KEY_MAX 512
 #define MOCK_TICKS_PER_USD 10000000000LL
+
+/* Whose words and shape error bodies take. */
+enum {
+    MOCK_STYLE_XAI = 0,      /* {"code": "...", "error": "..."} */
+    MOCK_STYLE_OPENAI = 1    /* {"error": {"message", "type", "param", "code"}} */
+};
 
 typedef struct mock_config {
     char key[MOCK_KEY_MAX];   /* expected Bearer key; "" accepts any non-empty one */
     long latency_ms;          /* added to every answered call */
     long jitter_ms;           /* uniform extra 0..jitter_ms */
     long hang_ms;             /* how long a hang fault sleeps */
-    long rate_limit;          /* true requests per window; 0 = off */
+    long rate_limit;          /* true requests per window for the key; 0 = off */
     long window_ms;           /* sliding window length */
     long advertised_limit;    /* x-ratelimit-limit-requests; -1 = automatic */
     double rate_noise;        /* 0..0.5: true limit wobbles by +-this share */
     int count_refused;        /* 1: refused requests count towards the window */
-    long token_limit;         /* true tokens per window; 0 = off */
+    long token_limit;         /* true tokens per window for the key; 0 = off */
+    mock_model_limits model_limits;  /* each listed model's own true limits */
+    int error_style;          /* MOCK_STYLE_XAI or MOCK_STYLE_OPENAI */
     double fail_rate;         /* share answered 500/502/503 */
     double hang_rate;         /* share that sleeps hang_ms first */
     double reset_rate;        /* share closed without an answer */
@@ -40,6 +50,9 @@ typedef struct mock_config {
     int cost_ticks;           /* 1: usage carries cost_in_usd_ticks */
     int verbose;              /* 1: one JSON line per request on stderr */
 } mock_config;
+
+/* Reads "xai" or "openai" into *style. Returns 0, or -1 for anything else. */
+int mock_config_parse_style(const char *name, int *style);
 
 /* Fills c with the built-in defaults. */
 void mock_config_defaults(mock_config *c);

@@ -1,10 +1,13 @@
 /* mock_limiter.h -- the provider's TRUE rate limits.
  *
- * A sliding window of window_ms: at most rate_limit admitted requests and
- * token_limit answered tokens in any window, each limit scaled by a noise
- * factor in [1 - rate_noise, 1 + rate_noise] that is redrawn once per
- * window length. What the headers advertise (the "limit" the client sees)
- * is a different, larger number, as with the real provider.
+ * Sliding windows of window_ms, one set for the key over all models
+ * (rate_limit admitted requests and token_limit answered tokens) and one
+ * set for each model with limits of its own (model_limits). A request must
+ * fit both its model's limits and the key's. Each limit is scaled by a
+ * noise factor in [1 - rate_noise, 1 + rate_noise], redrawn once per window
+ * length, separately for the key and for each model. What the headers
+ * advertise (the "limit" the client sees) is a different, larger number,
+ * as with the real provider.
  */
 #ifndef MOCK_LIMITER_H
 #define MOCK_LIMITER_H
@@ -12,6 +15,7 @@
 #include <stdint.h>
 
 #include "mock_config.h"
+#include "mock_prices.h"
 
 enum {
     MOCK_LIMIT_OK = 0,
@@ -20,7 +24,16 @@ enum {
     MOCK_LIMIT_NOMEM = -1      /* could not record the request */
 };
 
-/* What the x-ratelimit-* headers of a 200 say. */
+/* Which limit refused a request, for the words of the 429. */
+typedef struct mock_limit_hit {
+    int per_model;    /* 1: the model's own limit; 0: the key's over all models */
+    long limit;       /* the true limit in force, noise included */
+    long used;        /* requests or tokens already in the window */
+    long requested;   /* 1 request, or the prompt's tokens */
+    long retry_ms;    /* until enough of the window has passed for it to fit */
+} mock_limit_hit;
+
+/* What the x-ratelimit-* headers say. */
 typedef struct mock_limit_view {
     long limit_requests;
     long remaining_requests;
@@ -28,24 +41,34 @@ typedef struct mock_limit_view {
     long remaining_tokens;
 } mock_limit_view;
 
-/* Decides whether a request with this many prompt tokens is admitted at
- * now_ms and, if so, records it in the window. Returns MOCK_LIMIT_*.
- * Refused requests are not recorded. */
-int mock_limiter_admit(const mock_config *cfg, int64_t now_ms, int64_t prompt_tokens);
+/* Decides whether a request for model m with this many prompt tokens is
+ * admitted at now_ms and, if so, records it in the key's and the model's
+ * windows. Returns MOCK_LIMIT_*; on MOCK_LIMIT_REQUESTS or _TOKENS, hit
+ * says which limit refused it. Refused requests are not recorded, except
+ * with count_refused those refused for a request limit. */
+int mock_limiter_admit(const mock_config *cfg, const mock_model *m, int64_t now_ms,
+                       int64_t prompt_tokens, mock_limit_hit *hit);
 
-/* Records tokens answered at now_ms in the token window. Returns 0, or -1
- * when out of memory (the tokens are then not counted). */
-int mock_limiter_charge(const mock_config *cfg, int64_t now_ms, int64_t tokens);
+/* Records tokens answered for m at now_ms in the key's and the model's
+ * token windows. Returns 0, or -1 when out of memory (the tokens are then
+ * not counted in full). */
+int mock_limiter_charge(const mock_config *cfg, const mock_model *m, int64_t now_ms,
+                        int64_t tokens);
 
-/* Fills out with the advertised limits and what remains of them: requests
+/* Fills out with the advertised limits for a call to m and what remains of
+ * them. Each of requests and tokens describes m's own limit when m has one
+ * of that kind (advertised: twice the true limit), else the key's: requests
  * advertised_limit, else twice the true limit, else 480 when off; tokens
  * twice the true token limit, else 2000000 when off. */
-void mock_limiter_view(const mock_config *cfg, int64_t now_ms, mock_limit_view *out);
+void mock_limiter_view(const mock_config *cfg, const mock_model *m, int64_t now_ms,
+                       mock_limit_view *out);
 
-/* Most admitted requests ever seen inside one window. */
+/* Most admitted requests ever seen inside one window: for the key over all
+ * models, and for model m alone. */
 long mock_limiter_max_in_window(void);
+long mock_limiter_model_max_in_window(const mock_model *m);
 
-/* Empties both windows and forgets the maximum. */
+/* Empties every window and forgets the maxima. */
 void mock_limiter_reset(void);
 
 /* Frees the windows' memory (at exit). */

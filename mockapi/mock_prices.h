@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Room for per-model tables indexed by mock_prices_index (counters, limits,
+ * windows); prices.c checks that every model fits. */
+#define MOCK_MODEL_SLOTS 16
+
 typedef struct mock_model {
     const char *id;
     int reasoning;          /* 1: rejects penalties/stop, produces reasoning tokens */

@@ -25,6 +25,7 @@ typedef struct mock_req {
     char path[96];
     char request_id[37];       /* x-request-id of the answer */
     int status;                /* HTTP status sent; 0 while none */
+    int error_style;           /* the settings' error_style when the request came */
     const char *outcome;       /* short word for the log: "ok", "rate_limited", ... */
     const char *model;         /* model id once known (static storage) */
     int64_t prompt_tokens, completion_tokens, reasoning_tokens, cost_ticks;

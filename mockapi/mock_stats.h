@@ -24,18 +24,22 @@ void mock_stats_status(int status);
 /* A chat request was refused for its key (missing, wrong, blocked). */
 void mock_stats_auth_failure(void);
 
-/* A chat request was refused by the true rate limit. */
-void mock_stats_rate_limited(void);
+/* A chat request for model m reached the true rate limits. */
+void mock_stats_model_request(const mock_model *m);
 
-/* A chat request for model m passed the rate limit. */
+/* A chat request for model m was refused by a true rate limit (the
+ * model's or the key's); tokens is 1 when a token limit refused it. */
+void mock_stats_rate_limited(const mock_model *m, int tokens);
+
+/* A chat request for model m passed the rate limits. */
 void mock_stats_admitted(const mock_model *m);
 
 /* A fault was injected. */
 void mock_stats_fault(mock_fault f);
 
-/* A 200 was answered and billed; ok is 0 for truncated bodies. */
-void mock_stats_billed(int ok, int64_t prompt, int64_t completion, int64_t reasoning,
-                       int64_t cached, int64_t ticks);
+/* A 200 for model m was answered and billed; ok is 0 for truncated bodies. */
+void mock_stats_billed(const mock_model *m, int ok, int64_t prompt, int64_t completion,
+                       int64_t reasoning, int64_t cached, int64_t ticks);
 
 /* Ticks billed since start or the last reset. */
 int64_t mock_stats_spend(void);

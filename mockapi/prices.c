@@ -19,6 +19,8 @@ static const mock_model models[] = {
 
 #define MODEL_COUNT (sizeof(models) / sizeof(models[0]))
 
+_Static_assert(MODEL_COUNT <= MOCK_MODEL_SLOTS, "raise MOCK_MODEL_SLOTS for the model table");
+
 const mock_model *mock_prices_find(const char *id)
 {
     for (size_t i = 0; i < MODEL_COUNT; i++)

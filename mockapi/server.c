@@ -44,7 +44,7 @@ static enum MHD_Result not_found(struct MHD_Connection *c, mock_req *r)
              "GET /v1/models, GET /mock/stats, POST /mock/reset and POST /mock/config.",
              r->method, r->path);
     r->outcome = "no_route";
-    return mock_reply_error(c, r, 404, MOCK_CODE_NOT_FOUND, msg);
+    return mock_reply_error(c, r, MOCK_ERR_NO_ROUTE, msg);
 }
 
 static enum MHD_Result route(struct MHD_Connection *c, mock_req *r, const char *url)
@@ -95,6 +95,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(r->method, sizeof(r->method), "%s", method);
         snprintf(r->path, sizeof(r->path), "%s", url);
         r->chat = strcmp(method, "POST") == 0 && strcmp(url, "/v1/chat/completions") == 0;
+        mock_config cfg;
+        mock_config_get(&cfg);
+        r->error_style = cfg.error_style;
         if (r->chat) mock_stats_begin();
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -113,7 +116,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->status != 0) return MHD_YES;
     if (r->too_large && !r->chat) {
         r->outcome = "too_large";
-        return mock_reply_error(c, r, 413, MOCK_CODE_INVALID,
+        return mock_reply_error(c, r, MOCK_ERR_TOO_LARGE,
                                 "The request body is larger than the 4 MiB limit.");
     }
     return route(c, r, url);

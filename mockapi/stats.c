@@ -6,7 +6,10 @@
  * count under status "200" and faults.truncated. Tokens and spend_ticks sum
  * over every billed 200, truncated ones included, because the provider
  * bills a call whose answer got lost on the way. "models" counts admitted
- * requests per model.
+ * requests per model; "by_model" has more per model: requests that reached
+ * the rate limits (= admitted + rate_limited), those refused by a limit
+ * (its own or the key's; rate_limited_tokens of them by a token limit),
+ * and the prompt+completion+reasoning tokens billed.
  */
 #include "mock_stats.h"
 
@@ -15,7 +18,10 @@
 #include <string.h>
 
 #define STATUS_SLOTS 600
-#define MODEL_SLOTS 16
+
+struct model_counters {
+    int64_t requests, admitted, rate_limited, rate_limited_tokens, tokens;
+};
 
 struct counters {
     int64_t requests, admitted, ok, rate_limited, auth_failures;
@@ -23,7 +29,7 @@ struct counters {
     int64_t prompt, completion, reasoning, cached, spend;
     int64_t max_concurrent;
     int64_t status[STATUS_SLOTS];
-    int64_t models[MODEL_SLOTS];
+    struct model_counters models[MOCK_MODEL_SLOTS];
 };
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,19 +66,32 @@ void mock_stats_auth_failure(void)
     pthread_mutex_unlock(&stats_lock);
 }
 
-void mock_stats_rate_limited(void)
+static struct model_counters *counters_of(const mock_model *m)
+{
+    return &stats.models[mock_prices_index(m)];
+}
+
+void mock_stats_model_request(const mock_model *m)
+{
+    pthread_mutex_lock(&stats_lock);
+    counters_of(m)->requests++;
+    pthread_mutex_unlock(&stats_lock);
+}
+
+void mock_stats_rate_limited(const mock_model *m, int tokens)
 {
     pthread_mutex_lock(&stats_lock);
     stats.rate_limited++;
+    counters_of(m)->rate_limited++;
+    if (tokens) counters_of(m)->rate_limited_tokens++;
     pthread_mutex_unlock(&stats_lock);
 }
 
 void mock_stats_admitted(const mock_model *m)
 {
-    size_t i = mock_prices_index(m);
     pthread_mutex_lock(&stats_lock);
     stats.admitted++;
-    if (i < MODEL_SLOTS) stats.models[i]++;
+    counters_of(m)->admitted++;
     pthread_mutex_unlock(&stats_lock);
 }
 
@@ -89,11 +108,12 @@ void mock_stats_fault(mock_fault f)
     pthread_mutex_unlock(&stats_lock);
 }
 
-void mock_stats_billed(int ok, int64_t prompt, int64_t completion, int64_t reasoning,
-                       int64_t cached, int64_t ticks)
+void mock_stats_billed(const mock_model *m, int ok, int64_t prompt, int64_t completion,
+                       int64_t reasoning, int64_t cached, int64_t ticks)
 {
     pthread_mutex_lock(&stats_lock);
     if (ok) stats.ok++;
+    counters_of(m)->tokens += prompt + completion + reasoning;
     stats.prompt += prompt;
     stats.completion += completion;
     stats.reasoning += reasoning;
@@ -113,6 +133,17 @@ int64_t mock_stats_spend(void)
 static int add_num(cJSON *obj, const char *name, int64_t v)
 {
     return cJSON_AddNumberToObject(obj, name, (double)v) ? 0 : -1;
+}
+
+static int add_model_counters(cJSON *by_model, const char *id, const struct model_counters *m)
+{
+    cJSON *obj = cJSON_AddObjectToObject(by_model, id);
+    if (!obj) return -1;
+    if (add_num(obj, "requests", m->requests) != 0) return -1;
+    if (add_num(obj, "admitted", m->admitted) != 0) return -1;
+    if (add_num(obj, "rate_limited", m->rate_limited) != 0) return -1;
+    if (add_num(obj, "rate_limited_tokens", m->rate_limited_tokens) != 0) return -1;
+    return add_num(obj, "tokens", m->tokens);
 }
 
 cJSON *mock_stats_json(void)
@@ -152,8 +183,13 @@ cJSON *mock_stats_json(void)
     if (add_num(root, "inflight", now_inflight) != 0) goto err;
     cJSON *models = cJSON_AddObjectToObject(root, "models");
     if (!models) goto err;
-    for (size_t i = 0; i < mock_prices_count() && i < MODEL_SLOTS; i++)
-        if (add_num(models, mock_prices_at(i)->id, s.models[i]) != 0) goto err;
+    cJSON *by_model = cJSON_AddObjectToObject(root, "by_model");
+    if (!by_model) goto err;
+    for (size_t i = 0; i < mock_prices_count(); i++) {
+        const char *id = mock_prices_at(i)->id;
+        if (add_num(models, id, s.models[i].admitted) != 0) goto err;
+        if (add_model_counters(by_model, id, &s.models[i]) != 0) goto err;
+    }
     return root;
 err:
     cJSON_Delete(root);

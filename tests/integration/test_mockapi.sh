@@ -3,7 +3,9 @@
 # error bodies in the provider's order (401, 400 wrong key, 404 model, 400
 # refused parameter), usage and cost by the published formula, rate-limit
 # headers, a true sliding-window limit that refuses the excess with 429,
-# streaming, credits exhaustion, injected faults, and the /mock/ controls.
+# per-model limits beside the key's, 429s that name the limit and the
+# model, OpenAI's nested error bodies, streaming, credits exhaustion,
+# injected faults, and the /mock/ controls.
 . "$(dirname "$0")/lib.sh"
 
 MOCK="$FQ_BIN/mockapi/fleetq-mockapi"
@@ -25,6 +27,7 @@ header() { # name: value of that response header, or empty
         'tolower($1) == n { print $2 }' | tail -n 1
 }
 mstat() { fq_mock_stats | jq -r "$1"; }
+mstat_c() { fq_mock_stats | jq -c "$1"; }
 json_ok() { jq -e . "$FQ_TMP/body" >/dev/null 2>&1; }
 
 SIMPLE='{"model":"grok-3-mini","messages":[{"role":"user","content":"ping"}]}'
@@ -32,8 +35,30 @@ SIMPLE='{"model":"grok-3-mini","messages":[{"role":"user","content":"ping"}]}'
 # ---- program basics -------------------------------------------------------
 fq_assert_contains "$("$MOCK" --version)" "fleetq-mockapi " "--version"
 fq_assert_contains "$("$MOCK" --help)" "--rate-limit" "--help"
+fq_assert_contains "$("$MOCK" --help)" "--model-limits SPEC" "--help documents --model-limits"
+fq_assert_contains "$("$MOCK" --help)" "--error-style STYLE" "--help documents --error-style"
 rc=0; "$MOCK" --fail-rate 2 >/dev/null 2>&1 || rc=$?
 fq_assert_eq "$rc" 2 "a bad option exits 2"
+# a bad SPEC: exit 2 with one line that names the option and the fault
+while IFS='|' read -r spec why; do
+    rc=0; err=$(timeout 10 "$MOCK" --port 0 --model-limits "$spec" 2>&1 >/dev/null) || rc=$?
+    fq_assert_eq "$rc" 2 "--model-limits '$spec' exits 2"
+    fq_assert_eq "$(wc -l <<<"$err")" 1 "--model-limits '$spec': one line"
+    fq_assert_contains "$err" "--model-limits" "--model-limits '$spec' is named"
+    fq_assert_contains "$err" "$why" "--model-limits '$spec' says why"
+done <<'SPECS'
+grok-4:speed=3|unknown key "speed"
+grok-4:rate|no '='
+grok-4:rate=many|not a whole number
+grok-4:rate=1;grok-4:tokens=9|grok-4 is given twice
+:rate=1|empty model name
+grok-4:rate=2;|empty model name
+grok-4|no ':'
+grok-9:rate=1|no model "grok-9"
+SPECS
+rc=0; err=$(timeout 10 "$MOCK" --port 0 --error-style anthropic 2>&1 >/dev/null) || rc=$?
+fq_assert_eq "$rc" 2 "a bad --error-style exits 2"
+fq_assert_contains "$err" "--error-style" "a bad --error-style is named"
 
 fq_start_mock --seed 42 --verbose
 
@@ -157,9 +182,14 @@ for _ in $(seq 1 12); do
     200) ok=$((ok + 1)); fq_assert_eq "$(header x-ratelimit-limit-requests)" 10 "advertised = 2x true" ;;
     429) limited=$((limited + 1))
          fq_assert_eq "$(body | jq -r .code)" "Some resource has been exhausted" "429 code"
+         [[ "$(body | jq -r .error)" =~ ^"Too many requests for team "[0-9a-f-]{36}" and model grok-3-mini. Please try again later or contact support to increase your rate limit."$ ]] ||
+             fq_fail "429 message does not name the request limit, team and model: $(body)"
          ra=$(header retry-after)
          [[ "$ra" =~ ^[0-5]$ ]] || fq_fail "retry-after '$ra' is not 0..5"
-         [ -z "$(header x-ratelimit-remaining-requests)" ] || fq_fail "x-ratelimit headers on a 429" ;;
+         fq_assert_eq "$(header x-ratelimit-remaining-requests)" 0 "429 remaining requests"
+         [[ "$(header x-ratelimit-remaining-tokens)" =~ ^[1-9][0-9]*$ ]] ||
+             fq_fail "429 remaining tokens '$(header x-ratelimit-remaining-tokens)'"
+         [ -z "$(header x-ratelimit-limit-requests)" ] || fq_fail "x-ratelimit-limit-requests on a 429" ;;
     *) fq_fail "unexpected status $CODE under the rate limit" ;;
     esac
 done
@@ -172,10 +202,201 @@ fq_assert_eq "$(mstat .rate_limited)" 7 "stats rate_limited"
 fq_assert_eq "$(mstat '.status["200"]')" 5 "stats status 200"
 fq_assert_eq "$(mstat '.status["429"]')" 7 "stats status 429"
 fq_assert_eq "$(mstat .max_in_window)" 5 "max_in_window"
+mini_tokens=$(mstat '.by_model["grok-3-mini"].tokens')
+fq_assert_ge "$mini_tokens" 5 "stats by_model tokens"
+fq_assert_eq "$(mstat_c '.by_model["grok-3-mini"]')" \
+    "{\"requests\":12,\"admitted\":5,\"rate_limited\":7,\"rate_limited_tokens\":0,\"tokens\":$mini_tokens,\"max_in_window\":5}" \
+    "stats by_model under the key's limit"
+fq_assert_eq "$(mstat '.models["grok-3-mini"]')" 5 "stats models keeps the admitted count"
 sleep 3.1
 call "$FQ_KEY" "$SIMPLE"
 fq_assert_eq "$CODE" 200 "the window slides on"
 fq_mock_config '{"rate_limit":0,"window_ms":60000}'
+
+# ---- per-model limits ------------------------------------------------------------
+# chat MODEL [content]: a small request for MODEL
+chat() { call "$FQ_KEY" "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"${2:-hi}\"}]}"; }
+# codes_of N MODEL: N calls in a row; their statuses in CODES
+codes_of() {
+    CODES=""
+    for _ in $(seq 1 "$1"); do chat "$2"; CODES="$CODES${CODES:+ }$CODE"; done
+}
+TEAM_RE='[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+
+fq_curl_reset
+fq_mock_config '{"window_ms":2000,"model_limits":"grok-4:rate=3;grok-3:rate=10"}'
+start=$(date +%s%N)
+chat grok-4
+fq_assert_eq "$(header x-ratelimit-limit-requests)" 6 "grok-4 advertises 2x its own rate"
+fq_assert_eq "$(header x-ratelimit-remaining-requests)" 5 "grok-4 remaining of its own window"
+codes_of 3 grok-4
+fq_assert_eq "$CODES" "200 200 429" "grok-4 at rate=3 refuses its 4th call in the window"
+[[ "$(body | jq -r .error)" =~ ^"Too many requests for team "$TEAM_RE" and model grok-4. Please try again later or contact support to increase your rate limit."$ ]] ||
+    fq_fail "per-model request limit message: $(body)"
+fq_assert_eq "$(body | jq -r .code)" "Some resource has been exhausted" "per-model 429 code"
+fq_assert_eq "$(header x-ratelimit-remaining-requests)" 0 "per-model 429 remaining requests"
+[ -n "$(header x-ratelimit-remaining-tokens)" ] || fq_fail "per-model 429 has no remaining tokens"
+[[ "$(header retry-after)" =~ ^[0-5]$ ]] || fq_fail "per-model 429 retry-after '$(header retry-after)'"
+codes_of 5 grok-3
+fq_assert_eq "$CODES" "200 200 200 200 200" "grok-3 at rate=10 still admits"
+fq_assert_eq "$(header x-ratelimit-limit-requests)" 20 "grok-3 advertises 2x its own rate"
+fq_assert_eq "$(header x-ratelimit-remaining-requests)" 15 "grok-3 remaining of its own window"
+chat grok-4
+fq_assert_eq "$CODE" 429 "grok-4 stays refused while grok-3 is admitted"
+chat grok-3-mini
+fq_assert_eq "$CODE" 200 "an unlisted model is admitted"
+fq_assert_eq "$(header x-ratelimit-limit-requests)" 480 "an unlisted model: the key's headers"
+fq_assert_eq "$(header x-ratelimit-remaining-requests)" $((480 - 9)) \
+    "an unlisted model: the key's window over all models"
+fq_assert_le $(( ($(date +%s%N) - start) / 1000000 )) 1900 "the calls fit in one window"
+fq_assert_eq "$(mstat_c '.by_model["grok-4"] | [.requests, .admitted, .rate_limited, .rate_limited_tokens, .max_in_window]')" \
+    "[5,3,2,0,3]" "stats by_model grok-4"
+fq_assert_eq "$(mstat_c '.by_model["grok-3"] | [.requests, .admitted, .rate_limited, .max_in_window]')" \
+    "[5,5,0,5]" "stats by_model grok-3"
+fq_assert_eq "$(mstat_c '[.admitted, .rate_limited, .max_in_window]')" "[9,2,9]" \
+    "the key's counters cover every model"
+fq_assert_eq "$(mstat_c '.by_model["grok-4"] | keys')" \
+    '["admitted","max_in_window","rate_limited","rate_limited_tokens","requests","tokens"]' \
+    "by_model fields"
+fq_assert_eq "$(mstat_c '.by_model | keys')" \
+    '["grok-3","grok-3-mini","grok-4","grok-4-fast","grok-code-fast-1"]' "by_model lists every model"
+fq_assert_eq "$(mstat '[.by_model[].tokens] | add')" \
+    "$(mstat '.prompt_tokens + .completion_tokens + .reasoning_tokens')" "by_model tokens add up"
+fq_curl_reset
+chat grok-4
+fq_assert_eq "$CODE" 200 "/mock/reset empties the model's window"
+fq_assert_eq "$(mstat_c '.by_model["grok-4"] | [.requests, .max_in_window]')" "[1,1]" \
+    "/mock/reset zeroes by_model"
+
+# the key's limit still holds over all models
+fq_curl_reset
+fq_mock_config '{"rate_limit":4,"model_limits":"grok-4:rate=10"}'
+chat grok-4; chat grok-3; chat grok-4
+fq_assert_eq "$(header x-ratelimit-limit-requests)" 20 "grok-4: its own rate, not the key's"
+chat grok-3
+fq_assert_eq "$CODE" 200 "4th call within the key's limit"
+fq_assert_eq "$(header x-ratelimit-limit-requests)" 8 "grok-3: the key's rate"
+fq_assert_eq "$(header x-ratelimit-remaining-requests)" 4 "grok-3: the key's window"
+chat grok-4
+fq_assert_eq "$CODE" 429 "the key's limit refuses a model under its own"
+fq_assert_contains "$(body | jq -r .error)" "Too many requests for team " "the key's limit message"
+fq_assert_contains "$(body | jq -r .error)" " and model grok-4. " "the key's limit names the model"
+fq_assert_eq "$(mstat '.by_model["grok-4"].rate_limited')" 1 "stats: refused by the key's limit"
+
+# a token limit of the model's own
+fq_curl_reset
+fq_mock_config '{"rate_limit":0,"completion_tokens":40,"model_limits":"grok-3:tokens=40"}'
+chat grok-3
+fq_assert_eq "$CODE" 200 "an empty token window admits"
+total=$(body | jq -r .usage.total_tokens)
+fq_assert_eq "$(header x-ratelimit-limit-tokens)" 80 "grok-3 advertises 2x its own tokens"
+fq_assert_eq "$(header x-ratelimit-remaining-tokens)" $((80 - total)) "grok-3 remaining tokens"
+fq_assert_eq "$(header x-ratelimit-limit-requests)" 480 "tokens only: the key's request headers"
+chat grok-3
+fq_assert_eq "$CODE" 429 "grok-3 over its own token limit"
+[[ "$(body | jq -r .error)" =~ ^"Too many tokens for team "$TEAM_RE" and model grok-3. Please try again later or contact support to increase your rate limit."$ ]] ||
+    fq_fail "per-model token limit message: $(body)"
+fq_assert_eq "$(header x-ratelimit-remaining-tokens)" 0 "token 429 remaining tokens"
+[[ "$(header x-ratelimit-remaining-requests)" =~ ^[1-9][0-9]*$ ]] ||
+    fq_fail "token 429 remaining requests '$(header x-ratelimit-remaining-requests)'"
+chat grok-4
+fq_assert_eq "$CODE" 200 "another model is not under grok-3's tokens"
+fq_assert_eq "$(mstat_c '.by_model["grok-3"] | [.requests, .admitted, .rate_limited, .rate_limited_tokens, .tokens]')" \
+    "[2,1,1,1,$total]" "stats by_model token refusals"
+fq_assert_eq "$(mstat '.by_model["grok-4"].rate_limited_tokens')" 0 "stats by_model other model"
+
+# a bad model_limits through /mock/config: 400 with the reason, nothing changed
+while IFS='|' read -r spec why; do
+    code=$(curl -s -o "$FQ_TMP/body" -w '%{http_code}' -X POST \
+        -d "{\"model_limits\":$spec}" "$FQ_MOCK_URL/mock/config")
+    fq_assert_eq "$code" 400 "model_limits $spec is refused"
+    fq_assert_eq "$(body | jq -r .ok)" false "model_limits $spec: ok false"
+    fq_assert_contains "$(body | jq -r .error)" "model_limits" "model_limits $spec: named"
+    fq_assert_contains "$(body | jq -r .error)" "$why" "model_limits $spec: the reason"
+done <<'SPECS'
+"grok-3:toks=5"|unknown key "toks"
+"grok-3:tokens"|no '='
+"grok-3:tokens=lots"|not a whole number
+"grok-3:rate=1;grok-3:rate=2"|grok-3 is given twice
+"grok-3:rate=1;:rate=2"|empty model name
+5|wrong type
+SPECS
+chat grok-3
+fq_assert_eq "$CODE" 429 "a refused update leaves the model limits as they were"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"error_style":"soap"}' "$FQ_MOCK_URL/mock/config")
+fq_assert_eq "$code" 400 "a bad error_style is refused"
+
+# ---- OpenAI's error style ------------------------------------------------------------
+fq_curl_reset
+fq_mock_config '{"error_style":"openai","window_ms":60000,"model_limits":"grok-4:rate=1;grok-3:tokens=40"}'
+# oa_error: type, code and param of a nested error body
+oa_error() { body | jq -c '[.error.type, .error.code, .error.param]'; }
+oa_shape() {
+    fq_assert_eq "$(body | jq -c 'keys')" '["error"]' "$1: nested body"
+    fq_assert_eq "$(body | jq -c '.error | keys')" '["code","message","param","type"]' "$1: error fields"
+}
+chat grok-4
+fq_assert_eq "$CODE" 200 "openai style: a call within the limit"
+chat grok-4
+fq_assert_eq "$CODE" 429 "openai style: request limit"
+oa_shape "openai 429 requests"
+fq_assert_eq "$(oa_error)" '["requests","rate_limit_exceeded",null]' "openai 429 requests type and code"
+[[ "$(body | jq -r .error.message)" =~ ^"Rate limit reached for grok-4 in organization org-"[0-9a-f]{32}" on requests per min (RPM): Limit 1, Used 1, Requested 1. Please try again in "[0-9.]+m?s\.$ ]] ||
+    fq_fail "openai 429 requests message: $(body)"
+fq_assert_eq "$(header x-ratelimit-remaining-requests)" 0 "openai 429 remaining requests"
+chat grok-3
+prompt=$(body | jq -r .usage.prompt_tokens); total=$(body | jq -r .usage.total_tokens)
+chat grok-3
+fq_assert_eq "$CODE" 429 "openai style: token limit"
+oa_shape "openai 429 tokens"
+fq_assert_eq "$(oa_error)" '["tokens","rate_limit_exceeded",null]' "openai 429 tokens type and code"
+[[ "$(body | jq -r .error.message)" =~ ^"Rate limit reached for grok-3 in organization org-"[0-9a-f]{32}" on tokens per min (TPM): Limit 40, Used $total, Requested $prompt. Please try again in "[0-9.]+m?s\.$ ]] ||
+    fq_fail "openai 429 tokens message: $(body)"
+fq_assert_eq "$(header x-ratelimit-remaining-tokens)" 0 "openai 429 remaining tokens"
+call "" "$SIMPLE"
+fq_assert_eq "$CODE" 401 "openai style: no key"
+oa_shape "openai 401"
+fq_assert_eq "$(oa_error)" '["invalid_request_error","invalid_api_key",null]' "openai 401 no key"
+call "$WRONG" "$SIMPLE"
+fq_assert_eq "$CODE" 401 "openai style: a wrong key is a 401"
+fq_assert_eq "$(oa_error)" '["invalid_request_error","invalid_api_key",null]' "openai 401 wrong key"
+fq_assert_contains "$(body | jq -r .error.message)" "Incorrect API key provided: wr***zz" "openai 401 message"
+chat grok-9
+fq_assert_eq "$CODE" 404 "openai style: unknown model"
+oa_shape "openai 404"
+fq_assert_eq "$(oa_error)" '["invalid_request_error","model_not_found",null]' "openai 404 model"
+fq_assert_contains "$(body | jq -r .error.message)" "The model grok-9 does not exist" "openai 404 message"
+call "$FQ_KEY" '{"model":"grok-4-fast","messages":"hi"}'
+fq_assert_eq "$CODE" 400 "openai style: a bad request"
+fq_assert_eq "$(oa_error)" '["invalid_request_error",null,null]' "openai 400"
+fq_mock_config '{"model_limits":null,"fail_rate":1}'
+server_errors=0
+for _ in $(seq 1 12); do
+    chat grok-4-fast
+    case "$CODE" in
+    500|503) server_errors=$((server_errors + 1))
+             oa_shape "openai $CODE"
+             fq_assert_eq "$(oa_error)" '["server_error",null,null]' "openai $CODE type" ;;
+    502) ;;
+    *) fq_fail "fail_rate 1 answered $CODE" ;;
+    esac
+done
+fq_assert_ge "$server_errors" 1 "openai style: a JSON 5xx was seen"
+fq_mock_config '{"fail_rate":0,"credits_usd":0.000001}'
+chat grok-4-fast
+chat grok-4-fast
+fq_assert_eq "$CODE" 429 "openai style: spent credits are a 429"
+oa_shape "openai credits"
+fq_assert_eq "$(oa_error)" '["insufficient_quota","insufficient_quota",null]' "openai credits"
+fq_assert_eq "$(body | jq -r .error.message)" \
+    "You exceeded your current quota, please check your plan and billing details." \
+    "openai credits message"
+code=$(curl -s -o "$FQ_TMP/body" -w '%{http_code}' "$FQ_MOCK_URL/v2/nothing")
+fq_assert_eq "$code" 404 "openai style: unknown route"
+oa_shape "openai no route"
+fq_mock_config '{"error_style":"xai","credits_usd":0,"completion_tokens":null}'
+call "" "$SIMPLE"
+fq_assert_eq "$(body | jq -c 'keys')" '["code","error"]' "back to xAI's flat bodies"
 
 # ---- credits, blocked key, key rotation ---------------------------------------
 fq_curl_reset
@@ -239,6 +460,7 @@ fq_assert_ge "$(mstat .spend_ticks)" 1 "truncated 200s are billed"
 # ---- reset zeroes everything ----------------------------------------------------
 curl -sf -X POST "$FQ_MOCK_URL/mock/reset" | jq -e '.ok == true' >/dev/null || fq_fail "/mock/reset reply"
 fq_assert_eq "$(mstat '[.requests, .admitted, .ok, .rate_limited, .auth_failures, .spend_ticks, .prompt_tokens, .max_in_window, .faults.truncated] | add')" 0 "stats after reset"
+fq_assert_eq "$(mstat '[.by_model[][]] | add')" 0 "by_model after reset"
 fq_assert_eq "$(mstat '.status | length')" 0 "status counts after reset"
 call "$FQ_KEY" "$SIMPLE"
 fq_assert_eq "$CODE" 200 "serving after reset"
