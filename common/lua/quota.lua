@@ -48,8 +48,9 @@
 --                 learned rates climb back once per window: quickly up to
 --                 99% of the rate that last drew a 429, then, while the
 --                 model is busy, probing above it in steps that double
---                 every window without a 429 (3%, 6%, 12%, ...), the way
---                 TCP finds new bandwidth, up to the ceiling;
+--                 every second window without a 429 (1%, 1%, 2%, 2%, 4%,
+--                 ... up to 50%), the way TCP finds new bandwidth, up to
+--                 the ceiling;
 --   rate_limited  a request limit (or one that does not say): at most once
 --                 per window, near the known limit (noise) the request
 --                 rate steps down 2%; far over it, it drops to 97% of the
@@ -81,8 +82,9 @@ local MIN_RATE = 0.05        -- calls per second, the floor
 local MIN_TOKEN_RATE = 100   -- tokens per minute, the floor
 local NEAR_STEP = 0.98       -- a 429 near the known limit: the rate's cut
 local CLIMB_TO = 0.99        -- the quick climb ends this far under it
-local PROBE_FIRST = 0.03     -- the first probe above it, then doubling
-local PROBE_MAX = 1.0        -- the largest probe step (the rate doubles)
+local PROBE_FIRST = 0.01     -- the first probes above it, doubling every
+local PROBE_DOUBLING = 2     -- this many busy windows without a 429
+local PROBE_MAX = 0.5        -- the largest probe step
 local BUSY = 0.8             -- a window this full of successes is busy
 local MODEL_TTL_MS = 7 * 86400000   -- a model unused this long is forgotten
 
@@ -214,7 +216,7 @@ end
 
 -- One climbing step of a learned rate, once per window: quickly to just
 -- under the rate that drew the last 429, then probing above it while the
--- model is busy, in steps that double every window without a 429.
+-- model is busy, in steps that double every second window without a 429.
 -- Returns the new rate, or nil for no change.
 local function climb(rq, prefix, rate, ceiling, busy, window)
     local last_up = get(rq, prefix .. 'last_increase_ms', 0)
@@ -229,7 +231,8 @@ local function climb(rq, prefix, rate, ceiling, busy, window)
         new = math.min(target, rate + math.max(ceiling * 0.02, (target - rate) / 2))
     elseif busy then
         local streak = redis.call('HINCRBY', rq, prefix .. 'probe_streak', 1)
-        new = rate * (1 + math.min(PROBE_MAX, PROBE_FIRST * 2 ^ (streak - 1)))
+        local doublings = math.floor((streak - 1) / PROBE_DOUBLING)
+        new = rate * (1 + math.min(PROBE_MAX, PROBE_FIRST * 2 ^ doublings))
     else
         return nil
     end
