@@ -53,6 +53,9 @@ warm_s=3
 true_limit=20
 memory_tasks=600
 export FLEETQ_LOG_LEVEL=warn DAILY_BUDGET_USD=0 GROK_MAX_RETRIES=10 FLEETQ_BACKOFF_BASE_MS=1000
+# the mock limits the key as a whole here (one window for ceo's and
+# memory's models), so the quota is the key's too
+export FLEETQ_LIMIT_SCOPE=key
 
 now() { date +%s.%N; }
 now_ms() { date +%s%3N; }
