@@ -179,6 +179,11 @@ int fq_quota_extend(fq_redis *r, const fq_config *cfg, const char *const *call_i
     return run(r, &a, bad, NULL, NULL);
 }
 
+int fq_quota_breaker_rank(const char *state)
+{
+    return strcmp(state, "open") == 0 ? 2 : strcmp(state, "half_open") == 0 ? 1 : 0;
+}
+
 int fq_quota_resume(fq_redis *r, fq_redis_cb cb, void *data)
 {
     fq_argv a;

@@ -91,6 +91,11 @@ int fq_quota_release(fq_redis *r, const fq_config *cfg, const char *call_id, con
                      int64_t held_ticks, int64_t day, int64_t est_tokens);
 /* Extends the leases of the given calls' slots (the worker's heartbeat). */
 int fq_quota_extend(fq_redis *r, const fq_config *cfg, const char *const *call_ids, int n);
+/* A breaker state ("closed", "half_open", "open", as quota.lua writes it)
+ * as the number /metrics shows and the worst of several is picked by:
+ * 0, 1, 2. */
+int fq_quota_breaker_rank(const char *state);
+
 /* Lifts a fleet pause; cb gets the reply (the pause that was lifted). */
 int fq_quota_resume(fq_redis *r, fq_redis_cb cb, void *data);
 

@@ -18,6 +18,7 @@
  * the full set; keep the defaults in step with finish.lua and claim.lua.
  */
 #include "metrics.h"
+#include "quota.h"
 
 #include <errno.h>
 #include <math.h>
@@ -255,11 +256,6 @@ static void read_state(const fq_field *f, size_t n, int64_t now_ms, double defau
     s->breaker_opened = fq_fields_int(f, n, "breaker_opened", 0);
 }
 
-static int breaker_rank(const char *b)
-{
-    return strcmp(b, "open") == 0 ? 2 : strcmp(b, "half_open") == 0 ? 1 : 0;
-}
-
 /* The fleet's figures from its states: rates and counts add up, the worst
  * breaker and any freeze stand for all. */
 static void sum_states(fq_metrics *m)
@@ -276,7 +272,7 @@ static void sum_states(fq_metrics *m)
         m->decreases += s->decreases;
         m->rate_limited += s->rate_limited;
         m->breaker_opened += s->breaker_opened;
-        if (breaker_rank(s->breaker) > breaker_rank(m->breaker))
+        if (fq_quota_breaker_rank(s->breaker) > fq_quota_breaker_rank(m->breaker))
             snprintf(m->breaker, sizeof(m->breaker), "%s", s->breaker);
     }
 }

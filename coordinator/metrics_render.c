@@ -4,6 +4,7 @@
  * escaped, histograms cumulative with _sum and _count.
  */
 #include "metrics.h"
+#include "quota.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -99,11 +100,6 @@ static void labelled_d(FILE *out, const char *name, const char *l1, const char *
     fputc('\n', out);
 }
 
-static int breaker_state(const char *b)
-{
-    return strcmp(b, "open") == 0 ? 2 : strcmp(b, "half_open") == 0 ? 1 : 0;
-}
-
 static void per_role(FILE *out, const char *name, const char *type, const char *help,
                      const int64_t *v)
 {
@@ -189,7 +185,7 @@ static double state_value(const fq_metrics_model *s, enum state_figure what)
     case STATE_DECREASES: return (double)s->decreases;
     case STATE_RATE_LIMITED: return (double)s->rate_limited;
     case STATE_FROZEN: return s->frozen;
-    case STATE_BREAKER: return breaker_state(s->breaker);
+    case STATE_BREAKER: return fq_quota_breaker_rank(s->breaker);
     case STATE_BREAKER_OPENED: return (double)s->breaker_opened;
     }
     return 0;
@@ -222,6 +218,28 @@ static void for_each_state(FILE *out, const fq_metrics *m, const char *name,
     }
 }
 
+/* The series of the quota's states, each a sample per model. */
+static const struct state_series {
+    const char *name, *type, *help;
+    enum state_figure what;
+} state_series[] = {
+    {"fleetq_rate_effective_per_second", "gauge",
+     "Effective rate of calls, adapted to the provider's 429s (per model).", STATE_RATE},
+    {"fleetq_rate_ceiling_per_second", "gauge",
+     "GROK_RATE_LIMIT_RPM (or the model's own rpm) / 60, per model.", STATE_CEILING},
+    {"fleetq_token_rate_per_minute", "gauge",
+     "Token rate learned from token 429s, per model (absent while none).", STATE_TOKEN_RATE},
+    {"fleetq_rate_decreases_total", "counter", "Times a 429 lowered the rate, per model.",
+     STATE_DECREASES},
+    {"fleetq_rate_limited_total", "counter", "429 rate-limit answers, per model.",
+     STATE_RATE_LIMITED},
+    {"fleetq_frozen", "gauge", "1 while a 429 holds the model (per model).", STATE_FROZEN},
+    {"fleetq_breaker_state", "gauge", "Circuit breaker, per model: 0 closed, 1 half-open, 2 open.",
+     STATE_BREAKER},
+    {"fleetq_breaker_opened_total", "counter", "Times the circuit breaker opened, per model.",
+     STATE_BREAKER_OPENED},
+};
+
 static void render_quota(FILE *out, const fq_metrics *m)
 {
     family(out, "fleetq_spend_usd_today", "gauge", "Spent from the daily budget today (UTC), USD.");
@@ -237,33 +255,17 @@ static void render_quota(FILE *out, const fq_metrics *m)
                "Left of the daily budget today, USD (absent when there is no cap).");
         sample_usd(out, "fleetq_budget_left_usd", left > 0 ? left : 0);
     }
-    family(out, "fleetq_rate_effective_per_second", "gauge",
-           "Effective rate of calls, adapted to the provider's 429s (per model).");
-    for_each_state(out, m, "fleetq_rate_effective_per_second", STATE_RATE);
-    family(out, "fleetq_rate_ceiling_per_second", "gauge",
-           "GROK_RATE_LIMIT_RPM (or the model's own rpm) / 60, per model.");
-    for_each_state(out, m, "fleetq_rate_ceiling_per_second", STATE_CEILING);
-    family(out, "fleetq_token_rate_per_minute", "gauge",
-           "Token rate learned from token 429s, per model (absent while none).");
-    for_each_state(out, m, "fleetq_token_rate_per_minute", STATE_TOKEN_RATE);
-    family(out, "fleetq_rate_decreases_total", "counter", "Times a 429 lowered the rate, per model.");
-    for_each_state(out, m, "fleetq_rate_decreases_total", STATE_DECREASES);
-    family(out, "fleetq_rate_limited_total", "counter", "429 rate-limit answers, per model.");
-    for_each_state(out, m, "fleetq_rate_limited_total", STATE_RATE_LIMITED);
-    family(out, "fleetq_frozen", "gauge", "1 while a 429 holds the model (per model).");
-    for_each_state(out, m, "fleetq_frozen", STATE_FROZEN);
+    for (size_t i = 0; i < sizeof(state_series) / sizeof(state_series[0]); i++) {
+        const struct state_series *ss = &state_series[i];
+        family(out, ss->name, ss->type, ss->help);
+        for_each_state(out, m, ss->name, ss->what);
+    }
     family(out, "fleetq_paused", "gauge",
            "1 while the fleet is paused for this reason (key rejected, no credits).");
     labelled(out, "fleetq_paused", "reason", "key_rejected", NULL, NULL,
              strcmp(m->paused, "key_rejected") == 0);
     labelled(out, "fleetq_paused", "reason", "no_credits", NULL, NULL,
              strcmp(m->paused, "no_credits") == 0);
-    family(out, "fleetq_breaker_state", "gauge",
-           "Circuit breaker, per model: 0 closed, 1 half-open, 2 open.");
-    for_each_state(out, m, "fleetq_breaker_state", STATE_BREAKER);
-    family(out, "fleetq_breaker_opened_total", "counter",
-           "Times the circuit breaker opened, per model.");
-    for_each_state(out, m, "fleetq_breaker_opened_total", STATE_BREAKER_OPENED);
     family(out, "fleetq_inflight_calls", "gauge", "API calls in flight across the fleet.");
     sample_ll(out, "fleetq_inflight_calls", m->inflight);
 }

@@ -26,6 +26,7 @@
 #include "cost.h"
 #include "ctl.h"
 #include "keys.h"
+#include "quota.h"
 #include "record.h"
 
 #define BY_ROLE_LIMIT 5000      /* most members of a set counted by role */
@@ -197,11 +198,6 @@ static const redisReply *nonempty(const redisReply *v)
     return v != NULL && v->len > 0 ? v : NULL;
 }
 
-static int breaker_rank(const char *b)
-{
-    return strcmp(b, "open") == 0 ? 2 : strcmp(b, "half_open") == 0 ? 1 : 0;
-}
-
 static void view_state(const redisReply *h, long long now, state_view *s)
 {
     const redisReply *v = nonempty(fq_ctl_hash_get(h, "rate_per_s"));
@@ -239,7 +235,7 @@ static void add_state(state_view *sum, const state_view *m)
         sum->frozen_left_ms = m->frozen_left_ms;
         sum->frozen_until_ms = m->frozen_until_ms;
     }
-    if (breaker_rank(m->breaker) > breaker_rank(sum->breaker)) {
+    if (fq_quota_breaker_rank(m->breaker) > fq_quota_breaker_rank(sum->breaker)) {
         sum->breaker = m->breaker;
         sum->breaker_left_ms = m->breaker_left_ms;
     }

@@ -46,11 +46,9 @@
 -- and the outcome steers the model's state:
 --   ok            breaker closed, pause lifted (a probe succeeded); the
 --                 learned rates climb back once per window: quickly up to
---                 99% of the rate that last drew a 429, then, while the
---                 model is busy, probing above it in steps that double
---                 every second window without a 429 (1%, 1%, 2%, 2%, 4%,
---                 ... up to 50%), the way TCP finds new bandwidth, up to
---                 the ceiling;
+--                 99% of the rate that last drew a 429, then probing above
+--                 it in steps that double every third window without a
+--                 429 (0.25% up to 2%), up to the ceiling;
 --   rate_limited  a request limit (or one that does not say): at most once
 --                 per window, near the known limit (noise) the request
 --                 rate steps down 2%; far over it, it drops to 97% of the
@@ -82,10 +80,9 @@ local MIN_RATE = 0.05        -- calls per second, the floor
 local MIN_TOKEN_RATE = 100   -- tokens per minute, the floor
 local NEAR_STEP = 0.98       -- a 429 near the known limit: the rate's cut
 local CLIMB_TO = 0.99        -- the quick climb ends this far under it
-local PROBE_FIRST = 0.01     -- the first probes above it, doubling every
-local PROBE_DOUBLING = 2     -- this many busy windows without a 429
-local PROBE_MAX = 0.5        -- the largest probe step
-local BUSY = 0.8             -- a window this full of successes is busy
+local PROBE_FIRST = 0.0025   -- the first probes above it, doubling every
+local PROBE_DOUBLING = 3     -- this many windows without a 429
+local PROBE_MAX = 0.02       -- the largest probe step
 local MODEL_TTL_MS = 7 * 86400000   -- a model unused this long is forgotten
 
 local function num(v, d) return tonumber(v) or d end
@@ -215,10 +212,10 @@ local function span_of(oks, window)
 end
 
 -- One climbing step of a learned rate, once per window: quickly to just
--- under the rate that drew the last 429, then probing above it while the
--- model is busy, in steps that double every second window without a 429.
--- Returns the new rate, or nil for no change.
-local function climb(rq, prefix, rate, ceiling, busy, window)
+-- under the rate that drew the last 429, then probing above it in steps
+-- that double every third window without a 429. Returns the new rate, or
+-- nil for no change.
+local function climb(rq, prefix, rate, ceiling, window)
     local last_up = get(rq, prefix .. 'last_increase_ms', 0)
     local last_down = get(rq, prefix .. 'last_decrease_ms', 0)
     if rate >= ceiling or now - last_up < window or now - last_down < 2 * window then
@@ -227,14 +224,12 @@ local function climb(rq, prefix, rate, ceiling, busy, window)
     local bad = get(rq, prefix .. 'known_bad', ceiling)
     local target = CLIMB_TO * bad
     local new
-    if rate < target - 1e-6 then
+    if rate < target - 0.01 then   -- (rates are stored to 3 decimals)
         new = math.min(target, rate + math.max(ceiling * 0.02, (target - rate) / 2))
-    elseif busy then
+    else
         local streak = redis.call('HINCRBY', rq, prefix .. 'probe_streak', 1)
         local doublings = math.floor((streak - 1) / PROBE_DOUBLING)
         new = rate * (1 + math.min(PROBE_MAX, PROBE_FIRST * 2 ^ doublings))
-    else
-        return nil
     end
     redis.call('HSET', rq, prefix .. 'last_increase_ms', fmt(now))
     return math.min(new, ceiling)
@@ -472,20 +467,17 @@ if op == 'settle' then
             redis.call('HSET', q, 'paused', '', 'pause_reason', '', 'resumed_at_ms', fmt(now))
         end
         if L.adaptive then
-            local calls, tokens = successes(oks, window)
             -- the request rate climbs back
             if ceiling > 0 and redis.call('HGET', rq, 'rate_learned') == '1' then
                 local rate = request_rate(rq, L.rpm, true)
-                local new = climb(rq, 'rate_', rate, ceiling, calls >= BUSY * rate * window / 1000,
-                    window)
+                local new = climb(rq, 'rate_', rate, ceiling, window)
                 if new then redis.call('HSET', rq, 'rate_per_s', fmt3(new)) end
             end
             -- and so does a learned token rate (towards the ceiling, or
             -- for ever upwards without one)
             if tlearned then
                 local top = L.tpm > 0 and L.tpm or math.huge
-                local new = climb(rq, 'tpm_', trate, top, tokens >= BUSY * trate * window / 60000,
-                    window)
+                local new = climb(rq, 'tpm_', trate, top, window)
                 if new then
                     if new >= L.tpm and L.tpm > 0 then
                         redis.call('HDEL', rq, 'tpm_rate')   -- back at the ceiling

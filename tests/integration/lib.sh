@@ -93,7 +93,7 @@ fq_assert_contains() { # haystack needle what
 fq_free_port() {
     local p
     for _ in $(seq 1 200); do
-        p=$(( (RANDOM << 1 | RANDOM & 1) % 28000 + 20000 ))
+        p=$(( (RANDOM << 1 | RANDOM & 1) % 12000 + 20000 ))   # under the ephemeral range (32768-), where clients bind
         if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return 0; fi
     done
     return 1

@@ -208,6 +208,8 @@ fq_wait_for 15 fq_status_is s-retry retrying || fq_fail "s-retry not retrying"
 fq_mock_config '{"fail_rate": 0, "latency_ms": 4000}'
 fq_submit id s-slow role code prompt "slow" >/dev/null
 fq_wait_for 15 fq_status_is s-slow running || fq_fail "s-slow not running"
+# running (claimed) comes before the call's slot: wait for the call itself
+fq_wait_for 10 fq_mock_inflight_is 1 || fq_fail "s-slow's call is not at the provider"
 fq_wait_for 10 fq_zcard_is 'fleetq:{q}:ready:memory' 5 ||
     fq_fail "the memory tasks are not queued"
 
