@@ -47,16 +47,20 @@
 --   ok            breaker closed, pause lifted (a probe succeeded); the
 --                 learned rates climb back once per window: quickly up to
 --                 99% of the rate that last drew a 429, then probing above
---                 it in steps that double every third window without a
---                 429 (0.25% up to 2%), up to the ceiling;
+--                 it in steps that start at 0.3% and triple each window
+--                 without a 429 (token rates: double), up to 50% and the
+--                 ceiling: small near the known limit, where
+--                 the provider's noise is, and fast once past it;
 --   rate_limited  a request limit (or one that does not say): at most once
---                 per window, near the known limit (noise) the request
---                 rate steps down 2%; far over it, it drops to 97% of the
---                 successes of the last window and the model freezes for
---                 FLEETQ_FREEZE_MS; a further 429 in that window holds the
---                 model for two slots. A token limit does the same to the
---                 token rate, measured in tokens of the last window, and
---                 leaves the request rate alone;
+--                 per window, measured against the successes of the last
+--                 window(s): when most calls got through the limit is near
+--                 and the request rate steps down to 98% of what got
+--                 through (at most 10%); far over it, to 97% of it, and the
+--                 model freezes for FLEETQ_FREEZE_MS; a further 429 in that
+--                 window holds the model for two slots. A token limit does
+--                 the same to the token rate, measured in tokens, and
+--                 leaves the request rate alone; a refused call's token
+--                 estimate is not refunded, so refusals are paced too;
 --   failure       (5xx, timeout, network) counts towards the breaker;
 --   key_rejected, no_credits   pause the whole fleet with the reason.
 --
@@ -78,11 +82,15 @@ local NOLIMITS_RETRY_MS = 200
 local PAUSED_RECHECK_MS = 5000
 local MIN_RATE = 0.05        -- calls per second, the floor
 local MIN_TOKEN_RATE = 100   -- tokens per minute, the floor
-local NEAR_STEP = 0.98       -- a 429 near the known limit: the rate's cut
+local NEAR_STEP = 0.98       -- a 429 near the limit: the rate's cut
+local FAR_SHARE = 0.75       -- fewer successes than this share of the rate: far over
 local CLIMB_TO = 0.99        -- the quick climb ends this far under it
-local PROBE_FIRST = 0.0025   -- the first probes above it, doubling every
-local PROBE_DOUBLING = 3     -- this many windows without a 429
-local PROBE_MAX = 0.02       -- the largest probe step
+local PROBE_FIRST = 0.003    -- the first probe step above it, growing
+local PROBE_GROWTH = 3       -- this many times each window without a 429
+local TOKEN_PROBE_GROWTH = 2 -- (token rates more gently: a few large calls
+                             -- make a window's tokens vary)
+local PROBE_MAX = 0.5        -- the largest probe step
+local CEILING_HOLD = 3       -- windows under the ceiling after a 429 there
 local MODEL_TTL_MS = 7 * 86400000   -- a model unused this long is forgotten
 
 local function num(v, d) return tonumber(v) or d end
@@ -184,10 +192,13 @@ local function token_rate(rq, tpm, adaptive)
     return tpm, false
 end
 
--- The token bucket: a minute's worth of a configured ceiling, a window's
--- worth of a learned rate (the provider's window is what was measured).
+-- The token bucket: a minute's worth of a configured ceiling (the user
+-- gave tokens per minute), a quarter of a window's worth of a learned rate
+-- (the provider's window is what was measured, and a bucket of C refilling
+-- at r lets C + r * W into a window of W: a bigger one bursts over the
+-- limit). A call larger than the bucket waits for a full one and takes it.
 local function bucket_level(rq, rate, learned, window)
-    local capacity = learned and rate * math.max(window, 1000) / 60000 or rate
+    local capacity = learned and rate * math.max(window, 1000) / 60000 / 4 or rate
     local v = redis.call('HMGET', rq, 'tpm_tokens', 'tpm_ms')
     local level = math.min(capacity, num(v[1], capacity) + (now - num(v[2], now)) * rate / 60000)
     return level, capacity
@@ -211,11 +222,54 @@ local function span_of(oks, window)
     return window, oldest
 end
 
+-- The history a step down measures: one window right after a raise (older
+-- successes were granted at a lower rate), else span_of's.
+local function measure_span(rq, prefix, oks, window)
+    local span, oldest = span_of(oks, window)
+    if now - get(rq, prefix .. 'last_increase_ms', 0) < 2 * window then span = window end
+    return span, oldest
+end
+
+-- How a learned rate steps down after a 429, given what got through in the
+-- measured span (under saturation a provider admits its limit per window,
+-- so that is its true limit). Near the limit (most calls got through):
+-- just under what got through, at most 10% at once, no freeze. Far over it
+-- (the limit fell, or was never learned): just under what got through, and
+-- a freeze (Retry-After is a hint, believed within sane bounds). Returns
+-- the new rate, the rate known to be too much, and the freeze.
+local function step_down(rate, measured, retry_after, freeze)
+    if measured >= FAR_SHARE * rate then
+        local new = math.max(0.9 * rate, math.min(NEAR_STEP * rate, NEAR_STEP * measured))
+        return new, math.min(rate, math.max(measured, new)), 0
+    end
+    local hold = retry_after >= 0 and retry_after or freeze
+    hold = math.max(freeze, math.min(hold, 2 * freeze))
+    if measured <= 0 then return 0.5 * rate, rate, hold end
+    return math.min(0.95 * rate, 0.97 * measured), measured, hold
+end
+
+-- Less than a window of history: the fleet has just started.
+local function in_first_window(oldest, window)
+    return #oldest == 0 or now - tonumber(oldest[2]) < window
+end
+
+-- A 429 in the first window: the provider refuses until that window has
+-- passed, so the model freezes until then, the ceo class too. Returns the
+-- freeze.
+local function first_window_freeze(rq, oldest, hold, window)
+    local started = #oldest > 0 and tonumber(oldest[2]) or now
+    hold = math.max(hold, window - (now - started))
+    redis.call('HSET', rq, 'frozen_all_until_ms', fmt(now + hold))
+    return hold
+end
+
 -- One climbing step of a learned rate, once per window: quickly to just
 -- under the rate that drew the last 429, then probing above it in steps
--- that double every third window without a 429. Returns the new rate, or
--- nil for no change.
-local function climb(rq, prefix, rate, ceiling, window)
+-- that grow `growth` times each window without a 429, the way TCP finds
+-- new bandwidth: small near the known limit (where the provider's noise
+-- is), growing fast once past it (the limit has risen). Returns the new
+-- rate, or nil for no change.
+local function climb(rq, prefix, rate, ceiling, window, growth)
     local last_up = get(rq, prefix .. 'last_increase_ms', 0)
     local last_down = get(rq, prefix .. 'last_decrease_ms', 0)
     if rate >= ceiling or now - last_up < window or now - last_down < 2 * window then
@@ -224,12 +278,17 @@ local function climb(rq, prefix, rate, ceiling, window)
     local bad = get(rq, prefix .. 'known_bad', ceiling)
     local target = CLIMB_TO * bad
     local new
-    if rate < target - 0.01 then   -- (rates are stored to 3 decimals)
+    -- (rates are stored rounded: tokens to units, requests to 3 decimals)
+    if rate < target * 0.999 - 0.001 then
         new = math.min(target, rate + math.max(ceiling * 0.02, (target - rate) / 2))
     else
         local streak = redis.call('HINCRBY', rq, prefix .. 'probe_streak', 1)
-        local doublings = math.floor((streak - 1) / PROBE_DOUBLING)
-        new = rate * (1 + math.min(PROBE_MAX, PROBE_FIRST * 2 ^ doublings))
+        new = rate * (1 + math.min(PROBE_MAX, PROBE_FIRST * growth ^ (streak - 1)))
+        -- a 429 at the ceiling: there is nothing above it to find, so the
+        -- rate goes back to it only after a stable stretch
+        if bad >= CLIMB_TO * ceiling and new >= CLIMB_TO * bad and streak <= CEILING_HOLD then
+            new = rate
+        end
     end
     redis.call('HSET', rq, prefix .. 'last_increase_ms', fmt(now))
     return math.min(new, ceiling)
@@ -440,6 +499,9 @@ if op == 'settle' then
     publish_budget(spent + billed, reserved, L == NO_LIMITS and get(q, 'budget_cap_ticks', 0) or L.cap)
 
     local trate, tlearned = token_rate(rq, L.rate_on and L.tpm or 0, L.adaptive)
+    -- a refused call keeps its estimate: refunded, the tokens would let the
+    -- next call in at once, and refusals would not be paced at all
+    if outcome == 'rate_limited' then used_tokens = math.max(used_tokens, est_tokens) end
     if trate > 0 and est_tokens ~= used_tokens then
         -- settle the estimate to the real usage: refund, or charge the rest
         -- (the bucket may go below zero; later calls then wait it out)
@@ -470,14 +532,14 @@ if op == 'settle' then
             -- the request rate climbs back
             if ceiling > 0 and redis.call('HGET', rq, 'rate_learned') == '1' then
                 local rate = request_rate(rq, L.rpm, true)
-                local new = climb(rq, 'rate_', rate, ceiling, window)
+                local new = climb(rq, 'rate_', rate, ceiling, window, PROBE_GROWTH)
                 if new then redis.call('HSET', rq, 'rate_per_s', fmt3(new)) end
             end
             -- and so does a learned token rate (towards the ceiling, or
             -- for ever upwards without one)
             if tlearned then
                 local top = L.tpm > 0 and L.tpm or math.huge
-                local new = climb(rq, 'tpm_', trate, top, window)
+                local new = climb(rq, 'tpm_', trate, top, window, TOKEN_PROBE_GROWTH)
                 if new then
                     if new >= L.tpm and L.tpm > 0 then
                         redis.call('HDEL', rq, 'tpm_rate')   -- back at the ceiling
@@ -493,18 +555,22 @@ if op == 'settle' then
         redis.call('HINCRBY', rq, 'rate_limited_tokens', 1)
         if L.adaptive and now - get(rq, 'tpm_last_decrease_ms', 0) >= window then
             -- what the provider really let through: the tokens of the
-            -- successes of the last window(s), per minute
-            local span = span_of(oks, window)
+            -- successes, per minute; without a ceiling or a learned rate
+            -- that is where the rate starts
+            local span, oldest = measure_span(rq, 'tpm_', oks, window)
             local _, tokens = successes(oks, span)
             local measured = tokens * 60000 / span
             local cur = trate > 0 and trate or measured
-            local bad = measured > 0 and math.min(cur, measured) or 0.5 * cur
-            local new = math.max(MIN_TOKEN_RATE, math.min(0.95 * cur, 0.95 * bad))
-            if cur <= 0 then new = math.max(MIN_TOKEN_RATE, est_tokens * 60000 / window) end
+            local new, bad, hold = step_down(cur, measured, retry_after, freeze)
+            if cur <= 0 then new, bad = est_tokens * 60000 / window, 0 end
+            new = math.max(MIN_TOKEN_RATE, new)
+            if in_first_window(oldest, window) then
+                hold = first_window_freeze(rq, oldest, hold, window)
+            end
             redis.call('HSET', rq, 'tpm_rate', fmt(new), 'tpm_known_bad', fmt(math.max(bad, new)),
                 'tpm_last_decrease_ms', fmt(now), 'tpm_probe_streak', 0,
                 'tpm_tokens', 0, 'tpm_ms', fmt(now),
-                'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + freeze)))
+                'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
             redis.call('HINCRBY', rq, 'token_decreases', 1)
         end
     elseif outcome == 'rate_limited' then
@@ -512,36 +578,15 @@ if op == 'settle' then
         redis.call('HINCRBY', rq, 'rate_limited', 1)
         if L.adaptive and ceiling > 0 and now - get(rq, 'rate_last_decrease_ms', 0) >= window then
             local rate = request_rate(rq, L.rpm, true)
-            -- what the provider really let through: the successes in the
-            -- last window(s) (a provider admits at most its limit per
-            -- window, so under saturation this is its true limit)
-            local span, oldest = span_of(oks, window)
-            local measured = successes(oks, span) * 1000 / span
-            -- Near the limit (the rate is at or above what last drew a 429,
-            -- and the successes bear it out) a 429 is the provider's noise:
-            -- step down a little. Far over it: go to just under what got
-            -- through and freeze the model.
-            local known = get(rq, 'rate_known_bad', rate)
-            local near = rate <= 1.03 * known and measured >= 0.85 * rate
-            local bad, new, hold
-            if near then
-                bad, new, hold = rate, NEAR_STEP * rate, 0
-            else
-                bad = math.min(rate, math.max(measured, 0.9 * rate))
-                if measured < 0.75 * rate then bad = measured end
-                new = math.min(0.95 * rate, 0.97 * bad)
-                -- Retry-After is a hint: believed only within sane bounds
-                hold = retry_after >= 0 and retry_after or freeze
-                hold = math.max(freeze, math.min(hold, 2 * freeze))
-            end
-            if #oldest == 0 or now - tonumber(oldest[2]) < window then
-                -- less than a window of history (just started): everything
-                -- that got through so far fits in one provider window, so
-                -- that count is its limit per window: the successes so far
-                -- and the calls granted before this one still running (the
-                -- provider admitted them before it refused this one).
-                -- Without any, halve. Freeze until that first window has
-                -- passed (the provider will refuse until then).
+            local span, oldest = measure_span(rq, 'rate_', oks, window)
+            local new, bad, hold = step_down(rate, successes(oks, span) * 1000 / span,
+                retry_after, freeze)
+            if in_first_window(oldest, window) then
+                -- everything that got through so far fits in one provider
+                -- window, so that count is its limit per window: the
+                -- successes so far and the calls granted before this one
+                -- still running (the provider admitted them before it
+                -- refused this one). Without any, halve.
                 local got = redis.call('ZCARD', oks)
                 if my_lease then
                     local prefix = model .. '|'
@@ -558,9 +603,7 @@ if op == 'settle' then
                 else
                     new, bad = 0.5 * rate, rate
                 end
-                local started = #oldest > 0 and tonumber(oldest[2]) or now
-                hold = math.max(hold, window - (now - started))
-                redis.call('HSET', rq, 'frozen_all_until_ms', fmt(now + hold))
+                hold = first_window_freeze(rq, oldest, hold, window)
             end
             new = math.max(MIN_RATE, new)
             redis.call('HSET', rq, 'rate_known_bad', fmt3(bad), 'rate_per_s', fmt3(new),
