@@ -353,22 +353,10 @@ static int change(fq_ctl *ctl, int set, char **words, int n)
 
 static int run(fq_ctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int json = 0, c;
-    optind = 0;
-    opterr = 0;
-    /* "+": options only before the words, so values like "-" stay words */
-    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j': json = 1; break;
-        case 'h': help(); return FQ_CTL_OK;
-        default: return fq_ctl_bad_option(&fq_ctl_cmd_limits, c, argv);
-        }
-    }
+    int json;
+    int rc = fq_ctl_json_options(&fq_ctl_cmd_limits, help, 1, argc, argv, &json);
+    if (rc >= 0)
+        return rc;
     if (optind == argc) {
         if (fq_ctl_connect(ctl) != 0)
             return fq_ctl_exit(ctl);

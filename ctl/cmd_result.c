@@ -294,21 +294,10 @@ int fq_ctl_result_show(fq_ctl *ctl, const char *id, int json)
 
 static int run(fq_ctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int json = 0, c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j': json = 1; break;
-        case 'h': help(); return FQ_CTL_OK;
-        default: return fq_ctl_bad_option(&fq_ctl_cmd_result, c, argv);
-        }
-    }
+    int json;
+    int rc = fq_ctl_json_options(&fq_ctl_cmd_result, help, 0, argc, argv, &json);
+    if (rc >= 0)
+        return rc;
     if (optind >= argc)
         return fq_ctl_usage_error(&fq_ctl_cmd_result, "no task id given");
     if (argc - optind > 1)

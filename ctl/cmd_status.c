@@ -55,21 +55,10 @@ static void help(void)
 
 static int run(fq_ctl *ctl, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int json = 0, c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j': json = 1; break;
-        case 'h': help(); return FQ_CTL_OK;
-        default: return fq_ctl_bad_option(&fq_ctl_cmd_status, c, argv);
-        }
-    }
+    int json;
+    int rc = fq_ctl_json_options(&fq_ctl_cmd_status, help, 0, argc, argv, &json);
+    if (rc >= 0)
+        return rc;
     if (optind < argc)
         return fq_ctl_usage_error(&fq_ctl_cmd_status, "unexpected argument \"%.40s\"",
                                   argv[optind]);

@@ -145,6 +145,14 @@ int fq_ctl_parse_count(const fq_ctl_command *cmd, const char *option, const char
  * (c is getopt's '?' or ':'). Returns 2. */
 int fq_ctl_bad_option(const fq_ctl_command *cmd, int c, char **argv);
 
+/* Parses the options of a command whose only ones are --json and --help
+ * (help() prints its text). With words_first, options stop at the first
+ * word, so that words like "-" stay words. Returns -1 to go on, with *json
+ * set and optind at the first word, else the exit status (help shown, or
+ * a usage error). */
+int fq_ctl_json_options(const fq_ctl_command *cmd, void (*help)(void), int words_first,
+                        int argc, char **argv, int *json);
+
 /* Reads a number of seconds from min to max (fractions allowed, "1.5")
  * for an option. Returns 0 with the value in *out, or 2 after a usage
  * error naming the option. */

@@ -74,6 +74,28 @@ int fq_ctl_bad_option(const fq_ctl_command *cmd, int c, char **argv)
     return fq_ctl_usage_error(cmd, "unknown option -%c", optopt);
 }
 
+int fq_ctl_json_options(const fq_ctl_command *cmd, void (*help)(void), int words_first,
+                        int argc, char **argv, int *json)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    *json = 0;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, words_first ? "+:h" : ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': *json = 1; break;
+        case 'h': help(); return FQ_CTL_OK;
+        default: return fq_ctl_bad_option(cmd, c, argv);
+        }
+    }
+    return -1;
+}
+
 void fq_ctl_put_field(FILE *out, const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {

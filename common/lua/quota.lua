@@ -47,15 +47,16 @@
 --   ok            breaker closed, pause lifted (a probe succeeded); the
 --                 learned rates climb back once per window: quickly up to
 --                 99% of the rate that last drew a 429, then probing above
---                 it in steps that start at 0.3% and triple each window
---                 without a 429 (token rates: double), up to 50% and the
---                 ceiling: small near the known limit, where
---                 the provider's noise is, and fast once past it;
+--                 it in steps that start at 0.5% and double each window
+--                 without a 429, up to 50% and the ceiling: small near
+--                 the known limit, where the provider's noise is, and
+--                 fast once past it (after a 429 at the ceiling, back to
+--                 it only after three quiet windows);
 --   rate_limited  a request limit (or one that does not say): at most once
 --                 per window, measured against the successes of the last
 --                 window(s): when most calls got through the limit is near
 --                 and the request rate steps down to 98% of what got
---                 through (at most 10%); far over it, to 97% of it, and the
+--                 through; far over it, to 97% of it, and the
 --                 model freezes for FLEETQ_FREEZE_MS; a further 429 in that
 --                 window holds the model for two slots. A token limit does
 --                 the same to the token rate, measured in tokens, and
@@ -85,10 +86,8 @@ local MIN_TOKEN_RATE = 100   -- tokens per minute, the floor
 local NEAR_STEP = 0.98       -- a 429 near the limit: the rate's cut
 local FAR_SHARE = 0.75       -- fewer successes than this share of the rate: far over
 local CLIMB_TO = 0.99        -- the quick climb ends this far under it
-local PROBE_FIRST = 0.003    -- the first probe step above it, growing
-local PROBE_GROWTH = 3       -- this many times each window without a 429
-local TOKEN_PROBE_GROWTH = 2 -- (token rates more gently: a few large calls
-                             -- make a window's tokens vary)
+local PROBE_FIRST = 0.005    -- the first probe step above it, doubling
+                             -- each window without a 429
 local PROBE_MAX = 0.5        -- the largest probe step
 local CEILING_HOLD = 3       -- windows under the ceiling after a 429 there
 local MODEL_TTL_MS = 7 * 86400000   -- a model unused this long is forgotten
@@ -233,14 +232,14 @@ end
 -- How a learned rate steps down after a 429, given what got through in the
 -- measured span (under saturation a provider admits its limit per window,
 -- so that is its true limit). Near the limit (most calls got through):
--- just under what got through, at most 10% at once, no freeze. Far over it
+-- just under what got through, no freeze. Far over it
 -- (the limit fell, or was never learned): just under what got through, and
 -- a freeze (Retry-After is a hint, believed within sane bounds). Returns
 -- the new rate, the rate known to be too much, and the freeze.
 local function step_down(rate, measured, retry_after, freeze)
     if measured >= FAR_SHARE * rate then
-        local new = math.max(0.9 * rate, math.min(NEAR_STEP * rate, NEAR_STEP * measured))
-        return new, math.min(rate, math.max(measured, new)), 0
+        local got = math.min(rate, measured)
+        return NEAR_STEP * got, got, 0
     end
     local hold = retry_after >= 0 and retry_after or freeze
     hold = math.max(freeze, math.min(hold, 2 * freeze))
@@ -265,11 +264,11 @@ end
 
 -- One climbing step of a learned rate, once per window: quickly to just
 -- under the rate that drew the last 429, then probing above it in steps
--- that grow `growth` times each window without a 429, the way TCP finds
+-- that double each window without a 429, the way TCP finds
 -- new bandwidth: small near the known limit (where the provider's noise
 -- is), growing fast once past it (the limit has risen). Returns the new
 -- rate, or nil for no change.
-local function climb(rq, prefix, rate, ceiling, window, growth)
+local function climb(rq, prefix, rate, ceiling, window)
     local last_up = get(rq, prefix .. 'last_increase_ms', 0)
     local last_down = get(rq, prefix .. 'last_decrease_ms', 0)
     if rate >= ceiling or now - last_up < window or now - last_down < 2 * window then
@@ -283,7 +282,7 @@ local function climb(rq, prefix, rate, ceiling, window, growth)
         new = math.min(target, rate + math.max(ceiling * 0.02, (target - rate) / 2))
     else
         local streak = redis.call('HINCRBY', rq, prefix .. 'probe_streak', 1)
-        new = rate * (1 + math.min(PROBE_MAX, PROBE_FIRST * growth ^ (streak - 1)))
+        new = rate * (1 + math.min(PROBE_MAX, PROBE_FIRST * 2 ^ (streak - 1)))
         -- a 429 at the ceiling: there is nothing above it to find, so the
         -- rate goes back to it only after a stable stretch
         if bad >= CLIMB_TO * ceiling and new >= CLIMB_TO * bad and streak <= CEILING_HOLD then
@@ -532,14 +531,14 @@ if op == 'settle' then
             -- the request rate climbs back
             if ceiling > 0 and redis.call('HGET', rq, 'rate_learned') == '1' then
                 local rate = request_rate(rq, L.rpm, true)
-                local new = climb(rq, 'rate_', rate, ceiling, window, PROBE_GROWTH)
+                local new = climb(rq, 'rate_', rate, ceiling, window)
                 if new then redis.call('HSET', rq, 'rate_per_s', fmt3(new)) end
             end
             -- and so does a learned token rate (towards the ceiling, or
             -- for ever upwards without one)
             if tlearned then
                 local top = L.tpm > 0 and L.tpm or math.huge
-                local new = climb(rq, 'tpm_', trate, top, window, TOKEN_PROBE_GROWTH)
+                local new = climb(rq, 'tpm_', trate, top, window)
                 if new then
                     if new >= L.tpm and L.tpm > 0 then
                         redis.call('HDEL', rq, 'tpm_rate')   -- back at the ceiling

@@ -5,7 +5,8 @@
 # one decrease, an effective rate below 12/s after the first 429s, at most
 # 10% of all calls answered 429 over 200 tasks, every task done. Then the
 # provider's limit is raised to 30/s at run time and the effective rate must
-# climb again within about 15 s.
+# reach 90% of it within 10 windows (12 s: a decrease holds the climb for
+# two), with at most 2% of the calls since then answered 429.
 . "$(dirname "$0")/lib.sh"
 
 now() { date +%s.%N; }
@@ -65,9 +66,7 @@ fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE status='done'")" "$n" "
 
 # ---------------------------------------------------------------------------
 # Recovery: the provider now allows 30/s; a steady backlog of new tasks.
-# Watched for 15 s: the effective rate must climb above both its low point
-# and its value at the change, by at least 0.2/s (several increase steps,
-# not a rounding artefact).
+# Watched for 15 s: the effective rate must reach 27/s (90%) within 12 s.
 at_change=$(fq_mquota grok-code-fast-1 rate_per_s)
 fq_mock_config '{"rate_limit": 30}' || fq_fail "POST /mock/config refused rate_limit"
 t_change=$(now)
@@ -82,6 +81,12 @@ peak=$(awk -v t="$t_rel" '$1 + 0 >= t + 0 && $2 != "none" { if ($2 + 0 > max) ma
 last5=$(awk -v a="$(jq .ok <<<"$stats")" -v b="$ok_10" -v t0="$t_10" -v t1="$t_15" 'BEGIN { printf "%.1f", (a - b) / (t1 - t0) }')
 fq_log "recovery: rate_per_s $at_change at the change (low $low), highest in the 15 s after it $peak, now $(fq_mquota grok-code-fast-1 rate_per_s); provider ok calls/s over the last 5 s: $last5 (limit now 30); 429s since the change: $(( $(jq .rate_limited <<<"$stats") - limited ))"
 fq_log "rate_per_s after the change (every 10th sample): $(awk -v t="$t_rel" '$1 + 0 >= t + 0 && ++k % 10 == 1 { printf "%s:%s ", $1, $2 }' "$samples")"
-awk -v p="$peak" -v l="$low" -v c="$at_change" 'BEGIN { exit !(p >= l + 0.2 && p >= c + 0.2) }' ||
-    fq_fail "effective rate did not climb within 15 s of the provider allowing 30/s: highest $peak, low point $low, at the change $at_change (needed +0.2 over both)"
+reached=$(awk -v t="$t_rel" '$1 + 0 >= t + 0 && $2 != "none" && $2 + 0 >= 27 { printf "%.1f", $1 - t; exit }' "$samples")
+fq_log "recovery: 90% of the new limit reached ${reached:-never} s after the change"
+[ -n "$reached" ] || fq_fail "effective rate never reached 27/s (90% of 30) within 15 s of the raise: highest $peak"
+awk -v r="$reached" 'BEGIN { exit !(r <= 12) }' ||
+    fq_fail "effective rate took ${reached}s to reach 27/s (90% of 30), expected at most 12 s"
+calls_since=$(( $(jq .requests <<<"$stats") - calls ))
+limited_since=$(( $(jq .rate_limited <<<"$stats") - limited ))
+fq_assert_le $((limited_since * 50)) "$calls_since" "429s since the raise x 50 against the calls since (at most 2%)"
 fq_pass
