@@ -54,9 +54,10 @@
 --                 it only after three quiet windows);
 --   rate_limited  a request limit (or one that does not say): at most once
 --                 per window, measured against the successes of the last
---                 window(s): when most calls got through the limit is near
---                 and the request rate steps down to 98% of what got
---                 through; far over it, to 97% of it, and the
+--                 window(s): nearly all got through (90%: the provider's
+--                 noise), the request rate steps down 2%; most (75%), to
+--                 98% of what got through; fewer, far over the limit, to
+--                 97% of it, and the
 --                 model freezes for FLEETQ_FREEZE_MS; a further 429 in that
 --                 window holds the model for two slots. A token limit does
 --                 the same to the token rate, measured in tokens, and
@@ -84,6 +85,7 @@ local PAUSED_RECHECK_MS = 5000
 local MIN_RATE = 0.05        -- calls per second, the floor
 local MIN_TOKEN_RATE = 100   -- tokens per minute, the floor
 local NEAR_STEP = 0.98       -- a 429 near the limit: the rate's cut
+local NOISE_SHARE = 0.9      -- successes of at least this share of the rate: at the limit
 local FAR_SHARE = 0.75       -- fewer successes than this share of the rate: far over
 local CLIMB_TO = 0.99        -- the quick climb ends this far under it
 local PROBE_FIRST = 0.005    -- the first probe step above it, doubling
@@ -231,16 +233,15 @@ end
 
 -- How a learned rate steps down after a 429, given what got through in the
 -- measured span (under saturation a provider admits its limit per window,
--- so that is its true limit). Near the limit (most calls got through):
--- just under what got through, no freeze. Far over it
+-- so that is its true limit). At the limit (nearly all got through: the
+-- provider's noise) a small step down; over it (most got through) just
+-- under what got through; neither freezes. Far over it
 -- (the limit fell, or was never learned): just under what got through, and
 -- a freeze (Retry-After is a hint, believed within sane bounds). Returns
 -- the new rate, the rate known to be too much, and the freeze.
 local function step_down(rate, measured, retry_after, freeze)
-    if measured >= FAR_SHARE * rate then
-        local got = math.min(rate, measured)
-        return NEAR_STEP * got, got, 0
-    end
+    if measured >= NOISE_SHARE * rate then return NEAR_STEP * rate, rate, 0 end
+    if measured >= FAR_SHARE * rate then return NEAR_STEP * measured, measured, 0 end
     local hold = retry_after >= 0 and retry_after or freeze
     hold = math.max(freeze, math.min(hold, 2 * freeze))
     if measured <= 0 then return 0.5 * rate, rate, hold end
