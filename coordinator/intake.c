@@ -88,8 +88,13 @@ static void cancel_entry(struct fq_intake *in, const char *entry_id, const redis
     if (value->type != REDIS_REPLY_STRING || !fq_id_valid(value->str, value->len)) {
         fq_log(FQ_LOG_WARN, "cancel.refused", FQ_LS, "entry", entry_id, FQ_LS, "reason",
                "cancel: not a task id (1-128 of A-Za-z0-9._:-)", FQ_LEND);
+        /* consumed like every other entry: acknowledged and deleted (sent
+         * together, so Redis gets both or, with the connection lost,
+         * neither, and the entry is read again) */
         rc = fq_redis_command(c->redis, on_recorded, in, "XACK %s %s %s", FQ_KEY_SUBMIT,
                               FQ_GROUP_INTAKE, entry_id);
+        if (rc == 0)
+            fq_redis_command(c->redis, NULL, NULL, "XDEL %s %s", FQ_KEY_SUBMIT, entry_id);
     } else {
         char reason[128];
         snprintf(reason, sizeof(reason), "cancelled by operator (fleetq:submit entry %s)",

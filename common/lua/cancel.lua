@@ -23,7 +23,7 @@ local slots = {ceo = 5, code = 6, quality = 7, memory = 8}
 local ended = {done = true, failed = true, rejected = true, expired = true, cancelled = true}
 
 if entry ~= '' then
-    redis.call('XACK', submit, group, entry)
+    fq_consumed(submit, group, entry)
 end
 
 local key = fq_task_key(id)

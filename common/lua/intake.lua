@@ -1,6 +1,7 @@
--- intake.lua -- records one validated submission and acknowledges it, in
--- one step, so a crash can never leave a submission both acknowledged and
--- unrecorded (or recorded twice).
+-- intake.lua -- records one validated submission and consumes it
+-- (acknowledged and deleted from the submit stream), in one step, so a
+-- crash can never leave a submission both consumed and unrecorded (or
+-- recorded twice).
 --
 -- KEYS: 1 task hash, 2 role ready queue, 3 delayed set, 4 role marker,
 --       5 events stream, 6 results stream, 7 submit stream, 8 sequence
@@ -19,7 +20,7 @@ local now = fq_now_ms()
 -- A repeated id is not run twice; only a rejected one may be submitted anew.
 local existing = redis.call('HGET', task, 'status')
 if existing and existing ~= 'rejected' then
-    redis.call('XACK', submit, group, entry)
+    fq_consumed(submit, group, entry)
     fq_event(events, maxlen, id, 'duplicate', role, {'entry', entry, 'current', existing})
     return {'duplicate', existing}
 end
@@ -39,7 +40,7 @@ if mode == 'reject' then
     fq_final_record(results, id)
     fq_event(events, maxlen, id, 'rejected', role, {'error', reason})
     redis.call('EXPIRE', task, FQ_RESULT_TTL)
-    redis.call('XACK', submit, group, entry)
+    fq_consumed(submit, group, entry)
     return {'rejected', 'rejected'}
 end
 
@@ -57,5 +58,5 @@ else
 end
 redis.call('HSET', task, 'status', status)
 fq_event(events, maxlen, id, status, role, {'priority', priority})
-redis.call('XACK', submit, group, entry)
+fq_consumed(submit, group, entry)
 return {status, status}

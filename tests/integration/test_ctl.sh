@@ -84,9 +84,9 @@ fq_ctl submit role code prompt "first task"
 fq_assert_eq "$CTL_RC" 0 "submit"
 grep -qE '^[0-9]+-[0-9]+$' <<<"$CTL_OUT" || fq_fail "submit printed '$CTL_OUT', not an entry id"
 first=$CTL_OUT
-fq_assert_eq "$(fq_redis XRANGE fleetq:submit "$first" "$first" | sed -n 2,5p | xargs)" \
-    "role code prompt first task" "the entry submit wrote"
 fq_assert_eq "$(fq_done_status "$first")" done "the task submit printed the id of"
+fq_assert_eq "$(fq_redis HMGET "fleetq:task:$first" role prompt | xargs)" \
+    "code first task" "the task submit wrote"
 
 fq_ctl submit id s-wait role code prompt "wait for me" --wait 30
 fq_assert_eq "$CTL_RC" 0 "submit --wait of a task that ends done"

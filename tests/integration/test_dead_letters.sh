@@ -241,5 +241,11 @@ fq_ctl requeue ttl-1
 fq_assert_eq "$CTL_RC" 0 "requeue of an expired task"
 fq_assert_eq "$(fq_done_status ttl-1 20)" done "ttl-1 requeued (its ttl no longer applies)"
 
+# a cancel entry whose id names no task is consumed too: after every
+# cancel and submission above, the submit stream is empty
+fq_submit cancel 'not a task id!' >/dev/null
+subs_left() { [ "$(fq_redis XLEN fleetq:submit)" = 0 ]; }
+fq_wait_for 10 subs_left || fq_fail "fleetq:submit still holds $(fq_redis XLEN fleetq:submit) entries"
+
 kill -0 "$FQ_COORD_PID" || fq_fail "the coordinator died"
 fq_pass

@@ -130,6 +130,8 @@ fq_assert_eq "$(fq_sql "SELECT count(*) FROM attempts a JOIN tasks t ON t.id = a
                          WHERE t.status = 'rejected'")" 0 "attempts of rejected submissions"
 fq_assert_eq "$(jq .requests <<<"$(fq_mock_stats)")" "$(fq_sql "SELECT count(*) FROM attempts")" \
     "provider calls against attempt rows"
+# every submission, valid or not, was consumed from the submit stream
+fq_assert_eq "$(fq_redis XLEN fleetq:submit)" 0 "entries left in fleetq:submit"
 # memory flat: what the last three rounds added, with the warm-up behind
 fq_assert_le $(( rss[3] - rss[0] )) 4096 "coordinator RSS growth over rounds 2-4 (kB)"
 

@@ -64,6 +64,11 @@ sleep 1
 fq_assert_eq "$(jq .requests <<<"$(fq_mock_stats)")" 200 "calls after a repeated id"
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE id='t-001'")" 1 "rows for t-001"
 
+# Every submission was consumed: the submit stream holds none of them
+# (the repeated id included), and nothing is pending in its group.
+fq_assert_eq "$(fq_redis XLEN fleetq:submit)" 0 "entries left in fleetq:submit"
+fq_assert_eq "$(fq_redis XPENDING fleetq:submit coordinators | head -n 1)" 0 "entries pending in fleetq:submit"
+
 # The events stream saw every state change.
 fq_assert_ge "$(fq_redis XLEN fleetq:events)" 600 "events (queued, running, done per task)"
 fq_pass

@@ -14,6 +14,13 @@ local function fq_task_key(id)
     return 'fleetq:task:' .. id
 end
 
+-- A stream entry consumed for good: acknowledged and deleted, so that the
+-- stream holds only what is still to be read (the store keeps the rest).
+local function fq_consumed(stream, group, entry)
+    redis.call('XACK', stream, group, entry)
+    redis.call('XDEL', stream, entry)
+end
+
 -- One line on the events stream for a state change.
 local function fq_event(events, maxlen, id, status, role, extra)
     local args = {'XADD', events, 'MAXLEN', '~', maxlen, '*', 'id', id, 'status', status}
