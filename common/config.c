@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "cost.h"
+#include "keys.h"
 #include "log.h"
 #include "text.h"
 
@@ -673,6 +674,16 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
     } else if (fq_config_parse_redis_url(cfg, NULL, err, errlen) != 0) {  /* the default */
         return -1;
     }
+    if (read_str("FLEETQ_KEY_PREFIX", FQ_KEY_PREFIX_DEFAULT, cfg->key_prefix,
+                 sizeof(cfg->key_prefix), err, errlen) != 0)
+        return -1;
+    char prefix_err[160];
+    if (fq_keys_init(cfg->key_prefix, prefix_err, sizeof(prefix_err)) != 0)
+        return fq_text_fail(err, errlen, "FLEETQ_KEY_PREFIX: %s, got %s", prefix_err,
+                            fq_config_show(&sh, cfg->key_prefix));
+    if (read_int32("FLEETQ_RESULT_TTL", 86400, 1, 30 * 86400, &cfg->result_ttl_s, err,
+                   errlen) != 0)
+        return -1;
     if (read_base_url(cfg, err, errlen) != 0)
         return -1;
     if (read_str("FLEETQ_DB", DEFAULT_DB, cfg->db_path, sizeof(cfg->db_path), err, errlen) != 0)

@@ -41,6 +41,9 @@ typedef struct fq_config {
     char api_key_file[512];       /* the file it came from, "" when from the env */
     char base_url[512];           /* XAI_BASE_URL, no trailing slash */
     char db_path[512];            /* FLEETQ_DB */
+    char key_prefix[72];          /* FLEETQ_KEY_PREFIX, default fleetq (keys.h) */
+    int result_ttl_s;             /* FLEETQ_RESULT_TTL: an ended task's hash and done
+                                     marker live this long once stored, default 86400 */
     int http_port;                /* PORT or FLEETQ_HTTP_PORT */
 
     int64_t rate_limit_rpm;       /* GROK_RATE_LIMIT_RPM */

@@ -60,23 +60,32 @@ void fq_argv_free(fq_argv *a)
     fq_argv_init(a);
 }
 
+/* Marks the vector broken: it is never sent (see fields.h). */
+static int argv_failed(fq_argv *a)
+{
+    a->failed = 1;
+    return -1;
+}
+
 int fq_argv_add(fq_argv *a, const char *s, size_t len)
 {
+    if (a->failed)
+        return -1;
     if (a->argc == a->cap) {
         int cap = a->cap ? a->cap * 2 : 16;
         char **argv = realloc(a->argv, sizeof(*argv) * (size_t)cap);
         if (argv == NULL)
-            return -1;
+            return argv_failed(a);
         a->argv = argv;
         size_t *argvlen = realloc(a->argvlen, sizeof(*argvlen) * (size_t)cap);
         if (argvlen == NULL)
-            return -1;
+            return argv_failed(a);
         a->argvlen = argvlen;
         a->cap = cap;
     }
     char *copy = malloc(len + 1);
     if (copy == NULL)
-        return -1;
+        return argv_failed(a);
     if (len)
         memcpy(copy, s, len);
     copy[len] = '\0';
@@ -101,12 +110,12 @@ int fq_argv_addf(fq_argv *a, const char *fmt, ...)
     int n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
     if (n < 0)
-        return -1;
+        return argv_failed(a);
     if ((size_t)n < sizeof(small))
         return fq_argv_add(a, small, (size_t)n);
     char *big = malloc((size_t)n + 1);
     if (big == NULL)
-        return -1;
+        return argv_failed(a);
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -132,4 +141,9 @@ int fq_argv_pairll(fq_argv *a, const char *name, long long v)
     if (fq_argv_adds(a, name) != 0)
         return -1;
     return fq_argv_addll(a, v);
+}
+
+int fq_argv_ok(const fq_argv *a)
+{
+    return !a->failed;
 }

@@ -34,12 +34,16 @@ typedef struct fq_argv {
     int cap;
     char **argv;      /* each element owned, NUL-terminated for debugging */
     size_t *argvlen;
+    int failed;       /* an append failed: the vector is incomplete */
 } fq_argv;
 
 void fq_argv_init(fq_argv *a);
 void fq_argv_free(fq_argv *a);
-/* Each append copies its bytes. Return 0, or -1 on allocation failure
- * (after which the vector stays usable but incomplete: callers free it). */
+/* Each append copies its bytes. Return 0, or -1 on allocation failure.
+ * A failure is sticky: every later append fails too, so no element is
+ * skipped with the next ones shifted into its place, and a failed vector
+ * is never sent (fq_redis_argv and fq_redis_script refuse it); callers
+ * just free it. */
 int fq_argv_add(fq_argv *a, const char *s, size_t len);
 int fq_argv_adds(fq_argv *a, const char *s);
 int fq_argv_addf(fq_argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -47,5 +51,7 @@ int fq_argv_addll(fq_argv *a, long long v);
 /* Appends name then value (value may be NULL: appended as ""). */
 int fq_argv_pair(fq_argv *a, const char *name, const char *value);
 int fq_argv_pairll(fq_argv *a, const char *name, long long v);
+/* 1 when every append so far succeeded. */
+int fq_argv_ok(const fq_argv *a);
 
 #endif

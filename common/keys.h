@@ -1,80 +1,77 @@
 /* keys.h -- the names of fleetq's Redis keys, in one place.
  *
- * User-facing keys are easy to type (fleetq:submit, fleetq:task:<id>,
- * fleetq:done:<id>, fleetq:events, fleetq:quota). Internal keys carry the
- * hash tag {q} so that they share one slot.
+ * Every name starts with the fleet's key prefix (FLEETQ_KEY_PREFIX, default
+ * "fleetq"). User-facing keys are easy to type: <prefix>:submit,
+ * <prefix>:task:<id>, <prefix>:done:<id>, <prefix>:events, <prefix>:quota,
+ * <prefix>:limits. Internal keys are <prefix>:{q}:<name>, so that with the
+ * default prefix they share one slot. On a Redis Cluster the prefix holds a
+ * hash tag ("{fleetq}"): its tag then decides the slot of every key of the
+ * fleet, so every script's keys are in one slot. Scripts never build a key
+ * name: each is given every key it touches, in KEYS.
+ *
+ * The set is built once (fq_keys_init, from the configuration); before
+ * that, fq_keys() answers with the default prefix.
  */
 #ifndef FQ_KEYS_H
 #define FQ_KEYS_H
 
-#include <stdio.h>
+#include <stddef.h>
 
 #include "fields.h"
 #include "task.h"
 
-#define FQ_KEY_SUBMIT   "fleetq:submit"
-#define FQ_KEY_EVENTS   "fleetq:events"
-#define FQ_KEY_QUOTA    "fleetq:quota"
-#define FQ_KEY_DELAYED  "fleetq:{q}:delayed"
-#define FQ_KEY_LEASES   "fleetq:{q}:leases"
-#define FQ_KEY_RESULTS  "fleetq:{q}:results"
-#define FQ_KEY_SEQ      "fleetq:{q}:seq"
-#define FQ_KEY_WORKERS  "fleetq:{q}:workers"    /* registry: "host:pid:role" by last
-                                                   heartbeat ms (heartbeat.lua) */
-#define FQ_KEY_METRICS  "fleetq:{q}:metrics"    /* counters for /metrics (finish.lua and
-                                                   claim.lua name it too) */
-#define FQ_KEY_INFLIGHT "fleetq:{q}:inflight"   /* quota: leased call slots */
-#define FQ_KEY_OKS      "fleetq:{q}:oks"        /* quota: recent successes (":<model>" for
-                                                   a model's own) */
-#define FQ_KEY_MODELS   "fleetq:{q}:models"     /* quota: the models seen, by last grant ms */
-#define FQ_KEY_DEAD     "fleetq:{q}:dead"       /* dead letters: failed ids by finish ms
-                                                   (the Lua prelude names it too) */
+#define FQ_KEY_PREFIX_DEFAULT "fleetq"
+#define FQ_KEY_PREFIX_MAX 64
+#define FQ_KEY_MAX (FQ_KEY_PREFIX_MAX + FQ_ID_MAX + 64)
+
+typedef struct fq_keyset {
+    char prefix[FQ_KEY_PREFIX_MAX + 1];
+    int tagged;                       /* the prefix holds a hash tag: one slot */
+    char submit[FQ_KEY_MAX];          /* the submissions stream */
+    char events[FQ_KEY_MAX];          /* state changes, trimmed to FQ_EVENTS_MAXLEN */
+    char quota[FQ_KEY_MAX];           /* the fleet quota (":<model>" for a model's state) */
+    char limits[FQ_KEY_MAX];          /* the fleet's limits and budget (limits.h) */
+    char delayed[FQ_KEY_MAX];         /* delayed tasks and retries by due ms */
+    char expiry[FQ_KEY_MAX];          /* tasks with a ttl by expiry ms */
+    char leases[FQ_KEY_MAX];          /* running tasks by lease expiry ms */
+    char results[FQ_KEY_MAX];         /* records waiting for the store */
+    char seq[FQ_KEY_MAX];             /* FIFO sequence within a priority */
+    char workers[FQ_KEY_MAX];         /* registry: "host:pid:role" by last heartbeat ms */
+    char metrics[FQ_KEY_MAX];         /* counters for /metrics */
+    char inflight[FQ_KEY_MAX];        /* quota: leased call slots */
+    char oks[FQ_KEY_MAX];             /* quota: recent successes (":<model>" for a model's) */
+    char models[FQ_KEY_MAX];          /* quota: the models seen, by last grant ms */
+    char dead[FQ_KEY_MAX];            /* dead letters: failed ids by finish ms */
+    char ready[FQ_ROLE_COUNT][FQ_KEY_MAX];    /* a role's queue, by score */
+    char marker[FQ_ROLE_COUNT][FQ_KEY_MAX];   /* wakes a role's idle workers */
+} fq_keyset;
 
 #define FQ_GROUP_INTAKE "coordinators"
 #define FQ_GROUP_STORE  "store"
 
-#define FQ_EVENTS_MAXLEN "100000"           /* approximate trim of fleetq:events */
-#define FQ_RESULT_TTL_S  "604800"           /* finished task hashes live 7 days */
+#define FQ_EVENTS_MAXLEN "100000"         /* approximate trim of <prefix>:events */
+#define FQ_ENDED_TTL_S   "604800"         /* an ended task's hash lives at most 7 days
+                                             until the store has it (then the result
+                                             ttl, FLEETQ_RESULT_TTL) */
 
-#define FQ_KEY_MAX (FQ_ID_MAX + 64)
+/* Checks prefix (1..64 printable characters, no space; a '{' opens a hash
+ * tag closed by '}' with something between) and builds the set. Returns
+ * 0, or -1 with the reason in err. */
+int fq_keys_init(const char *prefix, char *err, size_t errlen);
+const fq_keyset *fq_keys(void);
 
-static inline const char *fq_key_ready(fq_role role, char *buf, size_t len)
-{
-    snprintf(buf, len, "fleetq:{q}:ready:%s", fq_role_name(role));
-    return buf;
-}
+const char *fq_key_task(const char *id, char *buf, size_t len);   /* <prefix>:task:<id> */
+const char *fq_key_done(const char *id, char *buf, size_t len);   /* <prefix>:done:<id> */
 
-static inline const char *fq_key_marker(fq_role role, char *buf, size_t len)
-{
-    snprintf(buf, len, "fleetq:{q}:marker:%s", fq_role_name(role));
-    return buf;
-}
-
-static inline const char *fq_key_task(const char *id, char *buf, size_t len)
-{
-    snprintf(buf, len, "fleetq:task:%s", id);
-    return buf;
-}
+/* Appends the hash key of the task id[0..len) to a; returns fq_argv's
+ * result. */
+int fq_argv_add_task_key(fq_argv *a, const char *id, size_t len);
+int fq_argv_add_done_key(fq_argv *a, const char *id, size_t len);   /* <prefix>:done:<id> */
 
 /* The keys and arguments of cancel.lua (see there): the task id, the
- * reason, and the fleetq:submit entry to acknowledge ("" for none). */
-static inline void fq_cancel_args(fq_argv *a, const char *id, size_t idlen, const char *reason,
-                                  const char *entry)
-{
-    char ready[FQ_KEY_MAX];
-    fq_argv_adds(a, FQ_KEY_DELAYED);
-    fq_argv_adds(a, FQ_KEY_EVENTS);
-    fq_argv_adds(a, FQ_KEY_RESULTS);
-    fq_argv_adds(a, FQ_KEY_SUBMIT);
-    for (int role = 0; role < FQ_ROLE_COUNT; role++)
-        fq_argv_adds(a, fq_key_ready((fq_role)role, ready, sizeof(ready)));
-    fq_argv_add(a, id, idlen);
-    fq_argv_adds(a, reason);
-    fq_argv_adds(a, FQ_EVENTS_MAXLEN);
-    fq_argv_adds(a, FQ_RESULT_TTL_S);
-    fq_argv_adds(a, entry);
-    fq_argv_adds(a, FQ_GROUP_INTAKE);
-}
-#define FQ_CANCEL_NKEYS (4 + FQ_ROLE_COUNT)
+ * reason, and the <prefix>:submit entry to acknowledge ("" for none). */
+int fq_cancel_args(fq_argv *a, const char *id, size_t idlen, const char *reason,
+                   const char *entry);
+#define FQ_CANCEL_NKEYS (6 + FQ_ROLE_COUNT)
 
 #endif

@@ -32,7 +32,6 @@
 
 #include "fields.h"
 
-#define FQ_KEY_LIMITS "fleetq:limits"
 #define FQ_MODEL_NAME_MAX 64
 #define FQ_MODEL_LIMITS_MAX 64      /* models with an entry of their own */
 

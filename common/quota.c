@@ -22,10 +22,11 @@ typedef struct reserve_req {
  * the operation. */
 static int start_call(fq_argv *a, const char *model, const char *op)
 {
-    return fq_argv_adds(a, FQ_KEY_QUOTA) | fq_argv_adds(a, FQ_KEY_INFLIGHT) |
-           fq_argv_adds(a, FQ_KEY_OKS) | fq_argv_adds(a, FQ_KEY_LIMITS) |
-           fq_argv_addf(a, FQ_KEY_QUOTA ":%s", model) | fq_argv_addf(a, FQ_KEY_OKS ":%s", model) |
-           fq_argv_adds(a, FQ_KEY_MODELS) | fq_argv_adds(a, op);
+    return fq_argv_adds(a, fq_keys()->quota) | fq_argv_adds(a, fq_keys()->inflight) |
+           fq_argv_adds(a, fq_keys()->oks) | fq_argv_adds(a, fq_keys()->limits) |
+           fq_argv_addf(a, "%s:%s", fq_keys()->quota, model) |
+           fq_argv_addf(a, "%s:%s", fq_keys()->oks, model) |
+           fq_argv_adds(a, fq_keys()->models) | fq_argv_adds(a, op);
 }
 
 static int run(fq_redis *r, fq_argv *a, int bad, fq_redis_cb cb, void *data)
@@ -196,7 +197,7 @@ int fq_quota_publish_limits(fq_redis *r, const fq_config *cfg, const char *op, c
 {
     fq_argv a;
     fq_argv_init(&a);
-    int bad = fq_argv_adds(&a, FQ_KEY_LIMITS) | fq_argv_adds(&a, op) | fq_argv_adds(&a, who) |
+    int bad = fq_argv_adds(&a, fq_keys()->limits) | fq_argv_adds(&a, op) | fq_argv_adds(&a, who) |
               fq_config_limits_argv(cfg, &a);
     int rc = bad ? -1 : fq_redis_script(r, "limits", 1, &a, cb, data);
     fq_argv_free(&a);

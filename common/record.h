@@ -16,6 +16,19 @@
 
 #include "fields.h"
 
+/* The fields of a task's hash that a client following it reads
+ * (fleetqctl result): what the hash keeps, with its id and `stored` mark,
+ * once the store has the task (stored.lua, for FLEETQ_RESULT_TTL). */
+enum {
+    FQ_FOLLOW_STATUS, FQ_FOLLOW_ROLE, FQ_FOLLOW_PRIORITY, FQ_FOLLOW_MODEL, FQ_FOLLOW_ATTEMPTS,
+    FQ_FOLLOW_MAX_ATTEMPTS, FQ_FOLLOW_ERROR, FQ_FOLLOW_OUTPUT, FQ_FOLLOW_FINISH_REASON,
+    FQ_FOLLOW_PROMPT_TOKENS, FQ_FOLLOW_COMPLETION_TOKENS, FQ_FOLLOW_REASONING_TOKENS,
+    FQ_FOLLOW_CACHED_TOKENS, FQ_FOLLOW_COST_TICKS, FQ_FOLLOW_LATENCY, FQ_FOLLOW_SUBMITTED,
+    FQ_FOLLOW_STARTED, FQ_FOLLOW_FINISHED, FQ_FOLLOW_WORKER,
+    FQ_FOLLOW_COUNT
+};
+extern const char *const fq_follow_fields[FQ_FOLLOW_COUNT];
+
 typedef struct fq_attempt_record {
     char *task_id;
     int64_t n;              /* 1-based attempt number */

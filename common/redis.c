@@ -163,6 +163,8 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *data)
 
 int fq_redis_argv(fq_redis *r, fq_redis_cb cb, void *data, const fq_argv *a)
 {
+    if (!fq_argv_ok(a))
+        return -1;  /* an element is missing: never send a shifted command */
     pending *p = pending_new(r, cb, data, -1);
     if (p == NULL)
         return -1;
@@ -204,6 +206,8 @@ static int build_script_call(fq_argv *out, const char *verb, const char *body, i
 int fq_redis_script(fq_redis *r, const char *name, int nkeys, const fq_argv *args,
                     fq_redis_cb cb, void *data)
 {
+    if (!fq_argv_ok(args))
+        return -1;  /* an element is missing: never send shifted arguments */
     int i = script_index(name);
     if (i < 0) {
         fq_log(FQ_LOG_ERROR, "redis.unknown_script", FQ_LS, "script", name, FQ_LEND);

@@ -74,8 +74,8 @@ static void on_main_state(fq_redis *r, int connected, void *data)
     if (!connected)
         return;
     publish_limits(c, c->limits_published ? "init" : "publish");
-    fq_coordinator_ensure_group(c, FQ_KEY_SUBMIT, FQ_GROUP_INTAKE);
-    fq_coordinator_ensure_group(c, FQ_KEY_RESULTS, FQ_GROUP_STORE);
+    fq_coordinator_ensure_group(c, fq_keys()->submit, FQ_GROUP_INTAKE);
+    fq_coordinator_ensure_group(c, fq_keys()->results, FQ_GROUP_STORE);
     fq_intake_kick(c->intake);
     fq_persist_kick(c->persist);
 }

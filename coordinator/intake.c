@@ -1,4 +1,4 @@
-/* intake.c -- reads submissions from fleetq:submit and records each one.
+/* intake.c -- reads submissions from <prefix>:submit and records each one.
  *
  * Entries are read with XREADGROUP in batches: first this consumer's own
  * pending entries (read before a crash but never acknowledged), then new
@@ -91,18 +91,20 @@ static void cancel_entry(struct fq_intake *in, const char *entry_id, const redis
         /* consumed like every other entry: acknowledged and deleted (sent
          * together, so Redis gets both or, with the connection lost,
          * neither, and the entry is read again) */
-        rc = fq_redis_command(c->redis, on_recorded, in, "XACK %s %s %s", FQ_KEY_SUBMIT,
+        const char *submit = fq_keys()->submit;
+        rc = fq_redis_command(c->redis, on_recorded, in, "XACK %s %s %s", submit,
                               FQ_GROUP_INTAKE, entry_id);
         if (rc == 0)
-            fq_redis_command(c->redis, NULL, NULL, "XDEL %s %s", FQ_KEY_SUBMIT, entry_id);
+            fq_redis_command(c->redis, NULL, NULL, "XDEL %s %s", submit, entry_id);
     } else {
-        char reason[128];
-        snprintf(reason, sizeof(reason), "cancelled by operator (fleetq:submit entry %s)",
-                 entry_id);
+        char reason[FQ_KEY_MAX + 128];
+        snprintf(reason, sizeof(reason), "cancelled by operator (%s entry %s)",
+                 fq_keys()->submit, entry_id);
         fq_argv a;
         fq_argv_init(&a);
-        fq_cancel_args(&a, value->str, value->len, reason, entry_id);
-        rc = fq_redis_script(c->redis, "cancel", FQ_CANCEL_NKEYS, &a, on_cancelled, in);
+        rc = fq_cancel_args(&a, value->str, value->len, reason, entry_id);
+        if (rc == 0)
+            rc = fq_redis_script(c->redis, "cancel", FQ_CANCEL_NKEYS, &a, on_cancelled, in);
         fq_argv_free(&a);
     }
     if (rc == 0)
@@ -153,18 +155,20 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
     const char *id = task.id[0] ? task.id : entry_id;
     fq_role route_role = role >= 0 ? (fq_role)role : FQ_ROLE_CEO;
     int priority = task.priority >= 0 ? task.priority : cfg->roles[route_role].priority;
-    char task_key[FQ_KEY_MAX], ready[FQ_KEY_MAX], marker[FQ_KEY_MAX];
+    const fq_keyset *k = fq_keys();
+    char task_key[FQ_KEY_MAX];
 
     fq_argv a;
     fq_argv_init(&a);
     fq_argv_adds(&a, fq_key_task(id, task_key, sizeof(task_key)));
-    fq_argv_adds(&a, fq_key_ready(route_role, ready, sizeof(ready)));
-    fq_argv_adds(&a, FQ_KEY_DELAYED);
-    fq_argv_adds(&a, fq_key_marker(route_role, marker, sizeof(marker)));
-    fq_argv_adds(&a, FQ_KEY_EVENTS);
-    fq_argv_adds(&a, FQ_KEY_RESULTS);
-    fq_argv_adds(&a, FQ_KEY_SUBMIT);
-    fq_argv_adds(&a, FQ_KEY_SEQ);
+    fq_argv_adds(&a, k->ready[route_role]);
+    fq_argv_adds(&a, k->delayed);
+    fq_argv_adds(&a, k->marker[route_role]);
+    fq_argv_adds(&a, k->events);
+    fq_argv_adds(&a, k->results);
+    fq_argv_adds(&a, k->submit);
+    fq_argv_adds(&a, k->seq);
+    fq_argv_adds(&a, k->expiry);
     fq_argv_adds(&a, entry_id);
     fq_argv_adds(&a, FQ_GROUP_INTAKE);
     fq_argv_adds(&a, valid ? "route" : "reject");
@@ -176,6 +180,7 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
     fq_argv_addll(&a, task.max_attempts > 0 ? task.max_attempts : cfg->max_retries + 1);
     fq_argv_adds(&a, reason);
     fq_argv_adds(&a, FQ_EVENTS_MAXLEN);
+    fq_argv_adds(&a, FQ_ENDED_TTL_S);
     if (valid) {
         fq_task_to_hash(&task, &a);
         fq_argv_pairll(&a, "priority", priority);
@@ -188,7 +193,7 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
     else
         fq_log(FQ_LOG_WARN, "task.rejected", FQ_LS, "task", id, FQ_LS, "entry", entry_id,
                FQ_LS, "reason", reason, FQ_LEND);
-    if (fq_redis_script(c->redis, "intake", 8, &a, on_recorded, in) == 0)
+    if (fq_redis_script(c->redis, "intake", 9, &a, on_recorded, in) == 0)
         in->inflight++;
     else
         in->own_pending = 1;  /* stays pending; read again later */
@@ -207,7 +212,7 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
     }
     if (fq_reply_failed(reply)) {
         if (reply != NULL && strncmp(reply->str, "NOGROUP", 7) == 0)
-            fq_coordinator_ensure_group(c, FQ_KEY_SUBMIT, FQ_GROUP_INTAKE);
+            fq_coordinator_ensure_group(c, fq_keys()->submit, FQ_GROUP_INTAKE);
         else if (reply != NULL)
             fq_log(FQ_LOG_ERROR, "intake.read_failed", FQ_LS, "error", reply->str, FQ_LEND);
         in->own_pending = 1;
@@ -239,7 +244,7 @@ void fq_intake_kick(struct fq_intake *in)
     if (fq_redis_command(c->intake_conn, on_read, in,
                          "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s %s",
                          FQ_GROUP_INTAKE, c->consumer, BATCH, in->own_pending ? 0 : BLOCK_MS,
-                         FQ_KEY_SUBMIT, in->own_pending ? "0" : ">") == 0)
+                         fq_keys()->submit, in->own_pending ? "0" : ">") == 0)
         in->reading = 1;
     else
         uv_timer_start(&in->retry, on_retry, RETRY_MS, 0);

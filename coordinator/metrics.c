@@ -282,7 +282,7 @@ static int read_quota(fq_metrics *m, const fq_config *cfg, const redisReply *has
     size_t n;
     fq_field *f = reply_fields(hash, &n);
     if (f == NULL)
-        return redis_fail(m, "out of memory reading " FQ_KEY_QUOTA);
+        return redis_fail(m, "out of memory reading %s", fq_keys()->quota);
     char scope[16];
     field_str(f, n, "scope", scope, sizeof(scope));
     m->by_model = scope[0] == '\0' ? cfg->limit_scope == FQ_SCOPE_MODEL
@@ -313,14 +313,14 @@ static int read_quota(fq_metrics *m, const fq_config *cfg, const redisReply *has
 /* With the scope `model`: the state of each model of the registry. */
 static int read_models(fq_metrics *m, const fq_config *cfg, redisContext *c)
 {
-    redisReply *names = redisCommand(c, "ZREVRANGE %s 0 %d", FQ_KEY_MODELS,
+    redisReply *names = redisCommand(c, "ZREVRANGE %s 0 %d", fq_keys()->models,
                                      FQ_METRICS_MODELS_MAX - 1);
     if (names == NULL)
         return redis_fail(m, "Redis stopped answering: %s", redis_why(c));
     int rc = 0;
     size_t k = names->type == REDIS_REPLY_ARRAY ? names->elements : 0;
     for (size_t i = 0; i < k; i++)
-        redisAppendCommand(c, "HGETALL " FQ_KEY_QUOTA ":%b", names->element[i]->str,
+        redisAppendCommand(c, "HGETALL %s:%b", fq_keys()->quota, names->element[i]->str,
                            names->element[i]->len);
     for (size_t i = 0; i < k; i++) {
         redisReply *h = NULL;
@@ -350,7 +350,7 @@ static int read_counters(fq_metrics *m, const redisReply *hash)
     size_t nf;
     fq_field *f = reply_fields(hash, &nf);
     if (f == NULL)
-        return redis_fail(m, "out of memory reading " FQ_KEY_METRICS);
+        return redis_fail(m, "out of memory reading %s", fq_keys()->metrics);
     for (size_t i = 0; i < nf; i++) {
         char num[32];
         size_t vl = f[i].value_len < sizeof(num) ? f[i].value_len : sizeof(num) - 1;
@@ -365,7 +365,7 @@ static int read_counters(fq_metrics *m, const redisReply *hash)
                 count_add(&m->calls, &m->ncalls, code, (size_t)(colon - code), colon + 1,
                           len - (size_t)(colon + 1 - name), v) != 0) {
                 free(f);
-                return redis_fail(m, "out of memory reading " FQ_KEY_METRICS);
+                return redis_fail(m, "out of memory reading %s", fq_keys()->metrics);
             }
         } else if (len > 7 && memcmp(name, "tokens:", 7) == 0) {
             for (int k = 0; k < FQ_TOKENS_KINDS; k++)
@@ -401,7 +401,7 @@ static void read_workers(fq_metrics *m, const redisReply *list)
 /* Counts the delayed tasks per role from their hashes, pipelined. */
 static int read_delayed_roles(fq_metrics *m, redisContext *c)
 {
-    redisReply *ids = redisCommand(c, "ZRANGE %s 0 %d", FQ_KEY_DELAYED,
+    redisReply *ids = redisCommand(c, "ZRANGE %s 0 %d", fq_keys()->delayed,
                                    FQ_METRICS_DELAYED_SCAN - 1);
     if (ids == NULL)
         return redis_fail(m, "Redis stopped answering: %s", redis_why(c));
@@ -462,15 +462,15 @@ static int read_redis(fq_metrics *m, const fq_config *cfg, int what)
     }
     m->redis_latency_ms = (double)(mono_us() - t0) / 1000.0;
 
-    char key[FQ_KEY_MAX];
     redisAppendCommand(c, "TIME");
     for (int r = 0; r < FQ_ROLE_COUNT; r++)
-        redisAppendCommand(c, "ZCARD %s", fq_key_ready((fq_role)r, key, sizeof(key)));
-    redisAppendCommand(c, "ZCARD %s", FQ_KEY_DELAYED);
-    redisAppendCommand(c, "ZCARD %s", FQ_KEY_LEASES);
-    redisAppendCommand(c, "ZCARD %s", FQ_KEY_DEAD);
-    redisAppendCommand(c, "HGETALL %s", FQ_KEY_QUOTA);
-    redisAppendCommand(c, what == FQ_METRICS_ALL ? "HGETALL %s" : "EXISTS %s", FQ_KEY_METRICS);
+        redisAppendCommand(c, "ZCARD %s", fq_keys()->ready[r]);
+    redisAppendCommand(c, "ZCARD %s", fq_keys()->delayed);
+    redisAppendCommand(c, "ZCARD %s", fq_keys()->leases);
+    redisAppendCommand(c, "ZCARD %s", fq_keys()->dead);
+    redisAppendCommand(c, "HGETALL %s", fq_keys()->quota);
+    redisAppendCommand(c, what == FQ_METRICS_ALL ? "HGETALL %s" : "EXISTS %s",
+                       fq_keys()->metrics);
     if (get_replies(m, c, rs, R_COUNT) != 0)
         goto out;
 
@@ -491,7 +491,7 @@ static int read_redis(fq_metrics *m, const fq_config *cfg, int what)
         goto out;
 
     /* Live: a heartbeat within the lease time (heartbeat.lua). */
-    redisReply *live = redisCommand(c, "ZRANGEBYSCORE %s %lld +inf", FQ_KEY_WORKERS,
+    redisReply *live = redisCommand(c, "ZRANGEBYSCORE %s %lld +inf", fq_keys()->workers,
                                     (long long)(m->now_ms - (int64_t)cfg->lease_s * 1000));
     if (live == NULL) {
         redis_fail(m, "Redis stopped answering: %s", redis_why(c));

@@ -2,7 +2,7 @@
  *
  * Each XREADGROUP batch (up to 500 entries: whatever arrived since the
  * last one) is written in one BEGIN IMMEDIATE ... COMMIT; only after the
- * commit does stored.lua announce the finished tasks on fleetq:done:<id>
+ * commit does stored.lua announce the finished tasks on <prefix>:done:<id>
  * and acknowledge the entries. A crash in between replays the batch: rows
  * are upserts, so nothing is written twice, and a task is announced once.
  */
@@ -26,6 +26,7 @@ struct fq_persist {
     int acking;
     int own_pending;
     uv_timer_t retry;
+    char follow_fields[512];   /* fq_follow_fields, space-separated, for stored.lua */
 };
 
 static void on_retry(uv_timer_t *t)
@@ -96,7 +97,7 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
     }
     if (fq_reply_failed(reply)) {
         if (reply != NULL && strncmp(reply->str, "NOGROUP", 7) == 0)
-            fq_coordinator_ensure_group(c, FQ_KEY_RESULTS, FQ_GROUP_STORE);
+            fq_coordinator_ensure_group(c, fq_keys()->results, FQ_GROUP_STORE);
         fail_batch(p, "read", reply ? reply->str : "Redis connection lost");
         return;
     }
@@ -137,14 +138,23 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
 
     fq_argv a;
     fq_argv_init(&a);
-    fq_argv_adds(&a, FQ_KEY_RESULTS);
+    fq_argv_adds(&a, fq_keys()->results);
+    fq_argv_adds(&a, fq_keys()->dead);
+    for (int i = 0; i < finals.argc; i += 2) {
+        const char *id = finals.argv[i];
+        size_t len = finals.argvlen[i];
+        fq_argv_add_task_key(&a, id, len);
+        fq_argv_add_done_key(&a, id, len);
+    }
     fq_argv_adds(&a, FQ_GROUP_STORE);
+    fq_argv_addll(&a, c->cfg->result_ttl_s);
+    fq_argv_adds(&a, p->follow_fields);
     fq_argv_addll(&a, ids.argc);
     for (int i = 0; i < ids.argc; i++)
         fq_argv_add(&a, ids.argv[i], ids.argvlen[i]);
     for (int i = 0; i < finals.argc; i++)
         fq_argv_add(&a, finals.argv[i], finals.argvlen[i]);
-    if (fq_redis_script(c->redis, "stored", 1, &a, on_stored, p) == 0)
+    if (fq_redis_script(c->redis, "stored", 2 + finals.argc, &a, on_stored, p) == 0)
         p->acking = 1;
     else
         fail_batch(p, "ack", "Redis connection lost");
@@ -161,7 +171,7 @@ void fq_persist_kick(struct fq_persist *p)
     if (fq_redis_command(c->results_conn, on_read, p,
                          "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s %s",
                          FQ_GROUP_STORE, c->consumer, BATCH, p->own_pending ? 0 : BLOCK_MS,
-                         FQ_KEY_RESULTS, p->own_pending ? "0" : ">") == 0)
+                         fq_keys()->results, p->own_pending ? "0" : ">") == 0)
         p->reading = 1;
     else
         uv_timer_start(&p->retry, on_retry, RETRY_MS, 0);
@@ -174,6 +184,10 @@ struct fq_persist *fq_persist_new(fq_coordinator *c)
         return NULL;
     p->c = c;
     p->own_pending = 1;
+    size_t used = 0;
+    for (int i = 0; i < FQ_FOLLOW_COUNT && used < sizeof(p->follow_fields); i++)
+        used += (size_t)snprintf(p->follow_fields + used, sizeof(p->follow_fields) - used,
+                                 "%s%s", i ? " " : "", fq_follow_fields[i]);
     uv_timer_init(c->loop, &p->retry);
     p->retry.data = p;
     return p;

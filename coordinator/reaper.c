@@ -1,11 +1,16 @@
-/* reaper.c -- the coordinator's timed duties on the task queues:
- *  - promote.lua: delayed tasks and due retries go to their role's queue
- *    (every tick, 100 ms; again at once while a full batch was moved);
- *  - reap.lua: tasks whose lease expired (a worker died or stalled) go back
- *    to their queue, counting the attempt, or end `failed` after their
- *    last attempt (every second).
- * Both scripts are atomic, so several coordinators may run them at once
- * without handling a task twice.
+/* reaper.c -- the coordinator's timer over the task queues, every tick
+ * (100 ms), whether or not a worker of a role is running:
+ *  - promote.lua: delayed tasks and due retries go to their role's queue;
+ *  - expire.lua: tasks whose ttl passed before they started end `expired`;
+ *  - reap.lua (every second): tasks whose lease expired (a worker died or
+ *    stalled) go back to their queue, counting the attempt, or end
+ *    `failed` after their last attempt.
+ * Each tick first asks due.lua which ids are due in the delayed set, the
+ * expiry set and (every second) the leases; only then are the scripts
+ * called, with those ids and their task hashes in KEYS (a script touches
+ * no key it was not given). A full batch is followed at once by the next.
+ * The scripts check each id again and are atomic, so several coordinators
+ * may run them at once without handling a task twice.
  */
 #include <stdlib.h>
 
@@ -14,86 +19,170 @@
 #include "log.h"
 #include "task.h"
 
-#define PROMOTE_BATCH 500
-#define REAP_BATCH 200
+#define BATCH 500
 #define REAP_EVERY_TICKS 10
+
+enum { DUE_DELAYED, DUE_EXPIRY, DUE_LEASES, DUE_SETS };
 
 struct fq_reaper {
     fq_coordinator *c;
-    int promoting;
-    int reaping;
+    int outstanding;   /* due.lua or its scripts not yet answered */
+    int full;          /* a set had a full batch due: go again at once */
     unsigned ticks;
 };
 
-static void promote(struct fq_reaper *rp);
+static void check_due(struct fq_reaper *rp, int with_leases);
 
-static void add_role_keys(fq_argv *a)
+static void add_ready_keys(fq_argv *a)
 {
-    char key[FQ_KEY_MAX];
     for (int role = 0; role < FQ_ROLE_COUNT; role++)
-        fq_argv_adds(a, fq_key_ready((fq_role)role, key, sizeof(key)));
-    for (int role = 0; role < FQ_ROLE_COUNT; role++)
-        fq_argv_adds(a, fq_key_marker((fq_role)role, key, sizeof(key)));
+        fq_argv_adds(a, fq_keys()->ready[role]);
 }
 
-static void on_promoted(fq_redis *r, redisReply *reply, void *data)
+static void add_marker_keys(fq_argv *a)
 {
-    struct fq_reaper *rp = data;
-    rp->promoting = 0;
-    if (fq_reply_failed(reply)) {
-        if (reply != NULL)
-            fq_log(FQ_LOG_ERROR, "promote.failed", FQ_LS, "error", reply->str, FQ_LEND);
-    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-               fq_reply_int(reply->element[0], 0) >= PROMOTE_BATCH) {
-        promote(rp);  /* more are due right now */
+    for (int role = 0; role < FQ_ROLE_COUNT; role++)
+        fq_argv_adds(a, fq_keys()->marker[role]);
+}
+
+static void add_task_keys(fq_argv *a, const redisReply *ids)
+{
+    for (size_t i = 0; i < ids->elements; i++)
+        fq_argv_add_task_key(a, ids->element[i]->str, ids->element[i]->len);
+}
+
+static void add_ids(fq_argv *a, const redisReply *ids)
+{
+    for (size_t i = 0; i < ids->elements; i++)
+        fq_argv_add(a, ids->element[i]->str, ids->element[i]->len);
+}
+
+static void script_done(struct fq_reaper *rp)
+{
+    if (--rp->outstanding > 0)
+        return;
+    if (rp->full) {
+        rp->full = 0;
+        check_due(rp, 1);
     }
     fq_coordinator_maybe_close(rp->c);
 }
 
-static void promote(struct fq_reaper *rp)
+static void on_script(fq_redis *r, redisReply *reply, void *data)
 {
-    fq_argv a;
-    fq_argv_init(&a);
-    fq_argv_adds(&a, FQ_KEY_DELAYED);
-    fq_argv_adds(&a, FQ_KEY_EVENTS);
-    add_role_keys(&a);
-    fq_argv_addll(&a, PROMOTE_BATCH);
-    fq_argv_adds(&a, FQ_EVENTS_MAXLEN);
-    if (fq_redis_script(rp->c->redis, "promote", 2 + 2 * FQ_ROLE_COUNT, &a, on_promoted, rp) == 0)
-        rp->promoting = 1;
-    fq_argv_free(&a);
+    struct fq_reaper *rp = data;
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+        fq_log(FQ_LOG_ERROR, "timer.script_failed", FQ_LS, "error", reply->str, FQ_LEND);
+    script_done(rp);
 }
 
 static void on_reaped(fq_redis *r, redisReply *reply, void *data)
 {
-    struct fq_reaper *rp = data;
-    rp->reaping = 0;
-    if (fq_reply_failed(reply)) {
-        if (reply != NULL)
-            fq_log(FQ_LOG_ERROR, "reap.failed", FQ_LS, "error", reply->str, FQ_LEND);
-    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+    if (!fq_reply_failed(reply) && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
         long long requeued = fq_reply_int(reply->element[0], 0);
         long long failed = fq_reply_int(reply->element[1], 0);
         if (requeued + failed > 0)
             fq_log(FQ_LOG_WARN, "reap.expired_leases", FQ_LI, "requeued", (int64_t)requeued,
                    FQ_LI, "failed", (int64_t)failed, FQ_LEND);
     }
-    fq_coordinator_maybe_close(rp->c);
+    on_script(r, reply, data);
 }
 
-static void reap(struct fq_reaper *rp)
+static void on_expired(fq_redis *r, redisReply *reply, void *data)
 {
+    long long n = fq_reply_int(reply, 0);
+    if (n > 0)
+        fq_log(FQ_LOG_INFO, "tasks.expired", FQ_LI, "count", (int64_t)n, FQ_LEND);
+    on_script(r, reply, data);
+}
+
+/* Calls one script for the ids due in one set. */
+static void run(struct fq_reaper *rp, int set, const redisReply *ids)
+{
+    const fq_keyset *k = fq_keys();
     fq_argv a;
     fq_argv_init(&a);
-    fq_argv_adds(&a, FQ_KEY_LEASES);
-    fq_argv_adds(&a, FQ_KEY_EVENTS);
-    fq_argv_adds(&a, FQ_KEY_RESULTS);
-    add_role_keys(&a);
-    fq_argv_addll(&a, REAP_BATCH);
+    const char *script;
+    int nkeys;
+    fq_redis_cb cb = on_script;
+    if (set == DUE_DELAYED) {
+        script = "promote";
+        fq_argv_adds(&a, k->delayed);
+        fq_argv_adds(&a, k->events);
+        add_ready_keys(&a);
+        add_marker_keys(&a);
+        nkeys = 2 + 2 * FQ_ROLE_COUNT;
+    } else if (set == DUE_EXPIRY) {
+        script = "expire";
+        cb = on_expired;
+        fq_argv_adds(&a, k->expiry);
+        fq_argv_adds(&a, k->delayed);
+        fq_argv_adds(&a, k->events);
+        fq_argv_adds(&a, k->results);
+        add_ready_keys(&a);
+        nkeys = 4 + FQ_ROLE_COUNT;
+    } else {
+        script = "reap";
+        cb = on_reaped;
+        fq_argv_adds(&a, k->leases);
+        fq_argv_adds(&a, k->events);
+        fq_argv_adds(&a, k->results);
+        fq_argv_adds(&a, k->dead);
+        add_ready_keys(&a);
+        add_marker_keys(&a);
+        nkeys = 4 + 2 * FQ_ROLE_COUNT;
+    }
+    add_task_keys(&a, ids);
     fq_argv_adds(&a, FQ_EVENTS_MAXLEN);
-    fq_argv_adds(&a, FQ_RESULT_TTL_S);
-    if (fq_redis_script(rp->c->redis, "reap", 3 + 2 * FQ_ROLE_COUNT, &a, on_reaped, rp) == 0)
-        rp->reaping = 1;
+    if (set != DUE_DELAYED)
+        fq_argv_adds(&a, FQ_ENDED_TTL_S);
+    add_ids(&a, ids);
+    if (fq_redis_script(rp->c->redis, script, nkeys + (int)ids->elements, &a, cb, rp) == 0)
+        rp->outstanding++;
+    fq_argv_free(&a);
+}
+
+static int is_id_list(const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY)
+        return 0;
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type != REDIS_REPLY_STRING)
+            return 0;
+    return 1;
+}
+
+static void on_due(fq_redis *r, redisReply *reply, void *data)
+{
+    struct fq_reaper *rp = data;
+    if (fq_reply_failed(reply)) {
+        if (reply != NULL)
+            fq_log(FQ_LOG_ERROR, "timer.due_failed", FQ_LS, "error", reply->str, FQ_LEND);
+    } else if (reply->type == REDIS_REPLY_ARRAY && !rp->c->stopping) {
+        for (size_t set = 0; set < reply->elements && set < DUE_SETS; set++) {
+            const redisReply *ids = reply->element[set];
+            if (!is_id_list(ids) || ids->elements == 0)
+                continue;
+            if (ids->elements >= BATCH)
+                rp->full = 1;
+            run(rp, (int)set, ids);
+        }
+    }
+    script_done(rp);
+}
+
+static void check_due(struct fq_reaper *rp, int with_leases)
+{
+    const fq_keyset *k = fq_keys();
+    fq_argv a;
+    fq_argv_init(&a);
+    fq_argv_adds(&a, k->delayed);
+    fq_argv_adds(&a, k->expiry);
+    if (with_leases)
+        fq_argv_adds(&a, k->leases);
+    fq_argv_addll(&a, BATCH);
+    if (fq_redis_script(rp->c->redis, "due", with_leases ? 3 : 2, &a, on_due, rp) == 0)
+        rp->outstanding++;
     fq_argv_free(&a);
 }
 
@@ -101,10 +190,9 @@ void fq_reaper_tick(struct fq_reaper *rp)
 {
     if (rp->c->stopping || !fq_redis_connected(rp->c->redis))
         return;
-    if (!rp->promoting)
-        promote(rp);
-    if (++rp->ticks % REAP_EVERY_TICKS == 0 && !rp->reaping)
-        reap(rp);
+    int with_leases = ++rp->ticks % REAP_EVERY_TICKS == 0;
+    if (rp->outstanding == 0)
+        check_due(rp, with_leases);
 }
 
 struct fq_reaper *fq_reaper_new(fq_coordinator *c)
@@ -117,7 +205,7 @@ struct fq_reaper *fq_reaper_new(fq_coordinator *c)
 
 int fq_reaper_busy(const struct fq_reaper *rp)
 {
-    return rp->promoting || rp->reaping;
+    return rp->outstanding > 0;
 }
 
 void fq_reaper_free(struct fq_reaper *rp)

@@ -1,10 +1,10 @@
 /* cmd_dead.c -- `fleetqctl dead`: lists the dead letters, the tasks that
  * ended `failed`, newest first.
  *
- * The ids come from the dead-letter set (FQ_KEY_DEAD, scored by finish
+ * The ids come from the dead-letter set (fq_keys()->dead, scored by finish
  * time); what is shown comes from each task's hash (role, attempts, finish
  * time, error), read in one pipeline. Entries whose hash has expired (it
- * lives FQ_RESULT_TTL_S) or whose task is no longer failed are stale: they
+ * lives at most FQ_ENDED_TTL_S) or whose task is no longer failed are stale: they
  * are removed on the way and not shown. Text output is one line per task,
  * tab-separated (id, role, attempts, finished, error), with a header only
  * on a terminal; --json prints one JSON array.
@@ -146,14 +146,14 @@ static long read_letters(fq_ctl *ctl, const redisReply *range, letter *ls)
     size_t n = range->elements / 2;
     for (size_t i = 0; i < n; i++) {
         const redisReply *id = range->element[2 * i];
-        if (fq_ctl_append(ctl, "HMGET fleetq:task:%b status role attempts max_attempts "
-                               "finished_at error", id->str, id->len) != 0)
+        if (fq_ctl_append(ctl, "HMGET %s:task:%b status role attempts max_attempts "
+                               "finished_at error", fq_keys()->prefix, id->str, id->len) != 0)
             return -1;
     }
     fq_argv stale;
     fq_argv_init(&stale);
     fq_argv_adds(&stale, "ZREM");
-    fq_argv_adds(&stale, FQ_KEY_DEAD);
+    fq_argv_adds(&stale, fq_keys()->dead);
     long kept = 0;
     int failed = 0;
     for (size_t i = 0; i < n && !failed; i++) {
@@ -197,13 +197,13 @@ static int list(fq_ctl *ctl, int json, long limit)
     if (now < 0)
         return fq_ctl_exit(ctl);
     /* entries older than the task hashes live point at nothing */
-    long long oldest = now - atoll(FQ_RESULT_TTL_S) * 1000;
-    redisReply *r = fq_ctl_command_run(ctl, "ZREMRANGEBYSCORE %s -inf (%lld", FQ_KEY_DEAD,
+    long long oldest = now - atoll(FQ_ENDED_TTL_S) * 1000;
+    redisReply *r = fq_ctl_command_run(ctl, "ZREMRANGEBYSCORE %s -inf (%lld", fq_keys()->dead,
                                        oldest);
     if (r == NULL)
         return fq_ctl_exit(ctl);
     freeReplyObject(r);
-    redisReply *range = fq_ctl_command_run(ctl, "ZREVRANGE %s 0 %ld WITHSCORES", FQ_KEY_DEAD,
+    redisReply *range = fq_ctl_command_run(ctl, "ZREVRANGE %s 0 %ld WITHSCORES", fq_keys()->dead,
                                            limit > 0 ? limit - 1 : -1L);
     if (range == NULL)
         return fq_ctl_exit(ctl);
@@ -230,7 +230,7 @@ static int list(fq_ctl *ctl, int json, long limit)
             freeReplyObject(ls[i].hash);
         /* a full page may have more behind it */
         redisReply *card = limit > 0 && (size_t)limit == range->elements / 2
-                               ? fq_ctl_command_run(ctl, "ZCARD %s", FQ_KEY_DEAD)
+                               ? fq_ctl_command_run(ctl, "ZCARD %s", fq_keys()->dead)
                                : NULL;
         if (card != NULL && card->type == REDIS_REPLY_INTEGER && card->integer > limit)
             fprintf(stderr, FQ_CTL_PROG ": showing the newest %ld of %lld dead letters; "

@@ -20,6 +20,7 @@
 
 #include "cost.h"
 #include "ctl.h"
+#include "keys.h"
 #include "limits.h"
 #include "record.h"
 #include "text.h"
@@ -118,7 +119,7 @@ static void show_text(const redisReply *h)
 {
     char t[40];
     long long at = fq_ctl_hash_ll(h, "published_at_ms", 0);
-    printf("fleet limits (" FQ_KEY_LIMITS ", version %s, by %s at %s)\n\n",
+    printf("fleet limits (%s, version %s, by %s at %s)\n\n", fq_keys()->limits,
            value_of(h, "version", "?"), value_of(h, "published_by", "?"),
            at > 0 ? fq_iso8601_ms(at, t, sizeof(t)) : "?");
     const char *scope = value_of(h, "scope", "model");
@@ -200,12 +201,13 @@ static cJSON *show_json(const redisReply *h)
 
 static int show(fq_ctl *ctl, int json)
 {
-    redisReply *h = fq_ctl_command_run(ctl, "HGETALL %s", FQ_KEY_LIMITS);
+    redisReply *h = fq_ctl_command_run(ctl, "HGETALL %s", fq_keys()->limits);
     if (h == NULL)
         return fq_ctl_exit(ctl);
     if (h->type != REDIS_REPLY_ARRAY || h->elements == 0) {
-        fq_ctl_errorf("limits: nobody has published the fleet's limits yet (" FQ_KEY_LIMITS
-                      " is empty): a coordinator does at start, and so does the first worker");
+        fq_ctl_errorf("limits: nobody has published the fleet's limits yet (%s is empty): a "
+                      "coordinator does at start, and so does the first worker",
+                      fq_keys()->limits);
         freeReplyObject(h);
         fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
         return fq_ctl_exit(ctl);
@@ -328,7 +330,7 @@ static int change(fq_ctl *ctl, int set, char **words, int n)
     snprintf(who, sizeof(who), "fleetqctl %s:%d", host, (int)getpid());
     fq_argv a;
     fq_argv_init(&a);
-    int rc = fq_argv_adds(&a, FQ_KEY_LIMITS) | fq_argv_adds(&a, "set") | fq_argv_adds(&a, who)
+    int rc = fq_argv_adds(&a, fq_keys()->limits) | fq_argv_adds(&a, "set") | fq_argv_adds(&a, who)
                  ? FQ_CTL_USAGE : 0;
     if (rc == 0 && !set) {
         rc = unset(words[0], words + 1, n - 1, &a);

@@ -47,25 +47,31 @@ static void help(void)
           stdout);
 }
 
-/* The keys and leading arguments of requeue.lua. */
-static void script_head(fq_argv *a, const char *mode, long long cutoff, long offset)
+/* Runs requeue.lua over ids[0..n) (lens[i] bytes each); the reply, or
+ * NULL after reporting the failure. */
+static redisReply *requeue_batch(fq_ctl *ctl, const char *const *ids, const size_t *lens,
+                                 size_t n)
 {
-    char key[FQ_KEY_MAX];
-    fq_argv_adds(a, FQ_KEY_DEAD);
-    fq_argv_adds(a, FQ_KEY_EVENTS);
-    fq_argv_adds(a, FQ_KEY_SEQ);
+    const fq_keyset *k = fq_keys();
+    fq_argv a;
+    fq_argv_init(&a);
+    fq_argv_adds(&a, k->dead);
+    fq_argv_adds(&a, k->events);
+    fq_argv_adds(&a, k->seq);
     for (int role = 0; role < FQ_ROLE_COUNT; role++)
-        fq_argv_adds(a, fq_key_ready((fq_role)role, key, sizeof(key)));
+        fq_argv_adds(&a, k->ready[role]);
     for (int role = 0; role < FQ_ROLE_COUNT; role++)
-        fq_argv_adds(a, fq_key_marker((fq_role)role, key, sizeof(key)));
-    fq_argv_adds(a, FQ_EVENTS_MAXLEN);
-    fq_argv_adds(a, mode);
-    fq_argv_addll(a, BATCH);
-    if (cutoff >= 0)
-        fq_argv_addll(a, cutoff);
-    else
-        fq_argv_adds(a, "");
-    fq_argv_addll(a, offset);
+        fq_argv_adds(&a, k->marker[role]);
+    for (size_t i = 0; i < n; i++) {
+        fq_argv_add_task_key(&a, ids[i], lens[i]);
+        fq_argv_add_done_key(&a, ids[i], lens[i]);
+    }
+    fq_argv_adds(&a, FQ_EVENTS_MAXLEN);
+    for (size_t i = 0; i < n; i++)
+        fq_argv_add(&a, ids[i], lens[i]);
+    redisReply *reply = fq_ctl_script(ctl, "requeue", NKEYS + 2 * (int)n, &a);
+    fq_argv_free(&a);
+    return reply;
 }
 
 /* Prints what the script did with each id and counts the requeued ones in
@@ -107,11 +113,21 @@ static int requeue_all(fq_ctl *ctl)
         return fq_ctl_exit(ctl);
     long handled, requeued = 0, kept = 0;
     do {
-        fq_argv a;
-        fq_argv_init(&a);
-        script_head(&a, "all", cutoff, kept);
-        redisReply *reply = fq_ctl_script(ctl, "requeue", NKEYS, &a);
-        fq_argv_free(&a);
+        /* the dead letters past those left in the set, up to the start */
+        redisReply *range = fq_ctl_command_run(ctl, "ZRANGEBYSCORE %s -inf %lld LIMIT %ld %d",
+                                               fq_keys()->dead, cutoff, kept, BATCH);
+        if (range == NULL)
+            break;
+        handled = 0;
+        size_t n = range->type == REDIS_REPLY_ARRAY ? range->elements : 0;
+        const char *ids[BATCH];
+        size_t lens[BATCH];
+        for (size_t i = 0; i < n && i < BATCH; i++) {
+            ids[i] = range->element[i]->str;
+            lens[i] = range->element[i]->len;
+        }
+        redisReply *reply = n > 0 ? requeue_batch(ctl, ids, lens, n) : NULL;
+        freeReplyObject(range);
         if (reply == NULL)
             break;
         handled = report(ctl, reply, 1, &requeued, &kept);
@@ -125,17 +141,12 @@ static int requeue_all(fq_ctl *ctl)
 static int requeue_ids(fq_ctl *ctl, int n, char **ids)
 {
     long requeued = 0, kept = 0;
-    for (int start = 0; start < n;) {
-        fq_argv a;
-        fq_argv_init(&a);
-        script_head(&a, "ids", -1, 0);
-        int sent = 0;
-        for (; start < n && sent < BATCH; start++) {
-            fq_argv_adds(&a, ids[start]);
-            sent++;
-        }
-        redisReply *reply = fq_ctl_script(ctl, "requeue", NKEYS, &a);
-        fq_argv_free(&a);
+    for (int start = 0; start < n; start += BATCH) {
+        size_t count = (size_t)(n - start < BATCH ? n - start : BATCH);
+        size_t lens[BATCH];
+        for (size_t i = 0; i < count; i++)
+            lens[i] = strlen(ids[start + (int)i]);
+        redisReply *reply = requeue_batch(ctl, (const char *const *)ids + start, lens, count);
         if (reply == NULL)
             break;
         report(ctl, reply, 0, &requeued, &kept);

@@ -37,8 +37,9 @@ static void help(void)
           "Shows one task from its record in Redis (fleetq:task:ID): a few header\n"
           "lines (id, status, role and priority, model, attempts, tokens, cost,\n"
           "latency, times in UTC, worker, error), then a blank line and the output as\n"
-          "the model wrote it. Ended tasks are kept in Redis for 7 days; older ones\n"
-          "are only in SQLite (the tasks table of FLEETQ_DB).\n"
+          "the model wrote it. Ended tasks are kept in Redis for FLEETQ_RESULT_TTL\n"
+          "(24 h by default) once stored; older ones are only in SQLite (the tasks\n"
+          "table of FLEETQ_DB).\n"
           "\n"
           "Options:\n"
           "  --json       print one JSON object: id, status, final (true once ended),\n"
@@ -60,23 +61,9 @@ static void help(void)
  * Reading the task
  * --------------------------------------------------------------------- */
 
-enum {
-    F_STATUS, F_ROLE, F_PRIORITY, F_MODEL, F_ATTEMPTS, F_MAX_ATTEMPTS, F_ERROR, F_OUTPUT,
-    F_FINISH_REASON, F_PROMPT_TOKENS, F_COMPLETION_TOKENS, F_REASONING_TOKENS,
-    F_CACHED_TOKENS, F_COST_TICKS, F_LATENCY, F_SUBMITTED, F_STARTED, F_FINISHED, F_WORKER,
-    F_COUNT
-};
-
-static const char *const field_names[F_COUNT] = {
-    "status", "role", "priority", "model", "attempts", "max_attempts", "error", "output",
-    "finish_reason", "prompt_tokens", "completion_tokens", "reasoning_tokens",
-    "cached_tokens", "cost_ticks", "latency_ms", "submitted_at", "started_at",
-    "finished_at", "worker",
-};
-
 typedef struct task_view {
     const char *id;
-    const redisReply *f[F_COUNT];   /* NULL when the hash lacks the field */
+    const redisReply *f[FQ_FOLLOW_COUNT];   /* NULL when the hash lacks the field */
 } task_view;
 
 static const redisReply *get(const task_view *t, int i)
@@ -112,8 +99,8 @@ static redisReply *read_task(fq_ctl *ctl, const char *id, task_view *t)
     fq_argv_adds(&a, "HMGET");
     fq_argv_adds(&a, fq_key_task(id, key, sizeof(key)));
     int bad = 0;
-    for (int i = 0; i < F_COUNT; i++)
-        bad |= fq_argv_adds(&a, field_names[i]);
+    for (int i = 0; i < FQ_FOLLOW_COUNT; i++)
+        bad |= fq_argv_adds(&a, fq_follow_fields[i]);
     redisReply *r = bad ? NULL : fq_ctl_command_argv(ctl, &a);
     fq_argv_free(&a);
     if (bad) {
@@ -123,14 +110,14 @@ static redisReply *read_task(fq_ctl *ctl, const char *id, task_view *t)
     }
     if (r == NULL)
         return NULL;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != F_COUNT) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != FQ_FOLLOW_COUNT) {
         freeReplyObject(r);
         fq_ctl_errorf("Redis answered HMGET with something unexpected");
         fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
         return NULL;
     }
     t->id = id;
-    for (int i = 0; i < F_COUNT; i++)
+    for (int i = 0; i < FQ_FOLLOW_COUNT; i++)
         t->f[i] = r->element[i]->type == REDIS_REPLY_STRING ? r->element[i] : NULL;
     return r;
 }
@@ -158,36 +145,36 @@ static void header_time(const char *name, long long ms)
 static void print_text(const task_view *t)
 {
     printf("%-11s%s\n", "id:", t->id);
-    header("status:", get(t, F_STATUS));
-    if (get(t, F_ROLE) != NULL) {
+    header("status:", get(t, FQ_FOLLOW_STATUS));
+    if (get(t, FQ_FOLLOW_ROLE) != NULL) {
         printf("%-11s", "role:");
-        fq_ctl_put_field(stdout, get(t, F_ROLE)->str, get(t, F_ROLE)->len);
-        if (num(t, F_PRIORITY) >= 0)
-            printf(", priority %lld", num(t, F_PRIORITY));
+        fq_ctl_put_field(stdout, get(t, FQ_FOLLOW_ROLE)->str, get(t, FQ_FOLLOW_ROLE)->len);
+        if (num(t, FQ_FOLLOW_PRIORITY) >= 0)
+            printf(", priority %lld", num(t, FQ_FOLLOW_PRIORITY));
         putchar('\n');
     }
-    header("model:", get(t, F_MODEL));
-    if (num(t, F_ATTEMPTS) >= 0) {
-        printf("%-11s%lld", "attempts:", num(t, F_ATTEMPTS));
-        if (num(t, F_MAX_ATTEMPTS) > 0)
-            printf(" of %lld", num(t, F_MAX_ATTEMPTS));
+    header("model:", get(t, FQ_FOLLOW_MODEL));
+    if (num(t, FQ_FOLLOW_ATTEMPTS) >= 0) {
+        printf("%-11s%lld", "attempts:", num(t, FQ_FOLLOW_ATTEMPTS));
+        if (num(t, FQ_FOLLOW_MAX_ATTEMPTS) > 0)
+            printf(" of %lld", num(t, FQ_FOLLOW_MAX_ATTEMPTS));
         putchar('\n');
     }
-    if (num(t, F_PROMPT_TOKENS) >= 0)
+    if (num(t, FQ_FOLLOW_PROMPT_TOKENS) >= 0)
         printf("%-11s%lld prompt (%lld cached), %lld completion, %lld reasoning\n", "tokens:",
-               num(t, F_PROMPT_TOKENS), count(t, F_CACHED_TOKENS), count(t, F_COMPLETION_TOKENS),
-               count(t, F_REASONING_TOKENS));
-    if (num(t, F_COST_TICKS) >= 0)
-        printf("%-11s$%.6f\n", "cost:", (double)num(t, F_COST_TICKS) / FQ_TICKS_PER_USD);
-    if (num(t, F_LATENCY) >= 0)
-        printf("%-11s%lld ms\n", "latency:", num(t, F_LATENCY));
-    header_time("submitted:", num(t, F_SUBMITTED));
-    header_time("started:", num(t, F_STARTED));
-    header_time("finished:", num(t, F_FINISHED));
-    header("worker:", get(t, F_WORKER));
-    header("finish:", get(t, F_FINISH_REASON));
-    header("error:", get(t, F_ERROR));
-    const redisReply *out = get(t, F_OUTPUT);
+               num(t, FQ_FOLLOW_PROMPT_TOKENS), count(t, FQ_FOLLOW_CACHED_TOKENS), count(t, FQ_FOLLOW_COMPLETION_TOKENS),
+               count(t, FQ_FOLLOW_REASONING_TOKENS));
+    if (num(t, FQ_FOLLOW_COST_TICKS) >= 0)
+        printf("%-11s$%.6f\n", "cost:", (double)num(t, FQ_FOLLOW_COST_TICKS) / FQ_TICKS_PER_USD);
+    if (num(t, FQ_FOLLOW_LATENCY) >= 0)
+        printf("%-11s%lld ms\n", "latency:", num(t, FQ_FOLLOW_LATENCY));
+    header_time("submitted:", num(t, FQ_FOLLOW_SUBMITTED));
+    header_time("started:", num(t, FQ_FOLLOW_STARTED));
+    header_time("finished:", num(t, FQ_FOLLOW_FINISHED));
+    header("worker:", get(t, FQ_FOLLOW_WORKER));
+    header("finish:", get(t, FQ_FOLLOW_FINISH_REASON));
+    header("error:", get(t, FQ_FOLLOW_ERROR));
+    const redisReply *out = get(t, FQ_FOLLOW_OUTPUT);
     if (out != NULL && out->len > 0) {
         putchar('\n');
         fwrite(out->str, 1, out->len, stdout);
@@ -229,29 +216,29 @@ static cJSON *to_json(const task_view *t)
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
         return NULL;
-    const redisReply *status = get(t, F_STATUS);
+    const redisReply *status = get(t, FQ_FOLLOW_STATUS);
     int bad = cJSON_AddStringToObject(o, "id", t->id) == NULL;
     bad |= add_str(o, "status", status);
     bad |= cJSON_AddBoolToObject(o, "final", fq_ctl_status_final(status->str)) == NULL;
-    bad |= add_str(o, "role", get(t, F_ROLE));
-    bad |= add_int(o, "priority", num(t, F_PRIORITY));
-    bad |= add_str(o, "model", get(t, F_MODEL));
-    bad |= add_int(o, "attempts", num(t, F_ATTEMPTS));
-    bad |= add_int(o, "max_attempts", num(t, F_MAX_ATTEMPTS));
-    bad |= add_str(o, "error", get(t, F_ERROR));
-    bad |= add_str(o, "output", get(t, F_OUTPUT));
-    bad |= add_str(o, "finish_reason", get(t, F_FINISH_REASON));
-    bad |= add_int(o, "prompt_tokens", num(t, F_PROMPT_TOKENS));
-    bad |= add_int(o, "completion_tokens", num(t, F_COMPLETION_TOKENS));
-    bad |= add_int(o, "reasoning_tokens", num(t, F_REASONING_TOKENS));
-    bad |= add_int(o, "cached_tokens", num(t, F_CACHED_TOKENS));
-    bad |= add_num(o, "cost_usd", num(t, F_COST_TICKS) >= 0,
-                   (double)num(t, F_COST_TICKS) / FQ_TICKS_PER_USD);
-    bad |= add_int(o, "latency_ms", num(t, F_LATENCY));
-    bad |= add_time(o, "submitted_at", num(t, F_SUBMITTED));
-    bad |= add_time(o, "started_at", num(t, F_STARTED));
-    bad |= add_time(o, "finished_at", num(t, F_FINISHED));
-    bad |= add_str(o, "worker", get(t, F_WORKER));
+    bad |= add_str(o, "role", get(t, FQ_FOLLOW_ROLE));
+    bad |= add_int(o, "priority", num(t, FQ_FOLLOW_PRIORITY));
+    bad |= add_str(o, "model", get(t, FQ_FOLLOW_MODEL));
+    bad |= add_int(o, "attempts", num(t, FQ_FOLLOW_ATTEMPTS));
+    bad |= add_int(o, "max_attempts", num(t, FQ_FOLLOW_MAX_ATTEMPTS));
+    bad |= add_str(o, "error", get(t, FQ_FOLLOW_ERROR));
+    bad |= add_str(o, "output", get(t, FQ_FOLLOW_OUTPUT));
+    bad |= add_str(o, "finish_reason", get(t, FQ_FOLLOW_FINISH_REASON));
+    bad |= add_int(o, "prompt_tokens", num(t, FQ_FOLLOW_PROMPT_TOKENS));
+    bad |= add_int(o, "completion_tokens", num(t, FQ_FOLLOW_COMPLETION_TOKENS));
+    bad |= add_int(o, "reasoning_tokens", num(t, FQ_FOLLOW_REASONING_TOKENS));
+    bad |= add_int(o, "cached_tokens", num(t, FQ_FOLLOW_CACHED_TOKENS));
+    bad |= add_num(o, "cost_usd", num(t, FQ_FOLLOW_COST_TICKS) >= 0,
+                   (double)num(t, FQ_FOLLOW_COST_TICKS) / FQ_TICKS_PER_USD);
+    bad |= add_int(o, "latency_ms", num(t, FQ_FOLLOW_LATENCY));
+    bad |= add_time(o, "submitted_at", num(t, FQ_FOLLOW_SUBMITTED));
+    bad |= add_time(o, "started_at", num(t, FQ_FOLLOW_STARTED));
+    bad |= add_time(o, "finished_at", num(t, FQ_FOLLOW_FINISHED));
+    bad |= add_str(o, "worker", get(t, FQ_FOLLOW_WORKER));
     if (bad) {
         cJSON_Delete(o);
         return NULL;
@@ -269,7 +256,7 @@ int fq_ctl_result_show(fq_ctl *ctl, const char *id, int json)
     redisReply *r = read_task(ctl, id, &t);
     if (r == NULL)
         return fq_ctl_exit(ctl);
-    const redisReply *status = get(&t, F_STATUS);
+    const redisReply *status = get(&t, FQ_FOLLOW_STATUS);
     if (status == NULL) {
         freeReplyObject(r);
         fq_ctl_errorf("result %s: no such task in Redis (fleetq:task:%s): the id is unknown, "

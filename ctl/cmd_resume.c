@@ -92,12 +92,21 @@ static void report(const redisReply *r, int breaker)
 
 static int resume(fq_ctl *ctl, int breaker)
 {
+    redisReply *models = fq_ctl_command_run(ctl, "ZRANGE %s 0 -1", fq_keys()->models);
+    if (models == NULL)
+        return fq_ctl_exit(ctl);
+    size_t nmodels = models->type == REDIS_REPLY_ARRAY ? models->elements : 0;
     fq_argv a;
     fq_argv_init(&a);
-    int bad = fq_argv_adds(&a, FQ_KEY_QUOTA) | fq_argv_adds(&a, FQ_KEY_MODELS) |
-              fq_argv_adds(&a, breaker ? "1" : "0") |
-              fq_argv_addll(&a, ctl->cfg.breaker_cooldown_ms);
-    redisReply *r = bad ? NULL : fq_ctl_script(ctl, "resume", 2, &a);
+    fq_argv_adds(&a, fq_keys()->quota);
+    for (size_t i = 0; i < nmodels; i++)
+        fq_argv_addf(&a, "%s:%.*s", fq_keys()->quota, (int)models->element[i]->len,
+                     models->element[i]->str);
+    freeReplyObject(models);
+    fq_argv_adds(&a, breaker ? "1" : "0");
+    fq_argv_addll(&a, ctl->cfg.breaker_cooldown_ms);
+    int bad = !fq_argv_ok(&a);
+    redisReply *r = bad ? NULL : fq_ctl_script(ctl, "resume", 1 + (int)nmodels, &a);
     fq_argv_free(&a);
     if (bad) {
         fq_ctl_errorf("out of memory");

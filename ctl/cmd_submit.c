@@ -316,7 +316,7 @@ static int wait_end(fq_ctl *ctl, const submission *s, const char *id, const char
                     char *status, size_t size)
 {
     char done_key[FQ_KEY_MAX];
-    snprintf(done_key, sizeof(done_key), "fleetq:done:%s", id);
+    fq_key_done(id, done_key, sizeof(done_key));
     int64_t start = fq_mono_ms();
     for (;;) {
         /* first the hash: a repeated id may have ended long ago */
@@ -356,7 +356,7 @@ static int submit(fq_ctl *ctl, const submission *s)
 {
     fq_argv a;
     fq_argv_init(&a);
-    int bad = fq_argv_adds(&a, "XADD") | fq_argv_adds(&a, FQ_KEY_SUBMIT) | fq_argv_adds(&a, "*");
+    int bad = fq_argv_adds(&a, "XADD") | fq_argv_adds(&a, fq_keys()->submit) | fq_argv_adds(&a, "*");
     for (int i = 0; i < s->nwords; i++) {
         size_t len;
         const char *w = word(s, i, &len);

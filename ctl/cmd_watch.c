@@ -148,7 +148,7 @@ static int count_events(fq_ctl *ctl, progress *p, const char *last)
     char from[64];
     while (last[0] != '\0' && strcmp(p->seen, last) != 0) {
         next_id(p->seen[0] ? p->seen : "0-0", from, sizeof(from));
-        redisReply *r = fq_ctl_command_run(ctl, "XRANGE %s %s %s COUNT %d", FQ_KEY_EVENTS, from,
+        redisReply *r = fq_ctl_command_run(ctl, "XRANGE %s %s %s COUNT %d", fq_keys()->events, from,
                                            last, EVENTS_BATCH);
         if (r == NULL)
             return -1;

@@ -5,11 +5,12 @@
  * The snapshot is ctl/lua/fleet.lua's (one round trip, one consistent
  * moment, on Redis' clock): per role the ready queue, the delayed set
  * (delayed and retrying tasks), the leases (running tasks) and the live
- * workers, plus the dead letters, the calls in flight, fleetq:quota as it
- * stands (the pause, the budget, the key's figures) and the state of each
- * model the quota has seen (fleetq:quota:<model>: its rate, ceilings,
- * freeze and breaker; with FLEETQ_LIMIT_SCOPE=key that state is
- * fleetq:quota itself, for every model at once). A worker is live when its heartbeat in the registry is at most
+ * workers, plus the dead letters, the calls in flight, <prefix>:quota as
+ * it stands (the pause, the budget, the key's figures) and the state of
+ * each model the quota has seen (<prefix>:quota:<model>: its rate,
+ * ceilings, freeze and breaker; with FLEETQ_LIMIT_SCOPE=key that state is
+ * <prefix>:quota itself, for every model at once). The members it counts
+ * by role are read just before, in one pipeline. A worker is live when its heartbeat in the registry is at most
  * FLEETQ_LEASE_SECONDS old (fleetqctl's own setting, which should be the
  * fleet's).
  *
@@ -99,43 +100,105 @@ static int take(fq_ctl_fleet *f, const redisReply *r)
     return 0;
 }
 
-int fq_ctl_fleet_gather(fq_ctl *ctl, fq_ctl_fleet *f)
+/* The members fleet.lua is to count by role: the delayed ids, the leased
+ * ids and the models (at most BY_ROLE_LIMIT + 1 and MODELS_MAX), read in
+ * one pipeline. Returns 0, or -1 (reported). */
+static int read_members(fq_ctl *ctl, redisReply *out[3], size_t count[3])
 {
-    char key[FQ_KEY_MAX];
-    memset(f, 0, sizeof(*f));
-    f->lease_s = ctl->cfg.lease_s;
+    const fq_keyset *k = fq_keys();
+    if (fq_ctl_append(ctl, "ZRANGE %s 0 %d", k->delayed, BY_ROLE_LIMIT) != 0 ||
+        fq_ctl_append(ctl, "ZRANGE %s 0 %d", k->leases, BY_ROLE_LIMIT) != 0 ||
+        fq_ctl_append(ctl, "ZREVRANGE %s 0 %d", k->models, MODELS_MAX - 1) != 0)
+        return -1;
+    int failed = 0;
+    for (int i = 0; i < 3; i++) {
+        out[i] = failed ? NULL : fq_ctl_next_reply(ctl);
+        count[i] = 0;   /* none passed: the totals only */
+        if (out[i] == NULL)
+            failed = 1;
+        else if (out[i]->type == REDIS_REPLY_ARRAY && out[i]->elements <= BY_ROLE_LIMIT)
+            count[i] = out[i]->elements;
+    }
+    if (failed)
+        for (int i = 0; i < 3; i++)
+            if (out[i] != NULL)
+                freeReplyObject(out[i]);
+    return failed ? -1 : 0;
+}
+
+static redisReply *snapshot(fq_ctl *ctl, const fq_ctl_fleet *f)
+{
+    redisReply *m[3];
+    size_t n[3];
+    if (read_members(ctl, m, n) != 0)
+        return NULL;
+    const fq_keyset *k = fq_keys();
     fq_argv a;
     fq_argv_init(&a);
     for (int role = 0; role < FQ_ROLE_COUNT; role++)
-        fq_argv_adds(&a, fq_key_ready((fq_role)role, key, sizeof(key)));
-    fq_argv_adds(&a, FQ_KEY_DELAYED);
-    fq_argv_adds(&a, FQ_KEY_LEASES);
-    fq_argv_adds(&a, FQ_KEY_DEAD);
-    fq_argv_adds(&a, FQ_KEY_WORKERS);
-    fq_argv_adds(&a, FQ_KEY_INFLIGHT);
-    fq_argv_adds(&a, FQ_KEY_QUOTA);
-    fq_argv_adds(&a, FQ_KEY_EVENTS);
-    fq_argv_adds(&a, FQ_KEY_MODELS);
+        fq_argv_adds(&a, k->ready[role]);
+    fq_argv_adds(&a, k->delayed);
+    fq_argv_adds(&a, k->leases);
+    fq_argv_adds(&a, k->dead);
+    fq_argv_adds(&a, k->workers);
+    fq_argv_adds(&a, k->inflight);
+    fq_argv_adds(&a, k->quota);
+    fq_argv_adds(&a, k->events);
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < n[s]; i++)
+            fq_argv_add_task_key(&a, m[s]->element[i]->str, m[s]->element[i]->len);
+    for (size_t i = 0; i < n[2]; i++)
+        fq_argv_addf(&a, "%s:%.*s", k->quota, (int)m[2]->element[i]->len,
+                     m[2]->element[i]->str);
+    int nkeys = a.argc;
     fq_argv_addll(&a, (long long)f->lease_s * 1000);
     fq_argv_addll(&a, BY_ROLE_LIMIT);
-    int bad = fq_argv_addll(&a, MODELS_MAX) != 0;
-    redisReply *r = bad ? NULL : fq_ctl_script(ctl, "fleet", FQ_ROLE_COUNT + 8, &a);
-    fq_argv_free(&a);
-    if (bad) {
+    for (int s = 0; s < 3; s++)
+        fq_argv_addll(&a, (long long)n[s]);
+    for (int s = 0; s < 3; s++)
+        for (size_t i = 0; i < n[s]; i++)
+            fq_argv_add(&a, m[s]->element[i]->str, m[s]->element[i]->len);
+    for (int s = 0; s < 3; s++)
+        freeReplyObject(m[s]);
+    redisReply *r = NULL;
+    if (fq_argv_ok(&a)) {
+        r = fq_ctl_script(ctl, "fleet", nkeys, &a);
+    } else {
         fq_ctl_errorf("out of memory");
         fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
-        return -1;
     }
-    if (r == NULL)
-        return -1;
-    f->reply = r;
-    if (take(f, r) != 0) {
-        fq_ctl_errorf("fleet.lua answered with something unexpected; is this fleetqctl as "
-                      "new as the fleet?");
-        fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
-        return -1;
+    fq_argv_free(&a);
+    return r;
+}
+
+int fq_ctl_fleet_gather(fq_ctl *ctl, fq_ctl_fleet *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->lease_s = ctl->cfg.lease_s;
+    /* the sets may change between reading their members and the
+     * snapshot: then it is taken again, a few times at most */
+    for (int tries = 0;; tries++) {
+        redisReply *r = snapshot(ctl, f);
+        if (r == NULL)
+            return -1;
+        if (take(f, r) != 0) {
+            freeReplyObject(r);
+            fq_ctl_errorf("fleet.lua answered with something unexpected; is this fleetqctl as "
+                          "new as the fleet?");
+            fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+            return -1;
+        }
+        int complete = (f->delayed_by_role || f->delayed_all > BY_ROLE_LIMIT) &&
+                       (f->running_by_role || f->running_all > BY_ROLE_LIMIT);
+        if (complete || tries == 2) {
+            f->reply = r;
+            return 0;
+        }
+        freeReplyObject(r);
+        int lease_s = f->lease_s;
+        memset(f, 0, sizeof(*f));
+        f->lease_s = lease_s;
     }
-    return 0;
 }
 
 void fq_ctl_fleet_free(fq_ctl_fleet *f)

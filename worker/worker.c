@@ -44,6 +44,7 @@
 #define REDIS_RETRY_MS 1000
 #define HARD_STOP_EXTRA_MS 5000
 #define PAUSE_HOLD_MS 5000
+#define CLAIM_CANDIDATES 8   /* ids read from the queue for one claim */
 
 typedef enum slot_state {
     SLOT_FREE = 0,
@@ -80,8 +81,8 @@ struct fq_worker {
     fq_role role;
     int concurrency;
     char id[160];
-    char ready_key[FQ_KEY_MAX];
-    char marker_key[FQ_KEY_MAX];
+    const char *ready_key;     /* of fq_keys(): this role's queue and marker */
+    const char *marker_key;
 
     fq_redis *redis;
     fq_redis *blocking;
@@ -209,7 +210,7 @@ static void on_finished(fq_redis *r, redisReply *reply, void *data)
 static void send_finish(slot *s)
 {
     s->state = SLOT_FINISHING;
-    if (fq_redis_script(s->w->redis, "finish", 6, &s->finish, on_finished, s) != 0)
+    if (fq_redis_script(s->w->redis, "finish", 9, &s->finish, on_finished, s) != 0)
         uv_timer_start(&s->timer, on_finish_retry_timer, REDIS_RETRY_MS, 0);
 }
 
@@ -226,12 +227,16 @@ static void finish(slot *s, const char *action, int64_t due_ms,
     int bad = 0;
     if (attempt != NULL)
         bad |= fq_record_attempt_to_fields(attempt, &rec);
-    bad |= fq_argv_adds(a, FQ_KEY_LEASES) | fq_argv_adds(a, FQ_KEY_DELAYED) |
+    const fq_keyset *k = fq_keys();
+    char task_key[FQ_KEY_MAX];
+    bad |= fq_argv_adds(a, fq_key_task(s->id, task_key, sizeof(task_key))) |
+           fq_argv_adds(a, k->leases) | fq_argv_adds(a, k->delayed) |
            fq_argv_adds(a, w->ready_key) | fq_argv_adds(a, w->marker_key) |
-           fq_argv_adds(a, FQ_KEY_EVENTS) | fq_argv_adds(a, FQ_KEY_RESULTS);
+           fq_argv_adds(a, k->events) | fq_argv_adds(a, k->results) |
+           fq_argv_adds(a, k->dead) | fq_argv_adds(a, k->metrics);
     bad |= fq_argv_adds(a, s->id) | fq_argv_adds(a, s->token) | fq_argv_adds(a, action) |
            fq_argv_addll(a, due_ms) | fq_argv_adds(a, FQ_EVENTS_MAXLEN) |
-           fq_argv_adds(a, fq_role_name(w->role)) | fq_argv_adds(a, FQ_RESULT_TTL_S) |
+           fq_argv_adds(a, fq_role_name(w->role)) | fq_argv_adds(a, FQ_ENDED_TTL_S) |
            fq_argv_addll(a, rec.argc);
     for (int i = 0; i < rec.argc; i++)
         bad |= fq_argv_add(a, rec.argv[i], rec.argvlen[i]);
@@ -384,7 +389,7 @@ static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
         fq_log(FQ_LOG_ERROR, "fleet.paused", FQ_LS, "reason", fq_outcome_name(res->outcome),
                FQ_LS, "error", res->error, FQ_LS, "msg",
                "the whole fleet stops calling; fix the key or the credits, then SIGHUP the "
-               "workers or HDEL fleetq:quota paused", FQ_LEND);
+               "workers or run fleetqctl resume", FQ_LEND);
         hold_claims(w, PAUSE_HOLD_MS);
         finish(s, "requeue", PAUSE_HOLD_MS, &att, &hash);
     } else if (fq_outcome_retryable(res->outcome) &&
@@ -603,6 +608,11 @@ static void on_claimed(fq_redis *r, redisReply *reply, void *data)
         maybe_finish_shutdown(w);
         return;
     }
+    if (reply->type == REDIS_REPLY_STRING) {  /* 'again': the candidates were taken */
+        try_claim(w);
+        maybe_finish_shutdown(w);
+        return;
+    }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
         wait_marker(w);
         maybe_finish_shutdown(w);
@@ -643,6 +653,62 @@ static void on_claimed(fq_redis *r, redisReply *reply, void *data)
     try_claim(w);
 }
 
+/* A claim is two steps: read the first ids of the role's queue, then
+ * claim.lua with them and their hash keys (a script is given every key it
+ * touches). Several workers reading the same ids take one each. */
+static void on_candidates(fq_redis *r, redisReply *reply, void *data)
+{
+    fq_worker *w = data;
+    w->claiming = 0;
+    if (fq_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY) {
+        if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+            fq_log(FQ_LOG_ERROR, "claim.failed", FQ_LS, "error", reply->str, FQ_LEND);
+        if (!w->stopping)
+            uv_timer_start(&w->claim_retry, on_claim_retry, REDIS_RETRY_MS, 0);
+        maybe_finish_shutdown(w);
+        return;
+    }
+    if (reply->elements == 0 || w->stopping || free_slot(w) == NULL) {
+        if (!w->stopping)
+            wait_marker(w);
+        maybe_finish_shutdown(w);
+        return;
+    }
+    const fq_keyset *k = fq_keys();
+    fq_argv a;
+    fq_argv_init(&a);
+    fq_argv_adds(&a, w->ready_key);
+    fq_argv_adds(&a, k->leases);
+    fq_argv_adds(&a, w->marker_key);
+    fq_argv_adds(&a, k->events);
+    fq_argv_adds(&a, k->results);
+    fq_argv_adds(&a, k->metrics);
+    fq_argv_adds(&a, k->expiry);
+    size_t n = 0;
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *id = reply->element[i];
+        if (id->type == REDIS_REPLY_STRING) {
+            fq_argv_add_task_key(&a, id->str, id->len);
+            n++;
+        }
+    }
+    fq_argv_adds(&a, w->id);
+    fq_argv_addll(&a, (long long)w->cfg->lease_s * 1000);
+    fq_argv_adds(&a, FQ_EVENTS_MAXLEN);
+    fq_argv_adds(&a, fq_role_name(w->role));
+    fq_argv_adds(&a, FQ_ENDED_TTL_S);
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *id = reply->element[i];
+        if (id->type == REDIS_REPLY_STRING)
+            fq_argv_add(&a, id->str, id->len);
+    }
+    if (fq_redis_script(w->redis, "claim", 7 + (int)n, &a, on_claimed, w) == 0)
+        w->claiming = 1;
+    else
+        uv_timer_start(&w->claim_retry, on_claim_retry, REDIS_RETRY_MS, 0);
+    fq_argv_free(&a);
+}
+
 static void try_claim(fq_worker *w)
 {
     if (w->stopping || w->claiming || free_slot(w) == NULL)
@@ -652,22 +718,11 @@ static void try_claim(fq_worker *w)
         uv_timer_start(&w->claim_retry, on_claim_retry, (uint64_t)hold, 0);
         return;
     }
-    fq_argv a;
-    fq_argv_init(&a);
-    fq_argv_adds(&a, w->ready_key);
-    fq_argv_adds(&a, FQ_KEY_LEASES);
-    fq_argv_adds(&a, w->marker_key);
-    fq_argv_adds(&a, FQ_KEY_EVENTS);
-    fq_argv_adds(&a, FQ_KEY_RESULTS);
-    fq_argv_adds(&a, w->id);
-    fq_argv_addll(&a, (long long)w->cfg->lease_s * 1000);
-    fq_argv_adds(&a, FQ_EVENTS_MAXLEN);
-    fq_argv_adds(&a, fq_role_name(w->role));
-    if (fq_redis_script(w->redis, "claim", 5, &a, on_claimed, w) == 0)
+    if (fq_redis_command(w->redis, on_candidates, w, "ZRANGE %s 0 %d", w->ready_key,
+                         CLAIM_CANDIDATES - 1) == 0)
         w->claiming = 1;
     else
         uv_timer_start(&w->claim_retry, on_claim_retry, REDIS_RETRY_MS, 0);
-    fq_argv_free(&a);
 }
 
 /* ------------------------------------------------------------------------
@@ -704,6 +759,12 @@ static void on_left(fq_redis *r, redisReply *reply, void *data)
     on_heartbeat_reply(r, reply, data);
 }
 
+/* 1 when a slot's lease is one the heartbeat extends. */
+static int heartbeat_holds(const slot *s)
+{
+    return s->state != SLOT_FREE && s->state != SLOT_FINISHING && s->id && s->token;
+}
+
 /* One heartbeat.lua call: the worker's registry entry (refreshed, or
  * removed once stopping) and the leases of its busy slots. */
 static void send_heartbeat(fq_worker *w)
@@ -712,22 +773,31 @@ static void send_heartbeat(fq_worker *w)
         return;
     fq_argv a;
     fq_argv_init(&a);
-    fq_argv_adds(&a, FQ_KEY_LEASES);
-    fq_argv_adds(&a, FQ_KEY_WORKERS);
+    fq_argv_adds(&a, fq_keys()->leases);
+    fq_argv_adds(&a, fq_keys()->workers);
+    int held = 0;
+    char task_key[FQ_KEY_MAX];
+    for (int i = 0; i < w->concurrency; i++) {
+        slot *s = &w->slots[i];
+        if (heartbeat_holds(s)) {
+            fq_argv_adds(&a, fq_key_task(s->id, task_key, sizeof(task_key)));
+            held++;
+        }
+    }
     fq_argv_addll(&a, (long long)w->cfg->lease_s * 1000);
     fq_argv_adds(&a, w->id);
     fq_argv_adds(&a, w->stopping ? "leaving" : "live");
     for (int i = 0; i < w->concurrency; i++) {
         slot *s = &w->slots[i];
-        if (s->state != SLOT_FREE && s->state != SLOT_FINISHING && s->id && s->token) {
+        if (heartbeat_holds(s)) {
             fq_argv_adds(&a, s->id);
             fq_argv_adds(&a, s->token);
         }
     }
     if (!w->stopping)
-        fq_redis_script(w->redis, "heartbeat", 2, &a, on_heartbeat_reply, w);
+        fq_redis_script(w->redis, "heartbeat", 2 + held, &a, on_heartbeat_reply, w);
     else if (!w->leaving &&
-             fq_redis_script(w->redis, "heartbeat", 2, &a, on_left, w) == 0)
+             fq_redis_script(w->redis, "heartbeat", 2 + held, &a, on_left, w) == 0)
         w->leaving = 1;
     fq_argv_free(&a);
 }
@@ -868,8 +938,8 @@ static void on_limits(fq_redis *r, redisReply *reply, void *data)
     char diff[1024];
     if (fq_config_limits_diff(w->cfg, fields, n, diff, sizeof(diff)) > 0)
         fq_log(FQ_LOG_WARN, "limits.differ", FQ_LS, "differences", diff, FQ_LS, "note",
-               "the fleet's limits in " FQ_KEY_LIMITS " apply, not this worker's environment "
-               "(fleetqctl limits shows them)", FQ_LEND);
+               "the fleet's limits apply, not this worker's environment "
+               "(fleetqctl limits shows them)", FQ_LS, "key", fq_keys()->limits, FQ_LEND);
 }
 
 static void on_limits_init(fq_redis *r, redisReply *reply, void *data)
@@ -882,7 +952,7 @@ static void on_limits_init(fq_redis *r, redisReply *reply, void *data)
                "nobody had published the fleet's limits: this worker's environment now is them "
                "until a coordinator publishes its own", FQ_LEND);
     } else if (!w->limits_checked) {
-        fq_redis_command(r, on_limits, w, "HGETALL %s", FQ_KEY_LIMITS);
+        fq_redis_command(r, on_limits, w, "HGETALL %s", fq_keys()->limits);
     }
 }
 
@@ -912,8 +982,8 @@ fq_worker *fq_worker_new(uv_loop_t *loop, fq_config *cfg, fq_role role, int conc
     char host[64] = "host";
     gethostname(host, sizeof(host) - 1);
     snprintf(w->id, sizeof(w->id), "%s:%ld:%s", host, (long)getpid(), fq_role_name(role));
-    fq_key_ready(role, w->ready_key, sizeof(w->ready_key));
-    fq_key_marker(role, w->marker_key, sizeof(w->marker_key));
+    w->ready_key = fq_keys()->ready[role];
+    w->marker_key = fq_keys()->marker[role];
     for (int i = 0; i < concurrency; i++) {
         w->slots[i].w = w;
         fq_task_init(&w->slots[i].task);

@@ -10,23 +10,23 @@
 -- A cancellation that came through fleetq:submit (`cancel <id>`) is
 -- acknowledged here, whatever the outcome, so it is handled exactly once.
 --
--- KEYS: 1 delayed, 2 events, 3 results, 4 submit stream, 5-8 ready queues
---       (ceo, code, quality, memory)
--- ARGV: 1 id, 2 reason, 3 events maxlen, 4 result ttl s,
+-- KEYS: 1 task hash, 2 delayed, 3 expiry, 4 events, 5 results,
+--       6 submit stream, 7-10 ready queues (ceo, code, quality, memory)
+-- ARGV: 1 id, 2 reason, 3 events maxlen, 4 ended ttl s,
 --       5 submit entry id ('' when not from the stream), 6 intake group
 -- Returns {outcome, id, detail}: 'cancelled' with the status it had,
 -- 'refused' with why, or 'not found'.
-local delayed, events, results, submit = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local id, reason, maxlen, result_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local key, delayed, expiry, events, results, submit =
+    KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local id, reason, maxlen, ended_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local entry, group = ARGV[5], ARGV[6]
-local slots = {ceo = 5, code = 6, quality = 7, memory = 8}
+local slots = {ceo = 7, code = 8, quality = 9, memory = 10}
 local ended = {done = true, failed = true, rejected = true, expired = true, cancelled = true}
 
 if entry ~= '' then
     fq_consumed(submit, group, entry)
 end
 
-local key = fq_task_key(id)
 local t = redis.call('HMGET', key, 'status', 'role')
 local status, role = t[1], t[2]
 if not status then
@@ -47,11 +47,10 @@ if slot then
     redis.call('ZREM', KEYS[slot], id)
 end
 redis.call('ZREM', delayed, id)
+redis.call('ZREM', expiry, id)
 local now = fq_now_ms()
 redis.call('HSET', key, 'status', 'cancelled', 'error', reason, 'finished_at', now)
-fq_final_record(results, id)
+fq_final_record(results, key, id)
 fq_event(events, maxlen, id, 'cancelled', role, {'reason', reason, 'was', status})
-if result_ttl > 0 then
-    redis.call('EXPIRE', key, result_ttl)
-end
+redis.call('EXPIRE', key, ended_ttl)
 return {'cancelled', id, status}

@@ -10,7 +10,7 @@
 -- same for a task whose call was made (the fleet was paused by it).
 --
 -- Every attempt that made a call is also counted in the metrics hash
--- fleetq:{q}:metrics (read by the coordinator's /metrics), whatever the
+-- (read by the coordinator's /metrics), whatever the
 -- lease says, since the call happened: calls by HTTP status and outcome,
 -- tokens by kind, cost ticks, and the call latency histogram (one counter
 -- per bucket, 'latency_le:<seconds>', plus latency_sum_ms and
@@ -18,17 +18,17 @@
 -- `metered` holds the highest attempt number counted, so a report sent
 -- again after a lost reply is not counted twice.
 --
--- KEYS: 1 leases, 2 delayed, 3 ready queue, 4 marker, 5 events, 6 results
+-- KEYS: 1 task hash, 2 leases, 3 delayed, 4 ready queue, 5 marker,
+--       6 events, 7 results, 8 dead letters, 9 metrics
 -- ARGV: 1 id, 2 token, 3 action, 4 due ms, 5 events maxlen, 6 role,
---       7 result ttl s, 8 count of attempt fields A, 9..8+A attempt fields,
+--       7 ended ttl s, 8 count of attempt fields A, 9..8+A attempt fields,
 --       then name/value pairs to set on the task hash
 -- Returns 'ok' or 'lost'.
-local leases, delayed, ready, marker, events, results =
-    KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local key, leases, delayed, ready, marker, events, results, dead, metrics =
+    KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local id, token, action = ARGV[1], ARGV[2], ARGV[3]
-local due_ms, maxlen, role, result_ttl = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
+local due_ms, maxlen, role, ended_ttl = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
 local nattempt = tonumber(ARGV[8])
-local key = fq_task_key(id)
 local now = fq_now_ms()
 
 -- The call happened whoever owns the task now: its attempt row is kept.
@@ -58,19 +58,19 @@ local function meter()
     end
     local code = tonumber(att['http_status']) or 0
     local outcome = att['outcome'] or 'unknown'
-    redis.call('HINCRBY', FQ_METRICS, 'calls:' .. code .. ':' .. outcome, 1)
-    fq_observe('latency', math.max(0, math.floor(tonumber(att['latency_ms']) or 0)),
+    redis.call('HINCRBY', metrics, 'calls:' .. code .. ':' .. outcome, 1)
+    fq_observe(metrics, 'latency', math.max(0, math.floor(tonumber(att['latency_ms']) or 0)),
         LATENCY_BUCKETS_MS)
     local set = pairs_to_map(9 + nattempt, #ARGV + 1)
     for _, kind in ipairs({'prompt', 'completion', 'reasoning', 'cached'}) do
         local v = tonumber(set[kind .. '_tokens'])
         if v and v > 0 then
-            redis.call('HINCRBY', FQ_METRICS, 'tokens:' .. kind, math.floor(v))
+            redis.call('HINCRBY', metrics, 'tokens:' .. kind, math.floor(v))
         end
     end
     local ticks = set['cost_ticks']
     if ticks and string.match(ticks, '^%d+$') and ticks ~= '0' then
-        redis.call('HINCRBY', FQ_METRICS, 'cost_ticks', ticks)
+        redis.call('HINCRBY', metrics, 'cost_ticks', ticks)
     end
 end
 
@@ -95,14 +95,12 @@ if action == 'done' or action == 'failed' then
         redis.call('HDEL', key, 'error')  -- earlier attempts' errors are in `attempts`
     end
     redis.call('HSET', key, 'status', action, 'finished_at', now)
-    fq_final_record(results, id)
+    fq_final_record(results, key, id)
     fq_event(events, maxlen, id, action, role)
     if action == 'failed' then
-        fq_dead_add(id, now, result_ttl)
+        fq_dead_add(dead, id, now, ended_ttl)
     end
-    if result_ttl > 0 then
-        redis.call('EXPIRE', key, result_ttl)
-    end
+    redis.call('EXPIRE', key, ended_ttl)
 elseif action == 'retry' then
     redis.call('HSET', key, 'status', 'retrying')
     redis.call('ZADD', delayed, now + due_ms, id)

@@ -10,9 +10,9 @@
 -- extended while calls finish). Entries of workers that vanished without
 -- leaving are trimmed here once they are ten minutes old.
 --
--- KEYS: 1 leases, 2 worker registry
+-- KEYS: 1 leases, 2 worker registry, 3.. the hashes of the tasks leased
 -- ARGV: 1 lease ms, 2 worker id, 3 mode ('live' or 'leaving'),
---       4.. pairs of task id and lease token
+--       4.. pairs of task id and lease token, in the order of their keys
 -- Returns the ids whose lease this worker no longer holds (reaped and
 -- handed to someone else): the worker must not write their results.
 local leases, registry = KEYS[1], KEYS[2]
@@ -30,7 +30,7 @@ redis.call('ZREMRANGEBYSCORE', registry, '-inf', '(' .. string.format('%d', now 
 local lost = {}
 for i = 4, #ARGV, 2 do
     local id, token = ARGV[i], ARGV[i + 1]
-    if redis.call('HGET', fq_task_key(id), 'lease') == token then
+    if redis.call('HGET', KEYS[3 + (i - 4) / 2], 'lease') == token then
         redis.call('ZADD', leases, 'XX', now + lease_ms, id)
     else
         lost[#lost + 1] = id

@@ -1,21 +1,22 @@
 -- reap.lua -- returns tasks whose lease expired (their worker died or
 -- stalled) to their queue, counting the attempt, or ends them `failed`
 -- once they have used all their attempts (they then join the dead-letter
--- set, see the prelude). One reaper runs at a time, fleet-wide (the
--- coordinator holds a SET NX PX lock around it).
+-- set, see the prelude). The coordinator's timer calls it with the ids
+-- due.lua found expired; a lease extended since is left alone. Scripts are
+-- atomic, so coordinators running it at once never handle a task twice.
 --
--- KEYS: 1 leases, 2 events, 3 results, 4-7 ready queues, 8-11 markers
--- ARGV: 1 batch limit, 2 events maxlen, 3 result ttl s
+-- KEYS: 1 leases, 2 events, 3 results, 4 dead letters, 5-8 ready queues,
+--       9-12 markers, 13.. the tasks' hashes
+-- ARGV: 1 events maxlen, 2 ended ttl s, 3.. the ids, in the order of their keys
 -- Returns {requeued, failed}.
-local leases, events, results = KEYS[1], KEYS[2], KEYS[3]
-local limit, maxlen, result_ttl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
-local slots = {ceo = 4, code = 5, quality = 6, memory = 7}
+local leases, events, results, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local maxlen, ended_ttl = ARGV[1], tonumber(ARGV[2])
+local slots = {ceo = 5, code = 6, quality = 7, memory = 8}
 local now = fq_now_ms()
 local requeued, failed = 0, 0
 
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, limit)) do
+local function reap(id, key)
     redis.call('ZREM', leases, id)
-    local key = fq_task_key(id)
     local t = redis.call('HMGET', key, 'role', 'score', 'status', 'attempts', 'max_attempts',
         'worker')
     local slot = slots[t[1] or '']
@@ -26,10 +27,10 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0,
             redis.call('HSET', key, 'status', 'failed', 'finished_at', now, 'error',
                 'lease expired on attempt ' .. attempts .. ' of ' .. max_attempts ..
                 ': worker ' .. (t[6] or '?') .. ' stopped without reporting')
-            fq_final_record(results, id)
+            fq_final_record(results, key, id)
             fq_event(events, maxlen, id, 'failed', t[1], {'reason', 'lease expired'})
-            fq_dead_add(id, now, result_ttl)
-            if result_ttl > 0 then redis.call('EXPIRE', key, result_ttl) end
+            fq_dead_add(dead, id, now, ended_ttl)
+            redis.call('EXPIRE', key, ended_ttl)
             failed = failed + 1
         else
             redis.call('HSET', key, 'status', 'queued', 'error',
@@ -38,6 +39,14 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0,
             fq_event(events, maxlen, id, 'queued', t[1], {'reason', 'lease expired'})
             requeued = requeued + 1
         end
+    end
+end
+
+for i = 3, #ARGV do
+    local id, key = ARGV[i], KEYS[i + 10]
+    local due = tonumber(redis.call('ZSCORE', leases, id))
+    if due and due <= now then
+        reap(id, key)
     end
 end
 return {requeued, failed}

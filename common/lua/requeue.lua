@@ -10,39 +10,29 @@
 -- store's attempts table, and the next final record updates the task's row.
 -- The hash loses its expiry, its ttl (expires_at) and what belonged to the
 -- run that ended (error, output, times, worker, the store's `stored`
--- mark); fleetq:done:<id> is emptied so that BLPOP waits for the new end.
+-- mark); its done marker is emptied so that BLPOP waits for the new end.
 -- Stored tasks hold at most 100 attempts (task.h), so a task that used
 -- them all is refused. Any other status is left alone. An id leaves the
 -- dead-letter set when it is requeued, and when it is a stale entry (its
 -- task is gone or no longer failed); a failed task that was refused stays.
 --
 -- KEYS: 1 dead letters, 2 events, 3 sequence, 4-7 ready queues (ceo, code,
---       quality, memory), 8-11 markers in the same order
--- ARGV: 1 events maxlen, 2 mode: 'ids' (the ids follow from ARGV[6]) or
---       'all' (the dead letters that died at or before ARGV[4] ms, '' for
---       now, oldest first, skipping the first ARGV[5], at most ARGV[3]),
---       3 limit, 4 cutoff, 5 offset
+--       quality, memory), 8-11 markers in the same order, then for each id
+--       its task hash and its done marker
+-- ARGV: 1 events maxlen, 2.. the ids, in the order of their keys (for
+--       --all, the caller reads them from the dead-letter set)
 -- Returns {kept, id, outcome, id, outcome, ...}: kept is the number of
 -- these ids still in the dead-letter set; outcome is 'requeued', 'not
 -- found' or why the task was left alone.
 local dead, events, seq = KEYS[1], KEYS[2], KEYS[3]
-local maxlen, mode, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local maxlen = ARGV[1]
 local slots = {ceo = 4, code = 5, quality = 6, memory = 7}
 local again = {failed = true, expired = true, cancelled = true}
 local MAX_ATTEMPTS = 100
 local now = fq_now_ms()
 
-local ids = {}
-if mode == 'all' then
-    local cutoff = ARGV[4] ~= '' and ARGV[4] or now
-    ids = redis.call('ZRANGEBYSCORE', dead, '-inf', cutoff, 'LIMIT', tonumber(ARGV[5]), limit)
-else
-    for i = 6, #ARGV do ids[#ids + 1] = ARGV[i] end
-end
-
 -- Returns the outcome, and whether the id stays a dead letter.
-local function requeue(id)
-    local key = fq_task_key(id)
+local function requeue(id, key, done)
     local t = redis.call('HMGET', key, 'status', 'role', 'score', 'priority', 'attempts',
         'max_attempts', 'allowance')
     local status, role = t[1], t[2]
@@ -74,15 +64,16 @@ local function requeue(id)
     redis.call('HSET', key, 'status', 'queued', 'score', score, 'allowance', allowance,
         'max_attempts', math.min(MAX_ATTEMPTS, attempts + allowance), 'requeued_at', now)
     redis.call('HINCRBY', key, 'requeues', 1)
-    redis.call('DEL', 'fleetq:done:' .. id)
+    redis.call('DEL', done)
     fq_ready(KEYS[slot], KEYS[slot + 4], id, score)
     fq_event(events, maxlen, id, 'queued', role, {'reason', 'requeued', 'was', status})
     return 'requeued', false
 end
 
 local out, kept = {0}, 0
-for _, id in ipairs(ids) do
-    local outcome, stays = requeue(id)
+for i = 2, #ARGV do
+    local id = ARGV[i]
+    local outcome, stays = requeue(id, KEYS[12 + 2 * (i - 2)], KEYS[13 + 2 * (i - 2)])
     out[#out + 1] = id
     out[#out + 1] = outcome
     if stays then

@@ -1,27 +1,59 @@
 -- stored.lua -- after the coordinator committed a batch of results to
--- SQLite: announces each final task on fleetq:done:<id> (once, however
+-- SQLite: announces each final task on <prefix>:done:<id> (once, however
 -- often the batch is replayed), then acknowledges and deletes the entries.
 --
--- KEYS: 1 results stream
--- ARGV: 1 group, 2 count of entry ids E, 3..2+E entry ids,
---       then pairs of task id and final status
+-- From then on SQLite holds the task; Redis keeps, for the result ttl
+-- (FLEETQ_RESULT_TTL), what a client following it needs: a `done` task's
+-- hash keeps only its id, the `stored` mark and the fields the caller
+-- names (fq_follow_fields of record.h: status, error, attempts, output,
+-- times, tokens...; its prompt and the rest go), and the done marker lives
+-- exactly as long as the hash. A task that ended
+-- otherwise (failed, expired, cancelled, rejected) keeps its whole hash
+-- for that long, since `fleetqctl requeue` runs it again from it.
+--
+-- KEYS: 1 results stream, 2 dead letters, then for each task announced its
+--       hash and its done marker
+-- ARGV: 1 group, 2 result ttl s, 3 the fields kept, space-separated,
+--       4 count of entry ids E, 5..4+E entry ids, then pairs of task id and
+--       final status, in the order of their keys
 -- Returns the number of tasks announced.
-local results, group, n = KEYS[1], ARGV[1], tonumber(ARGV[2])
-local announced = 0
-for i = 3 + n, #ARGV, 2 do
+local results, dead = KEYS[1], KEYS[2]
+local group, ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
+local FOLLOW = {id = true, stored = true}
+for f in string.gmatch(ARGV[3], '%S+') do FOLLOW[f] = true end
+local announced, failed = 0, false
+
+local function trim(key)
+    local drop = {}
+    for _, f in ipairs(redis.call('HKEYS', key)) do
+        if not FOLLOW[f] then drop[#drop + 1] = f end
+    end
+    if #drop > 0 then redis.call('HDEL', key, unpack(drop)) end
+end
+
+local k = 3
+for i = 5 + n, #ARGV, 2 do
     local id, status = ARGV[i], ARGV[i + 1]
-    local key = fq_task_key(id)
+    local key, done = KEYS[k], KEYS[k + 1]
+    k = k + 2
     if redis.call('HGET', key, 'status') == status and
         redis.call('HSETNX', key, 'stored', 1) == 1 then
-        local done = 'fleetq:done:' .. id
+        if status == 'done' then trim(key) end
+        if status == 'failed' then failed = true end
+        redis.call('EXPIRE', key, ttl)
         redis.call('LPUSH', done, status)
-        redis.call('EXPIRE', done, 86400)
+        redis.call('EXPIRE', done, ttl)
         announced = announced + 1
     end
 end
+if failed then
+    -- dead letters whose hash has expired point at nothing
+    local oldest = string.format('%d', fq_now_ms() - ttl * 1000)
+    redis.call('ZREMRANGEBYSCORE', dead, '-inf', '(' .. oldest)
+end
 if n > 0 then
     local ids = {}
-    for i = 3, 2 + n do ids[#ids + 1] = ARGV[i] end
+    for i = 5, 4 + n do ids[#ids + 1] = ARGV[i] end
     redis.call('XACK', results, group, unpack(ids))
     redis.call('XDEL', results, unpack(ids))
 end

@@ -5,28 +5,30 @@
 --
 -- The delayed set and the leases hold only ids; their role (and, for the
 -- delayed set, whether the task is delayed or retrying) is read from each
--- task's hash, as long as the set has at most ARGV[2] members; past that
--- only the totals are given, so a huge backlog never holds Redis for long.
+-- task's hash, as long as the set has at most ARGV[2] members. A script
+-- touches only the keys it is given, so the caller reads the members (and
+-- the models the quota has seen) just before and passes their hashes; the
+-- counts by role are given only when those members are the whole set at
+-- this moment (else {}: the caller asks again, or shows the totals).
 -- A worker in the registry (member "host:pid:role", scored by its last
 -- heartbeat in ms) is live when that heartbeat is at most ARGV[1] ms old.
 --
--- The quota's state per model (fleetq:quota:<model>) is given for the
--- models of the registry quota.lua keeps, the most recently used first, at
--- most ARGV[3] of them.
---
 -- KEYS: 1-4 ready queues (ceo, code, quality, memory), 5 delayed,
 --       6 leases, 7 dead letters, 8 worker registry, 9 quota call slots,
---       10 fleetq:quota, 11 fleetq:events, 12 the models seen
--- ARGV: 1 liveness window ms, 2 most members counted by role, 3 most models
+--       10 <prefix>:quota, 11 <prefix>:events, then the hashes of the D
+--       delayed ids, of the L leased ids, and the M models' quota states
+-- ARGV: 1 liveness window ms, 2 most members counted by role, 3 D, 4 L,
+--       5 M, then the D delayed ids, the L leased ids, the M model names
 -- Returns {now ms, {queued x4}, delayed total, running total, dead,
 --          {delayed x4, retrying x4} or {}, {running x4} or {},
 --          {live workers x4, live total, registered}, calls in flight,
---          fleetq:quota as HGETALL, last events id or '',
+--          <prefix>:quota as HGETALL, last events id or '',
 --          {model, its state as HGETALL, ...}}
 local ready = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
-local delayed, leases, dead, workers, slots, quota, events, models =
-    KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local delayed, leases, dead, workers, slots, quota, events =
+    KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local window_ms, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local nd, nl, nm = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local index = {ceo = 1, code = 2, quality = 3, memory = 4}
 local now = fq_now_ms()
 
@@ -35,17 +37,19 @@ for i = 1, 4 do queued[i] = redis.call('ZCARD', ready[i]) end
 local ndelayed = redis.call('ZCARD', delayed)
 local nrunning = redis.call('ZCARD', leases)
 
--- counts by role of a set of task ids; with_retrying adds the retrying
--- ones as four more counts
-local function by_role(key, n, with_retrying)
-    if n > limit then return {} end
+-- counts by role of a set of task ids (the count passed from first, their
+-- keys from KEYS[12 + first - 6]); with_retrying adds the retrying ones as
+-- four more counts
+local function by_role(key, n, first, count, with_retrying)
+    if n > limit or count ~= n then return {} end
     local out = {0, 0, 0, 0, 0, 0, 0, 0}
-    for _, id in ipairs(redis.call('ZRANGE', key, 0, -1)) do
-        local t = redis.call('HMGET', fq_task_key(id), 'role', 'status')
-        local i = index[t[1] or '']
-        if i then
-            out[i] = out[i] + 1
-            if t[2] == 'retrying' then out[i + 4] = out[i + 4] + 1 end
+    for i = first, first + count - 1 do
+        if not redis.call('ZSCORE', key, ARGV[i]) then return {} end
+        local t = redis.call('HMGET', KEYS[i + 6], 'role', 'status')
+        local r = index[t[1] or '']
+        if r then
+            out[r] = out[r] + 1
+            if t[2] == 'retrying' then out[r + 4] = out[r + 4] + 1 end
         end
     end
     if not with_retrying then return {out[1], out[2], out[3], out[4]} end
@@ -60,13 +64,13 @@ for _, w in ipairs(redis.call('ZRANGEBYSCORE', workers, now - window_ms, '+inf')
 end
 
 local states = {}
-for _, m in ipairs(redis.call('ZREVRANGE', models, 0, tonumber(ARGV[3]) - 1)) do
-    states[#states + 1] = m
-    states[#states + 1] = redis.call('HGETALL', quota .. ':' .. m)
+for i = 6 + nd + nl, 5 + nd + nl + nm do
+    states[#states + 1] = ARGV[i]
+    states[#states + 1] = redis.call('HGETALL', KEYS[i + 6])
 end
 
 local last = redis.call('XREVRANGE', events, '+', '-', 'COUNT', 1)
 return {now, queued, ndelayed, nrunning, redis.call('ZCARD', dead),
-    by_role(delayed, ndelayed, true), by_role(leases, nrunning, false), live,
+    by_role(delayed, ndelayed, 6, nd, true), by_role(leases, nrunning, 6 + nd, nl, false), live,
     redis.call('ZCOUNT', slots, '(' .. now, '+inf'), redis.call('HGETALL', quota),
     #last > 0 and last[1][1] or '', states}

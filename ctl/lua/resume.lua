@@ -10,11 +10,12 @@
 --
 -- Nothing is written when there is nothing to lift.
 --
--- KEYS: 1 fleetq:quota, 2 the models seen
+-- KEYS: 1 <prefix>:quota, 2.. the states of the models quota.lua has seen
+--       (<prefix>:quota:<model>, read by the caller from its registry)
 -- ARGV: 1 '1' to close the breakers too, 2 the breaker's first cool-down ms
 -- Returns {paused, pause_reason, paused_at_ms, breaker, breaker_failures}
 -- as they were before (of the breakers, the worst and its failures).
-local q, models = KEYS[1], KEYS[2]
+local q = KEYS[1]
 local was = redis.call('HMGET', q, 'paused', 'pause_reason', 'paused_at_ms')
 local now = fq_now_ms()
 local paused = was[1] or ''
@@ -24,9 +25,7 @@ if paused ~= '' then
 end
 local rank = {closed = 0, half_open = 1, open = 2}
 local worst, failures = 'closed', '0'
-local states = {q}
-for _, m in ipairs(redis.call('ZRANGE', models, 0, -1)) do states[#states + 1] = q .. ':' .. m end
-for _, h in ipairs(states) do
+for _, h in ipairs(KEYS) do
     local b = redis.call('HMGET', h, 'breaker', 'breaker_failures')
     local breaker = b[1] or 'closed'
     if (rank[breaker] or 0) > rank[worst] then worst, failures = breaker, b[2] or '0' end

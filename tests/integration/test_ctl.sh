@@ -85,8 +85,11 @@ fq_assert_eq "$CTL_RC" 0 "submit"
 grep -qE '^[0-9]+-[0-9]+$' <<<"$CTL_OUT" || fq_fail "submit printed '$CTL_OUT', not an entry id"
 first=$CTL_OUT
 fq_assert_eq "$(fq_done_status "$first")" done "the task submit printed the id of"
-fq_assert_eq "$(fq_redis HMGET "fleetq:task:$first" role prompt | xargs)" \
+fq_assert_eq "$(fq_sql "SELECT role || ' ' || prompt FROM tasks WHERE id = '$first'")" \
     "code first task" "the task submit wrote"
+# once stored, the hash keeps what a client following the task needs, not its prompt
+fq_assert_eq "$(fq_redis HMGET "fleetq:task:$first" role status prompt | xargs)" "code done" \
+    "the stored task's hash"
 
 fq_ctl submit id s-wait role code prompt "wait for me" --wait 30
 fq_assert_eq "$CTL_RC" 0 "submit --wait of a task that ends done"
@@ -111,32 +114,39 @@ fq_assert_contains "$CTL_OUT" "status:    rejected" "the status of the rejected 
 fq_assert_contains "$CTL_OUT" 'role: must be one of ceo, code, quality, memory, got "nosuchrole"' \
     "the rejection reason"
 
+# what a submission wrote, from its row (once stored, Redis keeps no prompt)
+stored_prompt() { fq_sql "SELECT prompt FROM tasks WHERE id = '$1'"; }
+
 # a value from stdin, with line breaks, quotes and what looks like an option
 prompt=$'first line\n--json "quoted" and \\ back\nlast line'
 fq_ctl submit role code id s-stdin prompt - --wait 30 <<<"$prompt"
 fq_assert_eq "$CTL_RC" 0 "submit with the prompt from stdin"
-fq_assert_eq "$(fq_redis HGET fleetq:task:s-stdin prompt)" "$prompt" \
+fq_assert_eq "$(stored_prompt s-stdin)" "$prompt" \
     "the prompt read from stdin (the trailing line break dropped)"
 fq_assert_contains "$CTL_OUT" "Mock answer to: first line" "the answer to the prompt from stdin"
 # a VALUE that looks like an option is a value
 fq_ctl submit role code id s-dash prompt --json
 fq_assert_eq "$CTL_OUT" s-dash "submit with a value that looks like an option"
 fq_assert_eq "$(fq_done_status s-dash)" done "the task whose prompt is --json"
-fq_assert_eq "$(fq_redis HGET fleetq:task:s-dash prompt)" "--json" "a value is never an option"
+fq_assert_eq "$(stored_prompt s-dash)" "--json" "a value is never an option"
 # fields as options, --FIELD VALUE and --FIELD=VALUE, mixed with pairs; the
 # value after --prompt is a value even when it looks like an option
+# (the mock answers with 500 completion tokens, capped by max_tokens)
+fq_mock_config '{"completion_tokens": 500}'
 fq_ctl submit --role code --prompt "as options" --id=s-opts --max_tokens 50 --wait 30
+fq_mock_config '{"completion_tokens": -1}'
 fq_assert_eq "$CTL_RC" 0 "submit --role code --prompt ..."
 fq_assert_eq "$(head -n 1 <<<"$CTL_OUT")" s-opts "the id given as --id=s-opts"
-fq_assert_eq "$(fq_redis HMGET fleetq:task:s-opts role prompt max_tokens | xargs)" \
-    "code as options 50" "the fields given as options"
+fq_assert_eq "$(fq_sql "SELECT role || ' ' || prompt || ' ' || completion_tokens FROM tasks
+    WHERE id = 's-opts'")" "code as options 50" "the fields given as options"
 fq_ctl submit id s-mixed --priority=high role code --prompt --wait
 fq_assert_eq "$CTL_OUT" s-mixed "submit with both forms"
 fq_assert_eq "$(fq_done_status s-mixed)" done "the task given in both forms"
-fq_assert_eq "$(fq_redis HMGET fleetq:task:s-mixed priority prompt | xargs)" "2 --wait" \
+fq_assert_eq "$(fq_sql "SELECT priority || ' ' || prompt FROM tasks WHERE id = 's-mixed'")" \
+    "2 --wait" \
     "--priority=high and a --prompt whose value looks like an option"
 fq_ctl submit --role code --prompt - --id s-opt-stdin --wait 30 <<<"from stdin"
-fq_assert_eq "$(fq_redis HGET fleetq:task:s-opt-stdin prompt)" "from stdin" "--prompt - reads stdin"
+fq_assert_eq "$(stored_prompt s-opt-stdin)" "from stdin" "--prompt - reads stdin"
 # the id inside a json field
 fq_ctl submit json '{"role":"code","prompt":"in json","id":"s-in-json"}' --wait 30
 fq_assert_eq "$CTL_RC" 0 "submit of one json field"

@@ -228,18 +228,35 @@ line=$(grep -P "^reaped\t" <<<"$CTL_OUT") || fq_fail "reaped missing from: $CTL_
 fq_assert_contains "$line" "lease expired" "the reaper's reason in the listing"
 
 # ---------------------------------------------------------------- ttl
-fq_submit id ttl-1 role quality prompt "too late" ttl 1 >/dev/null
-fq_wait_for 10 fq_status_is ttl-1 queued || fq_fail "ttl-1 not queued"
-sleep 2
+# The coordinator's timer ends a task whose ttl passes before it starts,
+# with no worker of its role running: one queued, one still delayed.
 before=$(requests)
-fq_start_worker quality
-fq_assert_eq "$(fq_done_status ttl-1 20)" expired "a task whose ttl passed in the queue"
+fq_submit id ttl-1 role quality prompt "too late" ttl 1 >/dev/null
+fq_submit id ttl-2 role quality prompt "later still" ttl 1 delay 30 >/dev/null
+fq_assert_eq "$(fq_done_status ttl-1 5)" expired "a queued task whose ttl passed (no worker)"
+fq_assert_eq "$(fq_done_status ttl-2 5)" expired "a delayed task whose ttl passed (no worker)"
+for id in ttl-1 ttl-2; do
+    late=$(fq_redis HMGET "fleetq:task:$id" finished_at submitted_at | paste -sd' ' |
+        awk '{print $1 - $2 - 1000}')
+    fq_log "$id ended $late ms after its deadline"
+    fq_assert_ge "$late" 0 "ms from $id's deadline to its end"
+    fq_assert_le "$late" 1000 "ms from $id's deadline to its end"
+done
 fq_assert_contains "$(fq_redis HGET fleetq:task:ttl-1 error)" "ttl" "ttl-1's reason in Redis"
-fq_wait_sql 10 "SELECT status FROM tasks WHERE id='ttl-1'" expired
-fq_assert_eq "$(requests)" "$before" "calls for an expired task"
+fq_wait_sql 10 "SELECT group_concat(status, ' ') FROM tasks WHERE id IN ('ttl-1', 'ttl-2')" \
+    "expired expired"
+fq_assert_eq "$(fq_redis ZCARD fleetq:{q}:ready:quality)" 0 "ready quality tasks after the expiry"
+fq_assert_eq "$(fq_redis ZSCORE fleetq:{q}:delayed ttl-2)" "" "ttl-2 in the delayed set"
+fq_assert_eq "$(fq_redis ZCARD fleetq:{q}:expiry)" 0 "the expiry set after the deadlines"
+fq_start_worker quality
+fq_assert_eq "$(requests)" "$before" "calls for expired tasks"
 fq_ctl requeue ttl-1
 fq_assert_eq "$CTL_RC" 0 "requeue of an expired task"
 fq_assert_eq "$(fq_done_status ttl-1 20)" done "ttl-1 requeued (its ttl no longer applies)"
+# a task started before its ttl leaves the expiry set
+fq_submit id ttl-3 role quality prompt "in time" ttl 60 >/dev/null
+fq_assert_eq "$(fq_done_status ttl-3 20)" done "a task started within its ttl"
+fq_assert_eq "$(fq_redis ZCARD fleetq:{q}:expiry)" 0 "the expiry set after ttl-3 started"
 
 # a cancel entry whose id names no task is consumed too: after every
 # cancel and submission above, the submit stream is empty

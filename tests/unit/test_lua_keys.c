@@ -1,11 +1,12 @@
-/* test_lua_keys.c -- the names and limits that the Lua scripts spell out
- * themselves agree with the C headers: the dead-letter set the prelude
- * writes to is FQ_KEY_DEAD, a task hash is fq_key_task(), requeue.lua's
- * ceiling on attempts is the one the task hash is read back with
- * (FQ_MAX_ATTEMPTS_LIMIT), the prelude's result ttl is FQ_RESULT_TTL_S,
- * the fields of fleetq:limits quota.lua reads are the ones limits.h names
- * (fq_limit_fields, fq_model_limit_fields), and the scripts fleetqctl and
- * the coordinator call by name are embedded.
+/* test_lua_keys.c -- the Lua scripts and the C headers agree: no script
+ * names or builds a key (each is given every key it touches, in KEYS, so
+ * that a Redis Cluster can route it and strict servers accept it), the key
+ * set follows FLEETQ_KEY_PREFIX (a hash tag puts every key in one slot),
+ * requeue.lua's ceiling on attempts is the one the task hash is read back
+ * with (FQ_MAX_ATTEMPTS_LIMIT), the fields of <prefix>:limits quota.lua
+ * reads are the ones limits.h names (fq_limit_fields,
+ * fq_model_limit_fields), and the scripts fleetqctl and the coordinator
+ * call by name are embedded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +22,8 @@
 #include "keys.h"
 #include "limits.h"
 
+extern const fq_embedded fq_ctl_lua_files[];
+
 static const char *script(const char *name)
 {
     for (int i = 0; fq_lua_files[i].name != NULL; i++)
@@ -32,34 +35,91 @@ static const char *script(const char *name)
 static void test_scripts_embedded(void **state)
 {
     (void)state;
-    const char *names[] = {"cancel.lua", "claim.lua", "finish.lua", "intake.lua",
-                           "promote.lua", "reap.lua", "requeue.lua", "stored.lua",
-                           "quota.lua", "limits.lua"};
+    const char *names[] = {"cancel.lua", "claim.lua", "due.lua", "expire.lua", "finish.lua",
+                           "intake.lua", "promote.lua", "reap.lua", "requeue.lua",
+                           "stored.lua", "quota.lua", "limits.lua"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (script(names[i]) == NULL)
             fail_msg("%s is not embedded", names[i]);
     }
 }
 
-static void test_dead_key_in_every_script(void **state)
+/* The code of a script line (what precedes a "--" comment). */
+static size_t code_len(const char *line, size_t len)
 {
-    (void)state;
-    /* the prelude is prepended to each script, so each names the set */
-    for (int i = 0; fq_lua_files[i].name != NULL; i++) {
-        if (strstr(fq_lua_files[i].text, "local FQ_DEAD = '" FQ_KEY_DEAD "'") == NULL)
-            fail_msg("%s: the prelude's dead-letter key is not " FQ_KEY_DEAD,
-                     fq_lua_files[i].name);
+    for (size_t i = 0; i + 1 < len; i++)
+        if (line[i] == '-' && line[i + 1] == '-')
+            return i;
+    return len;
+}
+
+/* Fails when a line of code names a key of the fleet, or calls Redis with
+ * a first key argument built by concatenation ("redis.call('X', a .. b"). */
+static void check_no_built_keys(const fq_embedded *files)
+{
+    for (int i = 0; files[i].name != NULL; i++) {
+        const char *line = files[i].text;
+        int lineno = 1;
+        while (*line != '\0') {
+            const char *end = strchr(line, '\n');
+            size_t len = end ? (size_t)(end - line) : strlen(line);
+            char code[512];
+            size_t n = code_len(line, len);
+            snprintf(code, sizeof(code), "%.*s", (int)(n < sizeof(code) ? n : sizeof(code) - 1),
+                     line);
+            if (strstr(code, FQ_KEY_PREFIX_DEFAULT ":") != NULL)
+                fail_msg("%s:%d names a key: %s", files[i].name, lineno, code);
+            const char *call = strstr(code, "redis.call('");
+            if (call != NULL) {
+                const char *arg = strchr(call + strlen("redis.call('"), ',');
+                const char *next = arg ? strpbrk(arg + 1, ",)") : NULL;
+                const char *cat = arg ? strstr(arg, "..") : NULL;
+                if (cat != NULL && (next == NULL || cat < next))
+                    fail_msg("%s:%d builds a key name: %s", files[i].name, lineno, code);
+            }
+            line += len + (end ? 1 : 0);
+            lineno++;
+        }
     }
 }
 
-static void test_metrics_key_in_every_script(void **state)
+static void test_no_script_builds_a_key(void **state)
 {
     (void)state;
-    for (int i = 0; fq_lua_files[i].name != NULL; i++) {
-        if (strstr(fq_lua_files[i].text, "local FQ_METRICS = '" FQ_KEY_METRICS "'") == NULL)
-            fail_msg("%s: the prelude's metrics key is not " FQ_KEY_METRICS,
-                     fq_lua_files[i].name);
+    check_no_built_keys(fq_lua_files);
+    check_no_built_keys(fq_ctl_lua_files);
+}
+
+static void test_key_prefix(void **state)
+{
+    (void)state;
+    char err[160];
+    const fq_keyset *k = fq_keys();
+    assert_string_equal(k->submit, "fleetq:submit");
+    assert_string_equal(k->ready[FQ_ROLE_MEMORY], "fleetq:{q}:ready:memory");
+    assert_false(k->tagged);
+    assert_int_equal(fq_keys_init("{fleetq}", err, sizeof(err)), 0);
+    k = fq_keys();
+    assert_true(k->tagged);
+    assert_string_equal(k->submit, "{fleetq}:submit");
+    assert_string_equal(k->dead, "{fleetq}:{q}:dead");
+    char key[FQ_KEY_MAX];
+    assert_string_equal(fq_key_task("t1", key, sizeof(key)), "{fleetq}:task:t1");
+    assert_string_equal(fq_key_done("t1", key, sizeof(key)), "{fleetq}:done:t1");
+    const char *bad[] = {"", "two words", "{}x", "{open", "tab\there"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(fq_keys_init(bad[i], err, sizeof(err)), -1);
+        assert_true(err[0] != '\0');
     }
+    char longest[FQ_KEY_PREFIX_MAX + 2];
+    memset(longest, 'p', sizeof(longest) - 1);
+    longest[sizeof(longest) - 1] = '\0';
+    assert_int_equal(fq_keys_init(longest, err, sizeof(err)), -1);
+    assert_string_equal(fq_keys()->submit, "{fleetq}:submit");   /* a refusal keeps the set */
+    assert_int_equal(fq_keys_init("acme:prod", err, sizeof(err)), 0);
+    assert_string_equal(fq_keys()->limits, "acme:prod:limits");
+    assert_int_equal(fq_keys_init(FQ_KEY_PREFIX_DEFAULT, err, sizeof(err)), 0);
 }
 
 /* quota.lua reads every fleet-wide field as L.<name>, and a model's own as
@@ -86,15 +146,6 @@ static void test_limit_fields_in_quota(void **state)
         fail_msg("quota.lua does not name a model's fields model:<m>:<key> as limits.h does");
 }
 
-static void test_task_key(void **state)
-{
-    (void)state;
-    char key[FQ_KEY_MAX], line[FQ_KEY_MAX + 64];
-    fq_key_task("", key, sizeof(key));
-    snprintf(line, sizeof(line), "return '%s' .. id", key);
-    assert_non_null(strstr(script("requeue.lua"), line));
-}
-
 static void test_requeue_attempt_ceiling(void **state)
 {
     (void)state;
@@ -105,26 +156,14 @@ static void test_requeue_attempt_ceiling(void **state)
     assert_int_equal(atoi(at + strlen("local MAX_ATTEMPTS = ")), FQ_MAX_ATTEMPTS_LIMIT);
 }
 
-static void test_result_ttl(void **state)
-{
-    (void)state;
-    const char *text = script("claim.lua");
-    assert_non_null(text);
-    const char *at = strstr(text, "local FQ_RESULT_TTL = ");
-    assert_non_null(at);
-    assert_int_equal(atoi(at + strlen("local FQ_RESULT_TTL = ")), atoi(FQ_RESULT_TTL_S));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scripts_embedded),
-        cmocka_unit_test(test_dead_key_in_every_script),
-        cmocka_unit_test(test_metrics_key_in_every_script),
+        cmocka_unit_test(test_no_script_builds_a_key),
+        cmocka_unit_test(test_key_prefix),
         cmocka_unit_test(test_limit_fields_in_quota),
-        cmocka_unit_test(test_task_key),
         cmocka_unit_test(test_requeue_attempt_ceiling),
-        cmocka_unit_test(test_result_ttl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,10 +10,6 @@ local function fq_now_ms()
     return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function fq_task_key(id)
-    return 'fleetq:task:' .. id
-end
-
 -- A stream entry consumed for good: acknowledged and deleted, so that the
 -- stream holds only what is still to be read (the store keeps the rest).
 local function fq_consumed(stream, group, entry)
@@ -34,15 +30,14 @@ local function fq_event(events, maxlen, id, status, role, extra)
     redis.call(unpack(args))
 end
 
--- The final record for the store, built from the task hash: the hash is
--- the one source of truth for what the `tasks` row holds.
+-- The final record for the store, built from the task hash (key, of task
+-- id): the hash is the one source of truth for what the `tasks` row holds.
 local FQ_FINAL_FIELDS = {'role', 'priority', 'status', 'model', 'prompt', 'output',
     'error', 'attempts', 'prompt_tokens', 'completion_tokens', 'reasoning_tokens',
     'cached_tokens', 'cost_ticks', 'latency_ms', 'submitted_at', 'started_at',
     'finished_at', 'worker'}
 
-local function fq_final_record(results, id)
-    local key = fq_task_key(id)
+local function fq_final_record(results, key, id)
     local vals = redis.call('HMGET', key, unpack(FQ_FINAL_FIELDS))
     local args = {'XADD', results, '*', 'kind', 'final', 'task', id}
     for i = 1, #FQ_FINAL_FIELDS do
@@ -66,31 +61,30 @@ local function fq_ready(ready, marker, id, score)
 end
 
 -- The dead-letter set: the ids of tasks that ended `failed`, scored by
--- their finish time in ms. Its name is FQ_KEY_DEAD of keys.h, written here
--- as well because workers call finish.lua with a fixed list of keys; it
--- carries the {q} tag, so it shares the slot of the keys scripts are given.
--- Entries older than the task hashes live (the result ttl) point at
--- nothing, so they are trimmed whenever one is added.
-local FQ_DEAD = 'fleetq:{q}:dead'
-
--- How long a finished task's hash lives (FQ_RESULT_TTL_S of keys.h), for
--- the scripts that end tasks without being given it.
-local FQ_RESULT_TTL = 604800
-
-local function fq_dead_add(id, now, ttl_s)
-    redis.call('ZADD', FQ_DEAD, now, id)
+-- their finish time in ms. Entries older than an ended task's hash can
+-- live (ttl_s) point at nothing, so they are trimmed whenever one is added.
+local function fq_dead_add(dead, id, now, ttl_s)
+    redis.call('ZADD', dead, now, id)
     if ttl_s and ttl_s > 0 then
         local oldest = string.format('%d', now - ttl_s * 1000)
-        redis.call('ZREMRANGEBYSCORE', FQ_DEAD, '-inf', '(' .. oldest)
+        redis.call('ZREMRANGEBYSCORE', dead, '-inf', '(' .. oldest)
     end
 end
 
--- The metrics hash (FQ_KEY_METRICS of keys.h, read by the coordinator's
--- /metrics): histograms are one counter per bucket, '<name>_le:<seconds>',
--- plus <name>_sum_ms and <name>_count; the reader adds the buckets up.
-local FQ_METRICS = 'fleetq:{q}:metrics'
+-- Ends a task that has not started because its ttl passed (the claim and
+-- the coordinator's expiry timer both do).
+local function fq_expire(key, id, now, results, events, maxlen, role, ended_ttl)
+    redis.call('HSET', key, 'status', 'expired', 'finished_at', now,
+        'error', 'expired: its ttl passed before a worker could start it')
+    fq_final_record(results, key, id)
+    fq_event(events, maxlen, id, 'expired', role)
+    redis.call('EXPIRE', key, ended_ttl)
+end
 
-local function fq_observe(name, ms, bounds_ms)
+-- The metrics hash (read by the coordinator's /metrics): histograms are
+-- one counter per bucket, '<name>_le:<seconds>', plus <name>_sum_ms and
+-- <name>_count; the reader adds the buckets up.
+local function fq_observe(metrics, name, ms, bounds_ms)
     local field = name .. '_le:+Inf'
     for _, bound in ipairs(bounds_ms) do
         if ms <= bound then
@@ -98,7 +92,7 @@ local function fq_observe(name, ms, bounds_ms)
             break
         end
     end
-    redis.call('HINCRBY', FQ_METRICS, field, 1)
-    redis.call('HINCRBY', FQ_METRICS, name .. '_sum_ms', string.format('%d', ms))
-    redis.call('HINCRBY', FQ_METRICS, name .. '_count', 1)
+    redis.call('HINCRBY', metrics, field, 1)
+    redis.call('HINCRBY', metrics, name .. '_sum_ms', string.format('%d', ms))
+    redis.call('HINCRBY', metrics, name .. '_count', 1)
 end

@@ -1,0 +1,34 @@
+-- expire.lua -- ends the tasks whose ttl passed before a worker started
+-- them (coordinator, on a timer, with the ids due.lua found due in the
+-- expiry set), whether or not a worker of their role is running: each
+-- leaves its ready queue or the delayed set and ends `expired`, with its
+-- final record for the store. A task that started meanwhile, was requeued
+-- without its ttl or has ended is only taken out of the expiry set.
+--
+-- KEYS: 1 expiry, 2 delayed, 3 events, 4 results, 5-8 ready queues (ceo,
+--       code, quality, memory), 9.. the tasks' hashes
+-- ARGV: 1 events maxlen, 2 ended ttl s, 3.. the ids, in the order of their keys
+-- Returns the number expired.
+local expiry, delayed, events, results = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local maxlen, ended_ttl = ARGV[1], tonumber(ARGV[2])
+local slots = {ceo = 5, code = 6, quality = 7, memory = 8}
+local now = fq_now_ms()
+
+local expired = 0
+for i = 3, #ARGV do
+    local id, key = ARGV[i], KEYS[i + 6]
+    local due = tonumber(redis.call('ZSCORE', expiry, id))
+    if due and due <= now then
+        redis.call('ZREM', expiry, id)
+        local t = redis.call('HMGET', key, 'role', 'status', 'expires_at')
+        local at = tonumber(t[3])
+        local slot = slots[t[1] or '']
+        if slot and at and at <= now and (t[2] == 'queued' or t[2] == 'delayed') then
+            redis.call('ZREM', KEYS[slot], id)
+            redis.call('ZREM', delayed, id)
+            fq_expire(key, id, now, results, events, maxlen, t[1], ended_ttl)
+            expired = expired + 1
+        end
+    end
+end
+return expired
