@@ -48,10 +48,21 @@ static void copy_str(const redisReply *e, char *dst, size_t len)
         snprintf(dst, len, "%.*s", (int)e->len, e->str);
 }
 
+static char last_error[256];
+
+const char *fq_quota_last_error(void)
+{
+    return last_error;
+}
+
 static void on_reserved(fq_redis *r, redisReply *reply, void *data)
 {
     reserve_req *req = data;
     if (fq_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements < 5) {
+        snprintf(last_error, sizeof(last_error), "%s",
+                 reply == NULL                       ? "connection lost"
+                 : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                     : "quota.lua answered with something else");
         req->cb(NULL, req->data);
         free(req);
         return;

@@ -67,6 +67,9 @@ int64_t fq_quota_estimate_tokens(const fq_quota_ask *ask);
 
 int fq_quota_reserve(fq_redis *r, const fq_config *cfg, const fq_quota_ask *ask,
                      fq_quota_cb cb, void *data);
+/* Why the last reserve that called back with NULL failed (one loop, one
+ * buffer: read it in that callback). */
+const char *fq_quota_last_error(void);
 
 /* What a call came to, for settling its grant. */
 typedef struct fq_quota_report {

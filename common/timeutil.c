@@ -35,15 +35,17 @@ uint64_t fq_random64(void)
     return rng_state * 0x2545F4914F6CDD1DULL;
 }
 
-int64_t fq_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms)
+int64_t fq_backoff_step_ms(int attempt, int64_t base_ms, int64_t max_ms)
 {
-    if (attempt < 1)
-        attempt = 1;
     int64_t d = base_ms;
     for (int i = 1; i < attempt && d < max_ms; i++)
         d *= 2;
-    if (d > max_ms)
-        d = max_ms;
+    return d > max_ms ? max_ms : d;
+}
+
+int64_t fq_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms)
+{
+    int64_t d = fq_backoff_step_ms(attempt, base_ms, max_ms);
     int64_t half = d / 2;
     return half + (int64_t)(fq_random64() % (uint64_t)(d - half + 1));
 }

@@ -17,6 +17,8 @@ int64_t fq_mono_ms(void);
  * (1-based): a random delay in [d/2, d] where d = base * 2^(attempt-1),
  * capped at max_ms. */
 int64_t fq_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms);
+/* The same delay without its jitter: base * 2^(attempt-1), capped. */
+int64_t fq_backoff_step_ms(int attempt, int64_t base_ms, int64_t max_ms);
 
 /* A random 64-bit value (seeded once from the OS). */
 uint64_t fq_random64(void);

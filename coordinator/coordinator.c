@@ -68,11 +68,50 @@ static void on_sighup(uv_signal_t *sig, int signum)
         publish_limits(c, "publish");
 }
 
+/* The value of "name:" in an INFO reply, copied into out ("" if absent). */
+static void info_field(const redisReply *info, const char *name, char *out, size_t len)
+{
+    out[0] = '\0';
+    size_t n = strlen(name);
+    for (const char *line = info->str; line != NULL && *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t l = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (l > n && strncmp(line, name, n) == 0 && line[n] == ':') {
+            size_t v = l - n - 1;
+            while (v > 0 && (line[n + v] == '\r'))
+                v--;
+            snprintf(out, len, "%.*s", (int)v, line + n + 1);
+            return;
+        }
+        line = end != NULL ? end + 1 : NULL;
+    }
+}
+
+/* Checks the server once per connect: a maxmemory-policy other than
+ * noeviction lets Redis drop tasks when it fills up. */
+static void on_info(fq_redis *r, redisReply *reply, void *data)
+{
+    fq_coordinator *c = data;
+    if (fq_reply_failed(reply) || reply->type != REDIS_REPLY_STRING)
+        return;
+    char policy[64];
+    info_field(reply, "maxmemory_policy", policy, sizeof(policy));
+    char warning[256] = "";
+    if (policy[0] != '\0' && strcmp(policy, "noeviction") != 0) {
+        snprintf(warning, sizeof(warning), "Redis' maxmemory-policy is %s: when it fills up it "
+                 "evicts keys, tasks among them; set it to noeviction", policy);
+        fq_log(FQ_LOG_WARN, "redis.eviction", FQ_LS, "maxmemory_policy", policy, FQ_LS, "msg",
+               warning, FQ_LEND);
+    }
+    fq_health_warn(c->health, 0, warning);
+}
+
 static void on_main_state(fq_redis *r, int connected, void *data)
 {
     fq_coordinator *c = data;
     if (!connected)
         return;
+    fq_redis_command(r, on_info, c, "INFO");
     publish_limits(c, c->limits_published ? "init" : "publish");
     fq_coordinator_ensure_group(c, fq_keys()->submit, FQ_GROUP_INTAKE);
     fq_coordinator_ensure_group(c, fq_keys()->results, FQ_GROUP_STORE);
@@ -143,11 +182,12 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
 }
 
 int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg,
-                         struct fq_http *http)
+                         struct fq_http *http, fq_health *health)
 {
     char err[512];
     memset(c, 0, sizeof(*c));
     c->http = http;
+    c->health = health;
     c->loop = loop;
     c->cfg = cfg;
     const char *name = getenv("FLEETQ_COORDINATOR_NAME");

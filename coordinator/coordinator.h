@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "health.h"
 #include "redis.h"
 #include "store.h"
 
@@ -22,6 +23,7 @@ typedef struct fq_coordinator {
     fq_config *cfg;
     fq_store *store;
     struct fq_http *http;    /* owned: stopped when the coordinator closes */
+    fq_health *health;       /* what the parts report, for /health (shared with http) */
     char consumer[160];      /* stable across restarts, so our pending entries come back */
 
     fq_redis *redis;         /* ordinary commands and scripts */
@@ -43,7 +45,7 @@ typedef struct fq_coordinator {
  * Takes http (may be NULL), the HTTP server already listening, and stops it
  * when the coordinator closes. Returns 0, or -1 after logging why. */
 int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg,
-                         struct fq_http *http);
+                         struct fq_http *http, fq_health *health);
 /* After uv_run() returned. */
 void fq_coordinator_free(fq_coordinator *c);
 

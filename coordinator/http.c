@@ -34,6 +34,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "record.h"
 
 #define CONNECTION_LIMIT 64
 #define CONNECTION_TIMEOUT_S 10
@@ -45,6 +46,7 @@
 struct fq_http {
     struct MHD_Daemon *daemon;
     const fq_config *cfg;
+    fq_health *health;
     int port;
 };
 
@@ -124,14 +126,50 @@ static double usd(int64_t ticks)
     return (double)ticks / 1e10;
 }
 
-static cJSON *health_json(const fq_metrics *m, const fq_config *cfg)
+/* 1 when any part of the coordinator is failing now. */
+static int any_failing(const fq_health_view *v)
+{
+    for (int i = 0; i < FQ_PART_COUNT; i++)
+        if (fq_failing_now(&v->parts[i]))
+            return 1;
+    return 0;
+}
+
+/* "parts": each part's state, with the failing one's error, since when and
+ * how often; "warnings": what should be fixed in the setup. */
+static void add_parts(cJSON *doc, const fq_health_view *v)
+{
+    cJSON *parts = cJSON_AddObjectToObject(doc, "parts");
+    for (int i = 0; parts != NULL && i < FQ_PART_COUNT; i++) {
+        const fq_failing *f = &v->parts[i];
+        cJSON *o = cJSON_AddObjectToObject(parts, f->part);
+        if (o == NULL)
+            break;
+        cJSON_AddBoolToObject(o, "ok", !fq_failing_now(f));
+        if (fq_failing_now(f)) {
+            cJSON_AddStringToObject(o, "error", f->error);
+            cJSON_AddNumberToObject(o, "failures", f->failures);
+            char t[40];
+            cJSON_AddStringToObject(o, "since", fq_iso8601_ms(f->since_ms, t, sizeof(t)));
+        }
+    }
+    cJSON *warnings = cJSON_AddArrayToObject(doc, "warnings");
+    for (int i = 0; warnings != NULL && i < v->nwarnings; i++)
+        if (v->warnings[i][0] != '\0')
+            cJSON_AddItemToArray(warnings, cJSON_CreateString(v->warnings[i]));
+}
+
+static cJSON *health_json(const fq_metrics *m, const fq_health_view *v, const fq_config *cfg)
 {
     int up = m->redis_ok;
     cJSON *doc = cJSON_CreateObject();
     if (doc == NULL)
         return NULL;
-    cJSON_AddStringToObject(doc, "status", m->redis_ok && m->sqlite_ok ? "ok" : "degraded");
+    int ok = m->redis_ok && m->sqlite_ok && !any_failing(v);
+    cJSON_AddStringToObject(doc, "status", ok ? "ok" : "degraded");
     cJSON_AddStringToObject(doc, "version", FQ_VERSION);
+    add_parts(doc, v);
+    add_count(doc, "backlog", up, m->backlog);
 
     cJSON *redis = cJSON_AddObjectToObject(doc, "redis");
     if (redis != NULL) {
@@ -220,9 +258,11 @@ static cJSON *health_json(const fq_metrics *m, const fq_config *cfg)
 static enum MHD_Result serve_health(fq_http *h, struct MHD_Connection *conn, unsigned *status)
 {
     fq_metrics m;
+    fq_health_view v;
+    fq_health_snapshot(h->health, &v);
     int rc = fq_metrics_read(&m, h->cfg, FQ_METRICS_HEALTH);
-    *status = rc == 0 ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
-    cJSON *doc = health_json(&m, h->cfg);
+    *status = rc == 0 && !v.store_refused ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+    cJSON *doc = health_json(&m, &v, h->cfg);
     fq_metrics_free(&m);
     return respond_json(conn, *status, doc, NULL);
 }
@@ -236,6 +276,7 @@ static enum MHD_Result serve_metrics(fq_http *h, struct MHD_Connection *conn, un
     fq_metrics m;
     size_t len = 0;
     fq_metrics_read(&m, h->cfg, FQ_METRICS_ALL);
+    fq_health_snapshot(h->health, &m.health);
     char *text = fq_metrics_render(&m, &len);
     fq_metrics_free(&m);
     if (text == NULL) {
@@ -334,7 +375,7 @@ static int listen_on(int port, int *bound, char *err, size_t errlen)
     return fd;
 }
 
-fq_http *fq_http_start(const fq_config *cfg, char *err, size_t errlen)
+fq_http *fq_http_start(const fq_config *cfg, fq_health *health, char *err, size_t errlen)
 {
     sigset_t block, old;
     fq_http *h = calloc(1, sizeof(*h));
@@ -343,6 +384,7 @@ fq_http *fq_http_start(const fq_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     h->cfg = cfg;
+    h->health = health;
     int fd = listen_on(cfg->http_port, &h->port, err, errlen);
     if (fd < 0)
         goto err;

@@ -4,9 +4,12 @@
  * coordinator's libuv loop is never involved: each request reads the fleet
  * through connections of its own (metrics.h) and answers.
  *
- *   GET /health   JSON: Redis and SQLite reachability, queue depths, live
- *                 workers, quota and budget; 200 when Redis and SQLite both
- *                 answer, else 503 with the same JSON and the reason.
+ *   GET /health   JSON: Redis and SQLite reachability, the coordinator's
+ *                 parts (intake, store, timer) and any failing with its
+ *                 error, results waiting for SQLite, warnings, queue
+ *                 depths, live workers, quota and budget. status "ok", or
+ *                 "degraded" while a part fails; 200, or 503 when Redis or
+ *                 SQLite cannot be reached or SQLite refuses the writes.
  *   GET /metrics  the Prometheus text exposition format 0.0.4.
  *
  * HEAD works as GET without the body; any other method gets 405, any other
@@ -18,13 +21,14 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "health.h"
 
 typedef struct fq_http fq_http;
 
 /* Listens on 0.0.0.0:cfg->http_port and starts serving; cfg must outlive
  * the server. Returns NULL with one line in err naming the variable (PORT
  * or FLEETQ_HTTP_PORT) when the port cannot be bound. */
-fq_http *fq_http_start(const fq_config *cfg, char *err, size_t errlen);
+fq_http *fq_http_start(const fq_config *cfg, fq_health *health, char *err, size_t errlen);
 
 /* Stops listening, waits for the requests being answered, frees h.
  * NULL is accepted. */

@@ -7,6 +7,9 @@
  * set) or records the rejection with its reason, and acknowledges it, all
  * in one step. The next batch is read once every script of this one has
  * answered, so an entry is never acknowledged before it is recorded.
+ * When a read or a script fails (Redis out of memory, the connection
+ * lost), the batch stays pending and is read again after a back-off that
+ * doubles from 100 ms to 10 s (failing.h): intake never spins.
  *
  * An entry whose one and only field is `cancel` (XADD fleetq:submit *
  * cancel <id>) is not a task: it runs cancel.lua on that id instead, which
@@ -25,13 +28,16 @@
 
 #define BATCH 200
 #define BLOCK_MS 2000
-#define RETRY_MS 1000
+#define RETRY_BASE_MS 100
+#define RETRY_MAX_MS 10000
 
 struct fq_intake {
     fq_coordinator *c;
     int reading;
     int inflight;
     int own_pending;   /* 1 while re-reading our unacknowledged entries */
+    char batch_error[256];   /* why a script of this batch failed, "" if none did */
+    fq_failing failing;
     uv_timer_t retry;
 };
 
@@ -40,22 +46,46 @@ static void on_retry(uv_timer_t *t)
     fq_intake_kick(t->data);
 }
 
+/* A read or a batch failed: the entries stay pending and are read again
+ * once the back-off has passed. */
+static void back_off(struct fq_intake *in, const char *error)
+{
+    in->own_pending = 1;
+    int64_t wait = fq_failing_fail(&in->failing, error);
+    fq_health_report(in->c->health, FQ_PART_INTAKE, &in->failing, 0);
+    uv_timer_start(&in->retry, on_retry, (uint64_t)wait, 0);
+}
+
+/* A batch was recorded, or a read found nothing new: intake works. */
+static void works(struct fq_intake *in)
+{
+    if (fq_failing_now(&in->failing)) {
+        fq_failing_ok(&in->failing);
+        fq_health_report(in->c->health, FQ_PART_INTAKE, &in->failing, 0);
+    }
+}
+
 static void on_recorded(fq_redis *r, redisReply *reply, void *data)
 {
     struct fq_intake *in = data;
     in->inflight--;
     if (fq_reply_failed(reply)) {
         /* Not acknowledged: the entry stays pending and is read again. */
-        fq_log(FQ_LOG_ERROR, "intake.record_failed", FQ_LS, "error",
-               reply ? reply->str : "Redis connection lost", FQ_LEND);
-        in->own_pending = 1;
+        snprintf(in->batch_error, sizeof(in->batch_error), "recording a submission: %s",
+                 reply ? reply->str : "Redis connection lost");
     } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
                strcmp(reply->element[0]->str, "duplicate") == 0) {
         fq_log(FQ_LOG_INFO, "intake.duplicate", FQ_LS, "status", reply->element[1]->str,
                FQ_LEND);
     }
     if (in->inflight == 0) {
-        fq_intake_kick(in);
+        if (in->batch_error[0] != '\0') {
+            back_off(in, in->batch_error);
+            in->batch_error[0] = '\0';
+        } else {
+            works(in);
+            fq_intake_kick(in);
+        }
         fq_coordinator_maybe_close(in->c);
     }
 }
@@ -110,7 +140,8 @@ static void cancel_entry(struct fq_intake *in, const char *entry_id, const redis
     if (rc == 0)
         in->inflight++;
     else
-        in->own_pending = 1;  /* stays pending; read again later */
+        snprintf(in->batch_error, sizeof(in->batch_error),
+                 "recording a cancel: Redis connection lost or out of memory");
 }
 
 /* 1 when an entry's fields are exactly one `cancel`. */
@@ -136,8 +167,10 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
 
     size_t nf = body->type == REDIS_REPLY_ARRAY ? body->elements / 2 : 0;
     fq_field *fields = calloc(nf + 1, sizeof(*fields));
-    if (fields == NULL)
+    if (fields == NULL) {
+        snprintf(in->batch_error, sizeof(in->batch_error), "reading a submission: out of memory");
         return;  /* stays pending; read again later */
+    }
     nf = fq_reply_fields(body, fields, nf);
 
     fq_task task;
@@ -196,7 +229,8 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
     if (fq_redis_script(c->redis, "intake", 9, &a, on_recorded, in) == 0)
         in->inflight++;
     else
-        in->own_pending = 1;  /* stays pending; read again later */
+        snprintf(in->batch_error, sizeof(in->batch_error),
+                 "recording a submission: Redis connection lost or out of memory");
     fq_argv_free(&a);
     fq_task_free(&task);
 }
@@ -213,10 +247,10 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
     if (fq_reply_failed(reply)) {
         if (reply != NULL && strncmp(reply->str, "NOGROUP", 7) == 0)
             fq_coordinator_ensure_group(c, fq_keys()->submit, FQ_GROUP_INTAKE);
-        else if (reply != NULL)
-            fq_log(FQ_LOG_ERROR, "intake.read_failed", FQ_LS, "error", reply->str, FQ_LEND);
-        in->own_pending = 1;
-        uv_timer_start(&in->retry, on_retry, RETRY_MS, 0);
+        char why[300];
+        snprintf(why, sizeof(why), "reading %s: %s", fq_keys()->submit,
+                 reply != NULL ? reply->str : "Redis connection lost");
+        back_off(in, why);
         return;
     }
     size_t entries = 0;
@@ -232,8 +266,16 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
     }
     if (in->own_pending && entries == 0)
         in->own_pending = 0;  /* caught up with what we had left unacknowledged */
-    if (in->inflight == 0)
-        fq_intake_kick(in);
+    if (entries == 0)
+        works(in);
+    if (in->inflight == 0) {
+        if (in->batch_error[0] != '\0') {
+            back_off(in, in->batch_error);
+            in->batch_error[0] = '\0';
+        } else {
+            fq_intake_kick(in);
+        }
+    }
 }
 
 void fq_intake_kick(struct fq_intake *in)
@@ -247,7 +289,7 @@ void fq_intake_kick(struct fq_intake *in)
                          fq_keys()->submit, in->own_pending ? "0" : ">") == 0)
         in->reading = 1;
     else
-        uv_timer_start(&in->retry, on_retry, RETRY_MS, 0);
+        back_off(in, "Redis connection lost");
 }
 
 struct fq_intake *fq_intake_new(fq_coordinator *c)
@@ -257,6 +299,7 @@ struct fq_intake *fq_intake_new(fq_coordinator *c)
         return NULL;
     in->c = c;
     in->own_pending = 1;
+    fq_failing_init(&in->failing, fq_part_name(FQ_PART_INTAKE), RETRY_BASE_MS, RETRY_MAX_MS);
     uv_timer_init(c->loop, &in->retry);
     in->retry.data = in;
     return in;

@@ -58,10 +58,17 @@ int main(int argc, char **argv)
     fq_log_init(PROG, (fq_log_level)cfg.log_level);
     fq_log_add_secret(cfg.api_key);
 
+    fq_health *health = fq_health_new();
+    if (health == NULL) {
+        fprintf(stderr, PROG ": out of memory\n");
+        fq_config_free(&cfg);
+        return 1;
+    }
     /* First, so that a port in use stops us before anything else starts. */
-    struct fq_http *http = fq_http_start(&cfg, err, sizeof(err));
+    struct fq_http *http = fq_http_start(&cfg, health, err, sizeof(err));
     if (http == NULL) {
         fprintf(stderr, PROG ": %s\n", err);
+        fq_health_free(health);
         fq_config_free(&cfg);
         return FQ_EXIT_CONFIG;
     }
@@ -70,12 +77,13 @@ int main(int argc, char **argv)
     uv_loop_init(&loop);
     fq_coordinator coord;
     int rc = 1;
-    if (fq_coordinator_start(&coord, &loop, &cfg, http) == 0) {
+    if (fq_coordinator_start(&coord, &loop, &cfg, http, health) == 0) {
         uv_run(&loop, UV_RUN_DEFAULT);
         rc = 0;
     }
     fq_coordinator_free(&coord);
     uv_loop_close(&loop);
+    fq_health_free(health);
     fq_config_free(&cfg);
     return rc;
 }

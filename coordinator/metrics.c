@@ -441,6 +441,7 @@ enum {
     R_DELAYED = R_READY + FQ_ROLE_COUNT,
     R_LEASES,
     R_DEAD,
+    R_BACKLOG,
     R_QUOTA,
     R_METRICS,
     R_COUNT
@@ -468,6 +469,7 @@ static int read_redis(fq_metrics *m, const fq_config *cfg, int what)
     redisAppendCommand(c, "ZCARD %s", fq_keys()->delayed);
     redisAppendCommand(c, "ZCARD %s", fq_keys()->leases);
     redisAppendCommand(c, "ZCARD %s", fq_keys()->dead);
+    redisAppendCommand(c, "XLEN %s", fq_keys()->results);
     redisAppendCommand(c, "HGETALL %s", fq_keys()->quota);
     redisAppendCommand(c, what == FQ_METRICS_ALL ? "HGETALL %s" : "EXISTS %s",
                        fq_keys()->metrics);
@@ -485,6 +487,7 @@ static int read_redis(fq_metrics *m, const fq_config *cfg, int what)
     m->delayed_total = fq_reply_int(rs[R_DELAYED], 0);
     m->running = fq_reply_int(rs[R_LEASES], 0);
     m->dead = fq_reply_int(rs[R_DEAD], 0);
+    m->backlog = fq_reply_int(rs[R_BACKLOG], 0);
     if (read_quota(m, cfg, rs[R_QUOTA]) != 0 || (m->by_model && read_models(m, cfg, c) != 0))
         goto out;
     if (what == FQ_METRICS_ALL && read_counters(m, rs[R_METRICS]) != 0)

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "health.h"
 #include "task.h"
 
 #define FQ_METRICS_ERR_MAX 256
@@ -89,6 +90,7 @@ typedef struct fq_metrics {
     int64_t delayed_total;
     int64_t running;                     /* leases held */
     int64_t dead;                        /* dead letters */
+    int64_t backlog;                     /* records waiting for SQLite (the results stream) */
     int64_t workers[FQ_ROLE_COUNT];      /* live ones */
 
     /* the quota hash; with the scope `model`, rate to breaker add up the
@@ -120,6 +122,9 @@ typedef struct fq_metrics {
     char sqlite_error[FQ_METRICS_ERR_MAX];
     fq_metrics_count *tasks;             /* a = role ("none" when it had none), b = status */
     size_t ntasks;
+
+    /* the coordinator's own parts (health.h), filled in by the caller */
+    fq_health_view health;
 } fq_metrics;
 
 /* What to read: FQ_METRICS_HEALTH skips the counters and the per-status

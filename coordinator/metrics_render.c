@@ -146,6 +146,9 @@ static void render_queues(FILE *out, const fq_metrics *m)
     sample_ll(out, "fleetq_tasks_running", m->running);
     family(out, "fleetq_dead_letters", "gauge", "Tasks in the dead-letter set.");
     sample_ll(out, "fleetq_dead_letters", m->dead);
+    family(out, "fleetq_results_backlog", "gauge",
+           "Records waiting in Redis for the SQLite store.");
+    sample_ll(out, "fleetq_results_backlog", m->backlog);
     per_role(out, "fleetq_workers_live", "gauge",
              "Worker processes whose last heartbeat is within FLEETQ_LEASE_SECONDS.",
              m->workers);
@@ -270,6 +273,21 @@ static void render_quota(FILE *out, const fq_metrics *m)
     sample_ll(out, "fleetq_inflight_calls", m->inflight);
 }
 
+static void render_parts(FILE *out, const fq_metrics *m)
+{
+    const fq_health_view *v = &m->health;
+    family(out, "fleetq_part_failing", "gauge",
+           "1 while a part of the coordinator fails and backs off (see /health for why).");
+    for (int i = 0; i < FQ_PART_COUNT; i++)
+        labelled(out, "fleetq_part_failing", "part", v->parts[i].part, NULL, NULL,
+                 fq_failing_now(&v->parts[i]));
+    family(out, "fleetq_part_failures_total", "counter",
+           "Failed tries of a part of the coordinator since it started.");
+    for (int i = 0; i < FQ_PART_COUNT; i++)
+        labelled(out, "fleetq_part_failures_total", "part", v->parts[i].part, NULL, NULL,
+                 v->parts[i].total);
+}
+
 char *fq_metrics_render(const fq_metrics *m, size_t *len)
 {
     char *text = NULL;
@@ -283,6 +301,7 @@ char *fq_metrics_render(const fq_metrics *m, size_t *len)
     labelled(out, "fleetq_up", "component", "sqlite", NULL, NULL, m->sqlite_ok);
     family(out, "fleetq_build_info", "gauge", "The coordinator's version.");
     labelled(out, "fleetq_build_info", "version", FQ_VERSION, NULL, NULL, 1);
+    render_parts(out, m);
     if (m->sqlite_ok)
         render_store(out, m);
     if (m->redis_ok) {

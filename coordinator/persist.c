@@ -17,7 +17,8 @@
 
 #define BATCH 500
 #define BLOCK_MS 1000
-#define RETRY_MS 1000
+#define RETRY_BASE_MS 100
+#define RETRY_MAX_MS 10000
 #define MAX_FIELDS 64
 
 struct fq_persist {
@@ -27,6 +28,7 @@ struct fq_persist {
     int own_pending;
     uv_timer_t retry;
     char follow_fields[512];   /* fq_follow_fields, space-separated, for stored.lua */
+    fq_failing failing;
 };
 
 static void on_retry(uv_timer_t *t)
@@ -34,12 +36,25 @@ static void on_retry(uv_timer_t *t)
     fq_persist_kick(t->data);
 }
 
-static void fail_batch(struct fq_persist *p, const char *what, const char *error)
+/* A step failed: the batch is read again from our pending entries once
+ * the back-off has passed. sqlite says whether SQLite refused it (the
+ * results wait in Redis meanwhile; /health answers 503). */
+static void fail_batch(struct fq_persist *p, const char *what, const char *error, int sqlite)
 {
-    fq_log(FQ_LOG_ERROR, "persist.failed", FQ_LS, "step", what, FQ_LS, "error", error,
-           FQ_LEND);
-    p->own_pending = 1;  /* the batch is read again from our pending entries */
-    uv_timer_start(&p->retry, on_retry, RETRY_MS, 0);
+    char why[400];
+    snprintf(why, sizeof(why), "%s %s: %s", sqlite ? "SQLite" : "Redis", what, error);
+    p->own_pending = 1;
+    int64_t wait = fq_failing_fail(&p->failing, why);
+    fq_health_report(p->c->health, FQ_PART_STORE, &p->failing, sqlite);
+    uv_timer_start(&p->retry, on_retry, (uint64_t)wait, 0);
+}
+
+static void works(struct fq_persist *p)
+{
+    if (fq_failing_now(&p->failing)) {
+        fq_failing_ok(&p->failing);
+        fq_health_report(p->c->health, FQ_PART_STORE, &p->failing, 0);
+    }
 }
 
 static void on_stored(fq_redis *r, redisReply *reply, void *data)
@@ -47,8 +62,9 @@ static void on_stored(fq_redis *r, redisReply *reply, void *data)
     struct fq_persist *p = data;
     p->acking = 0;
     if (fq_reply_failed(reply)) {
-        fail_batch(p, "ack", reply ? reply->str : "Redis connection lost");
+        fail_batch(p, "announcing the stored batch", reply ? reply->str : "connection lost", 0);
     } else {
+        works(p);
         fq_persist_kick(p);
     }
     fq_coordinator_maybe_close(p->c);
@@ -98,12 +114,13 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
     if (fq_reply_failed(reply)) {
         if (reply != NULL && strncmp(reply->str, "NOGROUP", 7) == 0)
             fq_coordinator_ensure_group(c, fq_keys()->results, FQ_GROUP_STORE);
-        fail_batch(p, "read", reply ? reply->str : "Redis connection lost");
+        fail_batch(p, "reading the results", reply ? reply->str : "connection lost", 0);
         return;
     }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 ||
         reply->element[0]->element[1]->elements == 0) {
         p->own_pending = 0;
+        works(p);
         fq_persist_kick(p);
         return;
     }
@@ -112,7 +129,7 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
     fq_argv_init(&ids);
     fq_argv_init(&finals);
     if (fq_store_begin(c->store) != 0) {
-        fail_batch(p, "begin", fq_store_error(c->store));
+        fail_batch(p, "beginning a batch", fq_store_error(c->store), 1);
         return;
     }
     int failed = 0;
@@ -130,7 +147,7 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
         fq_store_rollback(c->store);
         fq_argv_free(&ids);
         fq_argv_free(&finals);
-        fail_batch(p, "write", msg);
+        fail_batch(p, "writing a batch", msg, 1);
         return;
     }
     fq_log(FQ_LOG_DEBUG, "persist.batch", FQ_LI, "entries", (int64_t)ids.argc,
@@ -157,7 +174,7 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
     if (fq_redis_script(c->redis, "stored", 2 + finals.argc, &a, on_stored, p) == 0)
         p->acking = 1;
     else
-        fail_batch(p, "ack", "Redis connection lost");
+        fail_batch(p, "announcing the stored batch", "connection lost or out of memory", 0);
     fq_argv_free(&a);
     fq_argv_free(&ids);
     fq_argv_free(&finals);
@@ -174,7 +191,7 @@ void fq_persist_kick(struct fq_persist *p)
                          fq_keys()->results, p->own_pending ? "0" : ">") == 0)
         p->reading = 1;
     else
-        uv_timer_start(&p->retry, on_retry, RETRY_MS, 0);
+        fail_batch(p, "reading the results", "connection lost", 0);
 }
 
 struct fq_persist *fq_persist_new(fq_coordinator *c)
@@ -184,6 +201,7 @@ struct fq_persist *fq_persist_new(fq_coordinator *c)
         return NULL;
     p->c = c;
     p->own_pending = 1;
+    fq_failing_init(&p->failing, fq_part_name(FQ_PART_STORE), RETRY_BASE_MS, RETRY_MAX_MS);
     size_t used = 0;
     for (int i = 0; i < FQ_FOLLOW_COUNT && used < sizeof(p->follow_fields); i++)
         used += (size_t)snprintf(p->follow_fields + used, sizeof(p->follow_fields) - used,

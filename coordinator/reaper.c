@@ -10,7 +10,8 @@
  * called, with those ids and their task hashes in KEYS (a script touches
  * no key it was not given). A full batch is followed at once by the next.
  * The scripts check each id again and are atomic, so several coordinators
- * may run them at once without handling a task twice.
+ * may run them at once without handling a task twice. After a failed
+ * round the next waits for a back-off from 100 ms doubling to 10 s.
  */
 #include <stdlib.h>
 
@@ -18,9 +19,12 @@
 #include "keys.h"
 #include "log.h"
 #include "task.h"
+#include "timeutil.h"
 
 #define BATCH 500
 #define REAP_EVERY_TICKS 10
+#define RETRY_BASE_MS 100
+#define RETRY_MAX_MS 10000
 
 enum { DUE_DELAYED, DUE_EXPIRY, DUE_LEASES, DUE_SETS };
 
@@ -29,6 +33,9 @@ struct fq_reaper {
     int outstanding;   /* due.lua or its scripts not yet answered */
     int full;          /* a set had a full batch due: go again at once */
     unsigned ticks;
+    char error[256];   /* why a call of this round failed, "" if none did */
+    int64_t resume_at; /* monotonic ms: no round before this (backing off) */
+    fq_failing failing;
 };
 
 static void check_due(struct fq_reaper *rp, int with_leases);
@@ -61,6 +68,15 @@ static void script_done(struct fq_reaper *rp)
 {
     if (--rp->outstanding > 0)
         return;
+    if (rp->error[0] != '\0') {
+        rp->full = 0;
+        rp->resume_at = fq_mono_ms() + fq_failing_fail(&rp->failing, rp->error);
+        fq_health_report(rp->c->health, FQ_PART_TIMER, &rp->failing, 0);
+        rp->error[0] = '\0';
+    } else if (fq_failing_now(&rp->failing)) {
+        fq_failing_ok(&rp->failing);
+        fq_health_report(rp->c->health, FQ_PART_TIMER, &rp->failing, 0);
+    }
     if (rp->full) {
         rp->full = 0;
         check_due(rp, 1);
@@ -68,11 +84,17 @@ static void script_done(struct fq_reaper *rp)
     fq_coordinator_maybe_close(rp->c);
 }
 
+static void failed(struct fq_reaper *rp, const char *what, const redisReply *reply)
+{
+    snprintf(rp->error, sizeof(rp->error), "%s: %s", what,
+             reply != NULL ? reply->str : "connection lost");
+}
+
 static void on_script(fq_redis *r, redisReply *reply, void *data)
 {
     struct fq_reaper *rp = data;
-    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
-        fq_log(FQ_LOG_ERROR, "timer.script_failed", FQ_LS, "error", reply->str, FQ_LEND);
+    if (fq_reply_failed(reply))
+        failed(rp, "moving due tasks", reply);
     script_done(rp);
 }
 
@@ -139,6 +161,9 @@ static void run(struct fq_reaper *rp, int set, const redisReply *ids)
     add_ids(&a, ids);
     if (fq_redis_script(rp->c->redis, script, nkeys + (int)ids->elements, &a, cb, rp) == 0)
         rp->outstanding++;
+    else
+        snprintf(rp->error, sizeof(rp->error), "%s.lua: connection lost or out of memory",
+                 script);
     fq_argv_free(&a);
 }
 
@@ -156,8 +181,7 @@ static void on_due(fq_redis *r, redisReply *reply, void *data)
 {
     struct fq_reaper *rp = data;
     if (fq_reply_failed(reply)) {
-        if (reply != NULL)
-            fq_log(FQ_LOG_ERROR, "timer.due_failed", FQ_LS, "error", reply->str, FQ_LEND);
+        failed(rp, "reading what is due", reply);
     } else if (reply->type == REDIS_REPLY_ARRAY && !rp->c->stopping) {
         for (size_t set = 0; set < reply->elements && set < DUE_SETS; set++) {
             const redisReply *ids = reply->element[set];
@@ -191,15 +215,17 @@ void fq_reaper_tick(struct fq_reaper *rp)
     if (rp->c->stopping || !fq_redis_connected(rp->c->redis))
         return;
     int with_leases = ++rp->ticks % REAP_EVERY_TICKS == 0;
-    if (rp->outstanding == 0)
+    if (rp->outstanding == 0 && fq_mono_ms() >= rp->resume_at)
         check_due(rp, with_leases);
 }
 
 struct fq_reaper *fq_reaper_new(fq_coordinator *c)
 {
     struct fq_reaper *rp = calloc(1, sizeof(*rp));
-    if (rp != NULL)
-        rp->c = c;
+    if (rp == NULL)
+        return NULL;
+    rp->c = c;
+    fq_failing_init(&rp->failing, fq_part_name(FQ_PART_TIMER), RETRY_BASE_MS, RETRY_MAX_MS);
     return rp;
 }
 

@@ -33,6 +33,7 @@
 
 #include "api.h"
 #include "cost.h"
+#include "failing.h"
 #include "keys.h"
 #include "log.h"
 #include "quota.h"
@@ -41,7 +42,9 @@
 #include "timeutil.h"
 
 #define MARKER_BLOCK_S 5
-#define REDIS_RETRY_MS 1000
+#define CALL_RETRY_MS 1000       /* the API client could not start a call */
+#define REDIS_RETRY_BASE_MS 100  /* a failing Redis: the back-off, doubling */
+#define REDIS_RETRY_MAX_MS 10000
 #define HARD_STOP_EXTRA_MS 5000
 #define PAUSE_HOLD_MS 5000
 #define CLAIM_CANDIDATES 8   /* ids read from the queue for one claim */
@@ -75,6 +78,9 @@ typedef struct slot {
     fq_argv finish;
 } slot;
 
+/* The kinds of Redis work a worker does, each with its own back-off. */
+enum work { WORK_CLAIM, WORK_GRANT, WORK_REPORT, WORK_COUNT };
+
 struct fq_worker {
     uv_loop_t *loop;
     fq_config *cfg;
@@ -104,10 +110,31 @@ struct fq_worker {
     int leaving;           /* the heartbeat that leaves the registry is in flight */
     int closed;
     int limits_checked;    /* this environment compared with fleetq:limits (once) */
+    fq_failing failing[WORK_COUNT];   /* each kind of Redis work, backing off on its own */
 };
 
 static void try_claim(fq_worker *w);
 static void reserve(slot *s);
+
+/* A claim, grant or report failed (Redis refused it or the connection
+ * dropped): returns the wait before trying again, which grows for every
+ * slot while that kind of work keeps failing, logged once per step. */
+static int64_t redis_failed_with(fq_worker *w, enum work kind, const char *error)
+{
+    return fq_failing_fail(&w->failing[kind], error);
+}
+
+static int64_t redis_failed(fq_worker *w, enum work kind, const redisReply *reply)
+{
+    return redis_failed_with(w, kind, reply != NULL && reply->type == REDIS_REPLY_ERROR
+                                          ? reply->str
+                                          : "connection lost");
+}
+
+static void redis_works(fq_worker *w, enum work kind)
+{
+    fq_failing_ok(&w->failing[kind]);
+}
 static void kick_gated(fq_worker *w);
 
 /* The probing slot's call is over (or did not happen): the next gated
@@ -189,12 +216,11 @@ static void on_finished(fq_redis *r, redisReply *reply, void *data)
     slot *s = data;
     fq_worker *w = s->w;
     if (fq_reply_failed(reply)) {
-        if (reply != NULL)
-            fq_log(FQ_LOG_ERROR, "task.report_failed", FQ_LS, "task", s->id,
-                   FQ_LS, "error", reply->str, FQ_LEND);
-        uv_timer_start(&s->timer, on_finish_retry_timer, REDIS_RETRY_MS, 0);
+        uv_timer_start(&s->timer, on_finish_retry_timer,
+                       (uint64_t)redis_failed(w, WORK_REPORT, reply), 0);
         return;
     }
+    redis_works(w, WORK_REPORT);
     if (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_STRING) {
         if (strcmp(reply->str, "lost") == 0)
             fq_log(FQ_LOG_WARN, "task.lease_lost", FQ_LS, "task", s->id, FQ_LS, "role",
@@ -211,7 +237,8 @@ static void send_finish(slot *s)
 {
     s->state = SLOT_FINISHING;
     if (fq_redis_script(s->w->redis, "finish", 9, &s->finish, on_finished, s) != 0)
-        uv_timer_start(&s->timer, on_finish_retry_timer, REDIS_RETRY_MS, 0);
+        uv_timer_start(&s->timer, on_finish_retry_timer,
+                       (uint64_t)redis_failed(s->w, WORK_REPORT, NULL), 0);
 }
 
 /* Builds finish.lua's arguments: the action, the attempt record (may be
@@ -429,7 +456,7 @@ static void start_call(slot *s)
     s->call_started_ms = fq_now_ms();
     if (w->api == NULL || fq_api_post(w->api, s->body, timeout, on_api_result, s) == NULL) {
         slot_release_quota(s);
-        finish_without_call(s, "release", REDIS_RETRY_MS,
+        finish_without_call(s, "release", CALL_RETRY_MS,
                             "the worker could not start the call; handed back");
     }
 }
@@ -450,9 +477,12 @@ static void on_grant(const fq_quota_grant *g, void *data)
     char usd[32], cap[32], msg[512];
     if (g == NULL) {
         s->state = SLOT_WAITING;
-        uv_timer_start(&s->timer, on_reserve_timer, REDIS_RETRY_MS, 0);
+        uv_timer_start(&s->timer, on_reserve_timer,
+                       (uint64_t)redis_failed_with(w, WORK_GRANT,
+                                                   fq_quota_last_error()), 0);
         return;
     }
+    redis_works(w, WORK_GRANT);
     if (g->verdict == FQ_QUOTA_GRANTED) {
         s->holding = 1;
         s->held_ticks = g->ticks;
@@ -514,11 +544,11 @@ static void reserve(slot *s)
 {
     fq_worker *w = s->w;
     if (!w->verified) {
-        if (w->probing_slot != NULL) {
+        if (w->probing_slot != NULL && w->probing_slot != s) {
             s->state = SLOT_GATED;
             return;
         }
-        w->probing_slot = s;
+        w->probing_slot = s;   /* (or it is, trying again after a failed grant) */
     }
     const char *text = s->task.prompt ? s->task.prompt : s->task.messages;
     const char *system = s->task.system ? s->task.system : w->cfg->roles[w->role].system;
@@ -536,7 +566,8 @@ static void reserve(slot *s)
     s->state = SLOT_RESERVING;
     if (fq_quota_reserve(w->redis, w->cfg, &ask, on_grant, s) != 0) {
         s->state = SLOT_WAITING;
-        uv_timer_start(&s->timer, on_reserve_timer, REDIS_RETRY_MS, 0);
+        uv_timer_start(&s->timer, on_reserve_timer,
+                       (uint64_t)redis_failed(w, WORK_GRANT, NULL), 0);
     }
 }
 
@@ -577,7 +608,8 @@ static void on_marker(fq_redis *r, redisReply *reply, void *data)
     fq_worker *w = data;
     w->marker_waiting = 0;
     if (reply == NULL && !w->stopping) {
-        uv_timer_start(&w->claim_retry, on_claim_retry, REDIS_RETRY_MS, 0);
+        uv_timer_start(&w->claim_retry, on_claim_retry,
+                       (uint64_t)redis_failed(w, WORK_CLAIM, NULL), 0);
         return;
     }
     try_claim(w);
@@ -593,7 +625,8 @@ static void wait_marker(fq_worker *w)
                          MARKER_BLOCK_S) == 0)
         w->marker_waiting = 1;
     else
-        uv_timer_start(&w->claim_retry, on_claim_retry, REDIS_RETRY_MS, 0);
+        uv_timer_start(&w->claim_retry, on_claim_retry,
+                       (uint64_t)redis_failed(w, WORK_CLAIM, NULL), 0);
 }
 
 static void on_claimed(fq_redis *r, redisReply *reply, void *data)
@@ -601,13 +634,13 @@ static void on_claimed(fq_redis *r, redisReply *reply, void *data)
     fq_worker *w = data;
     w->claiming = 0;
     if (fq_reply_failed(reply)) {
-        if (reply != NULL)
-            fq_log(FQ_LOG_ERROR, "claim.failed", FQ_LS, "error", reply->str, FQ_LEND);
+        int64_t wait = redis_failed(w, WORK_CLAIM, reply);
         if (!w->stopping)
-            uv_timer_start(&w->claim_retry, on_claim_retry, REDIS_RETRY_MS, 0);
+            uv_timer_start(&w->claim_retry, on_claim_retry, (uint64_t)wait, 0);
         maybe_finish_shutdown(w);
         return;
     }
+    redis_works(w, WORK_CLAIM);
     if (reply->type == REDIS_REPLY_STRING) {  /* 'again': the candidates were taken */
         try_claim(w);
         maybe_finish_shutdown(w);
@@ -661,13 +694,13 @@ static void on_candidates(fq_redis *r, redisReply *reply, void *data)
     fq_worker *w = data;
     w->claiming = 0;
     if (fq_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY) {
-        if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
-            fq_log(FQ_LOG_ERROR, "claim.failed", FQ_LS, "error", reply->str, FQ_LEND);
+        int64_t wait = redis_failed(w, WORK_CLAIM, reply);
         if (!w->stopping)
-            uv_timer_start(&w->claim_retry, on_claim_retry, REDIS_RETRY_MS, 0);
+            uv_timer_start(&w->claim_retry, on_claim_retry, (uint64_t)wait, 0);
         maybe_finish_shutdown(w);
         return;
     }
+    redis_works(w, WORK_CLAIM);
     if (reply->elements == 0 || w->stopping || free_slot(w) == NULL) {
         if (!w->stopping)
             wait_marker(w);
@@ -705,7 +738,8 @@ static void on_candidates(fq_redis *r, redisReply *reply, void *data)
     if (fq_redis_script(w->redis, "claim", 7 + (int)n, &a, on_claimed, w) == 0)
         w->claiming = 1;
     else
-        uv_timer_start(&w->claim_retry, on_claim_retry, REDIS_RETRY_MS, 0);
+        uv_timer_start(&w->claim_retry, on_claim_retry,
+                       (uint64_t)redis_failed(w, WORK_CLAIM, NULL), 0);
     fq_argv_free(&a);
 }
 
@@ -722,7 +756,8 @@ static void try_claim(fq_worker *w)
                          CLAIM_CANDIDATES - 1) == 0)
         w->claiming = 1;
     else
-        uv_timer_start(&w->claim_retry, on_claim_retry, REDIS_RETRY_MS, 0);
+        uv_timer_start(&w->claim_retry, on_claim_retry,
+                       (uint64_t)redis_failed(w, WORK_CLAIM, NULL), 0);
 }
 
 /* ------------------------------------------------------------------------
@@ -979,6 +1014,9 @@ fq_worker *fq_worker_new(uv_loop_t *loop, fq_config *cfg, fq_role role, int conc
     w->cfg = cfg;
     w->role = role;
     w->concurrency = concurrency;
+    static const char *const work_names[WORK_COUNT] = {"claim", "grant", "report"};
+    for (int i = 0; i < WORK_COUNT; i++)
+        fq_failing_init(&w->failing[i], work_names[i], REDIS_RETRY_BASE_MS, REDIS_RETRY_MAX_MS);
     char host[64] = "host";
     gethostname(host, sizeof(host) - 1);
     snprintf(w->id, sizeof(w->id), "%s:%ld:%s", host, (long)getpid(), fq_role_name(role));

@@ -227,3 +227,7 @@ fq_mquota_is() { [ "$(fq_mquota "$1" "$2")" = "$3" ]; }
 fq_zcard_is() { [ "$(fq_redis ZCARD "$1")" = "$2" ]; }
 fq_status_is() { [ "$(fq_redis HGET "fleetq:task:$1" status)" = "$2" ]; }
 fq_mock_inflight_is() { [ "$(jq .inflight <<<"$(fq_mock_stats)")" = "$1" ]; }
+fq_xlen_is() { [ "$(fq_redis XLEN "$1")" = "$2" ]; }
+fq_dbsize_le() { [ "$(fq_redis DBSIZE)" -le "$1" ]; }
+# /health answers 200 with status ok (the coordinator's PORT)
+fq_health_ok() { [ "$(curl -sf "http://127.0.0.1:$PORT/health" | jq -r .status)" = ok ]; }

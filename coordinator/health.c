@@ -1,0 +1,81 @@
+/* health.c -- the board the coordinator's parts report to (health.h). */
+#include "health.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+struct fq_health {
+    uv_mutex_t lock;
+    fq_health_view view;
+};
+
+static const char *const part_names[FQ_PART_COUNT] = {"intake", "store", "timer"};
+
+const char *fq_part_name(fq_part part)
+{
+    return part_names[part];
+}
+
+fq_health *fq_health_new(void)
+{
+    fq_health *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return NULL;
+    if (uv_mutex_init(&h->lock) != 0) {
+        free(h);
+        return NULL;
+    }
+    for (int i = 0; i < FQ_PART_COUNT; i++)
+        h->view.parts[i].part = part_names[i];
+    return h;
+}
+
+void fq_health_free(fq_health *h)
+{
+    if (h == NULL)
+        return;
+    uv_mutex_destroy(&h->lock);
+    free(h);
+}
+
+void fq_health_report(fq_health *h, fq_part part, const fq_failing *f, int refused)
+{
+    if (h == NULL)
+        return;
+    uv_mutex_lock(&h->lock);
+    h->view.parts[part] = *f;
+    h->view.parts[part].part = part_names[part];
+    if (part == FQ_PART_STORE)
+        h->view.store_refused = fq_failing_now(f) && refused;
+    uv_mutex_unlock(&h->lock);
+}
+
+void fq_health_warn(fq_health *h, int i, const char *warning)
+{
+    if (h == NULL || i < 0 || i >= FQ_HEALTH_WARNINGS_MAX)
+        return;
+    uv_mutex_lock(&h->lock);
+    snprintf(h->view.warnings[i], sizeof(h->view.warnings[i]), "%s", warning);
+    int n = 0;
+    for (int k = 0; k < FQ_HEALTH_WARNINGS_MAX; k++)
+        if (h->view.warnings[k][0] != '\0')
+            n = k + 1;
+    h->view.nwarnings = n;
+    uv_mutex_unlock(&h->lock);
+}
+
+void fq_health_snapshot(fq_health *h, fq_health_view *out)
+{
+    if (h == NULL) {
+        memset(out, 0, sizeof(*out));
+        for (int i = 0; i < FQ_PART_COUNT; i++)
+            out->parts[i].part = part_names[i];
+        return;
+    }
+    uv_mutex_lock(&h->lock);
+    *out = h->view;
+    uv_mutex_unlock(&h->lock);
+}
