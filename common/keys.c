@@ -79,6 +79,33 @@ int fq_keys_init(const char *prefix, char *err, size_t errlen)
     return 0;
 }
 
+/* CRC16-CCITT (XMODEM), as Redis Cluster hashes keys. */
+static unsigned crc16(const char *s, size_t len)
+{
+    unsigned crc = 0;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (unsigned)(unsigned char)s[i] << 8;
+        for (int bit = 0; bit < 8; bit++)
+            crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
+        crc &= 0xffff;
+    }
+    return crc;
+}
+
+int fq_key_slot(const char *key)
+{
+    size_t len = strlen(key);
+    const char *open = strchr(key, '{');
+    if (open != NULL) {
+        const char *close = strchr(open + 1, '}');
+        if (close != NULL && close > open + 1) {
+            key = open + 1;
+            len = (size_t)(close - open - 1);
+        }
+    }
+    return (int)(crc16(key, len) % 16384);
+}
+
 const fq_keyset *fq_keys(void)
 {
     if (!keys_built)

@@ -60,6 +60,10 @@ typedef struct fq_keyset {
 int fq_keys_init(const char *prefix, char *err, size_t errlen);
 const fq_keyset *fq_keys(void);
 
+/* The Redis Cluster slot of a key (its hash tag's, when it has one); with a
+ * tagged prefix, the slot of every key of the fleet. */
+int fq_key_slot(const char *key);
+
 const char *fq_key_task(const char *id, char *buf, size_t len);   /* <prefix>:task:<id> */
 const char *fq_key_done(const char *id, char *buf, size_t len);   /* <prefix>:done:<id> */
 

@@ -10,6 +10,15 @@
  * connection then schedules its own reconnect. r->ac is cleared before a
  * context is freed, so a callback that issues a new command during the
  * teardown gets -1 instead of touching a dying context.
+ *
+ * On a Redis Cluster (redis_cluster.h) every connect asks CLUSTER SLOTS
+ * which master owns the fleet's slot and moves there when it is another
+ * node; the nodes listed are kept, and a connect that fails goes on to
+ * the next of them, so a failover whose old master is gone finds the new
+ * one. A command answered MOVED or ASK is kept (each pending record holds
+ * its command as sent) and sent again on the connection to the node
+ * named, after ASKING for an ASK; the other commands in flight end with a
+ * NULL reply, as on any lost connection.
  */
 #include "redis.h"
 
@@ -21,7 +30,9 @@
 #include <hiredis/async.h>
 
 #include "embedded.h"
+#include "keys.h"
 #include "log.h"
+#include "redis_cluster.h"
 #include "redis_uv.h"
 #include "timeutil.h"
 
@@ -31,6 +42,9 @@
 #define DEFAULT_STALL_MS 15000
 #define CONNECT_TIMEOUT_MS 5000
 #define MAX_SCRIPTS 64
+#define MAX_REDIRECTS 5    /* of one command, before it fails */
+
+typedef struct pending pending;
 
 struct fq_redis {
     uv_loop_t *loop;
@@ -47,6 +61,17 @@ struct fq_redis {
     int open_handles;
     uv_timer_t reconnect_timer;
     uv_timer_t watchdog;
+    uv_timer_t redirect_timer;   /* leaves the current node outside hiredis' callbacks */
+
+    /* Redis Cluster: the nodes known (the configured one first), the next
+     * to try after a failed connect, and the commands to send again on
+     * the node they were redirected to */
+    fq_cluster_node nodes[FQ_CLUSTER_NODES_MAX];
+    size_t nnodes;
+    size_t node_next;
+    int cluster_warned;
+    pending *redirected;
+    pending *redirected_tail;
     int64_t backoff_ms;
     int64_t stall_ms;
     int pending;
@@ -58,16 +83,23 @@ struct fq_redis {
     char *shas[MAX_SCRIPTS];
 };
 
-typedef struct pending {
+struct pending {
     fq_redis *r;
     fq_redis_cb cb;
     void *data;
     int script;        /* index into fq_lua_files, or -1 */
     fq_argv eval;      /* for a script sent as EVALSHA: the EVAL form */
-} pending;
+    char *cmd;         /* the command as sent (redisFormatCommand), for a redirect */
+    size_t cmdlen;
+    int redirects;
+    int asking;        /* an ASK redirect: ASKING goes first */
+    pending *next;     /* in the redirected queue */
+};
 
 static void connect_now(fq_redis *r);
 static void drop_connection(fq_redis *r, const char *why);
+static void on_redirect_timer(uv_timer_t *t);
+static void ready(fq_redis *r);
 
 /* ------------------------------------------------------------------------
  * Scripts
@@ -104,6 +136,8 @@ static void on_script_loaded(redisAsyncContext *ac, void *reply_, void *data)
 static void pending_free(pending *p)
 {
     fq_argv_free(&p->eval);
+    if (p->cmd != NULL)
+        redisFreeCommand(p->cmd);
     free(p);
 }
 
@@ -131,12 +165,156 @@ static int sent(fq_redis *r, int rc)
     return 0;
 }
 
+/* Sends p's command (formatted already) on the current connection. */
+static int send_formatted(fq_redis *r, pending *p)
+{
+    if (r->ac == NULL || r->closing)
+        return -1;
+    return sent(r, redisAsyncFormattedCommand(r->ac, on_reply, p, p->cmd, p->cmdlen));
+}
+
 static int send_argv(fq_redis *r, pending *p, const fq_argv *a)
 {
     if (r->ac == NULL || r->closing)
         return -1;
-    return sent(r, redisAsyncCommandArgv(r->ac, on_reply, p, a->argc, (const char **)a->argv,
-                                         a->argvlen));
+    if (p->cmd != NULL)
+        redisFreeCommand(p->cmd);
+    p->cmd = NULL;
+    int len = redisFormatCommandArgv(&p->cmd, a->argc, (const char **)a->argv, a->argvlen);
+    if (len < 0)
+        return -1;
+    p->cmdlen = (size_t)len;
+    return send_formatted(r, p);
+}
+
+/* ------------------------------------------------------------------------
+ * Redis Cluster
+ * --------------------------------------------------------------------- */
+
+static void set_target(fq_redis *r, const fq_cluster_node *to)
+{
+    snprintf(r->host, sizeof(r->host), "%s", to->host);
+    r->port = to->port;
+}
+
+/* Moves the connection to node `to` (from outside hiredis' callbacks). */
+static void move_to(fq_redis *r, const fq_cluster_node *to, const char *why)
+{
+    if (!fq_cluster_node_is(to, r->host, r->port))
+        fq_log(FQ_LOG_INFO, "redis.redirected", FQ_LS, "conn", r->name, FQ_LS, "from", r->host,
+               FQ_LI, "from_port", (int64_t)r->port, FQ_LS, "to", to->host, FQ_LI, "to_port",
+               (int64_t)to->port, FQ_LS, "reason", why, FQ_LEND);
+    set_target(r, to);
+    r->backoff_ms = BACKOFF_MIN_MS;
+    if (!r->closing)
+        uv_timer_start(&r->redirect_timer, on_redirect_timer, 0, 0);
+}
+
+static void redirect_later(fq_redis *r, pending *p)
+{
+    p->next = NULL;
+    if (r->redirected_tail != NULL)
+        r->redirected_tail->next = p;
+    else
+        r->redirected = p;
+    r->redirected_tail = p;
+}
+
+/* Sends the redirected commands on the new connection, in their order. */
+static void send_redirected(fq_redis *r)
+{
+    pending *p = r->redirected;
+    r->redirected = r->redirected_tail = NULL;
+    while (p != NULL) {
+        pending *next = p->next;
+        if (p->asking)
+            redisAsyncCommand(r->ac, NULL, NULL, "ASKING");
+        p->asking = 0;
+        if (send_formatted(r, p) != 0) {
+            if (p->cb != NULL)
+                p->cb(r, NULL, p->data);
+            pending_free(p);
+        }
+        p = next;
+    }
+}
+
+/* Ends the redirected commands with a NULL reply (the connection closes). */
+static void fail_redirected(fq_redis *r)
+{
+    pending *p = r->redirected;
+    r->redirected = r->redirected_tail = NULL;
+    while (p != NULL) {
+        pending *next = p->next;
+        if (p->cb != NULL)
+            p->cb(r, NULL, p->data);
+        pending_free(p);
+        p = next;
+    }
+}
+
+/* A MOVED or ASK reply to p: 1 when p was kept to be sent again there. */
+static int redirected(fq_redis *r, pending *p, const redisReply *reply)
+{
+    fq_cluster_node to;
+    int ask;
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR || p->cmd == NULL ||
+        p->redirects >= MAX_REDIRECTS || fq_cluster_redirect(reply->str, &to, &ask) != 0)
+        return 0;
+    p->redirects++;
+    p->asking = ask;
+    redirect_later(r, p);
+    move_to(r, &to, ask ? "ASK" : "MOVED");
+    return 1;
+}
+
+/* The CLUSTER SLOTS reply at connect: on a cluster, the nodes, and the
+ * master of the fleet's slot, where this connection belongs. */
+static void on_cluster_slots(redisAsyncContext *ac, void *reply_, void *data)
+{
+    redisReply *reply = reply_;
+    fq_redis *r = ac->data;
+    if (r == NULL || r->ac != ac || reply == NULL)
+        return;   /* the connection is gone */
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        ready(r);   /* no cluster support: a plain server */
+        return;
+    }
+    const fq_keyset *k = fq_keys();
+    if (!k->tagged && !r->cluster_warned) {
+        r->cluster_warned = 1;
+        fq_log(FQ_LOG_ERROR, "redis.cluster_prefix", FQ_LS, "conn", r->name, FQ_LS, "prefix",
+               k->prefix, FQ_LS, "msg", "this Redis is a cluster: set FLEETQ_KEY_PREFIX to a "
+               "prefix with a hash tag, such as {fleetq}, so that every key of the fleet is in "
+               "one slot", FQ_LEND);
+    }
+    fq_cluster_node owner, seen[FQ_CLUSTER_NODES_MAX];
+    size_t n = 0;
+    if (fq_cluster_slots(reply, fq_key_slot(k->submit), &owner, seen, FQ_CLUSTER_NODES_MAX,
+                         &n) != 0) {
+        ready(r);
+        return;
+    }
+    for (size_t i = 0; i < n && r->nnodes < FQ_CLUSTER_NODES_MAX; i++) {
+        size_t j = 0;
+        while (j < r->nnodes && !fq_cluster_node_is(&r->nodes[j], seen[i].host, seen[i].port))
+            j++;
+        if (j == r->nnodes)
+            r->nodes[r->nnodes++] = seen[i];
+    }
+    if (owner.port > 0 && !fq_cluster_node_is(&owner, r->host, r->port))
+        move_to(r, &owner, "CLUSTER SLOTS");
+    else
+        ready(r);
+}
+
+/* After a failed connect: the next known node, if there are others. */
+static void next_node(fq_redis *r)
+{
+    if (r->nnodes < 2)
+        return;
+    r->node_next = (r->node_next + 1) % r->nnodes;
+    set_target(r, &r->nodes[r->node_next]);
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply_, void *data)
@@ -146,6 +324,8 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *data)
     fq_redis *r = p->r;
     r->pending--;
     r->last_progress = fq_mono_ms();
+    if (!r->closing && redirected(r, p, reply))
+        return;
     if (reply != NULL && reply->type == REDIS_REPLY_ERROR && p->script >= 0 &&
         p->eval.argc > 0 && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
         /* Redis lost its script cache (a restart): send the text once. */
@@ -184,8 +364,13 @@ int fq_redis_command(fq_redis *r, fq_redis_cb cb, void *data, const char *fmt, .
         return -1;
     va_list ap;
     va_start(ap, fmt);
-    int rc = sent(r, redisvAsyncCommand(r->ac, on_reply, p, fmt, ap));
+    int len = redisvFormatCommand(&p->cmd, fmt, ap);
     va_end(ap);
+    int rc = -1;
+    if (len >= 0) {
+        p->cmdlen = (size_t)len;
+        rc = send_formatted(r, p);
+    }
     if (rc != 0)
         pending_free(p);
     return rc;
@@ -279,14 +464,23 @@ static void on_connect(const redisAsyncContext *ac, int status)
                FQ_LI, "retry_ms", r->backoff_ms, FQ_LEND);
         r->ac = NULL;
         r->pending = 0;
+        next_node(r);
         schedule_reconnect(r);
         return;
     }
     redisEnableKeepAlive((redisContext *)&ac->c);
+    r->last_progress = fq_mono_ms();
+    /* ready once CLUSTER SLOTS has said this is the node to use */
+}
+
+/* The connection is up on the right node: the owners may send. */
+static void ready(fq_redis *r)
+{
     r->connected = 1;
     r->backoff_ms = BACKOFF_MIN_MS;
     r->last_progress = fq_mono_ms();
-    fq_log(FQ_LOG_DEBUG, "redis.connected", FQ_LS, "conn", r->name, FQ_LEND);
+    fq_log(FQ_LOG_DEBUG, "redis.connected", FQ_LS, "conn", r->name, FQ_LS, "host", r->host,
+           FQ_LI, "port", (int64_t)r->port, FQ_LEND);
     notify(r, 1);
 }
 
@@ -320,6 +514,7 @@ static void connect_now(fq_redis *r)
                FQ_LS, "error", ac ? ac->errstr : "out of memory", FQ_LEND);
         if (ac != NULL)
             redisAsyncFree(ac);
+        next_node(r);
         schedule_reconnect(r);
         return;
     }
@@ -344,10 +539,12 @@ static void connect_now(fq_redis *r)
     if (r->db != 0)
         redisAsyncCommand(ac, on_auth_or_select, "SELECT", "SELECT %d", r->db);
     redisAsyncCommand(ac, on_auth_or_select, "CLIENT SETNAME", "CLIENT SETNAME %s", r->name);
+    redisAsyncCommand(ac, on_cluster_slots, NULL, "CLUSTER SLOTS");
     for (int i = 0; fq_lua_files[i].name != NULL && i < MAX_SCRIPTS; i++)
         if (r->shas[i] == NULL)
             redisAsyncCommand(ac, on_script_loaded, (void *)(intptr_t)i, "SCRIPT LOAD %s",
                               fq_lua_files[i].text);
+    send_redirected(r);
 }
 
 /* Frees the context from outside any hiredis callback; pending callbacks
@@ -368,6 +565,17 @@ static void drop_connection(fq_redis *r, const char *why)
     schedule_reconnect(r);
     if (was)
         notify(r, 0);
+}
+
+static void on_redirect_timer(uv_timer_t *t)
+{
+    fq_redis *r = t->data;
+    if (r->ac != NULL)
+        drop_connection(r, "redirected to another node");
+    else if (!r->closing) {
+        uv_timer_stop(&r->reconnect_timer);
+        connect_now(r);
+    }
 }
 
 static void on_ping(fq_redis *r, redisReply *reply, void *data)
@@ -411,9 +619,14 @@ fq_redis *fq_redis_new(uv_loop_t *loop, const fq_config *cfg, const char *name,
     r->backoff_ms = BACKOFF_MIN_MS;
     uv_timer_init(loop, &r->reconnect_timer);
     uv_timer_init(loop, &r->watchdog);
+    uv_timer_init(loop, &r->redirect_timer);
     r->reconnect_timer.data = r;
     r->watchdog.data = r;
-    r->open_handles = 2;
+    r->redirect_timer.data = r;
+    r->open_handles = 3;
+    snprintf(r->nodes[0].host, sizeof(r->nodes[0].host), "%s", cfg->redis_host);
+    r->nodes[0].port = cfg->redis_port;
+    r->nnodes = 1;
     uv_timer_start(&r->watchdog, on_watchdog, WATCHDOG_PERIOD_MS, WATCHDOG_PERIOD_MS);
     connect_now(r);
     return r;
@@ -451,8 +664,10 @@ void fq_redis_close(fq_redis *r)
     r->connected = 0;
     if (ac != NULL)
         redisAsyncFree(ac);
+    fail_redirected(r);
     uv_close((uv_handle_t *)&r->reconnect_timer, on_handle_closed);
     uv_close((uv_handle_t *)&r->watchdog, on_handle_closed);
+    uv_close((uv_handle_t *)&r->redirect_timer, on_handle_closed);
 }
 
 /* ------------------------------------------------------------------------

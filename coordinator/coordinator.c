@@ -88,7 +88,8 @@ static void info_field(const redisReply *info, const char *name, char *out, size
 }
 
 /* Checks the server once per connect: a maxmemory-policy other than
- * noeviction lets Redis drop tasks when it fills up. */
+ * noeviction lets Redis drop tasks when it fills up; on a cluster, a
+ * prefix without a hash tag spreads the fleet's keys over slots. */
 static void on_info(fq_redis *r, redisReply *reply, void *data)
 {
     fq_coordinator *c = data;
@@ -104,6 +105,13 @@ static void on_info(fq_redis *r, redisReply *reply, void *data)
                warning, FQ_LEND);
     }
     fq_health_warn(c->health, 0, warning);
+    char cluster[8];
+    info_field(reply, "cluster_enabled", cluster, sizeof(cluster));
+    warning[0] = '\0';
+    if (strcmp(cluster, "1") == 0 && !fq_keys()->tagged)
+        snprintf(warning, sizeof(warning), "Redis is a cluster and FLEETQ_KEY_PREFIX (%s) has "
+                 "no hash tag: set it to one such as {fleetq}", fq_keys()->prefix);
+    fq_health_warn(c->health, 1, warning);
 }
 
 static void on_main_state(fq_redis *r, int connected, void *data)

@@ -122,6 +122,19 @@ static void test_key_prefix(void **state)
     assert_int_equal(fq_keys_init(FQ_KEY_PREFIX_DEFAULT, err, sizeof(err)), 0);
 }
 
+/* Slots as Redis Cluster computes them: CRC16 of "123456789" is 0x31c3 (the
+ * checksum's check value), "foo" is slot 12182 (the cluster specification). */
+static void test_key_slot(void **state)
+{
+    (void)state;
+    assert_int_equal(fq_key_slot("foo"), 12182);
+    assert_int_equal(fq_key_slot("123456789"), 12739);
+    assert_int_equal(fq_key_slot("{fleetq}:task:t1"), fq_key_slot("fleetq"));
+    assert_int_equal(fq_key_slot("{fleetq}:{q}:ready:code"), fq_key_slot("{fleetq}:submit"));
+    assert_int_equal(fq_key_slot("a{}b"), fq_key_slot("a{}b"));
+    assert_int_not_equal(fq_key_slot("fleetq:submit"), fq_key_slot("fleetq:{q}:delayed"));
+}
+
 /* quota.lua reads every fleet-wide field as L.<name>, and a model's own as
  * own('<name>', ...) (inflight directly, as 'model:' .. model .. ':inflight'). */
 static void test_limit_fields_in_quota(void **state)
@@ -162,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_scripts_embedded),
         cmocka_unit_test(test_no_script_builds_a_key),
         cmocka_unit_test(test_key_prefix),
+        cmocka_unit_test(test_key_slot),
         cmocka_unit_test(test_limit_fields_in_quota),
         cmocka_unit_test(test_requeue_attempt_ceiling),
     };
