@@ -682,7 +682,8 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
         return fq_text_fail(err, errlen, "FLEETQ_KEY_PREFIX: %s, got %s", prefix_err,
                             fq_config_show(&sh, cfg->key_prefix));
     if (read_int32("FLEETQ_RESULT_TTL", 86400, 1, 30 * 86400, &cfg->result_ttl_s, err,
-                   errlen) != 0)
+                   errlen) != 0 ||
+        read_int32("FLEETQ_RETAIN_DAYS", 0, 0, 100000, &cfg->retain_days, err, errlen) != 0)
         return -1;
     if (read_base_url(cfg, err, errlen) != 0)
         return -1;

@@ -44,6 +44,8 @@ typedef struct fq_config {
     char key_prefix[72];          /* FLEETQ_KEY_PREFIX, default fleetq (keys.h) */
     int result_ttl_s;             /* FLEETQ_RESULT_TTL: an ended task's hash and done
                                      marker live this long once stored, default 86400 */
+    int retain_days;              /* FLEETQ_RETAIN_DAYS: SQLite rows of tasks that ended
+                                     longer ago are deleted; 0 (default) keeps them all */
     int http_port;                /* PORT or FLEETQ_HTTP_PORT */
 
     int64_t rate_limit_rpm;       /* GROK_RATE_LIMIT_RPM */

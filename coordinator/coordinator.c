@@ -22,8 +22,11 @@
 #include "keys.h"
 #include "log.h"
 #include "quota.h"
+#include "timeutil.h"
 
 #define TICK_MS 100
+#define PRUNE_EVERY_TICKS 600   /* a minute */
+#define PRUNE_BATCH 5000
 
 static void on_group(fq_redis *r, redisReply *reply, void *data)
 {
@@ -141,10 +144,29 @@ static void on_results_state(fq_redis *r, int connected, void *data)
         fq_persist_kick(c->persist);
 }
 
+/* FLEETQ_RETAIN_DAYS: once a minute, the rows of tasks that ended longer
+ * ago go, a batch per tick while there are more. */
+static void prune(fq_coordinator *c)
+{
+    int days = c->cfg->retain_days;
+    if (days <= 0 || c->stopping || c->ticks < c->prune_at)
+        return;
+    int deleted = fq_store_prune(c->store, fq_now_ms() - (int64_t)days * 86400000, PRUNE_BATCH);
+    if (deleted < 0)
+        fq_log(FQ_LOG_WARN, "store.prune_failed", FQ_LS, "error", fq_store_error(c->store),
+               FQ_LEND);
+    else if (deleted > 0)
+        fq_log(FQ_LOG_INFO, "store.pruned", FQ_LI, "tasks", (int64_t)deleted, FQ_LI,
+               "retain_days", (int64_t)days, FQ_LEND);
+    c->prune_at = c->ticks + (deleted == PRUNE_BATCH ? 1 : PRUNE_EVERY_TICKS);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     fq_coordinator *c = t->data;
+    c->ticks++;
     fq_reaper_tick(c->reaper);
+    prune(c);
 }
 
 static void close_handle(uv_handle_t *h)

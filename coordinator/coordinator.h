@@ -11,6 +11,8 @@
 #ifndef FQ_COORDINATOR_H
 #define FQ_COORDINATOR_H
 
+#include <stdint.h>
+
 #include <uv.h>
 
 #include "config.h"
@@ -35,6 +37,8 @@ typedef struct fq_coordinator {
     int stopping;
     int closed;
     int limits_published;    /* this environment's limits are in fleetq:limits */
+    uint64_t ticks;          /* of the timer, since start */
+    uint64_t prune_at;       /* the tick of the next FLEETQ_RETAIN_DAYS prune */
 
     struct fq_intake *intake;
     struct fq_persist *persist;

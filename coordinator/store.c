@@ -60,6 +60,8 @@ enum stmt_id {
     STMT_PUT_FINAL,
     STMT_PUT_ATTEMPT,
     STMT_PING,
+    STMT_PRUNE_ATTEMPTS,
+    STMT_PRUNE_TASKS,
     STMT_COUNT
 };
 
@@ -109,6 +111,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
         " ON CONFLICT (task_id, n) DO NOTHING",
     [STMT_PING] = "SELECT 1",
+    /* the oldest ended tasks before ?1 (ISO-8601), at most ?2 of them:
+     * their attempts first, then their rows */
+    [STMT_PRUNE_ATTEMPTS] =
+        "DELETE FROM attempts WHERE task_id IN (SELECT id FROM tasks"
+        " WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2)",
+    [STMT_PRUNE_TASKS] =
+        "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks"
+        " WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2)",
 };
 
 struct fq_store {
@@ -528,6 +538,37 @@ int fq_store_put_attempt(fq_store *s, const fq_attempt_record *r)
     snprintf(what, sizeof(what), "storing attempt %lld of task %s", (long long)r->n,
              r->task_id);
     return run(s, STMT_PUT_ATTEMPT, what);
+}
+
+static int prune_step(fq_store *s, enum stmt_id id, const char *before, int limit)
+{
+    sqlite3_stmt *st = s->stmt[id];
+    if (sqlite3_bind_text(st, 1, before, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int(st, 2, limit) != SQLITE_OK) {
+        fail_sqlite(s, "binding the prune's cutoff");
+        sqlite3_clear_bindings(st);
+        return -1;
+    }
+    return run(s, id, "pruning old rows");
+}
+
+int fq_store_prune(fq_store *s, int64_t before_ms, int limit)
+{
+    char before[ISO_LEN];
+    fq_iso8601_ms(before_ms, before, sizeof(before));
+    if (fq_store_begin(s) != 0)
+        return -1;
+    if (prune_step(s, STMT_PRUNE_ATTEMPTS, before, limit) != 0 ||
+        prune_step(s, STMT_PRUNE_TASKS, before, limit) != 0) {
+        fq_store_rollback(s);
+        return -1;
+    }
+    int deleted = sqlite3_changes(s->db);
+    if (fq_store_commit(s) != 0) {
+        fq_store_rollback(s);
+        return -1;
+    }
+    return deleted;
 }
 
 int fq_store_ping(fq_store *s)

@@ -11,6 +11,7 @@
 #define FQ_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "record.h"
 
@@ -30,6 +31,11 @@ int fq_store_commit(fq_store *s);
 void fq_store_rollback(fq_store *s);
 int fq_store_put_final(fq_store *s, const fq_final_record *r);
 int fq_store_put_attempt(fq_store *s, const fq_attempt_record *r);
+
+/* Deletes the rows of at most limit tasks that ended before before_ms
+ * (epoch ms), the oldest first, with their attempts, in one transaction
+ * (FLEETQ_RETAIN_DAYS). Returns the number of task rows deleted, or -1. */
+int fq_store_prune(fq_store *s, int64_t before_ms, int limit);
 
 /* 0 when the database answers a trivial query, -1 otherwise. */
 int fq_store_ping(fq_store *s);
