@@ -223,7 +223,8 @@ static int parse_success(const char *body, size_t len, fq_api_result *out)
         if (cJSON_IsString(fr))
             out->finish_reason = strdup(fr->valuestring);
         fq_api_parse_usage(root, usage, &out->usage);
-        ok = out->content != NULL;      /* else out of memory: retried like a bad body */
+        /* else out of memory: retried like a bad body */
+        ok = out->content != NULL && (!cJSON_IsString(fr) || out->finish_reason != NULL);
     }
     cJSON_Delete(root);
     return ok;
