@@ -65,6 +65,19 @@ static void works(struct fq_intake *in)
     }
 }
 
+/* Every script of a batch has answered: back off after a failure, else
+ * read the next batch. */
+static void batch_done(struct fq_intake *in)
+{
+    if (in->batch_error[0] != '\0') {
+        back_off(in, in->batch_error);
+        in->batch_error[0] = '\0';
+    } else {
+        works(in);
+        fq_intake_kick(in);
+    }
+}
+
 static void on_recorded(fq_redis *r, redisReply *reply, void *data)
 {
     struct fq_intake *in = data;
@@ -79,13 +92,7 @@ static void on_recorded(fq_redis *r, redisReply *reply, void *data)
                FQ_LEND);
     }
     if (in->inflight == 0) {
-        if (in->batch_error[0] != '\0') {
-            back_off(in, in->batch_error);
-            in->batch_error[0] = '\0';
-        } else {
-            works(in);
-            fq_intake_kick(in);
-        }
+        batch_done(in);
         fq_coordinator_maybe_close(in->c);
     }
 }
@@ -268,14 +275,8 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
         in->own_pending = 0;  /* caught up with what we had left unacknowledged */
     if (entries == 0)
         works(in);
-    if (in->inflight == 0) {
-        if (in->batch_error[0] != '\0') {
-            back_off(in, in->batch_error);
-            in->batch_error[0] = '\0';
-        } else {
-            fq_intake_kick(in);
-        }
-    }
+    if (in->inflight == 0)
+        batch_done(in);
 }
 
 void fq_intake_kick(struct fq_intake *in)

@@ -15,20 +15,15 @@ local slots = {ceo = 5, code = 6, quality = 7, memory = 8}
 local now = fq_now_ms()
 
 local expired = 0
-for i = 3, #ARGV do
-    local id, key = ARGV[i], KEYS[i + 6]
-    local due = tonumber(redis.call('ZSCORE', expiry, id))
-    if due and due <= now then
-        redis.call('ZREM', expiry, id)
-        local t = redis.call('HMGET', key, 'role', 'status', 'expires_at')
-        local at = tonumber(t[3])
-        local slot = slots[t[1] or '']
-        if slot and at and at <= now and (t[2] == 'queued' or t[2] == 'delayed') then
-            redis.call('ZREM', KEYS[slot], id)
-            redis.call('ZREM', delayed, id)
-            fq_expire(key, id, now, results, events, maxlen, t[1], ended_ttl)
-            expired = expired + 1
-        end
+fq_each_due(expiry, 3, 6, now, function(id, key)
+    local t = redis.call('HMGET', key, 'role', 'status', 'expires_at')
+    local at = tonumber(t[3])
+    local slot = slots[t[1] or '']
+    if slot and at and at <= now and (t[2] == 'queued' or t[2] == 'delayed') then
+        redis.call('ZREM', KEYS[slot], id)
+        redis.call('ZREM', delayed, id)
+        fq_expire(key, id, now, results, events, maxlen, t[1], ended_ttl)
+        expired = expired + 1
     end
-end
+end)
 return expired

@@ -11,19 +11,14 @@ local slots = {ceo = 3, code = 4, quality = 5, memory = 6}
 local now = fq_now_ms()
 
 local moved = 0
-for i = 2, #ARGV do
-    local id, key = ARGV[i], KEYS[i + 9]
-    local due = tonumber(redis.call('ZSCORE', delayed, id))
-    if due and due <= now then
-        redis.call('ZREM', delayed, id)
-        local t = redis.call('HMGET', key, 'role', 'score', 'status')
-        local slot = slots[t[1] or '']
-        if slot and (t[3] == 'delayed' or t[3] == 'retrying') then
-            redis.call('HSET', key, 'status', 'queued')
-            fq_ready(KEYS[slot], KEYS[slot + 4], id, tonumber(t[2]) or 0)
-            fq_event(events, maxlen, id, 'queued', t[1])
-            moved = moved + 1
-        end
+fq_each_due(delayed, 2, 9, now, function(id, key)
+    local t = redis.call('HMGET', key, 'role', 'score', 'status')
+    local slot = slots[t[1] or '']
+    if slot and (t[3] == 'delayed' or t[3] == 'retrying') then
+        redis.call('HSET', key, 'status', 'queued')
+        fq_ready(KEYS[slot], KEYS[slot + 4], id, tonumber(t[2]) or 0)
+        fq_event(events, maxlen, id, 'queued', t[1])
+        moved = moved + 1
     end
-end
+end)
 return moved

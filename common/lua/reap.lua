@@ -15,8 +15,7 @@ local slots = {ceo = 5, code = 6, quality = 7, memory = 8}
 local now = fq_now_ms()
 local requeued, failed = 0, 0
 
-local function reap(id, key)
-    redis.call('ZREM', leases, id)
+fq_each_due(leases, 3, 10, now, function(id, key)
     local t = redis.call('HMGET', key, 'role', 'score', 'status', 'attempts', 'max_attempts',
         'worker')
     local slot = slots[t[1] or '']
@@ -40,13 +39,5 @@ local function reap(id, key)
             requeued = requeued + 1
         end
     end
-end
-
-for i = 3, #ARGV do
-    local id, key = ARGV[i], KEYS[i + 10]
-    local due = tonumber(redis.call('ZSCORE', leases, id))
-    if due and due <= now then
-        reap(id, key)
-    end
-end
+end)
 return {requeued, failed}

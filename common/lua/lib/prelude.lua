@@ -54,6 +54,21 @@ local function fq_final_record(results, key, id)
     redis.call(unpack(args))
 end
 
+-- The timer's scripts are given ids found due a moment before (due.lua):
+-- for each id of ARGV from `first` on, whose hash is KEYS[i + offset],
+-- that is still due in the sorted set by now, takes it out of the set and
+-- calls fn(id, key). An id rescheduled meanwhile is left alone.
+local function fq_each_due(set, first, offset, now, fn)
+    for i = first, #ARGV do
+        local id = ARGV[i]
+        local due = tonumber(redis.call('ZSCORE', set, id))
+        if due and due <= now then
+            redis.call('ZREM', set, id)
+            fn(id, KEYS[i + offset])
+        end
+    end
+end
+
 -- Puts a task back on its role's ready queue and wakes one idle worker.
 local function fq_ready(ready, marker, id, score)
     redis.call('ZADD', ready, score, id)
