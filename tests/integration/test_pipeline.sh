@@ -54,6 +54,14 @@ for field in status role priority attempts submitted_at started_at finished_at o
 done
 fq_assert_eq "$(fq_redis HGET fleetq:task:t-042 status)" done "status of t-042"
 fq_assert_eq "$(fq_redis HGET fleetq:task:t-042 attempts)" 1 "attempts of t-042"
+fq_assert_eq "$(fq_redis HEXISTS fleetq:task:t-042 prompt)" 0 "the prompt in a stored task's hash"
+# The done marker lives exactly as long as the hash: FLEETQ_RESULT_TTL (24 h).
+ttl_hash=$(fq_redis TTL fleetq:task:t-042) ttl_done=$(fq_redis TTL fleetq:done:t-042)
+fq_log "ttl of t-042's hash ${ttl_hash} s, of its done marker ${ttl_done} s"
+fq_assert_ge "$ttl_hash" 86390 "ttl of a stored task's hash"
+fq_assert_le "$ttl_hash" 86400 "ttl of a stored task's hash"
+fq_assert_le $((ttl_hash - ttl_done)) 1 "the done marker's ttl against the hash's"
+fq_assert_le $((ttl_done - ttl_hash)) 1 "the done marker's ttl against the hash's"
 # Priority names map to numbers: t-001 was 'high', t-004 'bulk'.
 fq_assert_eq "$(fq_sql "SELECT priority FROM tasks WHERE id='t-001'")" 2 "priority high"
 fq_assert_eq "$(fq_sql "SELECT priority FROM tasks WHERE id='t-004'")" 8 "priority bulk"

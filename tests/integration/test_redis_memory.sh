@@ -22,11 +22,16 @@ prompt=$(head -c 1536 /dev/zero | tr '\0' 'p')   # with the rest of the entry, ~
 export GROK_RATE_LIMIT_RPM=0 DAILY_BUDGET_USD=0
 
 # ------------------------------------------------------------ 1. bounded
-
-fq_start_redis
+# (with an evicting policy, which the coordinator warns about; without a
+# maxmemory nothing is evicted)
+fq_start_redis --maxmemory-policy allkeys-lru
 fq_start_mock --latency-ms 1 --completion-tokens 20
 export FLEETQ_RESULT_TTL=3
 fq_start_coordinator
+warned() { [[ "$(curl -s "http://127.0.0.1:$PORT/health" | jq -r '.warnings[0]')" == *allkeys-lru* ]]; }
+fq_wait_for 10 warned || fq_fail "no warning for allkeys-lru in /health"
+grep -q '"redis.eviction".*allkeys-lru' "$FQ_TMP/coordinator.log" ||
+    fq_fail "no redis.eviction warning in the coordinator's log"
 base=$(used_memory)
 n=20000
 fq_start_worker code --concurrency 32
