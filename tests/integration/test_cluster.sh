@@ -5,8 +5,10 @@
 # whole pipeline runs, fleetqctl and /health work, REDIS_URL naming a node
 # that does not own the slot. Then the master that owns it fails over,
 # mid-run: first by CLUSTER FAILOVER on its replica, then by a SIGKILL of
-# the master (its replica takes over after the node timeout). No task is
-# lost and no row is written twice.
+# the master (its replica takes over after the node timeout). Last, the
+# slot itself moves to another master mid-run (MIGRATING/IMPORTING and
+# MIGRATE, key by key: the fleet meets ASK and TRYAGAIN, then MOVED). No
+# task is lost and no row is written twice.
 . "$(dirname "$0")/lib.sh"
 
 ports=()
@@ -157,6 +159,34 @@ fq_log "run 2: $master took over from the killed $replica"
 rows_are 180 641
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE id LIKE 'b-%' AND status = 'done'")" \
     300 "run 2 tasks done"
+
+# ---- run 3: the slot moves to another master mid-run
+owner=$master
+target=$seed
+owner_id=$(redis-cli -p "$owner" CLUSTER MYID) target_id=$(redis-cli -p "$target" CLUSTER MYID)
+fq_assert_eq "$(submit_bulk 300 c "$owner")" 300 "run 3 submissions accepted"
+sleep 1
+fq_log "run 3: $(done_rows c) of 300 done when slot $slot starts moving from $owner to $target"
+fq_assert_le "$(done_rows c)" 250 "run 3 tasks done before the slot moved"
+redis-cli -p "$target" CLUSTER SETSLOT "$slot" IMPORTING "$owner_id" >/dev/null
+redis-cli -p "$owner" CLUSTER SETSLOT "$slot" MIGRATING "$target_id" >/dev/null
+moved=0
+while :; do
+    mapfile -t keys < <(redis-cli -p "$owner" CLUSTER GETKEYSINSLOT "$slot" 20)
+    [ "${#keys[@]}" -gt 0 ] && [ -n "${keys[0]}" ] || break
+    redis-cli -p "$owner" MIGRATE 127.0.0.1 "$target" "" 0 5000 REPLACE KEYS "${keys[@]}" >/dev/null
+    moved=$((moved + ${#keys[@]}))
+    sleep 0.05   # the fleet works on between the batches
+done
+for p in "${ports[@]}"; do
+    is_master "$p" && redis-cli -p "$p" CLUSTER SETSLOT "$slot" NODE "$target_id" >/dev/null
+done
+fq_log "run 3: $moved keys migrated to $target, done rows now $(done_rows c)"
+rows_are 180 941
+fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE id LIKE 'c-%' AND status = 'done'")" \
+    300 "run 3 tasks done"
+fq_assert_eq "$(redis-cli -p "$owner" CLUSTER COUNTKEYSINSLOT "$slot")" 0 \
+    "keys of the slot left on its old master"
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM (SELECT task_id, n FROM attempts GROUP BY 1, 2
     HAVING count(*) > 1)")" 0 "attempt rows written twice"
 for pid in "$FQ_COORD_PID"; do kill -0 "$pid" || fq_fail "the coordinator exited"; done
