@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FQ_TICKS_PER_USD 10000000000LL
+#include "fq_shared.h"   /* FQ_TICKS_PER_USD */
+
 
 typedef struct fq_price {
     char model[64];

@@ -149,8 +149,8 @@ int fq_cancel_args(fq_argv *a, const char *id, size_t idlen, const char *reason,
         fq_argv_adds(a, k->ready[role]);
     fq_argv_add(a, id, idlen);
     fq_argv_adds(a, reason);
-    fq_argv_adds(a, FQ_EVENTS_MAXLEN);
-    fq_argv_adds(a, FQ_ENDED_TTL_S);
+    fq_argv_adds(a, FQ_EVENTS_MAXLEN_STR);
+    fq_argv_adds(a, FQ_ENDED_TTL_STR);
     fq_argv_adds(a, entry);
     fq_argv_adds(a, FQ_GROUP_INTAKE);
     return fq_argv_ok(a) ? 0 : -1;

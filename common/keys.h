@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "fields.h"
+#include "fq_shared.h"
 #include "task.h"
 
 #define FQ_KEY_PREFIX_DEFAULT "fleetq"
@@ -49,10 +50,9 @@ typedef struct fq_keyset {
 #define FQ_GROUP_INTAKE "coordinators"
 #define FQ_GROUP_STORE  "store"
 
-#define FQ_EVENTS_MAXLEN "100000"         /* approximate trim of <prefix>:events */
-#define FQ_ENDED_TTL_S   "604800"         /* an ended task's hash lives at most 7 days
-                                             until the store has it (then the result
-                                             ttl, FLEETQ_RESULT_TTL) */
+/* FQ_EVENTS_MAXLEN (the approximate trim of <prefix>:events) and
+ * FQ_ENDED_TTL (an ended task's hash lives at most that long until the
+ * store has it; then the result ttl, FLEETQ_RESULT_TTL) are in shared.def. */
 
 /* Checks prefix (1..64 printable characters, no space; a '{' opens a hash
  * tag closed by '}' with something between) and builds the set. Returns

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "redis_cluster.h"
 #include "redis_uv.h"
+#include "scripts.h"
 #include "timeutil.h"
 
 #define BACKOFF_MIN_MS 100
@@ -393,6 +394,12 @@ int fq_redis_script(fq_redis *r, const char *name, int nkeys, const fq_argv *arg
 {
     if (!fq_argv_ok(args))
         return -1;  /* an element is missing: never send shifted arguments */
+    char why[160];
+    if (fq_script_check(name, nkeys, why, sizeof(why)) != 0 || nkeys > args->argc) {
+        fq_log(FQ_LOG_ERROR, "redis.script_call_refused", FQ_LS, "script", name, FQ_LS, "error",
+               nkeys > args->argc ? "fewer arguments than keys" : why, FQ_LEND);
+        return -1;
+    }
     int i = script_index(name);
     if (i < 0) {
         fq_log(FQ_LOG_ERROR, "redis.unknown_script", FQ_LS, "script", name, FQ_LEND);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "fields.h"
+#include "fq_shared.h"
 
 typedef enum fq_role {
     FQ_ROLE_CEO = 0,
@@ -32,7 +33,7 @@ typedef enum fq_role {
 #define FQ_PRIORITY_MAX 9         /* 0 most urgent */
 #define FQ_MAX_TOKENS_LIMIT 131072
 #define FQ_TEMPERATURE_MAX 2.0
-#define FQ_MAX_ATTEMPTS_LIMIT 100
+#define FQ_MAX_ATTEMPTS_LIMIT ((int)FQ_MAX_ATTEMPTS)   /* shared.def */
 #define FQ_TIMEOUT_LIMIT 3600     /* seconds */
 #define FQ_DELAY_LIMIT (30 * 86400)
 #define FQ_TTL_LIMIT (30 * 86400)

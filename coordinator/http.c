@@ -32,6 +32,7 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "fq_shared.h"
 #include "log.h"
 #include "metrics.h"
 #include "record.h"
@@ -123,7 +124,7 @@ static void add_count(cJSON *obj, const char *name, int known, int64_t v)
 
 static double usd(int64_t ticks)
 {
-    return (double)ticks / 1e10;
+    return (double)ticks / (double)FQ_TICKS_PER_USD;
 }
 
 /* 1 when any part of the coordinator is failing now. */

@@ -219,8 +219,8 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
     fq_argv_addll(&a, (long long)task.ttl_s * 1000);
     fq_argv_addll(&a, task.max_attempts > 0 ? task.max_attempts : cfg->max_retries + 1);
     fq_argv_adds(&a, reason);
-    fq_argv_adds(&a, FQ_EVENTS_MAXLEN);
-    fq_argv_adds(&a, FQ_ENDED_TTL_S);
+    fq_argv_adds(&a, FQ_EVENTS_MAXLEN_STR);
+    fq_argv_adds(&a, FQ_ENDED_TTL_STR);
     if (valid) {
         fq_task_to_hash(&task, &a);
         fq_argv_pairll(&a, "priority", priority);

@@ -33,6 +33,7 @@
 #include <sqlite3.h>
 
 #include "cost.h"
+#include "fq_shared.h"
 #include "keys.h"
 #include "redis.h"
 #include "redis_sync.h"
@@ -40,9 +41,6 @@
 #define IO_TIMEOUT_MS 1000
 #define DELAYED_BATCH 500
 
-static const double latency_defaults[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
-static const double wait_defaults[] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
-                                       300, 600, 1800, 3600};
 
 const char *const fq_metrics_token_kinds[FQ_TOKENS_KINDS] = {"prompt", "completion",
                                                              "reasoning", "cached"};
@@ -129,11 +127,12 @@ static void counts_free(fq_metrics_count *arr, size_t n)
     free(arr);
 }
 
-static void hist_init(fq_metrics_hist *h, const double *bounds, int n)
+/* The buckets the scripts count in (shared.def, in ms), in seconds. */
+static void hist_init(fq_metrics_hist *h, const long long *bounds_ms, int n)
 {
     memset(h, 0, sizeof(*h));
     for (int i = 0; i < n && i < FQ_METRICS_MAX_BUCKETS; i++)
-        h->le[h->nbuckets++] = bounds[i];
+        h->le[h->nbuckets++] = (double)bounds_ms[i] / 1000.0;
 }
 
 /* Adds v observations to the bucket with upper bound `bound` (text), which
@@ -573,9 +572,8 @@ int fq_metrics_read(fq_metrics *m, const fq_config *cfg, int what)
 {
     memset(m, 0, sizeof(*m));
     snprintf(m->breaker, sizeof(m->breaker), "closed");
-    hist_init(&m->latency, latency_defaults,
-              (int)(sizeof(latency_defaults) / sizeof(latency_defaults[0])));
-    hist_init(&m->wait, wait_defaults, (int)(sizeof(wait_defaults) / sizeof(wait_defaults[0])));
+    hist_init(&m->latency, fq_latency_buckets_ms, FQ_LATENCY_BUCKETS_MS_COUNT);
+    hist_init(&m->wait, fq_wait_buckets_ms, FQ_WAIT_BUCKETS_MS_COUNT);
     int a = read_redis(m, cfg, what);
     int b = read_store(m, cfg, what);
     return a == 0 && b == 0 ? 0 : -1;

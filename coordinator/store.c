@@ -45,6 +45,7 @@
 #include <sqlite3.h>
 
 #include "embedded.h"
+#include "fq_shared.h"
 
 #define BUSY_TIMEOUT_MS 5000
 #define ISO_LEN 32
@@ -487,7 +488,7 @@ int fq_store_put_final(fq_store *s, const fq_final_record *r)
     bind_int(&b, FP_COMPLETION_TOKENS, r->completion_tokens);
     bind_int(&b, FP_REASONING_TOKENS, r->reasoning_tokens);
     bind_int(&b, FP_CACHED_TOKENS, r->cached_tokens);
-    bind_double(&b, FP_COST_USD, (double)r->cost_ticks / 1e10);
+    bind_double(&b, FP_COST_USD, (double)r->cost_ticks / (double)FQ_TICKS_PER_USD);
     bind_int(&b, FP_COST_TICKS, r->cost_ticks);
     /* A task that never reached the API has no latency. */
     bind_int_min(&b, FP_LATENCY_MS, r->attempts > 0 ? r->latency_ms : -1, 0);

@@ -4,7 +4,7 @@
  * The ids come from the dead-letter set (fq_keys()->dead, scored by finish
  * time); what is shown comes from each task's hash (role, attempts, finish
  * time, error), read in one pipeline. Entries whose hash has expired (it
- * lives at most FQ_ENDED_TTL_S) or whose task is no longer failed are stale: they
+ * lives at most FQ_ENDED_TTL seconds) or whose task is no longer failed are stale: they
  * are removed on the way and not shown. Text output is one line per task,
  * tab-separated (id, role, attempts, finished, error), with a header only
  * on a terminal; --json prints one JSON array.
@@ -197,7 +197,7 @@ static int list(fq_ctl *ctl, int json, long limit)
     if (now < 0)
         return fq_ctl_exit(ctl);
     /* entries older than the task hashes live point at nothing */
-    long long oldest = now - atoll(FQ_ENDED_TTL_S) * 1000;
+    long long oldest = now - FQ_ENDED_TTL * 1000;
     redisReply *r = fq_ctl_command_run(ctl, "ZREMRANGEBYSCORE %s -inf (%lld", fq_keys()->dead,
                                        oldest);
     if (r == NULL)

@@ -19,6 +19,7 @@
 #include "ctl.h"
 #include "embedded.h"
 #include "redis_sync.h"
+#include "scripts.h"
 
 #define CONNECT_TIMEOUT_S 5
 #define REPLY_TIMEOUT_S 30
@@ -238,6 +239,13 @@ redisReply *fq_ctl_script(fq_ctl *ctl, const char *name, int nkeys, const fq_arg
 {
     const char *text = script_text(name), *sha;
     redisReply *reply;
+    char why[160];
+    if (fq_script_check(name, nkeys, why, sizeof(why)) != 0 || nkeys > args->argc) {
+        fq_ctl_errorf("%s", nkeys > args->argc ? "a script call with fewer arguments than keys"
+                                                : why);
+        fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+        return NULL;
+    }
     if (text == NULL) {
         fq_ctl_errorf("this build has no script %s.lua; rebuild fleetqctl", name);
         fq_ctl_fail(ctl, FQ_CTL_PARTIAL);

@@ -262,8 +262,8 @@ static void finish(slot *s, const char *action, int64_t due_ms,
            fq_argv_adds(a, k->events) | fq_argv_adds(a, k->results) |
            fq_argv_adds(a, k->dead) | fq_argv_adds(a, k->metrics);
     bad |= fq_argv_adds(a, s->id) | fq_argv_adds(a, s->token) | fq_argv_adds(a, action) |
-           fq_argv_addll(a, due_ms) | fq_argv_adds(a, FQ_EVENTS_MAXLEN) |
-           fq_argv_adds(a, fq_role_name(w->role)) | fq_argv_adds(a, FQ_ENDED_TTL_S) |
+           fq_argv_addll(a, due_ms) | fq_argv_adds(a, FQ_EVENTS_MAXLEN_STR) |
+           fq_argv_adds(a, fq_role_name(w->role)) | fq_argv_adds(a, FQ_ENDED_TTL_STR) |
            fq_argv_addll(a, rec.argc);
     for (int i = 0; i < rec.argc; i++)
         bad |= fq_argv_add(a, rec.argv[i], rec.argvlen[i]);
@@ -727,9 +727,9 @@ static void on_candidates(fq_redis *r, redisReply *reply, void *data)
     }
     fq_argv_adds(&a, w->id);
     fq_argv_addll(&a, (long long)w->cfg->lease_s * 1000);
-    fq_argv_adds(&a, FQ_EVENTS_MAXLEN);
+    fq_argv_adds(&a, FQ_EVENTS_MAXLEN_STR);
     fq_argv_adds(&a, fq_role_name(w->role));
-    fq_argv_adds(&a, FQ_ENDED_TTL_S);
+    fq_argv_adds(&a, FQ_ENDED_TTL_STR);
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *id = reply->element[i];
         if (id->type == REDIS_REPLY_STRING)

@@ -16,6 +16,7 @@
 --       5 submit entry id ('' when not from the stream), 6 intake group
 -- Returns {outcome, id, detail}: 'cancelled' with the status it had,
 -- 'refused' with why, or 'not found'.
+fq_contract(10, false)
 local key, delayed, expiry, events, results, submit =
     KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, reason, maxlen, ended_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])

@@ -23,20 +23,18 @@
 -- Returns {id, lease token, hash fields...} for the task claimed; 'again'
 -- when no candidate was left but the queue is not empty (read it anew);
 -- nil when nothing is ready.
+fq_contract(7, true)
 local ready, leases, marker, events, results, metrics, expiry =
     KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local worker, lease_ms, maxlen, role = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local ended_ttl = tonumber(ARGV[5])
 local now = fq_now_ms()
 
-local WAIT_BUCKETS_MS = {100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000,
-    300000, 600000, 1800000, 3600000}
-
 local function observe_wait(key)
     local t = redis.call('HMGET', key, 'requeued_at', 'submitted_at')
     local since = tonumber(t[1]) or tonumber(t[2])
     if not since then return end
-    fq_observe(metrics, 'wait', math.max(0, now - since), WAIT_BUCKETS_MS)
+    fq_observe(metrics, 'wait', math.max(0, now - since), FQ_WAIT_BUCKETS_MS)
 end
 
 for i = 6, #ARGV do

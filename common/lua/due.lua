@@ -7,6 +7,7 @@
 -- KEYS: the sorted sets
 -- ARGV: 1 most members per set
 -- Returns {{ids due in KEYS[1]}, {ids due in KEYS[2]}, ...}.
+fq_contract(2, true)
 local limit = tonumber(ARGV[1])
 local now = fq_now_ms()
 local out = {}

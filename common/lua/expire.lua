@@ -9,6 +9,7 @@
 --       code, quality, memory), 9.. the tasks' hashes
 -- ARGV: 1 events maxlen, 2 ended ttl s, 3.. the ids, in the order of their keys
 -- Returns the number expired.
+fq_contract(8, true)
 local expiry, delayed, events, results = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local maxlen, ended_ttl = ARGV[1], tonumber(ARGV[2])
 local slots = {ceo = 5, code = 6, quality = 7, memory = 8}

@@ -24,6 +24,7 @@
 --       7 ended ttl s, 8 count of attempt fields A, 9..8+A attempt fields,
 --       then name/value pairs to set on the task hash
 -- Returns 'ok' or 'lost'.
+fq_contract(9, false)
 local key, leases, delayed, ready, marker, events, results, dead, metrics =
     KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local id, token, action = ARGV[1], ARGV[2], ARGV[3]
@@ -39,7 +40,6 @@ if nattempt > 0 then
 end
 
 -- ------------------------------------------------------------- metrics
-local LATENCY_BUCKETS_MS = {100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000}
 
 local function pairs_to_map(from, to)
     local m = {}
@@ -60,7 +60,7 @@ local function meter()
     local outcome = att['outcome'] or 'unknown'
     redis.call('HINCRBY', metrics, 'calls:' .. code .. ':' .. outcome, 1)
     fq_observe(metrics, 'latency', math.max(0, math.floor(tonumber(att['latency_ms']) or 0)),
-        LATENCY_BUCKETS_MS)
+        FQ_LATENCY_BUCKETS_MS)
     local set = pairs_to_map(9 + nattempt, #ARGV + 1)
     for _, kind in ipairs({'prompt', 'completion', 'reasoning', 'cached'}) do
         local v = tonumber(set[kind .. '_tokens'])

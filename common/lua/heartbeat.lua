@@ -15,6 +15,7 @@
 --       4.. pairs of task id and lease token, in the order of their keys
 -- Returns the ids whose lease this worker no longer holds (reaped and
 -- handed to someone else): the worker must not write their results.
+fq_contract(2, true)
 local leases, registry = KEYS[1], KEYS[2]
 local lease_ms, worker, mode = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local REGISTRY_KEEP_MS = 600000

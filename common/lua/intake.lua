@@ -15,6 +15,7 @@
 --       10 reason (reject), 11 events maxlen, 12 ended ttl s,
 --       13.. task hash name/value pairs
 -- Returns {'queued'|'delayed'|'rejected'|'duplicate', status}.
+fq_contract(9, false)
 local task, ready, delayed, marker, events, results, submit, seq, expiry =
     KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local entry, group, mode, id, role = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]

@@ -12,6 +12,7 @@
 -- KEYS: 1 fleetq:limits
 -- ARGV: 1 op, 2 who (e.g. "coordinator host:pid"), then field/value pairs
 -- Returns {1 when written else 0, the version}
+fq_contract(1, false)
 local limits, op, who = KEYS[1], ARGV[1], ARGV[2]
 
 if op == 'init' and redis.call('HEXISTS', limits, 'version') == 1 then

@@ -5,6 +5,7 @@
 --       7-10 markers in the same order, 11.. the tasks' hashes
 -- ARGV: 1 events maxlen, 2.. the ids, in the order of their keys
 -- Returns the number promoted.
+fq_contract(10, true)
 local delayed, events = KEYS[1], KEYS[2]
 local maxlen = ARGV[1]
 local slots = {ceo = 3, code = 4, quality = 5, memory = 6}

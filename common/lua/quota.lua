@@ -70,6 +70,7 @@
 --       expiry), 3 successes of the key scope (zset "call#tokens" -> ms),
 --       4 fleetq:limits, 5 fleetq:quota:<model>, 6 the model's successes,
 --       7 the models seen (zset: model -> last grant ms)
+fq_contract(7, false)
 local q, inflight, key_oks, limits_key, model_q, model_oks, models =
     KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local op = ARGV[1]
@@ -77,7 +78,7 @@ local t = redis.call('TIME')
 local sec, usec = tonumber(t[1]), tonumber(t[2])
 local now = sec * 1000 + usec / 1000         -- ms, with fractions
 local day = math.floor(sec / 86400)
-local TICKS = 10000000000
+local TICKS = FQ_TICKS_PER_USD
 local HELD_RETRY_MS = 200
 local INFLIGHT_RETRY_MS = 50
 local NOLIMITS_RETRY_MS = 200

@@ -24,11 +24,12 @@
 -- Returns {kept, id, outcome, id, outcome, ...}: kept is the number of
 -- these ids still in the dead-letter set; outcome is 'requeued', 'not
 -- found' or why the task was left alone.
+fq_contract(11, true)
 local dead, events, seq = KEYS[1], KEYS[2], KEYS[3]
 local maxlen = ARGV[1]
 local slots = {ceo = 4, code = 5, quality = 6, memory = 7}
 local again = {failed = true, expired = true, cancelled = true}
-local MAX_ATTEMPTS = 100
+local MAX_ATTEMPTS = FQ_MAX_ATTEMPTS
 local now = fq_now_ms()
 
 -- Returns the outcome, and whether the id stays a dead letter.

@@ -17,6 +17,7 @@
 --       4 count of entry ids E, 5..4+E entry ids, then pairs of task id and
 --       final status, in the order of their keys
 -- Returns the number of tasks announced.
+fq_contract(2, true)
 local results, dead = KEYS[1], KEYS[2]
 local group, ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
 local FOLLOW = {id = true, stored = true}

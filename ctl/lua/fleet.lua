@@ -24,6 +24,7 @@
 --          {live workers x4, live total, registered}, calls in flight,
 --          <prefix>:quota as HGETALL, last events id or '',
 --          {model, its state as HGETALL, ...}}
+fq_contract(11, true)
 local ready = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
 local delayed, leases, dead, workers, slots, quota, events =
     KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]

@@ -15,6 +15,7 @@
 -- ARGV: 1 '1' to close the breakers too, 2 the breaker's first cool-down ms
 -- Returns {paused, pause_reason, paused_at_ms, breaker, breaker_failures}
 -- as they were before (of the breakers, the worst and its failures).
+fq_contract(1, true)
 local q = KEYS[1]
 local was = redis.call('HMGET', q, 'paused', 'pause_reason', 'paused_at_ms')
 local now = fq_now_ms()

@@ -2,11 +2,12 @@
  * names or builds a key (each is given every key it touches, in KEYS, so
  * that a Redis Cluster can route it and strict servers accept it), the key
  * set follows FLEETQ_KEY_PREFIX (a hash tag puts every key in one slot),
- * requeue.lua's ceiling on attempts is the one the task hash is read back
- * with (FQ_MAX_ATTEMPTS_LIMIT), the fields of <prefix>:limits quota.lua
- * reads are the ones limits.h names (fq_limit_fields,
- * fq_model_limit_fields), and the scripts fleetqctl and the coordinator
- * call by name are embedded.
+ * every script starts with the constants of shared.def as the C side has
+ * them (ticks per USD, attempts, buckets, the final record's fields), each
+ * script's fq_contract() agrees with the table of scripts.c, the fields of
+ * <prefix>:limits quota.lua reads are the ones limits.h names
+ * (fq_limit_fields, fq_model_limit_fields), and the scripts fleetqctl and
+ * the coordinator call by name are embedded.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include "embedded.h"
 #include "keys.h"
 #include "limits.h"
+#include "scripts.h"
 
 extern const fq_embedded fq_ctl_lua_files[];
 
@@ -81,6 +83,44 @@ static void check_no_built_keys(const fq_embedded *files)
             lineno++;
         }
     }
+}
+
+/* Each script's fq_contract(N, more) agrees with scripts.c's table, and
+ * every script is in it. */
+static void check_contracts(const fq_embedded *files)
+{
+    for (int i = 0; files[i].name != NULL; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)(strlen(files[i].name) - 4), files[i].name);
+        const fq_script_def *d = fq_script_find(name);
+        if (d == NULL)
+            fail_msg("%s is not in the table of scripts (scripts.c)", files[i].name);
+        /* the script's own line, after the prelude's definition */
+        const char *body = strstr(files[i].text, "\nfq_contract(");
+        if (body == NULL)
+            fail_msg("%s does not state its keys with fq_contract()", files[i].name);
+        int keys = -1;
+        char more[8] = "";
+        if (sscanf(body, "\nfq_contract(%d, %7[a-z])", &keys, more) != 2)
+            fail_msg("%s: unreadable fq_contract() line", files[i].name);
+        if (keys != d->keys || strcmp(more, d->more_keys ? "true" : "false") != 0)
+            fail_msg("%s takes %d keys (more: %s), the table says %d (more: %d)", files[i].name,
+                     keys, more, d->keys, d->more_keys);
+    }
+}
+
+static void test_contracts(void **state)
+{
+    (void)state;
+    check_contracts(fq_lua_files);
+    check_contracts(fq_ctl_lua_files);
+    char err[160];
+    assert_int_equal(fq_script_check("intake", 9, err, sizeof(err)), 0);
+    assert_int_equal(fq_script_check("intake", 8, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "called with 8 keys, takes 9"));
+    assert_int_equal(fq_script_check("claim", 12, err, sizeof(err)), 0);
+    assert_int_equal(fq_script_check("claim", 6, err, sizeof(err)), -1);
+    assert_int_equal(fq_script_check("nosuch", 1, err, sizeof(err)), -1);
 }
 
 static void test_no_script_builds_a_key(void **state)
@@ -159,14 +199,50 @@ static void test_limit_fields_in_quota(void **state)
         fail_msg("quota.lua does not name a model's fields model:<m>:<key> as limits.h does");
 }
 
-static void test_requeue_attempt_ceiling(void **state)
+/* The constants every script starts with are the C side's (both come from
+ * shared.def; this checks the generation). */
+static void expect_in_every_script(const char *line)
+{
+    for (int i = 0; fq_lua_files[i].name != NULL; i++)
+        if (strstr(fq_lua_files[i].text, line) == NULL)
+            fail_msg("%s lacks \"%s\"", fq_lua_files[i].name, line);
+}
+
+static void expect_list(const char *name, const char *const *words, const long long *nums,
+                        int n)
+{
+    char line[2048];
+    size_t used = (size_t)snprintf(line, sizeof(line), "local FQ_%s = {", name);
+    for (int i = 0; i < n && used < sizeof(line); i++) {
+        if (words != NULL)
+            used += (size_t)snprintf(line + used, sizeof(line) - used, "%s'%s'", i ? ", " : "",
+                                     words[i]);
+        else
+            used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%lld", i ? ", " : "",
+                                     nums[i]);
+    }
+    snprintf(line + used, sizeof(line) - used, "}");
+    expect_in_every_script(line);
+}
+
+static void test_shared_constants(void **state)
 {
     (void)state;
-    const char *text = script("requeue.lua");
-    assert_non_null(text);
-    const char *at = strstr(text, "local MAX_ATTEMPTS = ");
-    assert_non_null(at);
-    assert_int_equal(atoi(at + strlen("local MAX_ATTEMPTS = ")), FQ_MAX_ATTEMPTS_LIMIT);
+    char line[128];
+    snprintf(line, sizeof(line), "local FQ_TICKS_PER_USD = %lld", (long long)FQ_TICKS_PER_USD);
+    expect_in_every_script(line);
+    snprintf(line, sizeof(line), "local FQ_MAX_ATTEMPTS = %d", FQ_MAX_ATTEMPTS_LIMIT);
+    expect_in_every_script(line);
+    snprintf(line, sizeof(line), "local FQ_EVENTS_MAXLEN = %s", FQ_EVENTS_MAXLEN_STR);
+    expect_in_every_script(line);
+    snprintf(line, sizeof(line), "local FQ_ENDED_TTL = %s", FQ_ENDED_TTL_STR);
+    expect_in_every_script(line);
+    expect_list("FINAL_FIELDS", fq_final_fields, NULL, FQ_FINAL_FIELDS_COUNT);
+    expect_list("LATENCY_BUCKETS_MS", NULL, fq_latency_buckets_ms, FQ_LATENCY_BUCKETS_MS_COUNT);
+    expect_list("WAIT_BUCKETS_MS", NULL, fq_wait_buckets_ms, FQ_WAIT_BUCKETS_MS_COUNT);
+    /* and the scripts use them, not numbers of their own */
+    assert_non_null(strstr(script("requeue.lua"), "local MAX_ATTEMPTS = FQ_MAX_ATTEMPTS"));
+    assert_non_null(strstr(script("quota.lua"), "local TICKS = FQ_TICKS_PER_USD"));
 }
 
 int main(void)
@@ -174,10 +250,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scripts_embedded),
         cmocka_unit_test(test_no_script_builds_a_key),
+        cmocka_unit_test(test_contracts),
         cmocka_unit_test(test_key_prefix),
         cmocka_unit_test(test_key_slot),
         cmocka_unit_test(test_limit_fields_in_quota),
-        cmocka_unit_test(test_requeue_attempt_ceiling),
+        cmocka_unit_test(test_shared_constants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

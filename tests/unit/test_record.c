@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "fq_shared.h"
 #include "record.h"
 
 /* Views an XADD-style argv of name/value pairs as fields, starting at
@@ -187,6 +188,34 @@ static void test_final_round_trip(void **state)
     fq_argv_free(&a);
 }
 
+/* A final record's fields, as record.c writes them, are shared.def's
+ * FINAL_FIELDS in their order (the same list the Lua prelude reads from a
+ * task hash), after kind and task. */
+static void test_final_fields_are_shared(void **state)
+{
+    (void)state;
+    fq_final_record in = {
+        .task_id = "t", .role = "ceo", .priority = 0, .status = "done", .model = "m",
+        .prompt = "p", .output = "o", .error = "e", .attempts = 1, .prompt_tokens = 1,
+        .completion_tokens = 1, .reasoning_tokens = 1, .cached_tokens = 1, .cost_ticks = 1,
+        .latency_ms = 1, .submitted_at = 1, .started_at = 1, .finished_at = 1, .worker = "w",
+    };
+    fq_argv a;
+    fq_argv_init(&a);
+    assert_int_equal(fq_record_final_to_fields(&in, &a), 0);
+    int k = 0;
+    for (int i = 0; i + 1 < a.argc; i += 2) {
+        if (strcmp(a.argv[i], "kind") == 0 || strcmp(a.argv[i], "task") == 0)
+            continue;
+        if (k >= FQ_FINAL_FIELDS_COUNT || strcmp(a.argv[i], fq_final_fields[k]) != 0)
+            fail_msg("field %d of the final record is %s, shared.def says %s", k, a.argv[i],
+                     k < FQ_FINAL_FIELDS_COUNT ? fq_final_fields[k] : "(none)");
+        k++;
+    }
+    assert_int_equal(k, FQ_FINAL_FIELDS_COUNT);
+    fq_argv_free(&a);
+}
+
 static void test_final_rejection_defaults(void **state)
 {
     /* a rejection: no role, no model, the priority unknown */
@@ -310,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_attempt_round_trip),
         cmocka_unit_test(test_attempt_nulls_and_required),
         cmocka_unit_test(test_final_round_trip),
+        cmocka_unit_test(test_final_fields_are_shared),
         cmocka_unit_test(test_final_rejection_defaults),
         cmocka_unit_test(test_values_not_nul_terminated),
         cmocka_unit_test(test_kind),

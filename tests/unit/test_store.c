@@ -19,6 +19,7 @@
 
 #include "embedded.h"
 #include "record.h"
+#include "fq_shared.h"
 #include "store.h"
 
 /* 2026-11-23T12:00:00.000Z */
@@ -246,6 +247,16 @@ static void test_fresh_open_creates_schema(void **state)
                                " 'tasks_finished', 'attempts_started')"), 4);
     assert_int_equal(query_int(db, "SELECT count(*) FROM pragma_table_list"
                                " WHERE name IN ('tasks', 'attempts') AND strict = 1"), 2);
+    /* The columns of `tasks` are the final record's fields (shared.def, as
+     * the Lua prelude builds the record) with the id and cost_usd. */
+    assert_int_equal(query_int(db, "SELECT count(*) FROM pragma_table_info('tasks')"),
+                     FQ_FINAL_FIELDS_COUNT + 2);
+    for (int i = 0; i < FQ_FINAL_FIELDS_COUNT; i++) {
+        if (query_int(db, "SELECT count(*) FROM pragma_table_info('tasks') WHERE name = '%s'",
+                      fq_final_fields[i]) != 1)
+            fail_msg("the tasks table has no column %s (shared.def's FINAL_FIELDS)",
+                     fq_final_fields[i]);
+    }
     /* STRICT: a word where a number belongs is refused. */
     assert_int_not_equal(sqlite3_exec(db, "INSERT INTO tasks (id, status, attempts)"
                                       " VALUES ('x', 'done', 'many')", NULL, NULL, NULL),

@@ -1,9 +1,20 @@
 -- prelude.lua -- helpers prepended to every fleetq script at build time
 -- (cmake/embed.cmake), so that each script reads as plain Lua and the
--- shared pieces are written once.
+-- shared pieces are written once. In front of it come the constants of
+-- common/shared.def (FQ_TICKS_PER_USD, FQ_FINAL_FIELDS, ...), the same the
+-- C code compiles with.
 --
 -- Time always comes from Redis' TIME, never from a host clock, so every
 -- process on every host agrees on leases, windows and budget days.
+
+-- Every script states at its top how many KEYS it takes (more: the keys
+-- of ids may follow), as common/scripts.c's table does; a call with
+-- another count is refused here, never run with shifted keys.
+local function fq_contract(nkeys, more)
+    if #KEYS < nkeys or (not more and #KEYS ~= nkeys) then
+        error('called with ' .. #KEYS .. ' keys, takes ' .. nkeys .. (more and ' or more' or ''))
+    end
+end
 
 local function fq_now_ms()
     local t = redis.call('TIME')
@@ -31,11 +42,8 @@ local function fq_event(events, maxlen, id, status, role, extra)
 end
 
 -- The final record for the store, built from the task hash (key, of task
--- id): the hash is the one source of truth for what the `tasks` row holds.
-local FQ_FINAL_FIELDS = {'role', 'priority', 'status', 'model', 'prompt', 'output',
-    'error', 'attempts', 'prompt_tokens', 'completion_tokens', 'reasoning_tokens',
-    'cached_tokens', 'cost_ticks', 'latency_ms', 'submitted_at', 'started_at',
-    'finished_at', 'worker'}
+-- id): the hash is the one source of truth for what the `tasks` row holds,
+-- FQ_FINAL_FIELDS (shared.def, in front of this prelude).
 
 local function fq_final_record(results, key, id)
     local vals = redis.call('HMGET', key, unpack(FQ_FINAL_FIELDS))
