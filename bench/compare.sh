@@ -44,7 +44,7 @@
 # Installs what is missing: nginx-light with apt-get (as root), BullMQ and
 # ioredis with npm into a temporary directory; runs the release build
 # (deploy/setup.sh). Prints a markdown table of medians over the
-# repetitions, the worst run in parentheses (bench/compare/report.awk); the
+# repetitions, the worst run in parentheses (bench/report.awk); the
 # log on stderr has each run's figures and the Redis commands that took
 # most of Redis' time in it.
 #
@@ -191,7 +191,7 @@ redis_top() {
         sort -rn | head -n 4 | cut -f2 | paste -sd';' | sed 's/;/; /g'
 }
 # col FIGURES...: one line of results, tab-separated: the configuration,
-# then its figures in the order bench/compare/report.awk reads them
+# then its figures in the order spec() below reads them
 col() { local IFS=$'\t'; printf '%s\n' "$*"; }
 results=$FQ_TMP/results
 : >"$results"
@@ -322,7 +322,22 @@ echo "fleetq-1: 1 worker x 64; fleetq-4: 4 workers x 16; fleetq-4-quota: fleetq-
 echo "ceiling 6,000,000 rpm (does not bind), scope key"
 echo
 [ "$reps" -eq 1 ] || echo "$reps repetitions: median (worst run)"
-awk -F'\t' -f "$root/bench/compare/report.awk" "$results"
+# the table's columns (see bench/report.awk): figures after the name, format,
+# better (+ higher, - lower, = median only), least width, two head lines
+col() { local IFS=$'\t'; printf '%s\n' "$*"; }
+spec() {
+    col 1 "%.0f" + 6 jobs/s ""
+    col 2 "%.2f" + 6 "x BullMQ" "same rep"
+    col 3 "%.1f" = 6 "RSS MiB" node/coord
+    col 4 "%.1f" = 6 "RSS MiB" worker
+    col 5 "%.2f" - 6 "CPU s" app
+    col 6 "%.2f" - 6 "CPU s" Redis
+    col 7 "%.0f" - 6 "Redis CPU" us/job
+    col 8,9 "%.0f" - 6 "p50/p99 ms" "from intake"
+    col 10,11 "%.0f" - 6 "p50/p99 ms" "from XADD"
+}
+awk -F'\t' -v first=configuration -v width0=14 -f "$root/bench/report.awk" <(spec) \
+    "$results"
 echo
 echo "x BullMQ: jobs/s over BullMQ's jobs/s in the same repetition. RSS: peak (VmHWM) of the node"
 echo "process or the coordinator, and of the largest fleetq worker. CPU s: utime + stime during the"

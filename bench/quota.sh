@@ -161,7 +161,7 @@ calc() {
     awk "${vars[@]}" "BEGIN { printf \"%.17g\\n\", ($e) }" </dev/null
 }
 # col FIGURES FORMAT BETTER WIDTH HEAD1 HEAD2: a column of a table's spec
-# (see quota_report.awk)
+# (see report.awk)
 col() { local IFS=$'\t'; printf '%s\n' "$*"; }
 # note TEXT: a log line about the strategy running
 note() { fq_log "$scen/$key: $*"; }
@@ -576,7 +576,7 @@ run_strategy() {
 table() {
     echo
     [ "$runs" -eq 1 ] || echo "$runs runs per strategy: median (worst run)"
-    awk -F'\t' -f "$root/bench/quota_report.awk" <("spec_$1") \
+    awk -F'\t' -f "$root/bench/report.awk" <("spec_$1") \
         <(awk -F'\t' -v s="$1" '$1 == s' "$results" | cut -f2-)
     echo
 }

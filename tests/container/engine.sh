@@ -116,17 +116,25 @@ fqc_build() { # TAG DOCKERFILE CONTEXT
 fqc_health_loop() { # PROJECT
     local project=$1
     (
-        while :; do
+        # stops, between two rounds, once fqc_engine_stop asks: no podman
+        # command may run while the engine's directory is removed
+        while [ ! -e "$FQC_DIR.health-stop" ]; do
             for id in $(fqc_podman ps -q --filter "label=com.docker.compose.project=$project" 2>/dev/null); do
                 fqc_podman healthcheck run "$id" >/dev/null 2>&1 || true
             done
             sleep 2
         done
     ) &
-    FQ_PIDS+=("$!")
+    FQC_HEALTH_PID=$!
+    FQ_PIDS+=("$FQC_HEALTH_PID")
 }
 
 fqc_engine_stop() {
+    if [ -n "${FQC_HEALTH_PID:-}" ]; then
+        touch "$FQC_DIR.health-stop"
+        wait "$FQC_HEALTH_PID" 2>/dev/null || true
+        rm -f "$FQC_DIR.health-stop"
+    fi
     [ -d "$FQC_DIR/storage" ] || return 0
     local ids
     ids=$(fqc_podman ps -aq 2>/dev/null || true)

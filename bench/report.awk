@@ -1,11 +1,14 @@
-# quota_report.awk -- one markdown table of bench/quota.sh: a row per
-# strategy (in the order of their first run), a column per figure. With one
-# run per strategy a cell is that run's figure; with more, the median over
-# the runs followed by the worst run's in parentheses (the lowest of a
-# figure where higher is better, the highest where lower is better).
+# report.awk -- one markdown table of a benchmark (bench/quota.sh,
+# bench/compare.sh): a row per strategy (in the order of their first run),
+# a column per figure. With one run per strategy a cell is that run's
+# figure; with more, the median over the runs followed by the worst run's
+# in parentheses (the lowest of a figure where higher is better, the
+# highest where lower is better).
 #
-#   awk -F'\t' -f quota_report.awk SPEC RESULTS
+#   awk -F'\t' [-v first=NAME] [-v width0=N] -f report.awk SPEC RESULTS
 #
+# first is the head of the strategies' column ("strategy"), width0 its
+# least width (30).
 # SPEC, one line per column after the strategy's, tab-separated:
 #   figures  the figures the cell shows, joined by "/" (1 = the first after
 #            the strategy's name), e.g. "5,6" for "p50/p95"
@@ -16,7 +19,11 @@
 # RESULTS, one line per run: strategy's name, then its figures, tab-separated;
 # a figure "-" is unknown (left out of the median), "never" is worse than
 # any number.
-BEGIN { never = 1e300 }
+BEGIN {
+    never = 1e300
+    if (first == "") first = "strategy"
+    if (width0 == "") width0 = 30
+}
 FNR == NR {
     ncol++
     cfields[ncol] = $1; cfmt[ncol] = $2; cbetter[ncol] = $3; cwidth[ncol] = $4
@@ -67,7 +74,7 @@ function cell(s, c, what,    nf, ks, i, out) {
 function max(a, b) { return a > b ? a : b }
 function dashes(n,    t) { t = ""; while (n-- > 0) t = t "-"; return t }
 END {
-    w0 = max(30, length("strategy"))
+    w0 = max(width0, length(first))
     for (i = 1; i <= nstrat; i++) w0 = max(w0, length(strat[i]))
     for (c = 1; c <= ncol; c++) {
         w[c] = max(cwidth[c], max(length(chead1[c]), length(chead2[c])))
@@ -79,7 +86,7 @@ END {
             w[c] = max(w[c], length(t))
         }
     }
-    line1 = sprintf("| %-*s |", w0, "strategy")
+    line1 = sprintf("| %-*s |", w0, first)
     line2 = sprintf("| %-*s |", w0, "")
     rule = "|" dashes(w0 + 2) "|"
     for (c = 1; c <= ncol; c++) {
