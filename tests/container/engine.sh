@@ -153,6 +153,15 @@ fqc_engine_stop() {
     # the address book of each network Compose made, named for the project
     local pid
     for pid in $(pgrep -f "conmon .*$FQC_DIR" || true); do kill -TERM "$pid" 2>/dev/null || true; done
+    # conmon starts `podman container cleanup` when a container exits; such
+    # a late one would make the storage (and its mount) again under the
+    # removal: wait for every process that names the engine's directory
+    local _
+    for _ in $(seq 1 100); do
+        pgrep -f -- "$FQC_DIR" >/dev/null || break
+        sleep 0.1
+    done
+    for pid in $(pgrep -f -- "$FQC_DIR" || true); do kill -KILL "$pid" 2>/dev/null || true; done
     rm -rf "/var/lib/cni/networks/${FQC_PROJECT:?}_"*
     [ -z "${FQC_NEW_BLOB_CACHE:-}" ] || rm -rf /var/lib/containers/cache
     # the storage's own mounts, then its files
