@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
+
 static fq_keyset keys;
 static int keys_built;
 
@@ -135,6 +137,59 @@ int fq_argv_add_done_key(fq_argv *a, const char *id, size_t len)
     return fq_argv_addf(a, "%s:done:%.*s", fq_keys()->prefix, (int)len, id);
 }
 
+int fq_argv_add_model_key(fq_argv *a, const char *model, size_t len)
+{
+    return fq_argv_addf(a, "%s:%.*s", fq_keys()->quota, (int)len, model);
+}
+
+int fq_argv_add_ready_keys(fq_argv *a)
+{
+    for (int role = 0; role < FQ_ROLE_COUNT; role++)
+        fq_argv_adds(a, fq_keys()->ready[role]);
+    return fq_argv_ok(a) ? 0 : -1;
+}
+
+int fq_argv_add_marker_keys(fq_argv *a)
+{
+    for (int role = 0; role < FQ_ROLE_COUNT; role++)
+        fq_argv_adds(a, fq_keys()->marker[role]);
+    return fq_argv_ok(a) ? 0 : -1;
+}
+
+/* An element of an id list as text ("" for one that is no string, which
+ * keeps the keys and the ids in step: a script skips what it cannot find). */
+static const char *id_at(const redisReply *ids, size_t i, size_t *len)
+{
+    const redisReply *e = ids->element[i];
+    int text = e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS;
+    *len = text ? e->len : 0;
+    return text ? e->str : "";
+}
+
+/* The first n ids, as they are or (as_keys) as their task hashes' keys. */
+static int add_each(fq_argv *a, const redisReply *ids, size_t n, int as_keys)
+{
+    size_t len;
+    for (size_t i = 0; i < n && i < ids->elements; i++) {
+        const char *id = id_at(ids, i, &len);
+        if (as_keys)
+            fq_argv_add_task_key(a, id, len);
+        else
+            fq_argv_add(a, id, len);
+    }
+    return fq_argv_ok(a) ? 0 : -1;
+}
+
+int fq_argv_add_ids(fq_argv *a, const redisReply *ids, size_t n)
+{
+    return add_each(a, ids, n, 0);
+}
+
+int fq_argv_add_task_keys(fq_argv *a, const redisReply *ids, size_t n)
+{
+    return add_each(a, ids, n, 1);
+}
+
 int fq_cancel_args(fq_argv *a, const char *id, size_t idlen, const char *reason,
                    const char *entry)
 {
@@ -145,8 +200,7 @@ int fq_cancel_args(fq_argv *a, const char *id, size_t idlen, const char *reason,
     fq_argv_adds(a, k->events);
     fq_argv_adds(a, k->results);
     fq_argv_adds(a, k->submit);
-    for (int role = 0; role < FQ_ROLE_COUNT; role++)
-        fq_argv_adds(a, k->ready[role]);
+    fq_argv_add_ready_keys(a);
     fq_argv_add(a, id, idlen);
     fq_argv_adds(a, reason);
     fq_argv_adds(a, FQ_EVENTS_MAXLEN_STR);

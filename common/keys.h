@@ -71,6 +71,18 @@ const char *fq_key_done(const char *id, char *buf, size_t len);   /* <prefix>:do
  * result. */
 int fq_argv_add_task_key(fq_argv *a, const char *id, size_t len);
 int fq_argv_add_done_key(fq_argv *a, const char *id, size_t len);   /* <prefix>:done:<id> */
+/* <prefix>:quota:<model>, a model's quota state */
+int fq_argv_add_model_key(fq_argv *a, const char *model, size_t len);
+
+/* The four roles' ready queues, or their markers, in role order. */
+int fq_argv_add_ready_keys(fq_argv *a);
+int fq_argv_add_marker_keys(fq_argv *a);
+
+/* The first n ids of an array reply of ids (ZRANGE and the like): as
+ * they are, or as the keys of their task hashes. */
+struct redisReply;
+int fq_argv_add_ids(fq_argv *a, const struct redisReply *ids, size_t n);
+int fq_argv_add_task_keys(fq_argv *a, const struct redisReply *ids, size_t n);
 
 /* The keys and arguments of cancel.lua (see there): the task id, the
  * reason, and the <prefix>:submit entry to acknowledge ("" for none). */

@@ -24,7 +24,7 @@ static int start_call(fq_argv *a, const char *model, const char *op)
 {
     return fq_argv_adds(a, fq_keys()->quota) | fq_argv_adds(a, fq_keys()->inflight) |
            fq_argv_adds(a, fq_keys()->oks) | fq_argv_adds(a, fq_keys()->limits) |
-           fq_argv_addf(a, "%s:%s", fq_keys()->quota, model) |
+           fq_argv_add_model_key(a, model, strlen(model)) |
            fq_argv_addf(a, "%s:%s", fq_keys()->oks, model) |
            fq_argv_adds(a, fq_keys()->models) | fq_argv_adds(a, op);
 }

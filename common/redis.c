@@ -221,35 +221,23 @@ static void redirect_later(fq_redis *r, pending *p)
     r->redirected_tail = p;
 }
 
-/* Sends the redirected commands on the new connection, in their order. */
-static void send_redirected(fq_redis *r)
+/* Takes the redirected commands: sends each on the new connection, in
+ * their order (send = 1), or ends it with a NULL reply when that fails or
+ * the connection closes (send = 0). */
+static void flush_redirected(fq_redis *r, int send)
 {
     pending *p = r->redirected;
     r->redirected = r->redirected_tail = NULL;
     while (p != NULL) {
         pending *next = p->next;
-        if (p->asking)
+        if (send && p->asking)
             redisAsyncCommand(r->ac, NULL, NULL, "ASKING");
         p->asking = 0;
-        if (send_formatted(r, p) != 0) {
+        if (!send || send_formatted(r, p) != 0) {
             if (p->cb != NULL)
                 p->cb(r, NULL, p->data);
             pending_free(p);
         }
-        p = next;
-    }
-}
-
-/* Ends the redirected commands with a NULL reply (the connection closes). */
-static void fail_redirected(fq_redis *r)
-{
-    pending *p = r->redirected;
-    r->redirected = r->redirected_tail = NULL;
-    while (p != NULL) {
-        pending *next = p->next;
-        if (p->cb != NULL)
-            p->cb(r, NULL, p->data);
-        pending_free(p);
         p = next;
     }
 }
@@ -289,19 +277,11 @@ static void on_cluster_slots(redisAsyncContext *ac, void *reply_, void *data)
                "prefix with a hash tag, such as {fleetq}, so that every key of the fleet is in "
                "one slot", FQ_LEND);
     }
-    fq_cluster_node owner, seen[FQ_CLUSTER_NODES_MAX];
-    size_t n = 0;
-    if (fq_cluster_slots(reply, fq_key_slot(k->submit), &owner, seen, FQ_CLUSTER_NODES_MAX,
-                         &n) != 0) {
+    fq_cluster_node owner;
+    if (fq_cluster_slots(reply, fq_key_slot(k->submit), &owner, r->nodes, FQ_CLUSTER_NODES_MAX,
+                         &r->nnodes) != 0) {
         ready(r);
         return;
-    }
-    for (size_t i = 0; i < n && r->nnodes < FQ_CLUSTER_NODES_MAX; i++) {
-        size_t j = 0;
-        while (j < r->nnodes && !fq_cluster_node_is(&r->nodes[j], seen[i].host, seen[i].port))
-            j++;
-        if (j == r->nnodes)
-            r->nodes[r->nnodes++] = seen[i];
     }
     if (owner.port > 0 && !fq_cluster_node_is(&owner, r->host, r->port))
         move_to(r, &owner, "CLUSTER SLOTS");
@@ -551,7 +531,7 @@ static void connect_now(fq_redis *r)
         if (r->shas[i] == NULL)
             redisAsyncCommand(ac, on_script_loaded, (void *)(intptr_t)i, "SCRIPT LOAD %s",
                               fq_lua_files[i].text);
-    send_redirected(r);
+    flush_redirected(r, 1);
 }
 
 /* Frees the context from outside any hiredis callback; pending callbacks
@@ -671,7 +651,7 @@ void fq_redis_close(fq_redis *r)
     r->connected = 0;
     if (ac != NULL)
         redisAsyncFree(ac);
-    fail_redirected(r);
+    flush_redirected(r, 0);
     uv_close((uv_handle_t *)&r->reconnect_timer, on_handle_closed);
     uv_close((uv_handle_t *)&r->watchdog, on_handle_closed);
     uv_close((uv_handle_t *)&r->redirect_timer, on_handle_closed);

@@ -60,7 +60,6 @@ static void add_node(fq_cluster_node *nodes, size_t max, size_t *n, const fq_clu
 int fq_cluster_slots(const redisReply *reply, int slot, fq_cluster_node *owner,
                      fq_cluster_node *nodes, size_t max, size_t *n)
 {
-    *n = 0;
     owner->host[0] = '\0';
     owner->port = -1;
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)

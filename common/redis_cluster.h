@@ -28,9 +28,10 @@ typedef struct fq_cluster_node {
 int fq_cluster_redirect(const char *err, fq_cluster_node *to, int *ask);
 
 /* From a CLUSTER SLOTS reply: the master that serves slot into *owner
- * (-1 when no range holds it), and every node listed (masters and
- * replicas, at most max) into nodes, with their count in *n. Returns 0, or
- * -1 when the reply is not one (the server has no cluster support). */
+ * (port -1 when no range holds it), and every node listed (masters and
+ * replicas) added to nodes[0..*n) unless already there, up to max.
+ * Returns 0, or -1 when the reply is not one (the server has no cluster
+ * support). */
 int fq_cluster_slots(const redisReply *reply, int slot, fq_cluster_node *owner,
                      fq_cluster_node *nodes, size_t max, size_t *n);
 

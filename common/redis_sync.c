@@ -57,7 +57,7 @@ static int owner_elsewhere(redisContext *c, const fq_cluster_node *at, fq_cluste
 {
     redisReply *r = redisCommand(c, "CLUSTER SLOTS");
     fq_cluster_node nodes[FQ_CLUSTER_NODES_MAX];
-    size_t n;
+    size_t n = 0;
     int elsewhere = r != NULL &&
                     fq_cluster_slots(r, fq_key_slot(fq_keys()->submit), owner, nodes,
                                      FQ_CLUSTER_NODES_MAX, &n) == 0 &&

@@ -12,12 +12,10 @@ struct fq_health {
     fq_health_view view;
 };
 
-static const char *const part_names[FQ_PART_COUNT] = {"intake", "store", "timer"};
+#define PART_RETRY_BASE_MS 100
+#define PART_RETRY_MAX_MS 10000
 
-const char *fq_part_name(fq_part part)
-{
-    return part_names[part];
-}
+static const char *const part_names[FQ_PART_COUNT] = {"intake", "store", "timer"};
 
 fq_health *fq_health_new(void)
 {
@@ -41,7 +39,7 @@ void fq_health_free(fq_health *h)
     free(h);
 }
 
-void fq_health_report(fq_health *h, fq_part part, const fq_failing *f, int refused)
+static void report(fq_health *h, fq_part part, const fq_failing *f, int refused)
 {
     if (h == NULL)
         return;
@@ -53,17 +51,33 @@ void fq_health_report(fq_health *h, fq_part part, const fq_failing *f, int refus
     uv_mutex_unlock(&h->lock);
 }
 
+void fq_health_part_init(fq_failing *f, fq_part part)
+{
+    fq_failing_init(f, part_names[part], PART_RETRY_BASE_MS, PART_RETRY_MAX_MS);
+}
+
+int64_t fq_health_failed(fq_health *h, fq_part part, fq_failing *f, const char *error,
+                         int refused)
+{
+    int64_t wait = fq_failing_fail(f, error);
+    report(h, part, f, refused);
+    return wait;
+}
+
+void fq_health_works(fq_health *h, fq_part part, fq_failing *f)
+{
+    if (!fq_failing_now(f))
+        return;
+    fq_failing_ok(f);
+    report(h, part, f, 0);
+}
+
 void fq_health_warn(fq_health *h, int i, const char *warning)
 {
     if (h == NULL || i < 0 || i >= FQ_HEALTH_WARNINGS_MAX)
         return;
     uv_mutex_lock(&h->lock);
     snprintf(h->view.warnings[i], sizeof(h->view.warnings[i]), "%s", warning);
-    int n = 0;
-    for (int k = 0; k < FQ_HEALTH_WARNINGS_MAX; k++)
-        if (h->view.warnings[k][0] != '\0')
-            n = k + 1;
-    h->view.nwarnings = n;
     uv_mutex_unlock(&h->lock);
 }
 

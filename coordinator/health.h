@@ -26,8 +26,7 @@ typedef enum fq_part {
 typedef struct fq_health_view {
     fq_failing parts[FQ_PART_COUNT];   /* part names filled in */
     int store_refused;                 /* the failing store write was SQLite's refusal */
-    int nwarnings;
-    char warnings[FQ_HEALTH_WARNINGS_MAX][256];
+    char warnings[FQ_HEALTH_WARNINGS_MAX][256];   /* "" for none */
 } fq_health_view;
 
 typedef struct fq_health fq_health;
@@ -35,13 +34,18 @@ typedef struct fq_health fq_health;
 fq_health *fq_health_new(void);
 void fq_health_free(fq_health *h);
 
-/* The part's state as it is now; refused marks a store failure that was
- * SQLite's (it did not take a write), not Redis'. */
-void fq_health_report(fq_health *h, fq_part part, const fq_failing *f, int refused);
+/* A part's failing record, backing off from 100 ms, doubling to 10 s. */
+void fq_health_part_init(fq_failing *f, fq_part part);
+/* The part failed with error: records it (refused: the store's failure
+ * was SQLite refusing a write, not Redis) and reports it here; returns the
+ * wait before the next try, in ms. */
+int64_t fq_health_failed(fq_health *h, fq_part part, fq_failing *f, const char *error,
+                         int refused);
+/* The part worked: reports the recovery after a failure (nothing to do,
+ * and no lock taken, while it works on). */
+void fq_health_works(fq_health *h, fq_part part, fq_failing *f);
 /* Sets warning slot i (0..FQ_HEALTH_WARNINGS_MAX-1); "" clears it. */
 void fq_health_warn(fq_health *h, int i, const char *warning);
 void fq_health_snapshot(fq_health *h, fq_health_view *out);
-
-const char *fq_part_name(fq_part part);
 
 #endif

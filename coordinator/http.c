@@ -155,7 +155,7 @@ static void add_parts(cJSON *doc, const fq_health_view *v)
         }
     }
     cJSON *warnings = cJSON_AddArrayToObject(doc, "warnings");
-    for (int i = 0; warnings != NULL && i < v->nwarnings; i++)
+    for (int i = 0; warnings != NULL && i < FQ_HEALTH_WARNINGS_MAX; i++)
         if (v->warnings[i][0] != '\0')
             cJSON_AddItemToArray(warnings, cJSON_CreateString(v->warnings[i]));
 }

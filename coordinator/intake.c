@@ -28,8 +28,6 @@
 
 #define BATCH 200
 #define BLOCK_MS 2000
-#define RETRY_BASE_MS 100
-#define RETRY_MAX_MS 10000
 
 struct fq_intake {
     fq_coordinator *c;
@@ -51,18 +49,14 @@ static void on_retry(uv_timer_t *t)
 static void back_off(struct fq_intake *in, const char *error)
 {
     in->own_pending = 1;
-    int64_t wait = fq_failing_fail(&in->failing, error);
-    fq_health_report(in->c->health, FQ_PART_INTAKE, &in->failing, 0);
+    int64_t wait = fq_health_failed(in->c->health, FQ_PART_INTAKE, &in->failing, error, 0);
     uv_timer_start(&in->retry, on_retry, (uint64_t)wait, 0);
 }
 
 /* A batch was recorded, or a read found nothing new: intake works. */
 static void works(struct fq_intake *in)
 {
-    if (fq_failing_now(&in->failing)) {
-        fq_failing_ok(&in->failing);
-        fq_health_report(in->c->health, FQ_PART_INTAKE, &in->failing, 0);
-    }
+    fq_health_works(in->c->health, FQ_PART_INTAKE, &in->failing);
 }
 
 /* Every script of a batch has answered: back off after a failure, else
@@ -300,7 +294,7 @@ struct fq_intake *fq_intake_new(fq_coordinator *c)
         return NULL;
     in->c = c;
     in->own_pending = 1;
-    fq_failing_init(&in->failing, fq_part_name(FQ_PART_INTAKE), RETRY_BASE_MS, RETRY_MAX_MS);
+    fq_health_part_init(&in->failing, FQ_PART_INTAKE);
     uv_timer_init(c->loop, &in->retry);
     in->retry.data = in;
     return in;

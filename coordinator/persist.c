@@ -17,8 +17,6 @@
 
 #define BATCH 500
 #define BLOCK_MS 1000
-#define RETRY_BASE_MS 100
-#define RETRY_MAX_MS 10000
 #define MAX_FIELDS 64
 
 struct fq_persist {
@@ -44,17 +42,13 @@ static void fail_batch(struct fq_persist *p, const char *what, const char *error
     char why[400];
     snprintf(why, sizeof(why), "%s %s: %s", sqlite ? "SQLite" : "Redis", what, error);
     p->own_pending = 1;
-    int64_t wait = fq_failing_fail(&p->failing, why);
-    fq_health_report(p->c->health, FQ_PART_STORE, &p->failing, sqlite);
+    int64_t wait = fq_health_failed(p->c->health, FQ_PART_STORE, &p->failing, why, sqlite);
     uv_timer_start(&p->retry, on_retry, (uint64_t)wait, 0);
 }
 
 static void works(struct fq_persist *p)
 {
-    if (fq_failing_now(&p->failing)) {
-        fq_failing_ok(&p->failing);
-        fq_health_report(p->c->health, FQ_PART_STORE, &p->failing, 0);
-    }
+    fq_health_works(p->c->health, FQ_PART_STORE, &p->failing);
 }
 
 static void on_stored(fq_redis *r, redisReply *reply, void *data)
@@ -201,7 +195,7 @@ struct fq_persist *fq_persist_new(fq_coordinator *c)
         return NULL;
     p->c = c;
     p->own_pending = 1;
-    fq_failing_init(&p->failing, fq_part_name(FQ_PART_STORE), RETRY_BASE_MS, RETRY_MAX_MS);
+    fq_health_part_init(&p->failing, FQ_PART_STORE);
     size_t used = 0;
     for (int i = 0; i < FQ_FOLLOW_COUNT && used < sizeof(p->follow_fields); i++)
         used += (size_t)snprintf(p->follow_fields + used, sizeof(p->follow_fields) - used,

@@ -23,8 +23,6 @@
 
 #define BATCH 500
 #define REAP_EVERY_TICKS 10
-#define RETRY_BASE_MS 100
-#define RETRY_MAX_MS 10000
 
 enum { DUE_DELAYED, DUE_EXPIRY, DUE_LEASES, DUE_SETS };
 
@@ -40,42 +38,17 @@ struct fq_reaper {
 
 static void check_due(struct fq_reaper *rp, int with_leases);
 
-static void add_ready_keys(fq_argv *a)
-{
-    for (int role = 0; role < FQ_ROLE_COUNT; role++)
-        fq_argv_adds(a, fq_keys()->ready[role]);
-}
-
-static void add_marker_keys(fq_argv *a)
-{
-    for (int role = 0; role < FQ_ROLE_COUNT; role++)
-        fq_argv_adds(a, fq_keys()->marker[role]);
-}
-
-static void add_task_keys(fq_argv *a, const redisReply *ids)
-{
-    for (size_t i = 0; i < ids->elements; i++)
-        fq_argv_add_task_key(a, ids->element[i]->str, ids->element[i]->len);
-}
-
-static void add_ids(fq_argv *a, const redisReply *ids)
-{
-    for (size_t i = 0; i < ids->elements; i++)
-        fq_argv_add(a, ids->element[i]->str, ids->element[i]->len);
-}
-
 static void script_done(struct fq_reaper *rp)
 {
     if (--rp->outstanding > 0)
         return;
     if (rp->error[0] != '\0') {
         rp->full = 0;
-        rp->resume_at = fq_mono_ms() + fq_failing_fail(&rp->failing, rp->error);
-        fq_health_report(rp->c->health, FQ_PART_TIMER, &rp->failing, 0);
+        rp->resume_at = fq_mono_ms() + fq_health_failed(rp->c->health, FQ_PART_TIMER,
+                                                        &rp->failing, rp->error, 0);
         rp->error[0] = '\0';
-    } else if (fq_failing_now(&rp->failing)) {
-        fq_failing_ok(&rp->failing);
-        fq_health_report(rp->c->health, FQ_PART_TIMER, &rp->failing, 0);
+    } else {
+        fq_health_works(rp->c->health, FQ_PART_TIMER, &rp->failing);
     }
     if (rp->full) {
         rp->full = 0;
@@ -131,8 +104,8 @@ static void run(struct fq_reaper *rp, int set, const redisReply *ids)
         script = "promote";
         fq_argv_adds(&a, k->delayed);
         fq_argv_adds(&a, k->events);
-        add_ready_keys(&a);
-        add_marker_keys(&a);
+        fq_argv_add_ready_keys(&a);
+        fq_argv_add_marker_keys(&a);
         nkeys = 2 + 2 * FQ_ROLE_COUNT;
     } else if (set == DUE_EXPIRY) {
         script = "expire";
@@ -141,7 +114,7 @@ static void run(struct fq_reaper *rp, int set, const redisReply *ids)
         fq_argv_adds(&a, k->delayed);
         fq_argv_adds(&a, k->events);
         fq_argv_adds(&a, k->results);
-        add_ready_keys(&a);
+        fq_argv_add_ready_keys(&a);
         nkeys = 4 + FQ_ROLE_COUNT;
     } else {
         script = "reap";
@@ -150,15 +123,15 @@ static void run(struct fq_reaper *rp, int set, const redisReply *ids)
         fq_argv_adds(&a, k->events);
         fq_argv_adds(&a, k->results);
         fq_argv_adds(&a, k->dead);
-        add_ready_keys(&a);
-        add_marker_keys(&a);
+        fq_argv_add_ready_keys(&a);
+        fq_argv_add_marker_keys(&a);
         nkeys = 4 + 2 * FQ_ROLE_COUNT;
     }
-    add_task_keys(&a, ids);
+    fq_argv_add_task_keys(&a, ids, ids->elements);
     fq_argv_adds(&a, FQ_EVENTS_MAXLEN_STR);
     if (set != DUE_DELAYED)
         fq_argv_adds(&a, FQ_ENDED_TTL_STR);
-    add_ids(&a, ids);
+    fq_argv_add_ids(&a, ids, ids->elements);
     if (fq_redis_script(rp->c->redis, script, nkeys + (int)ids->elements, &a, cb, rp) == 0)
         rp->outstanding++;
     else
@@ -225,7 +198,7 @@ struct fq_reaper *fq_reaper_new(fq_coordinator *c)
     if (rp == NULL)
         return NULL;
     rp->c = c;
-    fq_failing_init(&rp->failing, fq_part_name(FQ_PART_TIMER), RETRY_BASE_MS, RETRY_MAX_MS);
+    fq_health_part_init(&rp->failing, FQ_PART_TIMER);
     return rp;
 }
 

@@ -58,10 +58,8 @@ static redisReply *requeue_batch(fq_ctl *ctl, const char *const *ids, const size
     fq_argv_adds(&a, k->dead);
     fq_argv_adds(&a, k->events);
     fq_argv_adds(&a, k->seq);
-    for (int role = 0; role < FQ_ROLE_COUNT; role++)
-        fq_argv_adds(&a, k->ready[role]);
-    for (int role = 0; role < FQ_ROLE_COUNT; role++)
-        fq_argv_adds(&a, k->marker[role]);
+    fq_argv_add_ready_keys(&a);
+    fq_argv_add_marker_keys(&a);
     for (size_t i = 0; i < n; i++) {
         fq_argv_add_task_key(&a, ids[i], lens[i]);
         fq_argv_add_done_key(&a, ids[i], lens[i]);

@@ -100,8 +100,7 @@ static int resume(fq_ctl *ctl, int breaker)
     fq_argv_init(&a);
     fq_argv_adds(&a, fq_keys()->quota);
     for (size_t i = 0; i < nmodels; i++)
-        fq_argv_addf(&a, "%s:%.*s", fq_keys()->quota, (int)models->element[i]->len,
-                     models->element[i]->str);
+        fq_argv_add_model_key(&a, models->element[i]->str, models->element[i]->len);
     freeReplyObject(models);
     fq_argv_adds(&a, breaker ? "1" : "0");
     fq_argv_addll(&a, ctl->cfg.breaker_cooldown_ms);

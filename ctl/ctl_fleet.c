@@ -135,8 +135,7 @@ static redisReply *snapshot(fq_ctl *ctl, const fq_ctl_fleet *f)
     const fq_keyset *k = fq_keys();
     fq_argv a;
     fq_argv_init(&a);
-    for (int role = 0; role < FQ_ROLE_COUNT; role++)
-        fq_argv_adds(&a, k->ready[role]);
+    fq_argv_add_ready_keys(&a);
     fq_argv_adds(&a, k->delayed);
     fq_argv_adds(&a, k->leases);
     fq_argv_adds(&a, k->dead);
@@ -144,20 +143,17 @@ static redisReply *snapshot(fq_ctl *ctl, const fq_ctl_fleet *f)
     fq_argv_adds(&a, k->inflight);
     fq_argv_adds(&a, k->quota);
     fq_argv_adds(&a, k->events);
-    for (int s = 0; s < 2; s++)
-        for (size_t i = 0; i < n[s]; i++)
-            fq_argv_add_task_key(&a, m[s]->element[i]->str, m[s]->element[i]->len);
+    fq_argv_add_task_keys(&a, m[0], n[0]);
+    fq_argv_add_task_keys(&a, m[1], n[1]);
     for (size_t i = 0; i < n[2]; i++)
-        fq_argv_addf(&a, "%s:%.*s", k->quota, (int)m[2]->element[i]->len,
-                     m[2]->element[i]->str);
+        fq_argv_add_model_key(&a, m[2]->element[i]->str, m[2]->element[i]->len);
     int nkeys = a.argc;
     fq_argv_addll(&a, (long long)f->lease_s * 1000);
     fq_argv_addll(&a, BY_ROLE_LIMIT);
     for (int s = 0; s < 3; s++)
         fq_argv_addll(&a, (long long)n[s]);
     for (int s = 0; s < 3; s++)
-        for (size_t i = 0; i < n[s]; i++)
-            fq_argv_add(&a, m[s]->element[i]->str, m[s]->element[i]->len);
+        fq_argv_add_ids(&a, m[s], n[s]);
     for (int s = 0; s < 3; s++)
         freeReplyObject(m[s]);
     redisReply *r = NULL;

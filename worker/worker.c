@@ -603,13 +603,21 @@ static void on_claim_retry(uv_timer_t *t)
     try_claim(t->data);
 }
 
+/* Reading the queue, claiming or waiting for tasks failed: try again after
+ * the claims' back-off. */
+static void claim_failed(fq_worker *w, const redisReply *reply)
+{
+    int64_t wait = redis_failed(w, WORK_CLAIM, reply);
+    if (!w->stopping)
+        uv_timer_start(&w->claim_retry, on_claim_retry, (uint64_t)wait, 0);
+}
+
 static void on_marker(fq_redis *r, redisReply *reply, void *data)
 {
     fq_worker *w = data;
     w->marker_waiting = 0;
     if (reply == NULL && !w->stopping) {
-        uv_timer_start(&w->claim_retry, on_claim_retry,
-                       (uint64_t)redis_failed(w, WORK_CLAIM, NULL), 0);
+        claim_failed(w, NULL);
         return;
     }
     try_claim(w);
@@ -625,8 +633,7 @@ static void wait_marker(fq_worker *w)
                          MARKER_BLOCK_S) == 0)
         w->marker_waiting = 1;
     else
-        uv_timer_start(&w->claim_retry, on_claim_retry,
-                       (uint64_t)redis_failed(w, WORK_CLAIM, NULL), 0);
+        claim_failed(w, NULL);
 }
 
 static void on_claimed(fq_redis *r, redisReply *reply, void *data)
@@ -634,9 +641,7 @@ static void on_claimed(fq_redis *r, redisReply *reply, void *data)
     fq_worker *w = data;
     w->claiming = 0;
     if (fq_reply_failed(reply)) {
-        int64_t wait = redis_failed(w, WORK_CLAIM, reply);
-        if (!w->stopping)
-            uv_timer_start(&w->claim_retry, on_claim_retry, (uint64_t)wait, 0);
+        claim_failed(w, reply);
         maybe_finish_shutdown(w);
         return;
     }
@@ -694,9 +699,7 @@ static void on_candidates(fq_redis *r, redisReply *reply, void *data)
     fq_worker *w = data;
     w->claiming = 0;
     if (fq_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY) {
-        int64_t wait = redis_failed(w, WORK_CLAIM, reply);
-        if (!w->stopping)
-            uv_timer_start(&w->claim_retry, on_claim_retry, (uint64_t)wait, 0);
+        claim_failed(w, reply);
         maybe_finish_shutdown(w);
         return;
     }
@@ -717,29 +720,17 @@ static void on_candidates(fq_redis *r, redisReply *reply, void *data)
     fq_argv_adds(&a, k->results);
     fq_argv_adds(&a, k->metrics);
     fq_argv_adds(&a, k->expiry);
-    size_t n = 0;
-    for (size_t i = 0; i < reply->elements; i++) {
-        const redisReply *id = reply->element[i];
-        if (id->type == REDIS_REPLY_STRING) {
-            fq_argv_add_task_key(&a, id->str, id->len);
-            n++;
-        }
-    }
+    fq_argv_add_task_keys(&a, reply, reply->elements);
     fq_argv_adds(&a, w->id);
     fq_argv_addll(&a, (long long)w->cfg->lease_s * 1000);
     fq_argv_adds(&a, FQ_EVENTS_MAXLEN_STR);
     fq_argv_adds(&a, fq_role_name(w->role));
     fq_argv_adds(&a, FQ_ENDED_TTL_STR);
-    for (size_t i = 0; i < reply->elements; i++) {
-        const redisReply *id = reply->element[i];
-        if (id->type == REDIS_REPLY_STRING)
-            fq_argv_add(&a, id->str, id->len);
-    }
-    if (fq_redis_script(w->redis, "claim", 7 + (int)n, &a, on_claimed, w) == 0)
+    fq_argv_add_ids(&a, reply, reply->elements);
+    if (fq_redis_script(w->redis, "claim", 7 + (int)reply->elements, &a, on_claimed, w) == 0)
         w->claiming = 1;
     else
-        uv_timer_start(&w->claim_retry, on_claim_retry,
-                       (uint64_t)redis_failed(w, WORK_CLAIM, NULL), 0);
+        claim_failed(w, NULL);
     fq_argv_free(&a);
 }
 
@@ -756,8 +747,7 @@ static void try_claim(fq_worker *w)
                          CLAIM_CANDIDATES - 1) == 0)
         w->claiming = 1;
     else
-        uv_timer_start(&w->claim_retry, on_claim_retry,
-                       (uint64_t)redis_failed(w, WORK_CLAIM, NULL), 0);
+        claim_failed(w, NULL);
 }
 
 /* ------------------------------------------------------------------------
