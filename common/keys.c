@@ -203,8 +203,6 @@ int fq_cancel_args(fq_argv *a, const char *id, size_t idlen, const char *reason,
     fq_argv_add_ready_keys(a);
     fq_argv_add(a, id, idlen);
     fq_argv_adds(a, reason);
-    fq_argv_adds(a, FQ_EVENTS_MAXLEN_STR);
-    fq_argv_adds(a, FQ_ENDED_TTL_STR);
     fq_argv_adds(a, entry);
     fq_argv_adds(a, FQ_GROUP_INTAKE);
     return fq_argv_ok(a) ? 0 : -1;

@@ -128,9 +128,6 @@ static void run(struct fq_reaper *rp, int set, const redisReply *ids)
         nkeys = 4 + 2 * FQ_ROLE_COUNT;
     }
     fq_argv_add_task_keys(&a, ids, ids->elements);
-    fq_argv_adds(&a, FQ_EVENTS_MAXLEN_STR);
-    if (set != DUE_DELAYED)
-        fq_argv_adds(&a, FQ_ENDED_TTL_STR);
     fq_argv_add_ids(&a, ids, ids->elements);
     if (fq_redis_script(rp->c->redis, script, nkeys + (int)ids->elements, &a, cb, rp) == 0)
         rp->outstanding++;

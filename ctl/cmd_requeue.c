@@ -64,7 +64,6 @@ static redisReply *requeue_batch(fq_ctl *ctl, const char *const *ids, const size
         fq_argv_add_task_key(&a, ids[i], lens[i]);
         fq_argv_add_done_key(&a, ids[i], lens[i]);
     }
-    fq_argv_adds(&a, FQ_EVENTS_MAXLEN_STR);
     for (size_t i = 0; i < n; i++)
         fq_argv_add(&a, ids[i], lens[i]);
     redisReply *reply = fq_ctl_script(ctl, "requeue", NKEYS + 2 * (int)n, &a);

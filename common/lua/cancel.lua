@@ -12,15 +12,14 @@
 --
 -- KEYS: 1 task hash, 2 delayed, 3 expiry, 4 events, 5 results,
 --       6 submit stream, 7-10 ready queues (ceo, code, quality, memory)
--- ARGV: 1 id, 2 reason, 3 events maxlen, 4 ended ttl s,
---       5 submit entry id ('' when not from the stream), 6 intake group
+-- ARGV: 1 id, 2 reason, 3 submit entry id ('' when not from the stream),
+--       4 intake group
 -- Returns {outcome, id, detail}: 'cancelled' with the status it had,
 -- 'refused' with why, or 'not found'.
 fq_contract(10, false)
 local key, delayed, expiry, events, results, submit =
     KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local id, reason, maxlen, ended_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local entry, group = ARGV[5], ARGV[6]
+local id, reason, entry, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local slots = {ceo = 7, code = 8, quality = 9, memory = 10}
 local ended = {done = true, failed = true, rejected = true, expired = true, cancelled = true}
 
@@ -52,6 +51,6 @@ redis.call('ZREM', expiry, id)
 local now = fq_now_ms()
 redis.call('HSET', key, 'status', 'cancelled', 'error', reason, 'finished_at', now)
 fq_final_record(results, key, id)
-fq_event(events, maxlen, id, 'cancelled', role, {'reason', reason, 'was', status})
-redis.call('EXPIRE', key, ended_ttl)
+fq_event(events, id, 'cancelled', role, {'reason', reason, 'was', status})
+redis.call('EXPIRE', key, FQ_ENDED_TTL)
 return {'cancelled', id, status}

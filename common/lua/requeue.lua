@@ -19,14 +19,13 @@
 -- KEYS: 1 dead letters, 2 events, 3 sequence, 4-7 ready queues (ceo, code,
 --       quality, memory), 8-11 markers in the same order, then for each id
 --       its task hash and its done marker
--- ARGV: 1 events maxlen, 2.. the ids, in the order of their keys (for
---       --all, the caller reads them from the dead-letter set)
+-- ARGV: the ids, in the order of their keys (for --all, the caller reads
+--       them from the dead-letter set)
 -- Returns {kept, id, outcome, id, outcome, ...}: kept is the number of
 -- these ids still in the dead-letter set; outcome is 'requeued', 'not
 -- found' or why the task was left alone.
 fq_contract(11, true)
 local dead, events, seq = KEYS[1], KEYS[2], KEYS[3]
-local maxlen = ARGV[1]
 local slots = {ceo = 4, code = 5, quality = 6, memory = 7}
 local again = {failed = true, expired = true, cancelled = true}
 local MAX_ATTEMPTS = FQ_MAX_ATTEMPTS
@@ -67,14 +66,14 @@ local function requeue(id, key, done)
     redis.call('HINCRBY', key, 'requeues', 1)
     redis.call('DEL', done)
     fq_ready(KEYS[slot], KEYS[slot + 4], id, score)
-    fq_event(events, maxlen, id, 'queued', role, {'reason', 'requeued', 'was', status})
+    fq_event(events, id, 'queued', role, {'reason', 'requeued', 'was', status})
     return 'requeued', false
 end
 
 local out, kept = {0}, 0
-for i = 2, #ARGV do
+for i = 1, #ARGV do
     local id = ARGV[i]
-    local outcome, stays = requeue(id, KEYS[12 + 2 * (i - 2)], KEYS[13 + 2 * (i - 2)])
+    local outcome, stays = requeue(id, KEYS[10 + 2 * i], KEYS[11 + 2 * i])
     out[#out + 1] = id
     out[#out + 1] = outcome
     if stays then

@@ -21,16 +21,20 @@ local function fq_now_ms()
     return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- A stream entry consumed for good: acknowledged and deleted, so that the
--- stream holds only what is still to be read (the store keeps the rest).
-local function fq_consumed(stream, group, entry)
-    redis.call('XACK', stream, group, entry)
-    redis.call('XDEL', stream, entry)
+-- Stream entries consumed for good (one id, or a list of them):
+-- acknowledged and deleted, so that the stream holds only what is still to
+-- be read (the store keeps the rest).
+local function fq_consumed(stream, group, entries)
+    if type(entries) ~= 'table' then entries = {entries} end
+    if #entries == 0 then return end
+    redis.call('XACK', stream, group, unpack(entries))
+    redis.call('XDEL', stream, unpack(entries))
 end
 
--- One line on the events stream for a state change.
-local function fq_event(events, maxlen, id, status, role, extra)
-    local args = {'XADD', events, 'MAXLEN', '~', maxlen, '*', 'id', id, 'status', status}
+-- One line on the events stream for a state change (trimmed to about
+-- FQ_EVENTS_MAXLEN lines).
+local function fq_event(events, id, status, role, extra)
+    local args = {'XADD', events, 'MAXLEN', '~', FQ_EVENTS_MAXLEN, '*', 'id', id, 'status', status}
     if role and role ~= '' then
         args[#args + 1] = 'role'
         args[#args + 1] = role
@@ -85,29 +89,34 @@ end
 
 -- The dead-letter set: the ids of tasks that ended `failed`, scored by
 -- their finish time in ms. Entries older than an ended task's hash can
--- live (ttl_s) point at nothing, so they are trimmed whenever one is added.
-local function fq_dead_add(dead, id, now, ttl_s)
+-- live (FQ_ENDED_TTL) point at nothing, so they are trimmed whenever one
+-- is added.
+local function fq_dead_add(dead, id, now)
     redis.call('ZADD', dead, now, id)
-    if ttl_s and ttl_s > 0 then
-        local oldest = string.format('%d', now - ttl_s * 1000)
-        redis.call('ZREMRANGEBYSCORE', dead, '-inf', '(' .. oldest)
-    end
+    local oldest = string.format('%d', now - FQ_ENDED_TTL * 1000)
+    redis.call('ZREMRANGEBYSCORE', dead, '-inf', '(' .. oldest)
 end
 
 -- Ends a task that has not started because its ttl passed (the claim and
 -- the coordinator's expiry timer both do).
-local function fq_expire(key, id, now, results, events, maxlen, role, ended_ttl)
+local function fq_expire(key, id, now, results, events, role)
     redis.call('HSET', key, 'status', 'expired', 'finished_at', now,
         'error', 'expired: its ttl passed before a worker could start it')
     fq_final_record(results, key, id)
-    fq_event(events, maxlen, id, 'expired', role)
-    redis.call('EXPIRE', key, ended_ttl)
+    fq_event(events, id, 'expired', role)
+    redis.call('EXPIRE', key, FQ_ENDED_TTL)
 end
 
--- The metrics hash (read by the coordinator's /metrics): histograms are
--- one counter per bucket, '<name>_le:<seconds>', plus <name>_sum_ms and
--- <name>_count; the reader adds the buckets up.
-local function fq_observe(metrics, name, ms, bounds_ms)
+-- The metrics hash (read by the coordinator's /metrics): counters, and
+-- histograms as one counter per bucket, '<name>_le:<seconds>', plus
+-- <name>_sum_ms and <name>_count; the reader adds the buckets up. A script
+-- counts into a table (field -> increment) and adds it to the hash once
+-- at its end, one HINCRBY per field however many tasks it handled.
+local function fq_count(counts, field, n)
+    counts[field] = (counts[field] or 0) + n
+end
+
+local function fq_count_observation(counts, name, ms, bounds_ms)
     local field = name .. '_le:+Inf'
     for _, bound in ipairs(bounds_ms) do
         if ms <= bound then
@@ -115,7 +124,13 @@ local function fq_observe(metrics, name, ms, bounds_ms)
             break
         end
     end
-    redis.call('HINCRBY', metrics, field, 1)
-    redis.call('HINCRBY', metrics, name .. '_sum_ms', string.format('%d', ms))
-    redis.call('HINCRBY', metrics, name .. '_count', 1)
+    fq_count(counts, field, 1)
+    fq_count(counts, name .. '_sum_ms', ms)
+    fq_count(counts, name .. '_count', 1)
+end
+
+local function fq_add_counts(metrics, counts)
+    for field, n in pairs(counts) do
+        redis.call('HINCRBY', metrics, field, string.format('%d', n))
+    end
 end
