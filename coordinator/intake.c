@@ -5,7 +5,8 @@
  * ones. Each entry is validated in C (fq_task_parse_submission) and then
  * recorded by intake.lua, which routes it to its role's queue (or delayed
  * set) or records the rejection with its reason, and acknowledges it, all
- * in one step. The next batch is read once every script of this one has
+ * in one step; one intake.lua call records every entry of a read (a
+ * cancel among them splits it, to keep their order). The next batch is read once every script of this one has
  * answered, so an entry is never acknowledged before it is recorded.
  * When a read or a script fails (Redis out of memory, the connection
  * lost), the batch stays pending and is read again after a back-off that
@@ -31,6 +32,9 @@
 
 struct fq_intake {
     fq_coordinator *c;
+    fq_argv keys;      /* the intake.lua call being gathered: its keys, */
+    fq_argv args;      /* its arguments */
+    int entries;       /* and how many entries it records */
     int reading;
     int inflight;
     int own_pending;   /* 1 while re-reading our unacknowledged entries */
@@ -77,13 +81,16 @@ static void on_recorded(fq_redis *r, redisReply *reply, void *data)
     struct fq_intake *in = data;
     in->inflight--;
     if (fq_reply_failed(reply)) {
-        /* Not acknowledged: the entry stays pending and is read again. */
+        /* Not acknowledged: the entries stay pending and are read again. */
         snprintf(in->batch_error, sizeof(in->batch_error), "recording a submission: %s",
                  reply ? reply->str : "Redis connection lost");
-    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-               strcmp(reply->element[0]->str, "duplicate") == 0) {
-        fq_log(FQ_LOG_INFO, "intake.duplicate", FQ_LS, "status", reply->element[1]->str,
-               FQ_LEND);
+    } else if (reply->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < reply->elements; i++) {
+            const redisReply *e = reply->element[i];
+            if (e->type == REDIS_REPLY_STRING && strncmp(e->str, "duplicate:", 10) == 0)
+                fq_log(FQ_LOG_INFO, "intake.duplicate", FQ_LS, "status", e->str + 10,
+                       FQ_LEND);
+        }
     }
     if (in->inflight == 0) {
         batch_done(in);
@@ -145,6 +152,41 @@ static void cancel_entry(struct fq_intake *in, const char *entry_id, const redis
                  "recording a cancel: Redis connection lost or out of memory");
 }
 
+/* Starts gathering an intake.lua call: the keys every call has. */
+static void begin_call(struct fq_intake *in)
+{
+    const fq_keyset *k = fq_keys();
+    fq_argv_free(&in->keys);
+    fq_argv_free(&in->args);
+    fq_argv_adds(&in->keys, k->delayed);
+    fq_argv_adds(&in->keys, k->events);
+    fq_argv_adds(&in->keys, k->results);
+    fq_argv_adds(&in->keys, k->submit);
+    fq_argv_adds(&in->keys, k->seq);
+    fq_argv_adds(&in->keys, k->expiry);
+    fq_argv_add_ready_keys(&in->keys);
+    fq_argv_add_marker_keys(&in->keys);
+    fq_argv_adds(&in->args, FQ_GROUP_INTAKE);
+    in->entries = 0;
+}
+
+/* Sends the entries gathered so far, if any, in one intake.lua call. */
+static void send_call(struct fq_intake *in)
+{
+    if (in->entries == 0)
+        return;
+    int nkeys = in->keys.argc;
+    int rc = fq_argv_append(&in->keys, &in->args);
+    if (rc == 0)
+        rc = fq_redis_script(in->c->redis, "intake", nkeys, &in->keys, on_recorded, in);
+    if (rc == 0)
+        in->inflight++;
+    else
+        snprintf(in->batch_error, sizeof(in->batch_error),
+                 "recording a submission: Redis connection lost or out of memory");
+    begin_call(in);
+}
+
 /* 1 when an entry's fields are exactly one `cancel`. */
 static int is_cancel(const redisReply *body)
 {
@@ -162,6 +204,7 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
     char entry_id[64];
     snprintf(entry_id, sizeof(entry_id), "%.*s", (int)eid->len, eid->str);
     if (is_cancel(body)) {
+        send_call(in);   /* what came before it is recorded first */
         cancel_entry(in, entry_id, body->element[1]);
         return;
     }
@@ -189,50 +232,36 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
     const char *id = task.id[0] ? task.id : entry_id;
     fq_role route_role = role >= 0 ? (fq_role)role : FQ_ROLE_CEO;
     int priority = task.priority >= 0 ? task.priority : cfg->roles[route_role].priority;
-    const fq_keyset *k = fq_keys();
-    char task_key[FQ_KEY_MAX];
-
-    fq_argv a;
-    fq_argv_init(&a);
-    fq_argv_adds(&a, fq_key_task(id, task_key, sizeof(task_key)));
-    fq_argv_adds(&a, k->ready[route_role]);
-    fq_argv_adds(&a, k->delayed);
-    fq_argv_adds(&a, k->marker[route_role]);
-    fq_argv_adds(&a, k->events);
-    fq_argv_adds(&a, k->results);
-    fq_argv_adds(&a, k->submit);
-    fq_argv_adds(&a, k->seq);
-    fq_argv_adds(&a, k->expiry);
-    fq_argv_adds(&a, entry_id);
-    fq_argv_adds(&a, FQ_GROUP_INTAKE);
-    fq_argv_adds(&a, valid ? "route" : "reject");
-    fq_argv_adds(&a, id);
-    fq_argv_adds(&a, role >= 0 ? fq_role_name((fq_role)role) : "");
-    fq_argv_addll(&a, priority);
-    fq_argv_addll(&a, (long long)task.delay_s * 1000);
-    fq_argv_addll(&a, (long long)task.ttl_s * 1000);
-    fq_argv_addll(&a, task.max_attempts > 0 ? task.max_attempts : cfg->max_retries + 1);
-    fq_argv_adds(&a, reason);
-    fq_argv_adds(&a, FQ_EVENTS_MAXLEN_STR);
-    fq_argv_adds(&a, FQ_ENDED_TTL_STR);
+    fq_argv hash;
+    fq_argv_init(&hash);
     if (valid) {
-        fq_task_to_hash(&task, &a);
-        fq_argv_pairll(&a, "priority", priority);
+        fq_task_to_hash(&task, &hash);
+        fq_argv_pairll(&hash, "priority", priority);
     } else if (role >= 0) {
-        fq_argv_pair(&a, "role", fq_role_name((fq_role)role));
+        fq_argv_pair(&hash, "role", fq_role_name((fq_role)role));
     }
+    fq_argv_add_task_key(&in->keys, id, strlen(id));
+    fq_argv *a = &in->args;
+    fq_argv_adds(a, entry_id);
+    fq_argv_adds(a, valid ? "route" : "reject");
+    fq_argv_adds(a, id);
+    fq_argv_adds(a, role >= 0 ? fq_role_name((fq_role)role) : "");
+    fq_argv_addll(a, route_role);
+    fq_argv_addll(a, priority);
+    fq_argv_addll(a, (long long)task.delay_s * 1000);
+    fq_argv_addll(a, (long long)task.ttl_s * 1000);
+    fq_argv_addll(a, task.max_attempts > 0 ? task.max_attempts : cfg->max_retries + 1);
+    fq_argv_adds(a, reason);
+    fq_argv_addll(a, hash.argc);
+    fq_argv_append(a, &hash);
+    fq_argv_free(&hash);
+    in->entries++;
     if (valid)
         fq_log(FQ_LOG_DEBUG, "task.accepted", FQ_LS, "task", id, FQ_LS, "role",
                fq_role_name((fq_role)role), FQ_LI, "priority", (int64_t)priority, FQ_LEND);
     else
         fq_log(FQ_LOG_WARN, "task.rejected", FQ_LS, "task", id, FQ_LS, "entry", entry_id,
                FQ_LS, "reason", reason, FQ_LEND);
-    if (fq_redis_script(c->redis, "intake", 9, &a, on_recorded, in) == 0)
-        in->inflight++;
-    else
-        snprintf(in->batch_error, sizeof(in->batch_error),
-                 "recording a submission: Redis connection lost or out of memory");
-    fq_argv_free(&a);
     fq_task_free(&task);
 }
 
@@ -259,11 +288,13 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
         const redisReply *stream = reply->element[0];
         const redisReply *list = stream->element[1];
         entries = list->elements;
+        begin_call(in);
         for (size_t i = 0; i < list->elements; i++) {
             const redisReply *e = list->element[i];
             if (e->type == REDIS_REPLY_ARRAY && e->elements == 2)
                 record_entry(in, e);
         }
+        send_call(in);
     }
     if (in->own_pending && entries == 0)
         in->own_pending = 0;  /* caught up with what we had left unacknowledged */
@@ -294,6 +325,8 @@ struct fq_intake *fq_intake_new(fq_coordinator *c)
         return NULL;
     in->c = c;
     in->own_pending = 1;
+    fq_argv_init(&in->keys);
+    fq_argv_init(&in->args);
     fq_health_part_init(&in->failing, FQ_PART_INTAKE);
     uv_timer_init(c->loop, &in->retry);
     in->retry.data = in;
@@ -307,7 +340,10 @@ int fq_intake_busy(const struct fq_intake *in)
 
 static void free_on_close(uv_handle_t *h)
 {
-    free(h->data);
+    struct fq_intake *in = h->data;
+    fq_argv_free(&in->keys);
+    fq_argv_free(&in->args);
+    free(in);
 }
 
 void fq_intake_free(struct fq_intake *in)

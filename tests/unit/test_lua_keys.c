@@ -115,9 +115,11 @@ static void test_contracts(void **state)
     check_contracts(fq_lua_files);
     check_contracts(fq_ctl_lua_files);
     char err[160];
-    assert_int_equal(fq_script_check("intake", 9, err, sizeof(err)), 0);
-    assert_int_equal(fq_script_check("intake", 8, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "called with 8 keys, takes 9"));
+    assert_int_equal(fq_script_check("intake", 15, err, sizeof(err)), 0);
+    assert_int_equal(fq_script_check("intake", 13, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "called with 13 keys, takes 14 or more"));
+    assert_int_equal(fq_script_check("cancel", 11, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "called with 11 keys, takes 10"));
     assert_int_equal(fq_script_check("claim", 12, err, sizeof(err)), 0);
     assert_int_equal(fq_script_check("claim", 6, err, sizeof(err)), -1);
     assert_int_equal(fq_script_check("nosuch", 1, err, sizeof(err)), -1);
