@@ -95,6 +95,16 @@ int fq_argv_add(fq_argv *a, const char *s, size_t len)
     return 0;
 }
 
+int fq_argv_append(fq_argv *a, const fq_argv *more)
+{
+    if (!fq_argv_ok(more))
+        return argv_failed(a);
+    for (int i = 0; i < more->argc; i++)
+        if (fq_argv_add(a, more->argv[i], more->argvlen[i]) != 0)
+            return -1;
+    return 0;
+}
+
 int fq_argv_adds(fq_argv *a, const char *s)
 {
     if (s == NULL)

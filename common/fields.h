@@ -46,6 +46,8 @@ void fq_argv_free(fq_argv *a);
  * just free it. */
 int fq_argv_add(fq_argv *a, const char *s, size_t len);
 int fq_argv_adds(fq_argv *a, const char *s);
+/* Appends every element of more (which must be complete). */
+int fq_argv_append(fq_argv *a, const fq_argv *more);
 int fq_argv_addf(fq_argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int fq_argv_addll(fq_argv *a, long long v);
 /* Appends name then value (value may be NULL: appended as ""). */

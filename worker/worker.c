@@ -47,7 +47,9 @@
 #define REDIS_RETRY_MAX_MS 10000
 #define HARD_STOP_EXTRA_MS 5000
 #define PAUSE_HOLD_MS 5000
-#define CLAIM_CANDIDATES 8   /* ids read from the queue for one claim */
+#define CLAIM_SPARE 4        /* ids read beyond the free slots, in case some are taken */
+#define CLAIM_MAX 64         /* the most tasks one claim takes */
+#define REPORTS_MAX 64       /* the most reports one finish.lua call carries */
 
 typedef enum slot_state {
     SLOT_FREE = 0,
@@ -75,7 +77,8 @@ typedef struct slot {
     int64_t est_tokens;
     char call_id[200];
     int64_t call_started_ms;
-    fq_argv finish;
+    fq_argv finish;        /* this slot's report, as finish.lua reads it */
+    int report_queued;     /* in the worker's reports, to go with the next flush */
 } slot;
 
 /* The kinds of Redis work a worker does, each with its own back-off. */
@@ -92,11 +95,16 @@ struct fq_worker {
 
     fq_redis *redis;
     fq_redis *blocking;
+    fq_quota_batch *quota;     /* this turn's asks and reports to quota.lua */
     fq_api *api;
     slot *slots;
 
     uv_timer_t heartbeat;
     uv_timer_t claim_retry;
+    uv_timer_t report_retry;   /* a finish.lua call failed: the reports wait it out */
+    uv_prepare_t flush;        /* before the loop sleeps: send what this turn queued */
+    slot **reports;            /* reports queued for the next flush */
+    int nreports;
     uv_timer_t grace;
     uv_signal_t sigterm, sigint, sighup;
 
@@ -204,41 +212,118 @@ static void slot_release_quota(slot *s)
  * Reporting (finish.lua)
  * --------------------------------------------------------------------- */
 
-static void send_finish(slot *s);
+/* Reports are queued as they are made and sent together, one finish.lua
+ * call for all the reports of one turn of the loop (up to REPORTS_MAX),
+ * just before the loop waits again (the flush handle). A failed call puts
+ * its reports back in the queue; they go again after the reports'
+ * back-off. */
 
-static void on_finish_retry_timer(uv_timer_t *t)
+typedef struct report_batch {
+    fq_worker *w;
+    int n;
+    slot *slots[];
+} report_batch;
+
+static void queue_report(slot *s)
 {
-    send_finish(t->data);
+    fq_worker *w = s->w;
+    s->state = SLOT_FINISHING;
+    if (!s->report_queued) {
+        s->report_queued = 1;
+        w->reports[w->nreports++] = s;
+    }
+}
+
+static void on_report_retry(uv_timer_t *t)
+{
+    (void)t;  /* the flush handle sends them */
+}
+
+/* The batch's reports go back in the queue, after the back-off. */
+static void reports_failed(fq_worker *w, report_batch *b, const redisReply *reply)
+{
+    int64_t wait = redis_failed(w, WORK_REPORT, reply);
+    for (int i = 0; i < b->n; i++)
+        queue_report(b->slots[i]);
+    uv_timer_start(&w->report_retry, on_report_retry, (uint64_t)wait, 0);
 }
 
 static void on_finished(fq_redis *r, redisReply *reply, void *data)
 {
-    slot *s = data;
-    fq_worker *w = s->w;
-    if (fq_reply_failed(reply)) {
-        uv_timer_start(&s->timer, on_finish_retry_timer,
-                       (uint64_t)redis_failed(w, WORK_REPORT, reply), 0);
+    report_batch *b = data;
+    fq_worker *w = b->w;
+    if (fq_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY) {
+        reports_failed(w, b, reply);
+        free(b);
         return;
     }
     redis_works(w, WORK_REPORT);
-    if (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_STRING) {
-        if (strcmp(reply->str, "lost") == 0)
+    for (int i = 0; i < b->n; i++) {
+        slot *s = b->slots[i];
+        const redisReply *e = (size_t)i < reply->elements ? reply->element[i] : NULL;
+        if (e != NULL && e->type == REDIS_REPLY_STRING && strcmp(e->str, "lost") == 0)
             fq_log(FQ_LOG_WARN, "task.lease_lost", FQ_LS, "task", s->id, FQ_LS, "role",
                    fq_role_name(w->role), FQ_LS, "msg",
                    "the lease expired and the task was handed on; result not written",
                    FQ_LEND);
+        slot_clear(s);
     }
-    slot_clear(s);
+    free(b);
     try_claim(w);
     maybe_finish_shutdown(w);
 }
 
-static void send_finish(slot *s)
+/* One finish.lua call with the queued reports (the first REPORTS_MAX). */
+static void send_reports(fq_worker *w)
 {
-    s->state = SLOT_FINISHING;
-    if (fq_redis_script(s->w->redis, "finish", 9, &s->finish, on_finished, s) != 0)
-        uv_timer_start(&s->timer, on_finish_retry_timer,
-                       (uint64_t)redis_failed(s->w, WORK_REPORT, NULL), 0);
+    if (w->nreports == 0 || uv_is_active((uv_handle_t *)&w->report_retry))
+        return;
+    int n = w->nreports < REPORTS_MAX ? w->nreports : REPORTS_MAX;
+    report_batch *b = malloc(sizeof(*b) + (size_t)n * sizeof(b->slots[0]));
+    if (b == NULL)
+        return;  /* out of memory: tried again at the next turn */
+    b->w = w;
+    b->n = n;
+    const fq_keyset *k = fq_keys();
+    fq_argv a;
+    fq_argv_init(&a);
+    fq_argv_adds(&a, k->leases);
+    fq_argv_adds(&a, k->delayed);
+    fq_argv_adds(&a, w->ready_key);
+    fq_argv_adds(&a, w->marker_key);
+    fq_argv_adds(&a, k->events);
+    fq_argv_adds(&a, k->results);
+    fq_argv_adds(&a, k->dead);
+    fq_argv_adds(&a, k->metrics);
+    for (int i = 0; i < n; i++) {
+        b->slots[i] = w->reports[i];
+        b->slots[i]->report_queued = 0;
+        fq_argv_add_task_key(&a, b->slots[i]->id, strlen(b->slots[i]->id));
+    }
+    fq_argv_adds(&a, fq_role_name(w->role));
+    for (int i = 0; i < n; i++)
+        fq_argv_append(&a, &b->slots[i]->finish);
+    w->nreports -= n;
+    memmove(w->reports, w->reports + n, (size_t)w->nreports * sizeof(w->reports[0]));
+    if (fq_redis_script(w->redis, "finish", 8 + n, &a, on_finished, b) != 0) {
+        reports_failed(w, b, NULL);
+        free(b);
+    }
+    fq_argv_free(&a);
+}
+
+static void on_flush(uv_prepare_t *h)
+{
+    fq_worker *w = h->data;
+    if (w->quota != NULL)
+        fq_quota_flush(w->quota);
+    while (w->nreports > 0 && !uv_is_active((uv_handle_t *)&w->report_retry) &&
+           w->redis != NULL) {
+        int before = w->nreports;
+        send_reports(w);
+        if (w->nreports >= before)
+            break;
+    }
 }
 
 /* Builds finish.lua's arguments: the action, the attempt record (may be
@@ -246,7 +331,6 @@ static void send_finish(slot *s)
 static void finish(slot *s, const char *action, int64_t due_ms,
                    const fq_attempt_record *attempt, const fq_argv *hash)
 {
-    fq_worker *w = s->w;
     fq_argv *a = &s->finish;
     fq_argv rec;
     fq_argv_init(&rec);
@@ -254,21 +338,11 @@ static void finish(slot *s, const char *action, int64_t due_ms,
     int bad = 0;
     if (attempt != NULL)
         bad |= fq_record_attempt_to_fields(attempt, &rec);
-    const fq_keyset *k = fq_keys();
-    char task_key[FQ_KEY_MAX];
-    bad |= fq_argv_adds(a, fq_key_task(s->id, task_key, sizeof(task_key))) |
-           fq_argv_adds(a, k->leases) | fq_argv_adds(a, k->delayed) |
-           fq_argv_adds(a, w->ready_key) | fq_argv_adds(a, w->marker_key) |
-           fq_argv_adds(a, k->events) | fq_argv_adds(a, k->results) |
-           fq_argv_adds(a, k->dead) | fq_argv_adds(a, k->metrics);
     bad |= fq_argv_adds(a, s->id) | fq_argv_adds(a, s->token) | fq_argv_adds(a, action) |
-           fq_argv_addll(a, due_ms) | fq_argv_adds(a, FQ_EVENTS_MAXLEN_STR) |
-           fq_argv_adds(a, fq_role_name(w->role)) | fq_argv_adds(a, FQ_ENDED_TTL_STR) |
-           fq_argv_addll(a, rec.argc);
-    for (int i = 0; i < rec.argc; i++)
-        bad |= fq_argv_add(a, rec.argv[i], rec.argvlen[i]);
-    for (int i = 0; hash != NULL && i < hash->argc; i++)
-        bad |= fq_argv_add(a, hash->argv[i], hash->argvlen[i]);
+           fq_argv_addll(a, due_ms) | fq_argv_addll(a, rec.argc) | fq_argv_append(a, &rec) |
+           fq_argv_addll(a, hash != NULL ? hash->argc : 0);
+    if (hash != NULL)
+        bad |= fq_argv_append(a, hash);
     fq_argv_free(&rec);
     if (bad) {
         /* Out of memory: the lease will expire and the reaper retries it. */
@@ -276,7 +350,7 @@ static void finish(slot *s, const char *action, int64_t due_ms,
         slot_clear(s);
         return;
     }
-    send_finish(s);
+    queue_report(s);
 }
 
 /* Ends the task without an API call (budget, validation of the stored
@@ -340,7 +414,7 @@ static void settle_quota(slot *s, const fq_api_result *res, int64_t billed)
         rep.billed_ticks = s->held_ticks;
         rep.used_tokens = s->est_tokens;
     }
-    fq_quota_settle(s->w->redis, s->w->cfg, &rep);
+    fq_quota_settle(s->w->quota, &rep);
     s->holding = 0;
 }
 
@@ -564,7 +638,7 @@ static void reserve(slot *s)
     };
     s->est_tokens = fq_quota_estimate_tokens(&ask);
     s->state = SLOT_RESERVING;
-    if (fq_quota_reserve(w->redis, w->cfg, &ask, on_grant, s) != 0) {
+    if (fq_quota_reserve(w->quota, &ask, on_grant, s) != 0) {
         s->state = SLOT_WAITING;
         uv_timer_start(&s->timer, on_reserve_timer,
                        (uint64_t)redis_failed(w, WORK_GRANT, NULL), 0);
@@ -636,36 +710,27 @@ static void wait_marker(fq_worker *w)
         claim_failed(w, NULL);
 }
 
-static void on_claimed(fq_redis *r, redisReply *reply, void *data)
+static int free_slots(const fq_worker *w)
 {
-    fq_worker *w = data;
-    w->claiming = 0;
-    if (fq_reply_failed(reply)) {
-        claim_failed(w, reply);
-        maybe_finish_shutdown(w);
-        return;
-    }
-    redis_works(w, WORK_CLAIM);
-    if (reply->type == REDIS_REPLY_STRING) {  /* 'again': the candidates were taken */
-        try_claim(w);
-        maybe_finish_shutdown(w);
-        return;
-    }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
-        wait_marker(w);
-        maybe_finish_shutdown(w);
-        return;
-    }
-    slot *s = free_slot(w);  /* there was one when the claim was sent */
-    s->id = strndup(reply->element[0]->str, reply->element[0]->len);
-    s->token = strndup(reply->element[1]->str, reply->element[1]->len);
-    size_t nf = (reply->elements - 2) / 2;
+    return w->concurrency - busy_slots(w);
+}
+
+/* A task claim.lua handed over ({id, lease token, hash fields...}) takes
+ * a free slot and starts on its way. */
+static void take_task(fq_worker *w, const redisReply *t)
+{
+    slot *s = free_slot(w);  /* the claim asked for no more than were free */
+    if (s == NULL || t->type != REDIS_REPLY_ARRAY || t->elements < 2)
+        return;   /* (cannot happen) its lease returns it */
+    s->id = strndup(t->element[0]->str, t->element[0]->len);
+    s->token = strndup(t->element[1]->str, t->element[1]->len);
+    size_t nf = (t->elements - 2) / 2;
     fq_field *fields = calloc(nf + 1, sizeof(*fields));
     char err[256] = "";
     int ok = s->id && s->token && fields;
     if (ok) {
         for (size_t i = 0; i < nf; i++) {
-            const redisReply *k = reply->element[2 + 2 * i], *v = reply->element[3 + 2 * i];
+            const redisReply *k = t->element[2 + 2 * i], *v = t->element[3 + 2 * i];
             fields[i] = (fq_field){k->str, k->len, v->str, v->len};
         }
         ok = fq_task_from_hash(fields, nf, &s->task, err, sizeof(err)) == 0;
@@ -688,12 +753,37 @@ static void on_claimed(fq_redis *r, redisReply *reply, void *data)
     } else {
         start_slot(s);
     }
+}
+
+static void on_claimed(fq_redis *r, redisReply *reply, void *data)
+{
+    fq_worker *w = data;
+    w->claiming = 0;
+    if (fq_reply_failed(reply)) {
+        claim_failed(w, reply);
+        maybe_finish_shutdown(w);
+        return;
+    }
+    redis_works(w, WORK_CLAIM);
+    if (reply->type == REDIS_REPLY_STRING) {  /* 'again': the candidates were taken */
+        try_claim(w);
+        maybe_finish_shutdown(w);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+        wait_marker(w);
+        maybe_finish_shutdown(w);
+        return;
+    }
+    for (size_t i = 0; i < reply->elements; i++)
+        take_task(w, reply->element[i]);
     try_claim(w);
 }
 
 /* A claim is two steps: read the first ids of the role's queue, then
  * claim.lua with them and their hash keys (a script is given every key it
- * touches). Several workers reading the same ids take one each. */
+ * touches), taking as many as there are free slots. Several workers
+ * reading the same ids take one each. */
 static void on_candidates(fq_redis *r, redisReply *reply, void *data)
 {
     fq_worker *w = data;
@@ -704,7 +794,8 @@ static void on_candidates(fq_redis *r, redisReply *reply, void *data)
         return;
     }
     redis_works(w, WORK_CLAIM);
-    if (reply->elements == 0 || w->stopping || free_slot(w) == NULL) {
+    int want = free_slots(w);
+    if (reply->elements == 0 || w->stopping || want == 0) {
         if (!w->stopping)
             wait_marker(w);
         maybe_finish_shutdown(w);
@@ -723,9 +814,8 @@ static void on_candidates(fq_redis *r, redisReply *reply, void *data)
     fq_argv_add_task_keys(&a, reply, reply->elements);
     fq_argv_adds(&a, w->id);
     fq_argv_addll(&a, (long long)w->cfg->lease_s * 1000);
-    fq_argv_adds(&a, FQ_EVENTS_MAXLEN_STR);
     fq_argv_adds(&a, fq_role_name(w->role));
-    fq_argv_adds(&a, FQ_ENDED_TTL_STR);
+    fq_argv_addll(&a, want < CLAIM_MAX ? want : CLAIM_MAX);
     fq_argv_add_ids(&a, reply, reply->elements);
     if (fq_redis_script(w->redis, "claim", 7 + (int)reply->elements, &a, on_claimed, w) == 0)
         w->claiming = 1;
@@ -743,8 +833,10 @@ static void try_claim(fq_worker *w)
         uv_timer_start(&w->claim_retry, on_claim_retry, (uint64_t)hold, 0);
         return;
     }
+    int want = free_slots(w);
+    int read = (want < CLAIM_MAX ? want : CLAIM_MAX) + CLAIM_SPARE;
     if (fq_redis_command(w->redis, on_candidates, w, "ZRANGE %s 0 %d", w->ready_key,
-                         CLAIM_CANDIDATES - 1) == 0)
+                         read - 1) == 0)
         w->claiming = 1;
     else
         claim_failed(w, NULL);
@@ -868,6 +960,8 @@ static void maybe_finish_shutdown(fq_worker *w)
         close_handle((uv_handle_t *)&w->slots[i].timer);
     close_handle((uv_handle_t *)&w->heartbeat);
     close_handle((uv_handle_t *)&w->claim_retry);
+    close_handle((uv_handle_t *)&w->report_retry);
+    close_handle((uv_handle_t *)&w->flush);
     close_handle((uv_handle_t *)&w->grace);
     close_handle((uv_handle_t *)&w->sigterm);
     close_handle((uv_handle_t *)&w->sigint);
@@ -1019,17 +1113,24 @@ fq_worker *fq_worker_new(uv_loop_t *loop, fq_config *cfg, fq_role role, int conc
         uv_timer_init(loop, &w->slots[i].timer);
         w->slots[i].timer.data = &w->slots[i];
     }
+    w->reports = calloc((size_t)concurrency, sizeof(*w->reports));
+    if (w->reports == NULL)
+        goto err;
     uv_timer_init(loop, &w->heartbeat);
     uv_timer_init(loop, &w->claim_retry);
+    uv_timer_init(loop, &w->report_retry);
+    uv_prepare_init(loop, &w->flush);
     uv_timer_init(loop, &w->grace);
     uv_signal_init(loop, &w->sigterm);
     uv_signal_init(loop, &w->sigint);
     uv_signal_init(loop, &w->sighup);
     w->heartbeat.data = w->claim_retry.data = w->grace.data = w;
+    w->report_retry.data = w->flush.data = w;
     w->sigterm.data = w->sigint.data = w->sighup.data = w;
     return w;
 err:
     free(w->slots);
+    free(w->reports);
     free(w);
     return NULL;
 }
@@ -1048,9 +1149,13 @@ int fq_worker_start(fq_worker *w)
     w->blocking = fq_redis_new(w->loop, w->cfg, name, (MARKER_BLOCK_S + 10) * 1000);
     if (w->redis == NULL || w->blocking == NULL)
         return -1;
+    w->quota = fq_quota_batch_new(w->redis, w->cfg);
+    if (w->quota == NULL)
+        return -1;
     fq_redis_on_state(w->redis, on_redis_state, w);
     uint64_t beat = (uint64_t)w->cfg->lease_s * 1000 / 3;
     uv_timer_start(&w->heartbeat, on_heartbeat, beat, beat);
+    uv_prepare_start(&w->flush, on_flush);
     uv_signal_start(&w->sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&w->sigint, on_stop_signal, SIGINT);
     uv_signal_start(&w->sighup, on_sighup, SIGHUP);
@@ -1073,6 +1178,8 @@ void fq_worker_free(fq_worker *w)
         fq_task_free(&s->task);
         fq_argv_free(&s->finish);
     }
+    fq_quota_batch_free(w->quota);
     free(w->slots);
+    free(w->reports);
     free(w);
 }

@@ -1,6 +1,8 @@
--- finish.lua -- what a worker reports after an attempt: the attempt record
--- and the task's next state, in one step, guarded by the lease token so
--- that a worker whose lease was reaped cannot overwrite the new owner's.
+-- finish.lua -- what a worker reports after attempts: for each, the
+-- attempt record and the task's next state, in one step, each guarded by
+-- its lease token so that a worker whose lease was reaped cannot overwrite
+-- the new owner's. A worker sends the reports of one turn of its loop in
+-- one call.
 --
 -- Actions: 'done' and 'failed' end the task (final record for the store;
 -- a failed task also joins the dead-letter set, see the prelude);
@@ -10,36 +12,28 @@
 -- same for a task whose call was made (the fleet was paused by it).
 --
 -- Every attempt that made a call is also counted in the metrics hash
--- (read by the coordinator's /metrics), whatever the
--- lease says, since the call happened: calls by HTTP status and outcome,
--- tokens by kind, cost ticks, and the call latency histogram (one counter
--- per bucket, 'latency_le:<seconds>', plus latency_sum_ms and
--- latency_count; the reader adds the buckets up). The task hash field
--- `metered` holds the highest attempt number counted, so a report sent
--- again after a lost reply is not counted twice.
+-- (read by the coordinator's /metrics), whatever the lease says, since the
+-- call happened: calls by HTTP status and outcome, tokens by kind, cost
+-- ticks, and the call latency histogram (one counter per bucket,
+-- 'latency_le:<seconds>', plus latency_sum_ms and latency_count; the
+-- reader adds the buckets up). The task hash field `metered` holds the
+-- highest attempt number counted, so a report sent again after a lost
+-- reply is not counted twice.
 --
--- KEYS: 1 task hash, 2 leases, 3 delayed, 4 ready queue, 5 marker,
---       6 events, 7 results, 8 dead letters, 9 metrics
--- ARGV: 1 id, 2 token, 3 action, 4 due ms, 5 events maxlen, 6 role,
---       7 ended ttl s, 8 count of attempt fields A, 9..8+A attempt fields,
---       then name/value pairs to set on the task hash
--- Returns 'ok' or 'lost'.
-fq_contract(9, false)
-local key, leases, delayed, ready, marker, events, results, dead, metrics =
-    KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local id, token, action = ARGV[1], ARGV[2], ARGV[3]
-local due_ms, maxlen, role, ended_ttl = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
-local nattempt = tonumber(ARGV[8])
+-- KEYS: 1 leases, 2 delayed, 3 ready queue, 4 marker, 5 events, 6 results,
+--       7 dead letters, 8 metrics, then the task hash of each report
+-- ARGV: 1 role, then per report: id, lease token, action, due ms, the
+--       count A of attempt values and A values (name/value pairs), the
+--       count H of task hash values and H values (name/value pairs)
+-- Returns, per report, 'ok' or 'lost'.
+fq_contract(8, true)
+local leases, delayed, ready, marker, events, results, dead, metrics =
+    KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local role = ARGV[1]
 local now = fq_now_ms()
-
--- The call happened whoever owns the task now: its attempt row is kept.
-if nattempt > 0 then
-    local args = {'XADD', results, '*'}
-    for i = 9, 8 + nattempt do args[#args + 1] = ARGV[i] end
-    redis.call(unpack(args))
-end
-
--- ------------------------------------------------------------- metrics
+local counts = {}
+local woken = false
+local TOKEN_KINDS = {'prompt', 'completion', 'reasoning', 'cached'}
 
 local function pairs_to_map(from, to)
     local m = {}
@@ -47,76 +41,103 @@ local function pairs_to_map(from, to)
     return m
 end
 
-local function meter()
-    local att = pairs_to_map(9, 9 + nattempt)
-    local n = tonumber(att['n'])
-    if n and redis.call('EXISTS', key) == 1 then
-        if (tonumber(redis.call('HGET', key, 'metered')) or 0) >= n then
-            return  -- this report was sent before and counted then
-        end
-        redis.call('HSET', key, 'metered', n)
-    end
+-- The call's figures, counted once per attempt number.
+local function meter(att, set)
     local code = tonumber(att['http_status']) or 0
-    local outcome = att['outcome'] or 'unknown'
-    redis.call('HINCRBY', metrics, 'calls:' .. code .. ':' .. outcome, 1)
-    fq_observe(metrics, 'latency', math.max(0, math.floor(tonumber(att['latency_ms']) or 0)),
+    fq_count(counts, 'calls:' .. code .. ':' .. (att['outcome'] or 'unknown'), 1)
+    fq_count_observation(counts, 'latency', math.max(0, math.floor(tonumber(att['latency_ms']) or 0)),
         FQ_LATENCY_BUCKETS_MS)
-    local set = pairs_to_map(9 + nattempt, #ARGV + 1)
-    for _, kind in ipairs({'prompt', 'completion', 'reasoning', 'cached'}) do
+    for _, kind in ipairs(TOKEN_KINDS) do
         local v = tonumber(set[kind .. '_tokens'])
-        if v and v > 0 then
-            redis.call('HINCRBY', metrics, 'tokens:' .. kind, math.floor(v))
-        end
+        if v and v > 0 then fq_count(counts, 'tokens:' .. kind, math.floor(v)) end
     end
     local ticks = set['cost_ticks']
     if ticks and string.match(ticks, '^%d+$') and ticks ~= '0' then
-        redis.call('HINCRBY', metrics, 'cost_ticks', ticks)
+        fq_count(counts, 'cost_ticks', tonumber(ticks))
     end
 end
 
-if nattempt > 0 then
-    meter()
-end
+local function report(key, at)
+    local id, token, action, due_ms = ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3])
+    local natt = tonumber(ARGV[at + 4])
+    local hash_at = at + 5 + natt
+    local nhash = tonumber(ARGV[hash_at])
+    local state = redis.call('HMGET', key, 'lease', 'metered', 'score', 'status', 'attempts')
+    local set = {'HSET', key}
+    local metered
+    for i = hash_at + 1, hash_at + nhash do set[#set + 1] = ARGV[i] end
 
-if redis.call('HGET', key, 'lease') ~= token then
-    return 'lost'
-end
+    -- The call happened whoever owns the task now: its attempt row is kept.
+    if natt > 0 then
+        local args = {'XADD', results, '*'}
+        for i = at + 5, at + 4 + natt do args[#args + 1] = ARGV[i] end
+        redis.call(unpack(args))
+        local att = pairs_to_map(at + 5, at + 5 + natt)
+        local n = tonumber(att['n'])
+        local exists = state[4] ~= false
+        if not (n and exists and (tonumber(state[2]) or 0) >= n) then
+            meter(att, pairs_to_map(hash_at + 1, hash_at + 1 + nhash))
+            if n and exists then metered = n end
+        end
+    end
 
-local fields = {}
-for i = 9 + nattempt, #ARGV do fields[#fields + 1] = ARGV[i] end
-if #fields > 0 then
-    redis.call('HSET', key, unpack(fields))
-end
-redis.call('HDEL', key, 'lease')
-redis.call('ZREM', leases, id)
+    if state[1] ~= token then
+        if metered then redis.call('HSET', key, 'metered', metered) end
+        return 'lost'
+    end
+    if metered then
+        set[#set + 1] = 'metered'
+        set[#set + 1] = metered
+    end
 
-if action == 'done' or action == 'failed' then
-    if action == 'done' then
-        redis.call('HDEL', key, 'error')  -- earlier attempts' errors are in `attempts`
-    end
-    redis.call('HSET', key, 'status', action, 'finished_at', now)
-    fq_final_record(results, key, id)
-    fq_event(events, maxlen, id, action, role)
-    if action == 'failed' then
-        fq_dead_add(dead, id, now, ended_ttl)
-    end
-    redis.call('EXPIRE', key, ended_ttl)
-elseif action == 'retry' then
-    redis.call('HSET', key, 'status', 'retrying')
-    redis.call('ZADD', delayed, now + due_ms, id)
-    fq_event(events, maxlen, id, 'retrying', role, {'due_ms', due_ms})
-else
-    if action == 'release' then
-        redis.call('HINCRBY', key, 'attempts', -1)  -- no call was made
-    end
-    if due_ms > 0 then
-        redis.call('HSET', key, 'status', 'delayed')
-        redis.call('ZADD', delayed, now + due_ms, id)
-        fq_event(events, maxlen, id, 'delayed', role, {'due_ms', due_ms})
+    local drop = {'HDEL', key, 'lease'}
+    if action == 'done' or action == 'failed' then
+        if action == 'done' then
+            drop[#drop + 1] = 'error'  -- earlier attempts' errors are in `attempts`
+        end
+        for _, v in ipairs({'status', action, 'finished_at', now}) do set[#set + 1] = v end
+    elseif action == 'retry' then
+        for _, v in ipairs({'status', 'retrying'}) do set[#set + 1] = v end
     else
-        redis.call('HSET', key, 'status', 'queued')
-        fq_ready(ready, marker, id, tonumber(redis.call('HGET', key, 'score')) or 0)
-        fq_event(events, maxlen, id, 'queued', role)
+        set[#set + 1] = 'status'
+        set[#set + 1] = due_ms > 0 and 'delayed' or 'queued'
+        if action == 'release' then
+            set[#set + 1] = 'attempts'  -- no call was made
+            set[#set + 1] = math.max(0, (tonumber(state[5]) or 1) - 1)
+        end
     end
+    redis.call(unpack(set))
+    redis.call(unpack(drop))
+    redis.call('ZREM', leases, id)
+
+    if action == 'done' or action == 'failed' then
+        fq_final_record(results, key, id)
+        fq_event(events, id, action, role)
+        if action == 'failed' then
+            fq_dead_add(dead, id, now)
+        end
+        redis.call('EXPIRE', key, FQ_ENDED_TTL)
+    elseif action == 'retry' or due_ms > 0 then
+        redis.call('ZADD', delayed, now + due_ms, id)
+        fq_event(events, id, action == 'retry' and 'retrying' or 'delayed', role, {'due_ms', due_ms})
+    else
+        redis.call('ZADD', ready, tonumber(state[3]) or 0, id)
+        woken = true
+        fq_event(events, id, 'queued', role)
+    end
+    return 'ok'
 end
-return 'ok'
+
+local out = {}
+local at, k = 2, 9
+while at <= #ARGV do
+    out[#out + 1] = report(KEYS[k], at)
+    local natt = tonumber(ARGV[at + 4])
+    at = at + 6 + natt + tonumber(ARGV[at + 5 + natt])
+    k = k + 1
+end
+fq_add_counts(metrics, counts)
+if woken then
+    redis.call('ZADD', marker, 0, 'wake')
+end
+return out
