@@ -8,15 +8,10 @@
 
 #include "keys.h"
 #include "limits.h"
+#include "log.h"
 
 #define QUOTA_NKEYS 7
-
-typedef struct reserve_req {
-    fq_quota_cb cb;
-    void *data;
-    fq_redis *redis;
-    const fq_config *cfg;
-} reserve_req;
+#define BATCH_MAX 64      /* the most asks or reports one call carries */
 
 /* The script's keys (quota.lua), for a call to model ("" when none), and
  * the operation. */
@@ -55,83 +50,9 @@ const char *fq_quota_last_error(void)
     return last_error;
 }
 
-static void on_reserved(fq_redis *r, redisReply *reply, void *data)
-{
-    reserve_req *req = data;
-    if (fq_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements < 5) {
-        snprintf(last_error, sizeof(last_error), "%s",
-                 reply == NULL                       ? "connection lost"
-                 : reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                     : "quota.lua answered with something else");
-        req->cb(NULL, req->data);
-        free(req);
-        return;
-    }
-    fq_quota_grant g;
-    memset(&g, 0, sizeof(g));
-    g.wait_ms = fq_reply_int(reply->element[1], 1000);
-    g.ticks = fq_reply_int(reply->element[3], 0);
-    g.day = fq_reply_int(reply->element[4], 0);
-    copy_str(reply->element[2], g.reason, sizeof(g.reason));
-    if (fq_reply_int(reply->element[0], 0) == 1) {
-        g.verdict = FQ_QUOTA_GRANTED;
-        g.probe = reply->elements > 5 ? (int)fq_reply_int(reply->element[5], 0) : 0;
-    } else if (strcmp(g.reason, "budget") == 0) {
-        g.verdict = FQ_QUOTA_BUDGET;
-    } else if (strcmp(g.reason, "over_cap") == 0) {
-        g.verdict = FQ_QUOTA_OVER_CAP;
-    } else if (strcmp(g.reason, "paused") == 0) {
-        g.verdict = FQ_QUOTA_PAUSED;
-        if (reply->elements > 6) {
-            copy_str(reply->element[5], g.pause, sizeof(g.pause));
-            copy_str(reply->element[6], g.pause_reason, sizeof(g.pause_reason));
-        }
-    } else {
-        g.verdict = FQ_QUOTA_WAIT;
-        if (strcmp(g.reason, "nolimits") == 0)
-            fq_quota_publish_limits(req->redis, req->cfg, "init", "worker", NULL, NULL);
-    }
-    req->cb(&g, req->data);
-    free(req);
-}
-
 int64_t fq_quota_estimate_tokens(const fq_quota_ask *ask)
 {
     return fq_cost_estimate_prompt_tokens(ask->prompt_bytes, ask->messages) + ask->max_tokens;
-}
-
-int fq_quota_reserve(fq_redis *r, const fq_config *cfg, const fq_quota_ask *ask,
-                     fq_quota_cb cb, void *data)
-{
-    const fq_price *p = ask->price;
-    const fq_role_profile *profile = &cfg->roles[ask->klass];
-    int64_t base = fq_cost_worst_case(p, ask->prompt_bytes, ask->messages, ask->max_tokens, 0);
-    char reserve[32], share[32];
-    snprintf(reserve, sizeof(reserve), "%.6f", profile->reserve);
-    snprintf(share, sizeof(share), "%.6f", profile->share);
-
-    reserve_req *req = calloc(1, sizeof(*req));
-    if (req == NULL)
-        return -1;
-    req->cb = cb;
-    req->data = data;
-    req->redis = r;
-    req->cfg = cfg;
-    fq_argv a;
-    fq_argv_init(&a);
-    int bad = start_call(&a, p->model, "reserve");
-    bad |= fq_argv_addll(&a, ask->klass) | fq_argv_adds(&a, ask->call_id) |
-           fq_argv_adds(&a, p->model) | fq_argv_addll(&a, fq_quota_estimate_tokens(ask)) |
-           fq_argv_addll(&a, (long long)cfg->lease_s * 1000) | fq_argv_addll(&a, base) |
-           fq_argv_addll(&a, llround(p->output_per_m * 1e4)) |
-           fq_argv_addll(&a, p->reasoning ? cfg->reasoning_reserve : 0) |
-           fq_argv_adds(&a, reserve) | fq_argv_adds(&a, share) |
-           fq_argv_addll(&a, (long long)cfg->pause_probe_s * 1000) |
-           fq_argv_addll(&a, cfg->breaker_cooldown_ms) | fq_argv_addll(&a, cfg->rate_window_ms);
-    int rc = run(r, &a, bad, on_reserved, req);
-    if (rc != 0)
-        free(req);
-    return rc;
 }
 
 /* How an outcome steers the fleet, in quota.lua's words. */
@@ -148,25 +69,6 @@ static const char *steer(fq_outcome o)
     if (fq_outcome_trips_breaker(o))
         return "failure";
     return "other";
-}
-
-int fq_quota_settle(fq_redis *r, const fq_config *cfg, const fq_quota_report *rep)
-{
-    fq_argv a;
-    fq_argv_init(&a);
-    int bad = start_call(&a, rep->model, "settle");
-    bad |= fq_argv_adds(&a, rep->call_id) | fq_argv_addll(&a, rep->held_ticks) |
-           fq_argv_addll(&a, rep->billed_ticks) | fq_argv_addll(&a, rep->day) |
-           fq_argv_adds(&a, rep->model) | fq_argv_addll(&a, rep->reasoning_tokens) |
-           fq_argv_adds(&a, steer(rep->outcome)) |
-           fq_argv_adds(&a, rep->limit_kind == FQ_LIMIT_TOKENS ? "tokens" : "requests") |
-           fq_argv_addll(&a, rep->est_tokens) | fq_argv_addll(&a, rep->used_tokens) |
-           fq_argv_addll(&a, rep->retry_after_ms) | fq_argv_addll(&a, cfg->rate_window_ms) |
-           fq_argv_addll(&a, cfg->freeze_ms) | fq_argv_addll(&a, cfg->breaker_threshold) |
-           fq_argv_addll(&a, cfg->breaker_cooldown_ms) |
-           fq_argv_adds(&a, rep->error ? rep->error : "") |
-           fq_argv_addll(&a, (long long)cfg->pause_probe_s * 1000);
-    return run(r, &a, bad, NULL, NULL);
 }
 
 int fq_quota_release(fq_redis *r, const fq_config *cfg, const char *call_id, const char *model,
@@ -213,4 +115,258 @@ int fq_quota_publish_limits(fq_redis *r, const fq_config *cfg, const char *op, c
     int rc = bad ? -1 : fq_redis_script(r, "limits", 1, &a, cb, data);
     fq_argv_free(&a);
     return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Batches: the asks and reports of one turn of the caller's loop
+ * --------------------------------------------------------------------- */
+
+typedef struct quota_item {
+    char *model;
+    fq_argv vals;        /* its values, as quota.lua reads them */
+    fq_quota_cb cb;      /* asks: who gets the grant */
+    void *data;
+} quota_item;
+
+typedef struct quota_queue {
+    quota_item *items;
+    int n, cap;
+} quota_queue;
+
+struct fq_quota_batch {
+    fq_redis *redis;
+    const fq_config *cfg;
+    quota_queue asks, reports;
+};
+
+typedef struct reserve_call {
+    fq_quota_batch *batch;
+    int n;
+    quota_item items[];   /* (their cb and data; model and vals are freed) */
+} reserve_call;
+
+fq_quota_batch *fq_quota_batch_new(fq_redis *r, const fq_config *cfg)
+{
+    fq_quota_batch *b = calloc(1, sizeof(*b));
+    if (b != NULL) {
+        b->redis = r;
+        b->cfg = cfg;
+    }
+    return b;
+}
+
+static void item_free(quota_item *it)
+{
+    free(it->model);
+    fq_argv_free(&it->vals);
+}
+
+static void queue_free(quota_queue *q)
+{
+    for (int i = 0; i < q->n; i++)
+        item_free(&q->items[i]);
+    free(q->items);
+    memset(q, 0, sizeof(*q));
+}
+
+void fq_quota_batch_free(fq_quota_batch *b)
+{
+    if (b == NULL)
+        return;
+    queue_free(&b->asks);
+    queue_free(&b->reports);
+    free(b);
+}
+
+/* Takes vals (on success and on failure alike). */
+static int enqueue(quota_queue *q, const char *model, fq_argv *vals, fq_quota_cb cb, void *data)
+{
+    if (q->n == q->cap) {
+        int cap = q->cap ? q->cap * 2 : 16;
+        quota_item *items = realloc(q->items, sizeof(*items) * (size_t)cap);
+        if (items == NULL) {
+            fq_argv_free(vals);
+            return -1;
+        }
+        q->items = items;
+        q->cap = cap;
+    }
+    quota_item *it = &q->items[q->n];
+    it->model = strdup(model);
+    if (it->model == NULL || !fq_argv_ok(vals)) {
+        free(it->model);
+        fq_argv_free(vals);
+        return -1;
+    }
+    it->vals = *vals;
+    it->cb = cb;
+    it->data = data;
+    q->n++;
+    return 0;
+}
+
+/* Moves the queue's first item and those after it for the same model
+ * (up to BATCH_MAX) into out, which gets their values; returns how many,
+ * their model in *model (the caller frees it). */
+static int take_group(quota_queue *q, fq_argv *out, quota_item *taken, char **model)
+{
+    *model = q->items[0].model;
+    const char *group = *model;
+    int n = 0, kept = 0;
+    for (int i = 0; i < q->n; i++) {
+        quota_item *it = &q->items[i];
+        if (n < BATCH_MAX && (i == 0 || strcmp(it->model, group) == 0)) {
+            fq_argv_append(out, &it->vals);
+            fq_argv_free(&it->vals);
+            if (i > 0)
+                free(it->model);
+            it->model = NULL;
+            taken[n++] = *it;
+        } else {
+            q->items[kept++] = *it;
+        }
+    }
+    q->n = kept;
+    return n;
+}
+
+static void grant_from(const redisReply *e, fq_quota_grant *g)
+{
+    memset(g, 0, sizeof(*g));
+    g->wait_ms = fq_reply_int(e->element[1], 1000);
+    g->ticks = fq_reply_int(e->element[3], 0);
+    g->day = fq_reply_int(e->element[4], 0);
+    copy_str(e->element[2], g->reason, sizeof(g->reason));
+    if (fq_reply_int(e->element[0], 0) == 1) {
+        g->verdict = FQ_QUOTA_GRANTED;
+        g->probe = e->elements > 5 ? (int)fq_reply_int(e->element[5], 0) : 0;
+    } else if (strcmp(g->reason, "budget") == 0) {
+        g->verdict = FQ_QUOTA_BUDGET;
+    } else if (strcmp(g->reason, "over_cap") == 0) {
+        g->verdict = FQ_QUOTA_OVER_CAP;
+    } else if (strcmp(g->reason, "paused") == 0) {
+        g->verdict = FQ_QUOTA_PAUSED;
+        if (e->elements > 6) {
+            copy_str(e->element[5], g->pause, sizeof(g->pause));
+            copy_str(e->element[6], g->pause_reason, sizeof(g->pause_reason));
+        }
+    } else {
+        g->verdict = FQ_QUOTA_WAIT;
+    }
+}
+
+static void on_reserved(fq_redis *r, redisReply *reply, void *data)
+{
+    reserve_call *call = data;
+    int bad = fq_reply_failed(reply) || reply->type != REDIS_REPLY_ARRAY;
+    if (bad)
+        snprintf(last_error, sizeof(last_error), "%s",
+                 reply == NULL                       ? "connection lost"
+                 : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                     : "quota.lua answered with something else");
+    int nolimits = 0;
+    for (int i = 0; i < call->n; i++) {
+        const redisReply *e = !bad && (size_t)i < reply->elements ? reply->element[i] : NULL;
+        quota_item *it = &call->items[i];
+        if (e == NULL || e->type != REDIS_REPLY_ARRAY || e->elements < 5) {
+            if (!bad)
+                snprintf(last_error, sizeof(last_error), "quota.lua answered with something else");
+            it->cb(NULL, it->data);
+            continue;
+        }
+        fq_quota_grant g;
+        grant_from(e, &g);
+        nolimits |= g.verdict == FQ_QUOTA_WAIT && strcmp(g.reason, "nolimits") == 0;
+        it->cb(&g, it->data);
+    }
+    if (nolimits)
+        fq_quota_publish_limits(call->batch->redis, call->batch->cfg, "init", "worker", NULL,
+                                NULL);
+    free(call);
+}
+
+int fq_quota_reserve(fq_quota_batch *b, const fq_quota_ask *ask, fq_quota_cb cb, void *data)
+{
+    const fq_price *p = ask->price;
+    const fq_role_profile *profile = &b->cfg->roles[ask->klass];
+    int64_t base = fq_cost_worst_case(p, ask->prompt_bytes, ask->messages, ask->max_tokens, 0);
+    fq_argv v;
+    fq_argv_init(&v);
+    fq_argv_addll(&v, ask->klass);
+    fq_argv_adds(&v, ask->call_id);
+    fq_argv_addll(&v, fq_quota_estimate_tokens(ask));
+    fq_argv_addll(&v, base);
+    fq_argv_addll(&v, llround(p->output_per_m * 1e4));
+    fq_argv_addll(&v, p->reasoning ? b->cfg->reasoning_reserve : 0);
+    fq_argv_addf(&v, "%.6f", profile->reserve);
+    fq_argv_addf(&v, "%.6f", profile->share);
+    return enqueue(&b->asks, p->model, &v, cb, data);
+}
+
+int fq_quota_settle(fq_quota_batch *b, const fq_quota_report *rep)
+{
+    fq_argv v;
+    fq_argv_init(&v);
+    fq_argv_adds(&v, rep->call_id);
+    fq_argv_addll(&v, rep->held_ticks);
+    fq_argv_addll(&v, rep->billed_ticks);
+    fq_argv_addll(&v, rep->day);
+    fq_argv_addll(&v, rep->reasoning_tokens);
+    fq_argv_adds(&v, steer(rep->outcome));
+    fq_argv_adds(&v, rep->limit_kind == FQ_LIMIT_TOKENS ? "tokens" : "requests");
+    fq_argv_addll(&v, rep->est_tokens);
+    fq_argv_addll(&v, rep->used_tokens);
+    fq_argv_addll(&v, rep->retry_after_ms);
+    fq_argv_adds(&v, rep->error ? rep->error : "");
+    return enqueue(&b->reports, rep->model, &v, NULL, NULL);
+}
+
+/* The reports first: the slots they free are there for the asks. */
+void fq_quota_flush(fq_quota_batch *b)
+{
+    const fq_config *cfg = b->cfg;
+    quota_item taken[BATCH_MAX];
+    while (b->reports.n > 0) {
+        char *model;
+        fq_argv a;
+        fq_argv_init(&a);
+        int bad = start_call(&a, b->reports.items[0].model, "settle");
+        bad |= fq_argv_adds(&a, b->reports.items[0].model) |
+               fq_argv_addll(&a, cfg->rate_window_ms) | fq_argv_addll(&a, cfg->freeze_ms) |
+               fq_argv_addll(&a, cfg->breaker_threshold) |
+               fq_argv_addll(&a, cfg->breaker_cooldown_ms) |
+               fq_argv_addll(&a, (long long)cfg->pause_probe_s * 1000);
+        int n = take_group(&b->reports, &a, taken, &model);
+        free(model);
+        if (run(b->redis, &a, bad, NULL, NULL) != 0)
+            fq_log(FQ_LOG_WARN, "quota.settle_failed", FQ_LI, "reports", (int64_t)n, FQ_LS,
+                   "msg", "the grants' slots free themselves when their leases run out",
+                   FQ_LEND);
+    }
+    while (b->asks.n > 0) {
+        char *model;
+        fq_argv a;
+        fq_argv_init(&a);
+        int bad = start_call(&a, b->asks.items[0].model, "reserve");
+        bad |= fq_argv_adds(&a, b->asks.items[0].model) |
+               fq_argv_addll(&a, (long long)cfg->lease_s * 1000) |
+               fq_argv_addll(&a, (long long)cfg->pause_probe_s * 1000) |
+               fq_argv_addll(&a, cfg->breaker_cooldown_ms) | fq_argv_addll(&a, cfg->rate_window_ms);
+        int n = take_group(&b->asks, &a, taken, &model);
+        free(model);
+        reserve_call *call = malloc(sizeof(*call) + (size_t)n * sizeof(call->items[0]));
+        if (call != NULL) {
+            call->batch = b;
+            call->n = n;
+            memcpy(call->items, taken, (size_t)n * sizeof(taken[0]));
+        }
+        if (call == NULL || run(b->redis, &a, bad, on_reserved, call) != 0) {
+            if (call == NULL)
+                fq_argv_free(&a);
+            snprintf(last_error, sizeof(last_error), "connection lost or out of memory");
+            for (int i = 0; i < n; i++)
+                taken[i].cb(NULL, taken[i].data);
+            free(call);
+        }
+    }
 }

@@ -65,8 +65,21 @@ void fq_quota_call_id(char *buf, size_t len, const char *model, const char *work
  * prompt bytes / 4 plus max_tokens. */
 int64_t fq_quota_estimate_tokens(const fq_quota_ask *ask);
 
-int fq_quota_reserve(fq_redis *r, const fq_config *cfg, const fq_quota_ask *ask,
-                     fq_quota_cb cb, void *data);
+/* Asks and reports are gathered in a batch and sent together when its
+ * owner flushes it, once per turn of its loop: one quota.lua call for the
+ * reports of each model, then one for the asks of each model (up to 64
+ * each), so that a busy worker pays one round trip and one script for
+ * many calls. */
+typedef struct fq_quota_batch fq_quota_batch;
+
+fq_quota_batch *fq_quota_batch_new(fq_redis *r, const fq_config *cfg);
+void fq_quota_batch_free(fq_quota_batch *b);
+/* Sends what was gathered; the grants come back to each ask's cb. */
+void fq_quota_flush(fq_quota_batch *b);
+
+/* Queues an ask for a grant; cb gets it, or NULL when Redis could not be
+ * asked (fq_quota_last_error says why). */
+int fq_quota_reserve(fq_quota_batch *b, const fq_quota_ask *ask, fq_quota_cb cb, void *data);
 /* Why the last reserve that called back with NULL failed (one loop, one
  * buffer: read it in that callback). */
 const char *fq_quota_last_error(void);
@@ -87,8 +100,8 @@ typedef struct fq_quota_report {
     const char *error;         /* the provider's reason, for a pause */
 } fq_quota_report;
 
-/* Fire and forget. */
-int fq_quota_settle(fq_redis *r, const fq_config *cfg, const fq_quota_report *rep);
+/* Queues a report: fire and forget. */
+int fq_quota_settle(fq_quota_batch *b, const fq_quota_report *rep);
 /* Gives back an unused grant of a call to model. */
 int fq_quota_release(fq_redis *r, const fq_config *cfg, const char *call_id, const char *model,
                      int64_t held_ticks, int64_t day, int64_t est_tokens);

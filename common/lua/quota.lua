@@ -101,6 +101,16 @@ local function fmt3(x) return string.format('%.3f', x) end
 local function usd(ticks) return string.format('%.6f', ticks / TICKS) end
 local function get(h, f, d) return num(redis.call('HGET', h, f), d) end
 
+-- One HSET of the fields of a table (field -> value), when there are any.
+local function hset_table(h, fields)
+    local args = {'HSET', h}
+    for f, v in pairs(fields) do
+        args[#args + 1] = f
+        args[#args + 1] = v
+    end
+    if #args > 2 then redis.call(unpack(args)) end
+end
+
 -- "12.5" -> 125000000000, exactly
 local function usd_ticks(s)
     local whole, frac = string.match(s or '', '^(%d*)%.?(%d*)$')
@@ -296,230 +306,455 @@ local function climb(rq, prefix, rate, ceiling, window)
 end
 
 -- ================================================================ reserve
+-- Grants for the calls of one model a worker asks for in one turn of its
+-- loop, in their order: each ask sees what the ones before it took, as if
+-- it had come alone at the same moment. The state is read once, kept in
+-- locals while the asks are weighed, and written once at the end.
+--
+-- ARGV: 1 'reserve', 2 model, 3 lease ms, 4 pause probe interval ms,
+--       5 breaker cool-down ms, 6 window ms, then RESERVE_ASK values per
+--       ask: priority class, call id, token estimate, worst-case cost
+--       ticks before reasoning, ticks per output token, the reasoning
+--       allowance when none is known yet, the class' burst reserve, its
+--       minimum share.
+-- Returns, per ask, {1, 0, 'ok', ticks, day, probe} or {0, wait ms,
+-- reason, ticks, day[, pause, pause reason]}.
 if op == 'reserve' then
-    local class, call, model = tonumber(ARGV[2]), ARGV[3], ARGV[4]
-    local est_tokens, lease_ms = tonumber(ARGV[5]), tonumber(ARGV[6])
-    local base, out_tick, reasoning_default = tonumber(ARGV[7]), tonumber(ARGV[8]),
-        tonumber(ARGV[9])
-    local reserve_frac, min_share = tonumber(ARGV[10]), tonumber(ARGV[11])
-    local probe_ms, cooldown_ms, window = tonumber(ARGV[12]), tonumber(ARGV[13]),
-        tonumber(ARGV[14])
+    local RESERVE_ASK = 8
+    local model, lease_ms, probe_ms = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+    local cooldown_ms, window = tonumber(ARGV[5]), tonumber(ARGV[6])
+    local out = {}
     local L = read_limits(model)
-    if not L then return {0, NOLIMITS_RETRY_MS, 'nolimits', 0, day} end
+    if not L then
+        for _ = 7, #ARGV, RESERVE_ASK do out[#out + 1] = {0, NOLIMITS_RETRY_MS, 'nolimits', 0, day} end
+        return out
+    end
     local rq = state_of(L)
-    local probe = 0
-    if redis.call('HEXISTS', q, 'paused') == 0 then
+    local qset, rqset = {}, {}     -- fields to write at the end
+    local rqdel = {}               -- fields to delete at the end
+
+    local pv = redis.call('HMGET', q, 'paused', 'pause_reason', 'pause_probe_at_ms',
+        'reasoning_max:' .. model, 'reasoning_n:' .. model)
+    if not pv[1] then
         redis.call('HSET', q, 'paused', '', 'pause_reason', '')
     end
-    if redis.call('HEXISTS', rq, 'breaker') == 0 then
+    local paused, pause_reason, probe_at = pv[1] or '', pv[2] or '', num(pv[3], 0)
+    local bv = redis.call('HMGET', rq, 'breaker', 'breaker_open_until_ms',
+        'breaker_probe_until_ms', 'frozen_until_ms', 'frozen_all_until_ms')
+    if not bv[1] then
         redis.call('HSET', rq, 'breaker', 'closed', 'breaker_failures', 0, 'decreases', 0,
             'frozen_until_ms', 0, 'last_429_ms', 0)
     end
-
-    -- paused: one probe call per probe interval
-    local paused = redis.call('HGET', q, 'paused')
-    if paused and paused ~= '' then
-        local probe_at = get(q, 'pause_probe_at_ms', 0)
-        if now < probe_at then
-            return {0, math.min(PAUSED_RECHECK_MS, math.ceil(probe_at - now)), 'paused', 0, day,
-                paused, redis.call('HGET', q, 'pause_reason') or ''}
-        end
-        probe = 1
-    end
-
-    -- breaker: open until its cool-down ends, then one probe at a time
-    local breaker = redis.call('HGET', rq, 'breaker') or 'closed'
-    if breaker ~= 'closed' and probe == 0 then
-        local until_ms = get(rq, 'breaker_open_until_ms', 0)
-        if now < until_ms then
-            return {0, math.ceil(until_ms - now), 'breaker', 0, day}
-        end
-        if breaker == 'half_open' and now < get(rq, 'breaker_probe_until_ms', 0) then
-            return {0, math.ceil(cooldown_ms / 2), 'breaker', 0, day}
-        end
-        probe = 2
-    end
-
-    -- one shared freeze after a 429
-    -- (the ceo class still goes, paced by the rate, except while the
-    -- provider's first window is known to be full)
-    local frozen = get(rq, 'frozen_until_ms', 0)
-    if now < frozen and probe == 0 and (class > 0 or now < get(rq, 'frozen_all_until_ms', 0)) then
-        return {0, math.ceil(frozen - now), 'frozen', 0, day}
-    end
+    local breaker, open_until, probe_until = bv[1] or 'closed', num(bv[2], 0), num(bv[3], 0)
+    local frozen, frozen_all = num(bv[4], 0), num(bv[5], 0)
+    local known_allowance = math.ceil(num(pv[4], 0) * 1.25)
+    local reasoning_seen = num(pv[5], 0)
 
     -- concurrency: leased slots, over the key and of this model
     redis.call('ZREMRANGEBYSCORE', inflight, '-inf', now)
-    if L.max_inflight > 0 and redis.call('ZCARD', inflight) >= L.max_inflight then
-        return {0, INFLIGHT_RETRY_MS, 'inflight', 0, day}
-    end
+    local inflight_n = redis.call('ZCARD', inflight)
+    local model_n = 0
     if L.model_inflight > 0 then
-        local mine, prefix = 0, model .. '|'
+        local prefix = model .. '|'
         for _, m in ipairs(redis.call('ZRANGE', inflight, 0, -1)) do
-            if string.sub(m, 1, #prefix) == prefix then mine = mine + 1 end
+            if string.sub(m, 1, #prefix) == prefix then model_n = model_n + 1 end
         end
-        if mine >= L.model_inflight then return {0, INFLIGHT_RETRY_MS, 'inflight', 0, day} end
     end
 
-    -- budget: worst case with this model's reasoning allowance
-    local st = redis.call('HMGET', q, 'reasoning_max:' .. model, 'reasoning_n:' .. model)
-    local allowance = math.ceil(num(st[1], 0) * 1.25)
-    if num(st[2], 0) < 20 and reasoning_default > allowance then allowance = reasoning_default end
-    local cost = base + allowance * out_tick
     local cap = L.cap
     local spent, reserved = ledger()
-    if cap > 0 then
-        if cost > cap then
-            return {0, 0, 'over_cap', cost, day}
-        end
-        if spent + cost > cap then
-            publish_budget(spent, reserved, cap)
-            return {0, (86400 - sec % 86400) * 1000 - math.floor(usec / 1000), 'budget', cost, day}
-        end
-        if spent + reserved + cost > cap then
-            return {0, HELD_RETRY_MS, 'held', cost, day}
+    local budget_touched = false
+
+    -- the rate's state, when the rate is limited
+    local rate_on = L.rate_on and L.rpm > 0
+    local interval, tat, wstart, grants, waiting = 0, 0, 0, {}, {}
+    if rate_on then
+        local rate = math.max(MIN_RATE, request_rate(rq, L.rpm, L.adaptive))
+        interval = 1000 / rate
+        local v = redis.call('HMGET', rq, 'tat_ms', 'share_window_ms', 'grants', 'grants:0',
+            'grants:1', 'grants:2', 'grants:3', 'waiting:0', 'waiting:1', 'waiting:2', 'waiting:3')
+        tat, wstart = num(v[1], now), num(v[2], 0)
+        grants.all = num(v[3], 0)
+        for c = 0, 3 do
+            grants[c] = num(v[4 + c], 0)
+            waiting[c] = num(v[8 + c], 0)
         end
     end
-
-    local new_tat, tokens_left, minute = nil, nil, math.floor(sec / 60)
+    local rph_on = L.rate_on and L.rph > 0
+    local hour, rph_cur, rph_prev = math.floor(sec / 3600), 0, 0
+    if rph_on then
+        local v = redis.call('HMGET', rq, 'rph_hour', 'rph_cur', 'rph_prev')
+        rph_cur, rph_prev = num(v[2], 0), num(v[3], 0)
+        if num(v[1], -1) ~= hour then
+            rph_prev = (num(v[1], -1) == hour - 1) and rph_cur or 0
+            rph_cur = 0
+            redis.call('HSET', rq, 'rph_hour', hour, 'rph_cur', 0, 'rph_prev', rph_prev)
+        end
+    end
+    local trate, tlevel, tcapacity, tpm_touched = 0, 0, 0, false
     if L.rate_on then
-        -- rate, with priority between classes
-        if L.rpm > 0 then
-            local rate = math.max(MIN_RATE, request_rate(rq, L.rpm, L.adaptive))
-            local interval = 1000 / rate
-            local tat = math.max(get(rq, 'tat_ms', now), now)
+        local learned
+        trate, learned = token_rate(rq, L.tpm, L.adaptive)
+        if trate > 0 then tlevel, tcapacity = bucket_level(rq, trate, learned, window) end
+    end
+
+    local function wait_for_slot(class)
+        waiting[class] = tonumber(fmt(now + 2 * interval + 100))
+        rqset['waiting:' .. class] = waiting[class]
+    end
+
+    local granted_calls, granted = {}, 0
+    local function ask(class, call, est_tokens, base, out_tick, reasoning_default, reserve_frac,
+                       min_share)
+        local probe = 0
+        -- paused: one probe call per probe interval
+        if paused ~= '' then
+            if now < probe_at then
+                return {0, math.min(PAUSED_RECHECK_MS, math.ceil(probe_at - now)), 'paused', 0,
+                    day, paused, pause_reason}
+            end
+            probe = 1
+        end
+        -- breaker: open until its cool-down ends, then one probe at a time
+        if breaker ~= 'closed' and probe == 0 then
+            if now < open_until then
+                return {0, math.ceil(open_until - now), 'breaker', 0, day}
+            end
+            if breaker == 'half_open' and now < probe_until then
+                return {0, math.ceil(cooldown_ms / 2), 'breaker', 0, day}
+            end
+            probe = 2
+        end
+        -- one shared freeze after a 429 (the ceo class still goes, paced by
+        -- the rate, except while the provider's first window is known full)
+        if now < frozen and probe == 0 and (class > 0 or now < frozen_all) then
+            return {0, math.ceil(frozen - now), 'frozen', 0, day}
+        end
+        if L.max_inflight > 0 and inflight_n >= L.max_inflight then
+            return {0, INFLIGHT_RETRY_MS, 'inflight', 0, day}
+        end
+        if L.model_inflight > 0 and model_n >= L.model_inflight then
+            return {0, INFLIGHT_RETRY_MS, 'inflight', 0, day}
+        end
+
+        -- budget: worst case with this model's reasoning allowance
+        local allowance = known_allowance
+        if reasoning_seen < 20 and reasoning_default > allowance then allowance = reasoning_default end
+        local cost = base + allowance * out_tick
+        if cap > 0 then
+            if cost > cap then
+                return {0, 0, 'over_cap', cost, day}
+            end
+            if spent + cost > cap then
+                budget_touched = true
+                return {0, (86400 - sec % 86400) * 1000 - math.floor(usec / 1000), 'budget', cost, day}
+            end
+            if spent + reserved + cost > cap then
+                return {0, HELD_RETRY_MS, 'held', cost, day}
+            end
+        end
+
+        local new_tat
+        if rate_on then
+            -- rate, with priority between classes
+            local at = math.max(tat, now)
             -- half a slot of slack absorbs callers that wake a little late
             -- (timers, round trips), which would otherwise lose their slot
             local headroom = (L.burst - 1) * interval
             local allowed = interval / 2 + headroom - reserve_frac * headroom
-            if tat - now > allowed then
-                redis.call('HSET', rq, 'waiting:' .. class, fmt(now + 2 * interval + 100))
-                return {0, math.ceil(tat - now - allowed), 'rate', cost, day}
+            if at - now > allowed then
+                wait_for_slot(class)
+                return {0, math.ceil(at - now - allowed), 'rate', cost, day}
             end
             -- a higher class waiting for this slot goes first
-            local wstart = get(rq, 'share_window_ms', 0)
             if now - wstart >= window then
-                redis.call('HSET', rq, 'share_window_ms', fmt(now), 'grants', 0, 'grants:0', 0,
-                    'grants:1', 0, 'grants:2', 0, 'grants:3', 0)
+                wstart = now
+                grants.all = 0
+                rqset.share_window_ms, rqset.grants = fmt(now), 0
+                for c = 0, 3 do
+                    grants[c] = 0
+                    rqset['grants:' .. c] = 0
+                end
             end
-            local mine, all = get(rq, 'grants:' .. class, 0), get(rq, 'grants', 0)
+            local mine, all = grants[class], grants.all
             if all == 0 or mine / all >= min_share then
                 for h = 0, class - 1 do
-                    if get(rq, 'waiting:' .. h, 0) > now then
-                        redis.call('HSET', rq, 'waiting:' .. class, fmt(now + 2 * interval + 100))
+                    if waiting[h] > now then
+                        wait_for_slot(class)
                         return {0, math.ceil(interval), 'rate', cost, day}
                     end
                 end
             end
-            new_tat = tat + interval
+            new_tat = at + interval
         end
         -- hourly ceiling: current hour plus the rest of the previous one
-        if L.rph > 0 then
-            local hour = math.floor(sec / 3600)
-            local v = redis.call('HMGET', rq, 'rph_hour', 'rph_cur', 'rph_prev')
-            local cur, prev = num(v[2], 0), num(v[3], 0)
-            if num(v[1], -1) ~= hour then
-                prev = (num(v[1], -1) == hour - 1) and cur or 0
-                cur = 0
-                redis.call('HSET', rq, 'rph_hour', hour, 'rph_cur', 0, 'rph_prev', prev)
-            end
+        if rph_on then
             local frac = (now / 3600000) - hour
-            if prev * (1 - frac) + cur + 1 > L.rph then
-                local need = prev > 0 and (1 - (L.rph - cur - 1) / prev) or 2
+            if rph_prev * (1 - frac) + rph_cur + 1 > L.rph then
+                local need = rph_prev > 0 and (1 - (L.rph - rph_cur - 1) / rph_prev) or 2
                 local wait = need <= 1 and (need - frac) * 3600000 or (1 - frac) * 3600000
                 return {0, math.max(1, math.ceil(wait)), 'rph', cost, day}
             end
         end
         -- tokens: a bucket at the effective token rate
-        local trate, learned = token_rate(rq, L.tpm, L.adaptive)
+        local tokens_left
         if trate > 0 then
-            local level, capacity = bucket_level(rq, trate, learned, window)
-            local need = math.min(est_tokens, capacity)
-            if level < need then
-                redis.call('HSET', rq, 'tpm_tokens', fmt(level), 'tpm_ms', fmt(now))
-                return {0, math.ceil((need - level) * 60000 / trate), 'tpm', cost, day}
+            tlevel = math.min(tcapacity, tlevel)
+            local need = math.min(est_tokens, tcapacity)
+            if tlevel < need then
+                tlevel = tonumber(fmt(tlevel))
+                tpm_touched = true
+                return {0, math.ceil((need - tlevel) * 60000 / trate), 'tpm', cost, day}
             end
-            tokens_left = level - est_tokens
+            tokens_left = tlevel - est_tokens
         end
+
+        -- granted: take everything at once
+        if new_tat then
+            tat = tonumber(fmt(new_tat))
+            rqset.tat_ms = tat
+            grants.all = grants.all + 1
+            grants[class] = grants[class] + 1
+            rqset.grants = grants.all
+            rqset['grants:' .. class] = grants[class]
+            waiting[class] = 0
+            rqset['waiting:' .. class] = nil
+            rqdel['waiting:' .. class] = true
+        end
+        if tokens_left then
+            tlevel = tonumber(fmt(tokens_left))
+            tpm_touched = true
+        end
+        if rph_on then rph_cur = rph_cur + 1 end
+        if probe == 1 then
+            probe_at = tonumber(fmt(now + probe_ms))
+            qset.pause_probe_at_ms = probe_at
+        elseif probe == 2 then
+            breaker, probe_until = 'half_open', tonumber(fmt(now + lease_ms))
+            rqset.breaker, rqset.breaker_probe_until_ms = breaker, probe_until
+        end
+        granted_calls[#granted_calls + 1] = now + lease_ms
+        granted_calls[#granted_calls + 1] = call
+        granted = granted + 1
+        inflight_n = inflight_n + 1
+        model_n = model_n + 1
+        reserved = reserved + cost
+        budget_touched = true
+        return {1, 0, 'ok', cost, day, probe}
     end
 
-    -- granted: take everything at once
-    if new_tat then
-        redis.call('HSET', rq, 'tat_ms', fmt(new_tat))
-        redis.call('HINCRBY', rq, 'grants', 1)
-        redis.call('HINCRBY', rq, 'grants:' .. class, 1)
-        redis.call('HDEL', rq, 'waiting:' .. class)
+    for i = 7, #ARGV, RESERVE_ASK do
+        out[#out + 1] = ask(tonumber(ARGV[i]), ARGV[i + 1], tonumber(ARGV[i + 2]),
+            tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]),
+            tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]))
     end
-    if tokens_left then redis.call('HSET', rq, 'tpm_tokens', fmt(tokens_left), 'tpm_ms', fmt(now)) end
-    if L.rate_on and L.rph > 0 then redis.call('HINCRBY', rq, 'rph_cur', 1) end
-    if probe == 1 then
-        redis.call('HSET', q, 'pause_probe_at_ms', fmt(now + probe_ms))
-    elseif probe == 2 then
-        redis.call('HSET', rq, 'breaker', 'half_open', 'breaker_probe_until_ms', fmt(now + lease_ms))
+
+    -- what the asks changed, written once
+    if tpm_touched then
+        rqset.tpm_tokens, rqset.tpm_ms = fmt(tlevel), fmt(now)
     end
-    redis.call('ZADD', inflight, now + lease_ms, call)
-    -- the models seen, and their states, are forgotten a week after their
-    -- last call: model names come from tasks, so they must not pile up
-    redis.call('ZADD', models, now, model)
-    redis.call('ZREMRANGEBYSCORE', models, '-inf', now - MODEL_TTL_MS)
-    if rq ~= q then redis.call('PEXPIRE', rq, MODEL_TTL_MS) end
-    for _, h in ipairs(rq == q and {q} or {q, rq}) do
-        if get(h, 'window_minute', -1) ~= minute then
-            redis.call('HSET', h, 'window_minute', minute, 'window_requests', 0)
+    if granted > 0 then
+        if rph_on then rqset.rph_cur = rph_cur end
+        redis.call('ZADD', inflight, unpack(granted_calls))
+        -- the models seen, and their states, are forgotten a week after
+        -- their last call: model names come from tasks, so they must not
+        -- pile up
+        redis.call('ZADD', models, now, model)
+        redis.call('ZREMRANGEBYSCORE', models, '-inf', now - MODEL_TTL_MS)
+        if rq ~= q then redis.call('PEXPIRE', rq, MODEL_TTL_MS) end
+        local minute = math.floor(sec / 60)
+        for _, h in ipairs(rq == q and {q} or {q, rq}) do
+            if get(h, 'window_minute', -1) ~= minute then
+                redis.call('HSET', h, 'window_minute', minute, 'window_requests', 0)
+            end
+            redis.call('HINCRBY', h, 'window_requests', granted)
         end
-        redis.call('HINCRBY', h, 'window_requests', 1)
+        qset.inflight, qset.scope = inflight_n, L.scope
+        qset.rph_used = rph_on and rph_cur or get(rq, 'rph_cur', 0)
+        qset.rate_limiting = L.rate_on and 'on' or 'off'
     end
-    redis.call('HSET', q, 'inflight', redis.call('ZCARD', inflight), 'scope', L.scope,
-        'rph_used', get(rq, 'rph_cur', 0), 'rate_limiting', L.rate_on and 'on' or 'off')
-    publish_budget(spent, reserved + cost, cap)
-    return {1, 0, 'ok', cost, day, probe}
+    if rq == q then
+        for f, v in pairs(qset) do rqset[f] = v end
+        qset = {}
+    end
+    hset_table(q, qset)
+    hset_table(rq, rqset)
+    local dels = {'HDEL', rq}
+    for f in pairs(rqdel) do
+        if not rqset[f] then dels[#dels + 1] = f end
+    end
+    if #dels > 2 then redis.call(unpack(dels)) end
+    if budget_touched then publish_budget(spent, reserved, cap) end
+    return out
 end
 
 -- ================================================================= settle
+-- The reports of the calls of one model a worker made in one turn of its
+-- loop, in their order. Successes, most reports, are gathered and written
+-- together; any other outcome first writes what the successes before it
+-- gathered, then steers the state on its own, as if it had come alone.
+--
+-- ARGV: 1 'settle', 2 model, 3 window ms, 4 freeze ms, 5 breaker
+--       threshold, 6 breaker cool-down ms, 7 pause probe interval ms, then
+--       SETTLE_REPORT values per report: call id, ticks held, ticks billed,
+--       the day they were held on, reasoning tokens (-1: no usage),
+--       outcome, the limit a 429 named (requests|tokens), token estimate,
+--       tokens used, Retry-After ms (-1: none), the provider's reason.
 if op == 'settle' then
-    local call, held, billed, held_day = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),
-        tonumber(ARGV[5])
-    local model, reasoning, outcome, kind = ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9]
-    local est_tokens, used_tokens, retry_after = tonumber(ARGV[10]), tonumber(ARGV[11]),
-        tonumber(ARGV[12])
-    local window, freeze = tonumber(ARGV[13]), tonumber(ARGV[14])
-    local threshold, cooldown = tonumber(ARGV[15]), tonumber(ARGV[16])
-    local pause_text, probe_ms = ARGV[17], tonumber(ARGV[18])
+    local SETTLE_REPORT = 11
+    local model = ARGV[2]
+    local window, freeze = tonumber(ARGV[3]), tonumber(ARGV[4])
+    local threshold, cooldown, probe_ms = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
     local L = read_limits(model) or NO_LIMITS
     local rq, oks = state_of(L)
+    local cap = L == NO_LIMITS and get(q, 'budget_cap_ticks', 0) or L.cap
+    local ceiling = L.rate_on and L.rpm / 60 or 0
 
-    -- the slot's lease expiry orders the calls by their grants (a lease
-    -- is only extended after seconds, long past the first window)
-    local my_lease = redis.call('ZSCORE', inflight, call)
-    redis.call('ZREM', inflight, call)
-    redis.call('ZREMRANGEBYSCORE', inflight, '-inf', now)
-    redis.call('HSET', q, 'inflight', redis.call('ZCARD', inflight))
+    -- any outcome but a success, on its own
+    local function settle_other(call, held, billed, held_day, reasoning, outcome, kind,
+                                est_tokens, used_tokens, retry_after, pause_text)
+        -- the slot's lease expiry orders the calls by their grants (a lease
+        -- is only extended after seconds, long past the first window)
+        local my_lease = redis.call('ZSCORE', inflight, call)
+        redis.call('ZREM', inflight, call)
+        redis.call('ZREMRANGEBYSCORE', inflight, '-inf', now)
+        redis.call('HSET', q, 'inflight', redis.call('ZCARD', inflight))
 
-    local spent, reserved = ledger()
-    if held_day == day then reserved = math.max(0, reserved - held) end
-    publish_budget(spent + billed, reserved, L == NO_LIMITS and get(q, 'budget_cap_ticks', 0) or L.cap)
+        local spent, reserved = ledger()
+        if held_day == day then reserved = math.max(0, reserved - held) end
+        publish_budget(spent + billed, reserved, L == NO_LIMITS and get(q, 'budget_cap_ticks', 0) or L.cap)
 
-    local trate, tlearned = token_rate(rq, L.rate_on and L.tpm or 0, L.adaptive)
-    -- a refused call keeps its estimate: refunded, the tokens would let the
-    -- next call in at once, and refusals would not be paced at all
-    if outcome == 'rate_limited' then used_tokens = math.max(used_tokens, est_tokens) end
-    if trate > 0 and est_tokens ~= used_tokens then
-        -- settle the estimate to the real usage: refund, or charge the rest
-        -- (the bucket may go below zero; later calls then wait it out)
-        local level, capacity = bucket_level(rq, trate, tlearned, window)
-        redis.call('HSET', rq, 'tpm_tokens', fmt(math.min(capacity, level + est_tokens - used_tokens)),
-            'tpm_ms', fmt(now))
+        local trate, tlearned = token_rate(rq, L.rate_on and L.tpm or 0, L.adaptive)
+        -- a refused call keeps its estimate: refunded, the tokens would let the
+        -- next call in at once, and refusals would not be paced at all
+        if outcome == 'rate_limited' then used_tokens = math.max(used_tokens, est_tokens) end
+        if trate > 0 and est_tokens ~= used_tokens then
+            -- settle the estimate to the real usage: refund, or charge the rest
+            -- (the bucket may go below zero; later calls then wait it out)
+            local level, capacity = bucket_level(rq, trate, tlearned, window)
+            redis.call('HSET', rq, 'tpm_tokens', fmt(math.min(capacity, level + est_tokens - used_tokens)),
+                'tpm_ms', fmt(now))
+        end
+
+        local ceiling = L.rate_on and L.rpm / 60 or 0
+        if outcome == 'rate_limited' and kind == 'tokens' then
+            redis.call('HSET', rq, 'last_429_ms', fmt(now))
+            redis.call('HINCRBY', rq, 'rate_limited', 1)
+            redis.call('HINCRBY', rq, 'rate_limited_tokens', 1)
+            if L.adaptive and now - get(rq, 'tpm_last_decrease_ms', 0) >= window then
+                -- what the provider really let through: the tokens of the
+                -- successes, per minute; without a ceiling or a learned rate
+                -- that is where the rate starts
+                local span, oldest = measure_span(rq, 'tpm_', oks, window)
+                local _, tokens = successes(oks, span)
+                local measured = tokens * 60000 / span
+                local cur = trate > 0 and trate or measured
+                local new, bad, hold = step_down(cur, measured, retry_after, freeze)
+                if cur <= 0 then new, bad = est_tokens * 60000 / window, 0 end
+                new = math.max(MIN_TOKEN_RATE, new)
+                if in_first_window(oldest, window) then
+                    hold = first_window_freeze(rq, oldest, hold, window)
+                end
+                redis.call('HSET', rq, 'tpm_rate', fmt(new), 'tpm_known_bad', fmt(math.max(bad, new)),
+                    'tpm_last_decrease_ms', fmt(now), 'tpm_probe_streak', 0,
+                    'tpm_tokens', 0, 'tpm_ms', fmt(now),
+                    'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
+                redis.call('HINCRBY', rq, 'token_decreases', 1)
+            end
+        elseif outcome == 'rate_limited' then
+            redis.call('HSET', rq, 'last_429_ms', fmt(now))
+            redis.call('HINCRBY', rq, 'rate_limited', 1)
+            if L.adaptive and ceiling > 0 and now - get(rq, 'rate_last_decrease_ms', 0) >= window then
+                local rate = request_rate(rq, L.rpm, true)
+                local span, oldest = measure_span(rq, 'rate_', oks, window)
+                local new, bad, hold = step_down(rate, successes(oks, span) * 1000 / span,
+                    retry_after, freeze)
+                if in_first_window(oldest, window) then
+                    -- everything that got through so far fits in one provider
+                    -- window, so that count is its limit per window: the
+                    -- successes so far and the calls granted before this one
+                    -- still running (the provider admitted them before it
+                    -- refused this one). Without any, halve.
+                    local got = redis.call('ZCARD', oks)
+                    if my_lease then
+                        local prefix = model .. '|'
+                        for _, m in ipairs(redis.call('ZRANGEBYSCORE', inflight, '-inf',
+                            '(' .. my_lease)) do
+                            if L.scope == 'key' or string.sub(m, 1, #prefix) == prefix then
+                                got = got + 1
+                            end
+                        end
+                    end
+                    got = got * 1000 / window
+                    if got > 0 then
+                        new, bad = math.min(0.95 * rate, 0.97 * got), got
+                    else
+                        new, bad = 0.5 * rate, rate
+                    end
+                    hold = first_window_freeze(rq, oldest, hold, window)
+                end
+                new = math.max(MIN_RATE, new)
+                redis.call('HSET', rq, 'rate_known_bad', fmt3(bad), 'rate_per_s', fmt3(new),
+                    'rate_learned', 1, 'rate_last_decrease_ms', fmt(now), 'rate_probe_streak', 0,
+                    'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
+                redis.call('HINCRBY', rq, 'decreases', 1)
+            elseif L.adaptive and ceiling > 0 then
+                -- another 429 in the window of a decrease: the provider's window
+                -- is still full (some count their refusals in it), so hold the
+                -- model two slots for calls to leave it rather than refill it
+                local hold = 2000 / math.max(MIN_RATE, request_rate(rq, L.rpm, true))
+                redis.call('HSET', rq, 'frozen_until_ms',
+                    fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
+            end
+        elseif outcome == 'failure' then
+            local failures = redis.call('HINCRBY', rq, 'breaker_failures', 1)
+            local state = redis.call('HGET', rq, 'breaker') or 'closed'
+            if state == 'half_open' then
+                local c = math.min(60000, 2 * get(rq, 'breaker_cooldown_ms', cooldown))
+                redis.call('HSET', rq, 'breaker', 'open', 'breaker_cooldown_ms', c,
+                    'breaker_open_until_ms', fmt(now + c), 'breaker_probe_until_ms', 0)
+            elseif state == 'closed' and failures >= threshold then
+                redis.call('HSET', rq, 'breaker', 'open', 'breaker_cooldown_ms', cooldown,
+                    'breaker_open_until_ms', fmt(now + cooldown), 'breaker_opened_at_ms', fmt(now))
+                redis.call('HINCRBY', rq, 'breaker_opened', 1)
+            end
+        elseif outcome == 'key_rejected' or outcome == 'no_credits' then
+            local already = redis.call('HGET', q, 'paused')
+            if not already or already == '' then
+                redis.call('HSET', q, 'paused_at_ms', fmt(now))
+            end
+            redis.call('HSET', q, 'paused', outcome, 'pause_reason', pause_text,
+                'pause_probe_at_ms', fmt(now + probe_ms))
+        end
+
     end
 
-    local ceiling = L.rate_on and L.rpm / 60 or 0
-    if outcome == 'ok' then
-        if reasoning >= 0 then
-            redis.call('HINCRBY', q, 'reasoning_n:' .. model, 1)
-            if reasoning > get(q, 'reasoning_max:' .. model, 0) then
-                redis.call('HSET', q, 'reasoning_max:' .. model, reasoning)
+    -- the successes gathered so far
+    local done, members, deltas = {}, {}, {}
+    local reasoning_n, reasoning_max = 0, -1
+    local spent, reserved = ledger()
+    local function write_successes()
+        if #done == 0 then return end
+        redis.call('ZREM', inflight, unpack(done))
+        redis.call('ZREMRANGEBYSCORE', inflight, '-inf', now)
+        redis.call('HSET', q, 'inflight', redis.call('ZCARD', inflight))
+        publish_budget(spent, reserved, cap)
+        -- the token estimates settled to the real usage: refunded, or the
+        -- rest charged (the bucket may go below zero; later calls then
+        -- wait it out)
+        local trate, tlearned = token_rate(rq, L.rate_on and L.tpm or 0, L.adaptive)
+        if trate > 0 and #deltas > 0 then
+            local level, capacity = bucket_level(rq, trate, tlearned, window)
+            for _, d in ipairs(deltas) do level = tonumber(fmt(math.min(capacity, level + d))) end
+            redis.call('HSET', rq, 'tpm_tokens', fmt(level), 'tpm_ms', fmt(now))
+        end
+        if reasoning_n > 0 then
+            redis.call('HINCRBY', q, 'reasoning_n:' .. model, reasoning_n)
+            if reasoning_max > get(q, 'reasoning_max:' .. model, 0) then
+                redis.call('HSET', q, 'reasoning_max:' .. model, reasoning_max)
             end
         end
-        redis.call('ZADD', oks, now, call .. '#' .. fmt(math.max(0, used_tokens)))
+        redis.call('ZADD', oks, unpack(members))
         redis.call('ZREMRANGEBYSCORE', oks, '-inf', now - 3 * window)
         redis.call('HSET', rq, 'breaker_failures', 0)
         if (redis.call('HGET', rq, 'breaker') or 'closed') ~= 'closed' then
@@ -530,7 +765,7 @@ if op == 'settle' then
             redis.call('HSET', q, 'paused', '', 'pause_reason', '', 'resumed_at_ms', fmt(now))
         end
         if L.adaptive then
-            -- the request rate climbs back
+            -- the request rate climbs back (at most once a window)
             if ceiling > 0 and redis.call('HGET', rq, 'rate_learned') == '1' then
                 local rate = request_rate(rq, L.rpm, true)
                 local new = climb(rq, 'rate_', rate, ceiling, window)
@@ -550,95 +785,33 @@ if op == 'settle' then
                 end
             end
         end
-    elseif outcome == 'rate_limited' and kind == 'tokens' then
-        redis.call('HSET', rq, 'last_429_ms', fmt(now))
-        redis.call('HINCRBY', rq, 'rate_limited', 1)
-        redis.call('HINCRBY', rq, 'rate_limited_tokens', 1)
-        if L.adaptive and now - get(rq, 'tpm_last_decrease_ms', 0) >= window then
-            -- what the provider really let through: the tokens of the
-            -- successes, per minute; without a ceiling or a learned rate
-            -- that is where the rate starts
-            local span, oldest = measure_span(rq, 'tpm_', oks, window)
-            local _, tokens = successes(oks, span)
-            local measured = tokens * 60000 / span
-            local cur = trate > 0 and trate or measured
-            local new, bad, hold = step_down(cur, measured, retry_after, freeze)
-            if cur <= 0 then new, bad = est_tokens * 60000 / window, 0 end
-            new = math.max(MIN_TOKEN_RATE, new)
-            if in_first_window(oldest, window) then
-                hold = first_window_freeze(rq, oldest, hold, window)
-            end
-            redis.call('HSET', rq, 'tpm_rate', fmt(new), 'tpm_known_bad', fmt(math.max(bad, new)),
-                'tpm_last_decrease_ms', fmt(now), 'tpm_probe_streak', 0,
-                'tpm_tokens', 0, 'tpm_ms', fmt(now),
-                'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
-            redis.call('HINCRBY', rq, 'token_decreases', 1)
-        end
-    elseif outcome == 'rate_limited' then
-        redis.call('HSET', rq, 'last_429_ms', fmt(now))
-        redis.call('HINCRBY', rq, 'rate_limited', 1)
-        if L.adaptive and ceiling > 0 and now - get(rq, 'rate_last_decrease_ms', 0) >= window then
-            local rate = request_rate(rq, L.rpm, true)
-            local span, oldest = measure_span(rq, 'rate_', oks, window)
-            local new, bad, hold = step_down(rate, successes(oks, span) * 1000 / span,
-                retry_after, freeze)
-            if in_first_window(oldest, window) then
-                -- everything that got through so far fits in one provider
-                -- window, so that count is its limit per window: the
-                -- successes so far and the calls granted before this one
-                -- still running (the provider admitted them before it
-                -- refused this one). Without any, halve.
-                local got = redis.call('ZCARD', oks)
-                if my_lease then
-                    local prefix = model .. '|'
-                    for _, m in ipairs(redis.call('ZRANGEBYSCORE', inflight, '-inf',
-                        '(' .. my_lease)) do
-                        if L.scope == 'key' or string.sub(m, 1, #prefix) == prefix then
-                            got = got + 1
-                        end
-                    end
-                end
-                got = got * 1000 / window
-                if got > 0 then
-                    new, bad = math.min(0.95 * rate, 0.97 * got), got
-                else
-                    new, bad = 0.5 * rate, rate
-                end
-                hold = first_window_freeze(rq, oldest, hold, window)
-            end
-            new = math.max(MIN_RATE, new)
-            redis.call('HSET', rq, 'rate_known_bad', fmt3(bad), 'rate_per_s', fmt3(new),
-                'rate_learned', 1, 'rate_last_decrease_ms', fmt(now), 'rate_probe_streak', 0,
-                'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
-            redis.call('HINCRBY', rq, 'decreases', 1)
-        elseif L.adaptive and ceiling > 0 then
-            -- another 429 in the window of a decrease: the provider's window
-            -- is still full (some count their refusals in it), so hold the
-            -- model two slots for calls to leave it rather than refill it
-            local hold = 2000 / math.max(MIN_RATE, request_rate(rq, L.rpm, true))
-            redis.call('HSET', rq, 'frozen_until_ms',
-                fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
-        end
-    elseif outcome == 'failure' then
-        local failures = redis.call('HINCRBY', rq, 'breaker_failures', 1)
-        local state = redis.call('HGET', rq, 'breaker') or 'closed'
-        if state == 'half_open' then
-            local c = math.min(60000, 2 * get(rq, 'breaker_cooldown_ms', cooldown))
-            redis.call('HSET', rq, 'breaker', 'open', 'breaker_cooldown_ms', c,
-                'breaker_open_until_ms', fmt(now + c), 'breaker_probe_until_ms', 0)
-        elseif state == 'closed' and failures >= threshold then
-            redis.call('HSET', rq, 'breaker', 'open', 'breaker_cooldown_ms', cooldown,
-                'breaker_open_until_ms', fmt(now + cooldown), 'breaker_opened_at_ms', fmt(now))
-            redis.call('HINCRBY', rq, 'breaker_opened', 1)
-        end
-    elseif outcome == 'key_rejected' or outcome == 'no_credits' then
-        local already = redis.call('HGET', q, 'paused')
-        if not already or already == '' then
-            redis.call('HSET', q, 'paused_at_ms', fmt(now))
-        end
-        redis.call('HSET', q, 'paused', outcome, 'pause_reason', pause_text,
-            'pause_probe_at_ms', fmt(now + probe_ms))
+        done, members, deltas, reasoning_n, reasoning_max = {}, {}, {}, 0, -1
     end
+
+    for i = 8, #ARGV, SETTLE_REPORT do
+        local call, held, billed, held_day = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]),
+            tonumber(ARGV[i + 3])
+        local reasoning, outcome = tonumber(ARGV[i + 4]), ARGV[i + 5]
+        local est_tokens, used_tokens = tonumber(ARGV[i + 7]), tonumber(ARGV[i + 8])
+        if outcome == 'ok' then
+            done[#done + 1] = call
+            if held_day == day then reserved = math.max(0, reserved - held) end
+            spent = spent + billed
+            if est_tokens ~= used_tokens then deltas[#deltas + 1] = est_tokens - used_tokens end
+            if reasoning >= 0 then
+                reasoning_n = reasoning_n + 1
+                reasoning_max = math.max(reasoning_max, reasoning)
+            end
+            members[#members + 1] = now
+            members[#members + 1] = call .. '#' .. fmt(math.max(0, used_tokens))
+        else
+            write_successes()
+            settle_other(call, held, billed, held_day, reasoning, outcome, ARGV[i + 6], est_tokens,
+                used_tokens, tonumber(ARGV[i + 9]), ARGV[i + 10])
+            spent, reserved = ledger()
+        end
+    end
+    write_successes()
     return 'ok'
 end
 
