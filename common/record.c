@@ -15,13 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-const char *const fq_follow_fields[FQ_FOLLOW_COUNT] = {
-    "status", "role", "priority", "model", "attempts", "max_attempts", "error", "output",
-    "finish_reason", "prompt_tokens", "completion_tokens", "reasoning_tokens",
-    "cached_tokens", "cost_ticks", "latency_ms", "submitted_at", "started_at",
-    "finished_at", "worker",
-};
-
 /* One field of a record: its stream name and where it lives in the struct. */
 typedef struct rec_field {
     const char *name;

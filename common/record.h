@@ -15,10 +15,11 @@
 #include <stdint.h>
 
 #include "fields.h"
+#include "fq_shared.h"
 
-/* The fields of a task's hash that a client following it reads
- * (fleetqctl result): what the hash keeps, with its id and `stored` mark,
- * once the store has the task (stored.lua, for FLEETQ_RESULT_TTL). */
+/* The positions in fq_follow_fields (shared.def: the fields of a task's
+ * hash a client following it reads, fleetqctl result); a unit test checks
+ * each against its name. */
 enum {
     FQ_FOLLOW_STATUS, FQ_FOLLOW_ROLE, FQ_FOLLOW_PRIORITY, FQ_FOLLOW_MODEL, FQ_FOLLOW_ATTEMPTS,
     FQ_FOLLOW_MAX_ATTEMPTS, FQ_FOLLOW_ERROR, FQ_FOLLOW_OUTPUT, FQ_FOLLOW_FINISH_REASON,
@@ -27,7 +28,7 @@ enum {
     FQ_FOLLOW_STARTED, FQ_FOLLOW_FINISHED, FQ_FOLLOW_WORKER,
     FQ_FOLLOW_COUNT
 };
-extern const char *const fq_follow_fields[FQ_FOLLOW_COUNT];
+_Static_assert(FQ_FOLLOW_COUNT == FQ_FOLLOW_FIELDS_COUNT, "record.h names every follow field");
 
 typedef struct fq_attempt_record {
     char *task_id;

@@ -25,7 +25,6 @@ struct fq_persist {
     int acking;
     int own_pending;
     uv_timer_t retry;
-    char follow_fields[512];   /* fq_follow_fields, space-separated, for stored.lua */
     fq_failing failing;
 };
 
@@ -159,7 +158,6 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
     }
     fq_argv_adds(&a, FQ_GROUP_STORE);
     fq_argv_addll(&a, c->cfg->result_ttl_s);
-    fq_argv_adds(&a, p->follow_fields);
     fq_argv_addll(&a, ids.argc);
     for (int i = 0; i < ids.argc; i++)
         fq_argv_add(&a, ids.argv[i], ids.argvlen[i]);
@@ -196,10 +194,6 @@ struct fq_persist *fq_persist_new(fq_coordinator *c)
     p->c = c;
     p->own_pending = 1;
     fq_health_part_init(&p->failing, FQ_PART_STORE);
-    size_t used = 0;
-    for (int i = 0; i < FQ_FOLLOW_COUNT && used < sizeof(p->follow_fields); i++)
-        used += (size_t)snprintf(p->follow_fields + used, sizeof(p->follow_fields) - used,
-                                 "%s%s", i ? " " : "", fq_follow_fields[i]);
     uv_timer_init(c->loop, &p->retry);
     p->retry.data = p;
     return p;

@@ -4,24 +4,24 @@
 --
 -- From then on SQLite holds the task; Redis keeps, for the result ttl
 -- (FLEETQ_RESULT_TTL), what a client following it needs: a `done` task's
--- hash keeps only its id, the `stored` mark and the fields the caller
--- names (fq_follow_fields of record.h: status, error, attempts, output,
--- times, tokens...; its prompt and the rest go), and the done marker lives
+-- hash keeps only its id, the `stored` mark and FQ_FOLLOW_FIELDS
+-- (shared.def: status, error, attempts, output, times, tokens...; its
+-- prompt and the rest go), and the done marker lives
 -- exactly as long as the hash. A task that ended
 -- otherwise (failed, expired, cancelled, rejected) keeps its whole hash
 -- for that long, since `fleetqctl requeue` runs it again from it.
 --
 -- KEYS: 1 results stream, 2 dead letters, then for each task announced its
 --       hash and its done marker
--- ARGV: 1 group, 2 result ttl s, 3 the fields kept, space-separated,
---       4 count of entry ids E, 5..4+E entry ids, then pairs of task id and
---       final status, in the order of their keys
+-- ARGV: 1 group, 2 result ttl s, 3 count of entry ids E, 4..3+E entry
+--       ids, then pairs of task id and final status, in the order of their
+--       keys
 -- Returns the number of tasks announced.
 fq_contract(2, true)
 local results, dead = KEYS[1], KEYS[2]
-local group, ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
+local group, ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local FOLLOW = {id = true, stored = true}
-for f in string.gmatch(ARGV[3], '%S+') do FOLLOW[f] = true end
+for _, f in ipairs(FQ_FOLLOW_FIELDS) do FOLLOW[f] = true end
 local announced, failed = 0, false
 
 local function trim(key)
@@ -33,7 +33,7 @@ local function trim(key)
 end
 
 local k = 3
-for i = 5 + n, #ARGV, 2 do
+for i = 4 + n, #ARGV, 2 do
     local id, status = ARGV[i], ARGV[i + 1]
     local key, done = KEYS[k], KEYS[k + 1]
     k = k + 2
@@ -54,7 +54,7 @@ if failed then
 end
 if n > 0 then
     local ids = {}
-    for i = 5, 4 + n do ids[#ids + 1] = ARGV[i] end
+    for i = 4, 3 + n do ids[#ids + 1] = ARGV[i] end
     redis.call('XACK', results, group, unpack(ids))
     redis.call('XDEL', results, unpack(ids))
 end

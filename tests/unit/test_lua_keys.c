@@ -3,7 +3,8 @@
  * that a Redis Cluster can route it and strict servers accept it), the key
  * set follows FLEETQ_KEY_PREFIX (a hash tag puts every key in one slot),
  * every script starts with the constants of shared.def as the C side has
- * them (ticks per USD, attempts, buckets, the final record's fields), each
+ * them (ticks per USD, attempts, buckets, the final record's and a
+ * follower's fields), each
  * script's fq_contract() agrees with the table of scripts.c, the fields of
  * <prefix>:limits quota.lua reads are the ones limits.h names
  * (fq_limit_fields, fq_model_limit_fields), and the scripts fleetqctl and
@@ -22,6 +23,7 @@
 #include "embedded.h"
 #include "keys.h"
 #include "limits.h"
+#include "record.h"
 #include "scripts.h"
 
 extern const fq_embedded fq_ctl_lua_files[];
@@ -245,9 +247,33 @@ static void test_shared_constants(void **state)
     expect_list("FINAL_FIELDS", fq_final_fields, NULL, FQ_FINAL_FIELDS_COUNT);
     expect_list("LATENCY_BUCKETS_MS", NULL, fq_latency_buckets_ms, FQ_LATENCY_BUCKETS_MS_COUNT);
     expect_list("WAIT_BUCKETS_MS", NULL, fq_wait_buckets_ms, FQ_WAIT_BUCKETS_MS_COUNT);
+    expect_list("FOLLOW_FIELDS", fq_follow_fields, NULL, FQ_FOLLOW_FIELDS_COUNT);
+    /* record.h's names for the positions of the follow fields */
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_STATUS], "status");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_ROLE], "role");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_PRIORITY], "priority");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_MODEL], "model");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_ATTEMPTS], "attempts");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_MAX_ATTEMPTS], "max_attempts");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_ERROR], "error");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_OUTPUT], "output");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_FINISH_REASON], "finish_reason");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_PROMPT_TOKENS], "prompt_tokens");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_COMPLETION_TOKENS], "completion_tokens");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_REASONING_TOKENS], "reasoning_tokens");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_CACHED_TOKENS], "cached_tokens");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_COST_TICKS], "cost_ticks");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_LATENCY], "latency_ms");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_SUBMITTED], "submitted_at");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_STARTED], "started_at");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_FINISHED], "finished_at");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_WORKER], "worker");
     /* and the scripts use them, not numbers of their own */
     assert_non_null(strstr(script("requeue.lua"), "local MAX_ATTEMPTS = FQ_MAX_ATTEMPTS"));
     assert_non_null(strstr(script("quota.lua"), "local TICKS = FQ_TICKS_PER_USD"));
+    assert_non_null(strstr(script("stored.lua"), "ipairs(FQ_FOLLOW_FIELDS)"));
+    assert_non_null(strstr(script("finish.lua"), "redis.call('EXPIRE', key, FQ_ENDED_TTL)"));
+    assert_non_null(strstr(script("finish.lua"), "'MAXLEN', '~', FQ_EVENTS_MAXLEN"));
 }
 
 int main(void)
