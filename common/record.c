@@ -57,6 +57,8 @@ static const rec_field final_fields[] = {
     I(fq_final_record, "started_at", started_at, 0),
     I(fq_final_record, "finished_at", finished_at, 0),
     S(fq_final_record, "worker", worker),
+    S(fq_final_record, "flow_id", flow_id),
+    S(fq_final_record, "parents", parents),
 };
 
 #undef S

@@ -61,6 +61,8 @@ typedef struct fq_final_record {
     int64_t started_at;
     int64_t finished_at;
     char *worker;
+    char *flow_id;          /* the flow's root; NULL: the task is its own root */
+    char *parents;          /* JSON array of the ids it waited for; NULL: none */
 } fq_final_record;
 
 /* Appends the record as stream fields ("kind" first) to an XADD command

@@ -114,17 +114,17 @@ static const char *json_type_name(const cJSON *j)
 enum fld {
     F_ROLE, F_PROMPT, F_MESSAGES, F_PRIORITY, F_ID, F_SYSTEM, F_MODEL,
     F_MAX_TOKENS, F_TEMPERATURE, F_MAX_ATTEMPTS, F_TIMEOUT, F_DELAY, F_TTL,
-    F_JSON, F_COUNT
+    F_AFTER, F_JSON, F_COUNT
 };
 
 static const char *const fld_names[F_COUNT] = {
     "role", "prompt", "messages", "priority", "id", "system", "model",
-    "max_tokens", "temperature", "max_attempts", "timeout", "delay", "ttl", "json",
+    "max_tokens", "temperature", "max_attempts", "timeout", "delay", "ttl", "after", "json",
 };
 
 #define ALLOWED_FIELDS \
     "role, prompt, messages, priority, id, system, model, max_tokens, " \
-    "temperature, max_attempts, timeout, delay, ttl, json"
+    "temperature, max_attempts, timeout, delay, ttl, after, json"
 
 typedef struct raw {
     int present;
@@ -515,6 +515,7 @@ void fq_task_free(fq_task *t)
     free(t->system);
     free(t->prompt);
     free(t->messages);
+    free(t->parents);
     fq_task_init(t);
 }
 
@@ -651,6 +652,14 @@ static int check_values(const raw *r, fq_task *t, char *err, size_t errlen)
     if (r[F_TTL].present &&
         get_int(&r[F_TTL], F_TTL, 1, FQ_TTL_LIMIT, " number of seconds", &t->ttl_s, err, errlen) != 0)
         return -1;
+    if (r[F_AFTER].present) {
+        if (fq_after_parse(r[F_AFTER].s, r[F_AFTER].len, r[F_AFTER].j, t->id[0] ? t->id : NULL,
+                           &t->parents, err, errlen) != 0 ||
+            fq_after_check_placeholders(t->parents, "prompt", t->prompt, err, errlen) != 0 ||
+            fq_after_check_placeholders(t->parents, "messages", t->messages, err, errlen) != 0 ||
+            fq_after_check_placeholders(t->parents, "system", t->system, err, errlen) != 0)
+            return -1;
+    }
     return 0;
 }
 

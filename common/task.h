@@ -67,6 +67,7 @@ typedef struct fq_task {
     int timeout_s;           /* 0 = REQUEST_TIMEOUT */
     int delay_s;             /* 0 = none */
     int ttl_s;               /* 0 = never expires */
+    char *parents;           /* `after`: JSON array of the ids it waits for; NULL = none */
 } fq_task;
 
 void fq_task_init(fq_task *t);
@@ -99,6 +100,21 @@ int fq_task_to_hash(const fq_task *t, fq_argv *out);
  * -1 with a reason in err when role/prompt are missing. */
 int fq_task_from_hash(const fq_field *fields, size_t n, fq_task *out,
                       char *err, size_t errlen);
+
+/* `after` (task_after.c): parses ids separated by commas (s, len) or a
+ * JSON array of them (j, from `json`) into a compact JSON array in
+ * *parents (malloc'd). own_id (may be NULL) may not be among them. Returns
+ * 0, or -1 with a reason in err. */
+struct cJSON;
+int fq_after_parse(const char *s, size_t len, const struct cJSON *j, const char *own_id,
+                   char **parents, char *err, size_t errlen);
+/* Checks that every {{ID}} placeholder of text (what names the field in
+ * the error line) names one of parents (a JSON array). 0, or -1. */
+int fq_after_check_placeholders(const char *parents, const char *what, const char *text,
+                                char *err, size_t errlen);
+/* The length of the id of the placeholder "{{" id "}}" that starts s, or 0
+ * when s does not start with one. */
+size_t fq_placeholder_at(const char *s, size_t len);
 
 /* 1 when buf[0..len) is valid UTF-8 (no overlongs, no surrogates). */
 int fq_utf8_valid(const char *buf, size_t len);

@@ -65,6 +65,8 @@ int fq_task_to_hash(const fq_task *t, fq_argv *out)
         return -1;
     if (t->ttl_s > 0 && fq_argv_pairll(out, "ttl", t->ttl_s) != 0)
         return -1;
+    if (t->parents != NULL && fq_argv_pair(out, "parents", t->parents) != 0)
+        return -1;
     return 0;
 }
 

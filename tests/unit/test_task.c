@@ -222,7 +222,7 @@ static void test_all_fields(void **state)
 static void test_unknown_and_duplicate_fields(void **state)
 {
     BAD("unknown field \"promt\"; allowed: role, prompt, messages, priority, id, system, model, "
-        "max_tokens, temperature, max_attempts, timeout, delay, ttl, json",
+        "max_tokens, temperature, max_attempts, timeout, delay, ttl, after, json",
         "role", "code", "promt", "hi");
     BAD("unknown field \"Role\"", "Role", "code", "prompt", "hi");
     BAD("role: given more than once", "role", "code", "role", "code", "prompt", "hi");
@@ -760,6 +760,60 @@ static void test_from_hash(void **state)
     assert_non_null(strstr(err, "max_tokens"));
 }
 
+/* ------------------------------------------------------------------------
+ * after and placeholders
+ * --------------------------------------------------------------------- */
+
+static void test_after(void **state)
+{
+    (void)state;
+    run r;
+    PARSE(&r, "role", "code", "id", "d", "after", " b ,c", "prompt", "join {{b}} and {{c}}");
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.t.parents, "[\"b\",\"c\"]");
+    fq_argv h;
+    fq_argv_init(&h);
+    assert_int_equal(fq_task_to_hash(&r.t, &h), 0);
+    int found = 0;
+    for (int i = 0; i + 1 < h.argc; i += 2)
+        found |= strcmp(h.argv[i], "parents") == 0 && strcmp(h.argv[i + 1], "[\"b\",\"c\"]") == 0;
+    assert_true(found);
+    fq_argv_free(&h);
+    fq_task_free(&r.t);
+
+    PARSE(&r, "json", "{\"role\":\"code\",\"after\":[\"a\"],\"prompt\":\"{{a}}\"}");
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.t.parents, "[\"a\"]");
+    fq_task_free(&r.t);
+
+    /* no after: braces are plain text */
+    OK("role", "code", "prompt", "a template with {{title}}");
+    /* text between braces that is not an id is left alone */
+    OK("role", "code", "after", "a", "prompt", "{{ a }} and {{a b}} and {{a}}");
+    OK("role", "code", "after", "a", "messages", "[{\"role\":\"user\",\"content\":\"{{a}}\"}]");
+
+    BAD("prompt: {{x}} names a task that is not in after ([\"a\"])", "role", "code", "after",
+        "a", "prompt", "use {{x}}");
+    BAD("system: {{y}} names a task that is not in after", "role", "code", "after", "a",
+        "prompt", "p", "system", "see {{y}}");
+    BAD("messages: {{z}} names a task that is not in after", "role", "code", "after", "a",
+        "messages", "[{\"role\":\"user\",\"content\":\"{{z}}\"}]");
+    BAD("after: names the task itself (t)", "role", "code", "id", "t", "after", "a,t",
+        "prompt", "p");
+    BAD("after: names \"a\" more than once", "role", "code", "after", "a,a", "prompt", "p");
+    BAD("after: \"a b\" is not a task id", "role", "code", "after", "a b", "prompt", "p");
+    BAD("after: \"\" is not a task id", "role", "code", "after", "a,,b", "prompt", "p");
+    BAD("after: element 1 is not a string", "json",
+        "{\"role\":\"code\",\"after\":[\"a\",2],\"prompt\":\"p\"}");
+    BAD("after: must be task ids separated by commas", "json",
+        "{\"role\":\"code\",\"after\":7,\"prompt\":\"p\"}");
+
+    char many[40 * 8] = "";
+    for (int i = 0; i <= (int)FQ_AFTER_MAX; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%sp%d", i ? "," : "", i);
+    BAD("after: names more than 32 tasks", "role", "code", "after", many, "prompt", "p");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -786,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_empty_submission),
         cmocka_unit_test(test_hash_roundtrip),
         cmocka_unit_test(test_from_hash),
+        cmocka_unit_test(test_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
