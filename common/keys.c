@@ -48,6 +48,7 @@ static void build(const char *prefix)
     name(k->oks, internal, prefix, "oks");
     name(k->models, internal, prefix, "models");
     name(k->dead, internal, prefix, "dead");
+    name(k->resolving, internal, prefix, "resolving");
     for (int role = 0; role < FQ_ROLE_COUNT; role++) {
         snprintf(k->ready[role], FQ_KEY_MAX, "%s:{q}:ready:%s", prefix,
                  fq_role_name((fq_role)role));
@@ -135,6 +136,11 @@ int fq_argv_add_task_key(fq_argv *a, const char *id, size_t len)
 int fq_argv_add_done_key(fq_argv *a, const char *id, size_t len)
 {
     return fq_argv_addf(a, "%s:done:%.*s", fq_keys()->prefix, (int)len, id);
+}
+
+int fq_argv_add_children_key(fq_argv *a, const char *id, size_t len)
+{
+    return fq_argv_addf(a, "%s:children:%.*s", fq_keys()->prefix, (int)len, id);
 }
 
 int fq_argv_add_model_key(fq_argv *a, const char *model, size_t len)

@@ -43,6 +43,7 @@ typedef struct fq_keyset {
     char oks[FQ_KEY_MAX];             /* quota: recent successes (":<model>" for a model's) */
     char models[FQ_KEY_MAX];          /* quota: the models seen, by last grant ms */
     char dead[FQ_KEY_MAX];            /* dead letters: failed ids by finish ms */
+    char resolving[FQ_KEY_MAX];       /* waiting tasks a parent of which has ended */
     char ready[FQ_ROLE_COUNT][FQ_KEY_MAX];    /* a role's queue, by score */
     char marker[FQ_ROLE_COUNT][FQ_KEY_MAX];   /* wakes a role's idle workers */
 } fq_keyset;
@@ -71,6 +72,8 @@ const char *fq_key_done(const char *id, char *buf, size_t len);   /* <prefix>:do
  * result. */
 int fq_argv_add_task_key(fq_argv *a, const char *id, size_t len);
 int fq_argv_add_done_key(fq_argv *a, const char *id, size_t len);   /* <prefix>:done:<id> */
+/* <prefix>:children:<id>, the tasks waiting for id (`after`) */
+int fq_argv_add_children_key(fq_argv *a, const char *id, size_t len);
 /* <prefix>:quota:<model>, a model's quota state */
 int fq_argv_add_model_key(fq_argv *a, const char *model, size_t len);
 

@@ -114,17 +114,18 @@ static const char *json_type_name(const cJSON *j)
 enum fld {
     F_ROLE, F_PROMPT, F_MESSAGES, F_PRIORITY, F_ID, F_SYSTEM, F_MODEL,
     F_MAX_TOKENS, F_TEMPERATURE, F_MAX_ATTEMPTS, F_TIMEOUT, F_DELAY, F_TTL,
-    F_AFTER, F_JSON, F_COUNT
+    F_AFTER, F_REVIEW_BY, F_JSON, F_COUNT
 };
 
 static const char *const fld_names[F_COUNT] = {
     "role", "prompt", "messages", "priority", "id", "system", "model",
-    "max_tokens", "temperature", "max_attempts", "timeout", "delay", "ttl", "after", "json",
+    "max_tokens", "temperature", "max_attempts", "timeout", "delay", "ttl", "after",
+    "review_by", "json",
 };
 
 #define ALLOWED_FIELDS \
     "role, prompt, messages, priority, id, system, model, max_tokens, " \
-    "temperature, max_attempts, timeout, delay, ttl, after, json"
+    "temperature, max_attempts, timeout, delay, ttl, after, review_by, json"
 
 typedef struct raw {
     int present;
@@ -507,6 +508,7 @@ void fq_task_init(fq_task *t)
     memset(t, 0, sizeof(*t));
     t->role = FQ_ROLE_CEO;
     t->priority = -1;
+    t->review_by = -1;
 }
 
 void fq_task_free(fq_task *t)
@@ -652,6 +654,17 @@ static int check_values(const raw *r, fq_task *t, char *err, size_t errlen)
     if (r[F_TTL].present &&
         get_int(&r[F_TTL], F_TTL, 1, FQ_TTL_LIMIT, " number of seconds", &t->ttl_s, err, errlen) != 0)
         return -1;
+    if (r[F_REVIEW_BY].present) {
+        if (get_string(&r[F_REVIEW_BY], F_REVIEW_BY, &s, &len, err, errlen) != 0)
+            return -1;
+        if ((t->review_by = fq_role_parse(s, len)) < 0)
+            return fq_text_fail(err, errlen, "review_by: must be one of " FQ_ROLE_LIST ", got %s",
+                                fq_text_show(&sh, s, len));
+        if (strlen(t->id) + strlen(FQ_REVIEW_SUFFIX) > FQ_ID_MAX)
+            return fq_text_fail(err, errlen,
+                                "review_by: the review's id %s" FQ_REVIEW_SUFFIX " would be longer "
+                                "than %d characters; give a shorter id", t->id, FQ_ID_MAX);
+    }
     if (r[F_AFTER].present) {
         if (fq_after_parse(r[F_AFTER].s, r[F_AFTER].len, r[F_AFTER].j, t->id[0] ? t->id : NULL,
                            &t->parents, err, errlen) != 0 ||

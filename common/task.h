@@ -68,7 +68,11 @@ typedef struct fq_task {
     int delay_s;             /* 0 = none */
     int ttl_s;               /* 0 = never expires */
     char *parents;           /* `after`: JSON array of the ids it waits for; NULL = none */
+    int review_by;           /* the role of its review task (fq_task_review), or -1 */
 } fq_task;
+
+/* A task with review_by brings a review task, id <id>.review. */
+#define FQ_REVIEW_SUFFIX ".review"
 
 void fq_task_init(fq_task *t);
 void fq_task_free(fq_task *t);   /* frees the strings, leaves t re-initialised */
@@ -112,6 +116,12 @@ int fq_after_parse(const char *s, size_t len, const struct cJSON *j, const char 
  * the error line) names one of parents (a JSON array). 0, or -1. */
 int fq_after_check_placeholders(const char *parents, const char *what, const char *text,
                                 char *err, size_t errlen);
+/* Builds the review task of t (whose id is id; t->review_by >= 0) into
+ * out: role review_by, id <id>.review, waiting for t and t's parents, with
+ * a prompt that carries t's prompt (or messages) and, as {{id}}, its
+ * output. Returns 0, or -1 when out of memory. */
+int fq_task_review(const fq_task *t, const char *id, fq_task *out);
+
 /* The length of the id of the placeholder "{{" id "}}" that starts s, or 0
  * when s does not start with one. */
 size_t fq_placeholder_at(const char *s, size_t len);

@@ -1,5 +1,6 @@
-/* task_after.c -- a submission's `after`: the tasks it waits for, and the
- * {{ID}} placeholders its texts may name them by (see task.h).
+/* task_after.c -- how tasks depend on others (see task.h): a submission's
+ * `after`, the tasks it waits for; the {{ID}} placeholders its texts may
+ * name them by; and the review task that `review_by` brings.
  *
  * `after` is given as ids separated by commas ("a, b") or, inside `json`,
  * as a JSON array of id strings. Each must be a valid id, named once, not
@@ -150,4 +151,38 @@ int fq_after_check_placeholders(const char *parents, const char *what, const cha
     }
     cJSON_Delete(list);
     return rc;
+}
+
+/* The review task's prompt: what the task was asked, then its output. */
+static char *review_prompt(const fq_task *t, const char *id)
+{
+    static const char head[] = "Review the result of task %s. Say whether it does what was "
+                               "asked, and list every problem you find.\n\n"
+                               "What was asked:\n%s\n\nThe result:\n{{%s}}\n";
+    const char *asked = t->prompt ? t->prompt : t->messages;
+    size_t len = sizeof(head) + 2 * strlen(id) + strlen(asked);
+    char *out = malloc(len);
+    if (out != NULL)
+        snprintf(out, len, head, id, asked, id);
+    return out;
+}
+
+int fq_task_review(const fq_task *t, const char *id, fq_task *out)
+{
+    fq_task_init(out);
+    snprintf(out->id, sizeof(out->id), "%s" FQ_REVIEW_SUFFIX, id);
+    out->role = (fq_role)t->review_by;
+    cJSON *parents = t->parents ? cJSON_Parse(t->parents) : cJSON_CreateArray();
+    cJSON *self = cJSON_CreateString(id);
+    int ok = parents != NULL && self != NULL && cJSON_InsertItemInArray(parents, 0, self);
+    if (!ok)
+        cJSON_Delete(self);
+    out->parents = ok ? cJSON_PrintUnformatted(parents) : NULL;
+    cJSON_Delete(parents);
+    out->prompt = review_prompt(t, id);
+    if (out->parents == NULL || out->prompt == NULL) {
+        fq_task_free(out);
+        return -1;
+    }
+    return 0;
 }

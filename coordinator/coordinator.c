@@ -166,6 +166,7 @@ static void on_tick(uv_timer_t *t)
     fq_coordinator *c = t->data;
     c->ticks++;
     fq_reaper_tick(c->reaper);
+    fq_resolver_kick(c->resolver);
     prune(c);
 }
 
@@ -178,7 +179,8 @@ static void close_handle(uv_handle_t *h)
 void fq_coordinator_maybe_close(fq_coordinator *c)
 {
     if (!c->stopping || c->closed || fq_intake_busy(c->intake) ||
-        fq_persist_busy(c->persist) || fq_reaper_busy(c->reaper))
+        fq_persist_busy(c->persist) || fq_reaper_busy(c->reaper) ||
+        fq_resolver_busy(c->resolver))
         return;
     c->closed = 1;
     fq_http_stop(c->http);
@@ -231,10 +233,11 @@ int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg,
     c->intake = fq_intake_new(c);
     c->persist = fq_persist_new(c);
     c->reaper = fq_reaper_new(c);
+    c->resolver = fq_resolver_new(c);
     c->redis = fq_redis_new(loop, cfg, "fleetq-coordinator", 0);
     c->intake_conn = fq_redis_new(loop, cfg, "fleetq-coordinator-intake", 15000);
     c->results_conn = fq_redis_new(loop, cfg, "fleetq-coordinator-results", 15000);
-    if (!c->intake || !c->persist || !c->reaper || !c->redis || !c->intake_conn ||
+    if (!c->intake || !c->persist || !c->reaper || !c->resolver || !c->redis || !c->intake_conn ||
         !c->results_conn)
         return -1;
     fq_redis_on_state(c->redis, on_main_state, c);
@@ -261,6 +264,7 @@ void fq_coordinator_free(fq_coordinator *c)
     fq_http_stop(c->http);
     c->http = NULL;
     fq_reaper_free(c->reaper);
+    fq_resolver_free(c->resolver);
     if (c->store != NULL)
         fq_store_close(c->store);
 }

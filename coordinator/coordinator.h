@@ -4,7 +4,8 @@
  * the two blocking stream reads), the SQLite store and a periodic timer:
  *   intake.c  -- fleetq:submit → validate → intake.lua (route or reject);
  *   persist.c -- results stream → SQLite batch → stored.lua (announce, ack);
- *   reaper.c  -- delayed tasks and due retries promoted, expired leases reaped.
+ *   reaper.c  -- delayed tasks and due retries promoted, expired leases reaped;
+ *   resolver.c -- waiting tasks whose parents ended queued or cancelled.
  * The HTTP server (http.c: /health, /metrics) runs on threads of its own
  * and never touches the loop; the coordinator only stops it on shutdown.
  */
@@ -43,6 +44,7 @@ typedef struct fq_coordinator {
     struct fq_intake *intake;
     struct fq_persist *persist;
     struct fq_reaper *reaper;
+    struct fq_resolver *resolver;
 } fq_coordinator;
 
 /* Opens the store, connects and starts the timer and signal handlers.
@@ -70,6 +72,14 @@ struct fq_reaper *fq_reaper_new(fq_coordinator *c);
 void fq_reaper_tick(struct fq_reaper *r);
 int fq_reaper_busy(const struct fq_reaper *r);
 void fq_reaper_free(struct fq_reaper *r);
+
+/* Releases or cancels waiting tasks whose parents ended (resolve.lua):
+ * kicked by intake and the store when they have work for it, and by the
+ * timer. */
+struct fq_resolver *fq_resolver_new(fq_coordinator *c);
+void fq_resolver_kick(struct fq_resolver *rs);
+int fq_resolver_busy(const struct fq_resolver *rs);
+void fq_resolver_free(struct fq_resolver *rs);
 
 /* Called by the parts when they go idle, so shutdown can complete. */
 void fq_coordinator_maybe_close(fq_coordinator *c);

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "coordinator.h"
 #include "keys.h"
 #include "log.h"
@@ -90,6 +92,8 @@ static void on_recorded(fq_redis *r, redisReply *reply, void *data)
             if (e->type == REDIS_REPLY_STRING && strncmp(e->str, "duplicate:", 10) == 0)
                 fq_log(FQ_LOG_INFO, "intake.duplicate", FQ_LS, "status", e->str + 10,
                        FQ_LEND);
+            else if (e->type == REDIS_REPLY_STRING && strcmp(e->str, "waiting") == 0)
+                fq_resolver_kick(in->c->resolver);   /* its parents may have ended */
         }
     }
     if (in->inflight == 0) {
@@ -166,6 +170,7 @@ static void begin_call(struct fq_intake *in)
     fq_argv_adds(&in->keys, k->expiry);
     fq_argv_add_ready_keys(&in->keys);
     fq_argv_add_marker_keys(&in->keys);
+    fq_argv_adds(&in->keys, k->resolving);
     fq_argv_adds(&in->args, FQ_GROUP_INTAKE);
     in->entries = 0;
 }
@@ -196,10 +201,65 @@ static int is_cancel(const redisReply *body)
 }
 
 /* Records one entry: validated → routed, invalid → rejected with reason. */
+/* Adds one task (or its rejection) to the intake.lua call being gathered:
+ * its key and its parents' keys, then its values. Returns 0, or -1 when
+ * out of memory (the entry then stays pending). */
+static int add_entry(struct fq_intake *in, const char *entry_id, const char *id, int valid,
+                     int role, fq_task *task, const char *reason)
+{
+    const fq_config *cfg = in->c->cfg;
+    fq_role route_role = role >= 0 ? (fq_role)role : FQ_ROLE_CEO;
+    int priority = task->priority >= 0 ? task->priority : cfg->roles[route_role].priority;
+    cJSON *parents = valid && task->parents ? cJSON_Parse(task->parents) : NULL;
+    if (valid && task->parents && parents == NULL)
+        return -1;
+    fq_argv hash;
+    fq_argv_init(&hash);
+    if (valid) {
+        fq_task_to_hash(task, &hash);
+        fq_argv_pairll(&hash, "priority", priority);
+    } else if (role >= 0) {
+        fq_argv_pair(&hash, "role", fq_role_name((fq_role)role));
+    }
+    fq_argv_add_task_key(&in->keys, id, strlen(id));
+    const cJSON *p;
+    cJSON_ArrayForEach(p, parents) {
+        fq_argv_add_task_key(&in->keys, p->valuestring, strlen(p->valuestring));
+        fq_argv_add_children_key(&in->keys, p->valuestring, strlen(p->valuestring));
+    }
+    fq_argv *a = &in->args;
+    fq_argv_adds(a, entry_id);
+    fq_argv_adds(a, valid ? "route" : "reject");
+    fq_argv_adds(a, id);
+    fq_argv_adds(a, role >= 0 ? fq_role_name((fq_role)role) : "");
+    fq_argv_addll(a, route_role);
+    fq_argv_addll(a, priority);
+    fq_argv_addll(a, (long long)task->delay_s * 1000);
+    fq_argv_addll(a, (long long)task->ttl_s * 1000);
+    fq_argv_addll(a, task->max_attempts > 0 ? task->max_attempts : cfg->max_retries + 1);
+    fq_argv_adds(a, reason);
+    fq_argv_addll(a, cJSON_GetArraySize(parents));
+    cJSON_ArrayForEach(p, parents)
+        fq_argv_adds(a, p->valuestring);
+    cJSON_Delete(parents);
+    fq_argv_addll(a, hash.argc);
+    fq_argv_append(a, &hash);
+    fq_argv_free(&hash);
+    in->entries++;
+    if (valid)
+        fq_log(FQ_LOG_DEBUG, "task.accepted", FQ_LS, "task", id, FQ_LS, "role",
+               fq_role_name((fq_role)role), FQ_LI, "priority", (int64_t)priority, FQ_LEND);
+    else
+        fq_log(FQ_LOG_WARN, "task.rejected", FQ_LS, "task", id, FQ_LS, "entry", entry_id,
+               FQ_LS, "reason", reason, FQ_LEND);
+    return 0;
+}
+
+/* Records one entry: validated → routed, invalid → rejected with reason;
+ * a task with review_by brings its review task along, right after it. */
 static void record_entry(struct fq_intake *in, const redisReply *entry)
 {
-    fq_coordinator *c = in->c;
-    const fq_config *cfg = c->cfg;
+    const fq_config *cfg = in->c->cfg;
     const redisReply *eid = entry->element[0], *body = entry->element[1];
     char entry_id[64];
     snprintf(entry_id, sizeof(entry_id), "%.*s", (int)eid->len, eid->str);
@@ -217,8 +277,9 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
     }
     nf = fq_reply_fields(body, fields, nf);
 
-    fq_task task;
+    fq_task task, review;
     fq_task_init(&task);
+    fq_task_init(&review);
     fq_task_limits limits = {.max_submission_bytes = cfg->max_submission_bytes};
     int role = -1;
     char reason[512] = "";
@@ -230,39 +291,17 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
     free(fields);
 
     const char *id = task.id[0] ? task.id : entry_id;
-    fq_role route_role = role >= 0 ? (fq_role)role : FQ_ROLE_CEO;
-    int priority = task.priority >= 0 ? task.priority : cfg->roles[route_role].priority;
-    fq_argv hash;
-    fq_argv_init(&hash);
-    if (valid) {
-        fq_task_to_hash(&task, &hash);
-        fq_argv_pairll(&hash, "priority", priority);
-    } else if (role >= 0) {
-        fq_argv_pair(&hash, "role", fq_role_name((fq_role)role));
-    }
-    fq_argv_add_task_key(&in->keys, id, strlen(id));
-    fq_argv *a = &in->args;
-    fq_argv_adds(a, entry_id);
-    fq_argv_adds(a, valid ? "route" : "reject");
-    fq_argv_adds(a, id);
-    fq_argv_adds(a, role >= 0 ? fq_role_name((fq_role)role) : "");
-    fq_argv_addll(a, route_role);
-    fq_argv_addll(a, priority);
-    fq_argv_addll(a, (long long)task.delay_s * 1000);
-    fq_argv_addll(a, (long long)task.ttl_s * 1000);
-    fq_argv_addll(a, task.max_attempts > 0 ? task.max_attempts : cfg->max_retries + 1);
-    fq_argv_adds(a, reason);
-    fq_argv_addll(a, hash.argc);
-    fq_argv_append(a, &hash);
-    fq_argv_free(&hash);
-    in->entries++;
-    if (valid)
-        fq_log(FQ_LOG_DEBUG, "task.accepted", FQ_LS, "task", id, FQ_LS, "role",
-               fq_role_name((fq_role)role), FQ_LI, "priority", (int64_t)priority, FQ_LEND);
-    else
-        fq_log(FQ_LOG_WARN, "task.rejected", FQ_LS, "task", id, FQ_LS, "entry", entry_id,
-               FQ_LS, "reason", reason, FQ_LEND);
+    int rc = 0;
+    if (valid && task.review_by >= 0)
+        rc = fq_task_review(&task, id, &review);
+    if (rc == 0)
+        rc = add_entry(in, entry_id, id, valid, role, &task, reason);
+    if (rc == 0 && review.id[0] != '\0')
+        rc = add_entry(in, entry_id, review.id, 1, (int)review.role, &review, "");
+    if (rc != 0)
+        snprintf(in->batch_error, sizeof(in->batch_error), "reading a submission: out of memory");
     fq_task_free(&task);
+    fq_task_free(&review);
 }
 
 static void on_read(fq_redis *r, redisReply *reply, void *data)

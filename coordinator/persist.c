@@ -58,6 +58,9 @@ static void on_stored(fq_redis *r, redisReply *reply, void *data)
         fail_batch(p, "announcing the stored batch", reply ? reply->str : "connection lost", 0);
     } else {
         works(p);
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+            fq_reply_int(reply->element[1], 0) > 0)
+            fq_resolver_kick(p->c->resolver);
         fq_persist_kick(p);
     }
     fq_coordinator_maybe_close(p->c);
@@ -150,11 +153,13 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
     fq_argv_init(&a);
     fq_argv_adds(&a, fq_keys()->results);
     fq_argv_adds(&a, fq_keys()->dead);
+    fq_argv_adds(&a, fq_keys()->resolving);
     for (int i = 0; i < finals.argc; i += 2) {
         const char *id = finals.argv[i];
         size_t len = finals.argvlen[i];
         fq_argv_add_task_key(&a, id, len);
         fq_argv_add_done_key(&a, id, len);
+        fq_argv_add_children_key(&a, id, len);
     }
     fq_argv_adds(&a, FQ_GROUP_STORE);
     fq_argv_addll(&a, c->cfg->result_ttl_s);
@@ -163,7 +168,7 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
         fq_argv_add(&a, ids.argv[i], ids.argvlen[i]);
     for (int i = 0; i < finals.argc; i++)
         fq_argv_add(&a, finals.argv[i], finals.argvlen[i]);
-    if (fq_redis_script(c->redis, "stored", 2 + finals.argc, &a, on_stored, p) == 0)
+    if (fq_redis_script(c->redis, "stored", 3 + finals.argc / 2 * 3, &a, on_stored, p) == 0)
         p->acking = 1;
     else
         fail_batch(p, "announcing the stored batch", "connection lost or out of memory", 0);

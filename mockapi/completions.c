@@ -27,6 +27,7 @@
 #include "mock_limiter.h"
 #include "mock_limits_reply.h"
 #include "mock_reply.h"
+#include "mock_request_log.h"
 #include "mock_server.h"
 #include "mock_stats.h"
 #include "mock_stream.h"
@@ -189,6 +190,7 @@ enum MHD_Result mock_completions_handle(struct MHD_Connection *c, mock_req *r)
                                 err);
     }
     r->model = req.model->id;
+    mock_request_log_write(r->body, r->len);
 
     mock_limit_hit hit;
     mock_stats_model_request(req.model);

@@ -21,6 +21,7 @@
 #include "mock_config.h"
 #include "mock_faults.h"
 #include "mock_limiter.h"
+#include "mock_request_log.h"
 #include "mock_server.h"
 #include "mock_timing.h"
 
@@ -84,6 +85,8 @@ static void usage(FILE *out)
 "  --completion-tokens N  completion tokens, capped by max_tokens (default random)\n"
 "  --no-cost-ticks        leave usage.cost_in_usd_ticks out\n"
 "  --seed N               seed of the random choices (default from the clock)\n"
+"  --request-log PATH     append every accepted chat request to PATH, one\n"
+"                         compact JSON object per line\n"
 "\n"
 "  --verbose              one JSON line per request on stderr\n"
 "  --quiet                no request log (default)\n"
@@ -103,12 +106,13 @@ enum {
     OPT_RATE, OPT_WINDOW, OPT_ADVERTISED, OPT_NOISE, OPT_TOKENS, OPT_MODEL_LIMITS,
     OPT_ERROR_STYLE, OPT_FAIL, OPT_HANG, OPT_HANG_MS, OPT_RESET, OPT_TRUNCATE, OPT_CREDITS,
     OPT_CREDITS_STATUS, OPT_BLOCKED, OPT_COUNT_REFUSED, OPT_REASONING, OPT_COMPLETION,
-    OPT_NO_COST, OPT_SEED, OPT_VERBOSE, OPT_QUIET, OPT_HELP, OPT_VERSION
+    OPT_NO_COST, OPT_SEED, OPT_REQUEST_LOG, OPT_VERBOSE, OPT_QUIET, OPT_HELP, OPT_VERSION
 };
 
 static const struct option options[] = {
     { "port", required_argument, NULL, OPT_PORT },
     { "port-file", required_argument, NULL, OPT_PORT_FILE },
+    { "request-log", required_argument, NULL, OPT_REQUEST_LOG },
     { "bind", required_argument, NULL, OPT_BIND },
     { "key", required_argument, NULL, OPT_KEY },
     { "latency-ms", required_argument, NULL, OPT_LATENCY },
@@ -255,6 +259,9 @@ int main(int argc, char **argv)
         case OPT_SEED:
             seed = (uint64_t)arg_long("--seed", optarg, 0, 0x7fffffffffffffffL);
             have_seed = 1;
+            break;
+        case OPT_REQUEST_LOG:
+            if (mock_request_log_open(optarg) != 0) die_config("--request-log", strerror(errno));
             break;
         case OPT_VERBOSE: cfg.verbose = 1; break;
         case OPT_QUIET: cfg.verbose = 0; break;

@@ -1,5 +1,5 @@
--- cancel.lua -- ends a task that has not started (queued, delayed, or
--- waiting to retry) as `cancelled`, in one step: it leaves its ready queue
+-- cancel.lua -- ends a task that has not started (queued, delayed,
+-- waiting for its parents, or waiting to retry) as `cancelled`, in one step: it leaves its ready queue
 -- or the delayed set, so no worker can claim it, and gets a final record
 -- for the store like any other ended task (the store then announces it on
 -- fleetq:done:<id>), an event, and the result ttl.
@@ -21,7 +21,8 @@ local key, delayed, expiry, events, results, submit =
     KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, reason, entry, group = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local slots = {ceo = 7, code = 8, quality = 9, memory = 10}
-local ended = {done = true, failed = true, rejected = true, expired = true, cancelled = true}
+local ended = {}
+for _, s in ipairs(FQ_ENDED_STATUSES) do ended[s] = true end
 
 if entry ~= '' then
     fq_consumed(submit, group, entry)
@@ -38,8 +39,8 @@ end
 if ended[status] then
     return {'refused', id, 'already ' .. status}
 end
-if status ~= 'queued' and status ~= 'delayed' and status ~= 'retrying' then
-    return {'refused', id, status .. ': only queued, delayed or retrying tasks are cancelled'}
+if status ~= 'queued' and status ~= 'delayed' and status ~= 'retrying' and status ~= 'waiting' then
+    return {'refused', id, status .. ': only queued, delayed, waiting or retrying tasks are cancelled'}
 end
 
 local slot = slots[role or '']

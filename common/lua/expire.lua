@@ -19,7 +19,7 @@ fq_each_due(expiry, 1, 8, now, function(id, key)
     local t = redis.call('HMGET', key, 'role', 'status', 'expires_at')
     local at = tonumber(t[3])
     local slot = slots[t[1] or '']
-    if slot and at and at <= now and (t[2] == 'queued' or t[2] == 'delayed') then
+    if slot and at and at <= now and (t[2] == 'queued' or t[2] == 'delayed' or t[2] == 'waiting') then
         redis.call('ZREM', KEYS[slot], id)
         redis.call('ZREM', delayed, id)
         fq_expire(key, id, now, results, events, t[1])

@@ -222,7 +222,7 @@ static void test_all_fields(void **state)
 static void test_unknown_and_duplicate_fields(void **state)
 {
     BAD("unknown field \"promt\"; allowed: role, prompt, messages, priority, id, system, model, "
-        "max_tokens, temperature, max_attempts, timeout, delay, ttl, after, json",
+        "max_tokens, temperature, max_attempts, timeout, delay, ttl, after, review_by, json",
         "role", "code", "promt", "hi");
     BAD("unknown field \"Role\"", "Role", "code", "prompt", "hi");
     BAD("role: given more than once", "role", "code", "role", "code", "prompt", "hi");
@@ -814,6 +814,37 @@ static void test_after(void **state)
     BAD("after: names more than 32 tasks", "role", "code", "after", many, "prompt", "p");
 }
 
+static void test_review_by(void **state)
+{
+    (void)state;
+    run r;
+    PARSE(&r, "role", "code", "id", "k", "after", "a", "review_by", "quality", "prompt",
+          "build on {{a}}");
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.t.review_by, FQ_ROLE_QUALITY);
+    fq_task review;
+    assert_int_equal(fq_task_review(&r.t, "k", &review), 0);
+    assert_string_equal(review.id, "k.review");
+    assert_int_equal(review.role, FQ_ROLE_QUALITY);
+    assert_string_equal(review.parents, "[\"k\",\"a\"]");
+    assert_non_null(strstr(review.prompt, "build on {{a}}"));
+    assert_non_null(strstr(review.prompt, "{{k}}"));
+    /* what the review asks names only its parents */
+    char err[256];
+    assert_int_equal(fq_after_check_placeholders(review.parents, "prompt", review.prompt, err,
+                                                 sizeof(err)), 0);
+    fq_task_free(&review);
+    fq_task_free(&r.t);
+
+    BAD("review_by: must be one of ceo, code, quality, memory, got \"qa\"", "role", "code",
+        "review_by", "qa", "prompt", "p");
+    char id[FQ_ID_MAX + 1];
+    memset(id, 'x', FQ_ID_MAX);
+    id[FQ_ID_MAX] = '\0';
+    BAD("review_by: the review's id", "role", "code", "id", id, "review_by", "quality",
+        "prompt", "p");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -841,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_hash_roundtrip),
         cmocka_unit_test(test_from_hash),
         cmocka_unit_test(test_after),
+        cmocka_unit_test(test_review_by),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
