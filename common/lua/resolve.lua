@@ -84,10 +84,10 @@ local function release(key, id, role, t, outputs)
     local slot = slots[role]
     if delay_ms > 0 then
         redis.call('ZADD', delayed, now + delay_ms, id)
-        fq_event(events, id, 'delayed', role, {'due_ms', delay_ms})
+        fq_event(events, id, 'delayed', role, {'due_ms', delay_ms, 'reason', 'parents done'})
     else
         fq_ready(KEYS[6 + slot], KEYS[10 + slot], id, tonumber(t[4]) or 0)
-        fq_event(events, id, 'queued', role)
+        fq_event(events, id, 'queued', role, {'reason', 'parents done'})
     end
     return status
 end
