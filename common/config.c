@@ -738,7 +738,11 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
                    errlen) != 0 ||
         read_int32("GROK_MAX_RETRIES", 3, 0, 20, &cfg->max_retries, err, errlen) != 0 ||
         read_int32("FLEETQ_LEASE_SECONDS", 30, 5, 3600, &cfg->lease_s, err, errlen) != 0 ||
-        read_int32("FLEETQ_GRACE_SECONDS", 25, 0, 3600, &cfg->grace_s, err, errlen) != 0)
+        read_int32("FLEETQ_GRACE_SECONDS", 25, 0, 3600, &cfg->grace_s, err, errlen) != 0 ||
+        read_int32("FLEETQ_PLAN_MAX", 20, 1, (int)FQ_AFTER_MAX - 1, &cfg->plan_max, err,
+                   errlen) != 0 ||
+        read_int32("FLEETQ_PLAN_DEPTH", 3, 1, FQ_PLAN_DEPTH_LIMIT, &cfg->plan_depth, err,
+                   errlen) != 0)
         return -1;
 
     cfg->on_budget = FQ_ON_BUDGET_WAIT;

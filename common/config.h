@@ -62,6 +62,8 @@ typedef struct fq_config {
     int request_timeout_s;        /* REQUEST_TIMEOUT */
     int max_retries;              /* GROK_MAX_RETRIES */
     int lease_s;                  /* FLEETQ_LEASE_SECONDS */
+    int plan_max;                 /* FLEETQ_PLAN_MAX: subtasks in a plan */
+    int plan_depth;               /* FLEETQ_PLAN_DEPTH: plans within plans */
     int grace_s;                  /* FLEETQ_GRACE_SECONDS */
     fq_on_budget on_budget;       /* FLEETQ_ON_BUDGET */
     int log_level;                /* FLEETQ_LOG_LEVEL as fq_log_level */

@@ -59,6 +59,7 @@ static const rec_field final_fields[] = {
     S(fq_final_record, "worker", worker),
     S(fq_final_record, "flow_id", flow_id),
     S(fq_final_record, "parents", parents),
+    I(fq_final_record, "plan", plan, 0),
 };
 
 #undef S

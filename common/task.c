@@ -114,18 +114,18 @@ static const char *json_type_name(const cJSON *j)
 enum fld {
     F_ROLE, F_PROMPT, F_MESSAGES, F_PRIORITY, F_ID, F_SYSTEM, F_MODEL,
     F_MAX_TOKENS, F_TEMPERATURE, F_MAX_ATTEMPTS, F_TIMEOUT, F_DELAY, F_TTL,
-    F_AFTER, F_REVIEW_BY, F_JSON, F_COUNT
+    F_AFTER, F_REVIEW_BY, F_PLAN, F_JSON, F_COUNT
 };
 
 static const char *const fld_names[F_COUNT] = {
     "role", "prompt", "messages", "priority", "id", "system", "model",
     "max_tokens", "temperature", "max_attempts", "timeout", "delay", "ttl", "after",
-    "review_by", "json",
+    "review_by", "plan", "json",
 };
 
 #define ALLOWED_FIELDS \
     "role, prompt, messages, priority, id, system, model, max_tokens, " \
-    "temperature, max_attempts, timeout, delay, ttl, after, review_by, json"
+    "temperature, max_attempts, timeout, delay, ttl, after, review_by, plan, json"
 
 typedef struct raw {
     int present;
@@ -664,6 +664,24 @@ static int check_values(const raw *r, fq_task *t, char *err, size_t errlen)
             return fq_text_fail(err, errlen,
                                 "review_by: the review's id %s" FQ_REVIEW_SUFFIX " would be longer "
                                 "than %d characters; give a shorter id", t->id, FQ_ID_MAX);
+    }
+    if (r[F_PLAN].present) {
+        int on = -1;
+        if (r[F_PLAN].j != NULL && cJSON_IsBool(r[F_PLAN].j))
+            on = cJSON_IsTrue(r[F_PLAN].j);
+        else if (r[F_PLAN].s != NULL && (strcmp(r[F_PLAN].s, "true") == 0 ||
+                                         strcmp(r[F_PLAN].s, "1") == 0))
+            on = 1;
+        else if (r[F_PLAN].s != NULL && (strcmp(r[F_PLAN].s, "false") == 0 ||
+                                         strcmp(r[F_PLAN].s, "0") == 0))
+            on = 0;
+        if (on < 0)
+            return fq_text_fail(err, errlen, "plan: must be true or false, got %s",
+                                given(&sh, &r[F_PLAN]));
+        if (on && t->role != FQ_ROLE_CEO)
+            return fq_text_fail(err, errlen, "plan: only ceo tasks plan; this one's role is %s",
+                                fq_role_name(t->role));
+        t->plan = on;
     }
     if (r[F_AFTER].present) {
         if (fq_after_parse(r[F_AFTER].s, r[F_AFTER].len, r[F_AFTER].j, t->id[0] ? t->id : NULL,

@@ -37,6 +37,7 @@ typedef enum fq_role {
 #define FQ_TIMEOUT_LIMIT 3600     /* seconds */
 #define FQ_DELAY_LIMIT (30 * 86400)
 #define FQ_TTL_LIMIT (30 * 86400)
+#define FQ_PLAN_DEPTH_LIMIT 10    /* the deepest FLEETQ_PLAN_DEPTH */
 
 /* "ceo", "code", "quality", "memory"; NULL for an out-of-range role. */
 const char *fq_role_name(fq_role role);
@@ -69,6 +70,8 @@ typedef struct fq_task {
     int ttl_s;               /* 0 = never expires */
     char *parents;           /* `after`: JSON array of the ids it waits for; NULL = none */
     int review_by;           /* the role of its review task (fq_task_review), or -1 */
+    int plan;                /* 0, or its plan depth: its answer is a plan (plan.h); 1 = a
+                                user's plan, n + 1 = planned by a plan of depth n */
 } fq_task;
 
 /* A task with review_by brings a review task, id <id>.review. */

@@ -67,6 +67,8 @@ int fq_task_to_hash(const fq_task *t, fq_argv *out)
         return -1;
     if (t->parents != NULL && fq_argv_pair(out, "parents", t->parents) != 0)
         return -1;
+    if (t->plan > 0 && fq_argv_pairll(out, "plan", t->plan) != 0)
+        return -1;
     return 0;
 }
 
@@ -151,7 +153,8 @@ int fq_task_from_hash(const fq_field *fields, size_t n, fq_task *out,
         hash_int(fields, n, "max_attempts", FQ_MAX_ATTEMPTS_LIMIT, &out->max_attempts, err, errlen) != 0 ||
         hash_int(fields, n, "timeout", FQ_TIMEOUT_LIMIT, &out->timeout_s, err, errlen) != 0 ||
         hash_int(fields, n, "delay", FQ_DELAY_LIMIT, &out->delay_s, err, errlen) != 0 ||
-        hash_int(fields, n, "ttl", FQ_TTL_LIMIT, &out->ttl_s, err, errlen) != 0)
+        hash_int(fields, n, "ttl", FQ_TTL_LIMIT, &out->ttl_s, err, errlen) != 0 ||
+        hash_int(fields, n, "plan", FQ_PLAN_DEPTH_LIMIT, &out->plan, err, errlen) != 0)
         goto err;
 
     f = fq_fields_find(fields, n, "temperature");

@@ -60,6 +60,11 @@ void fq_coordinator_free(fq_coordinator *c);
 struct fq_intake *fq_intake_new(fq_coordinator *c);
 void fq_intake_kick(struct fq_intake *in);
 int fq_intake_busy(const struct fq_intake *in);
+/* Submits the subtasks of a plan (the normalized output of a done plan
+ * task of that depth) in one intake.lua call; cb gets its reply. Returns
+ * 0, or -1 when the plan does not read back or nothing could be sent. */
+int fq_intake_spawn(struct fq_intake *in, const char *parent_id, int depth, const char *plan,
+                    fq_redis_cb cb, void *data);
 void fq_intake_free(struct fq_intake *in);
 
 struct fq_persist *fq_persist_new(fq_coordinator *c);

@@ -27,6 +27,7 @@
 #include "coordinator.h"
 #include "keys.h"
 #include "log.h"
+#include "plan.h"
 #include "task.h"
 
 #define BATCH 200
@@ -156,22 +157,28 @@ static void cancel_entry(struct fq_intake *in, const char *entry_id, const redis
                  "recording a cancel: Redis connection lost or out of memory");
 }
 
-/* Starts gathering an intake.lua call: the keys every call has. */
-static void begin_call(struct fq_intake *in)
+/* The keys and first argument every intake.lua call has. */
+static void add_call_head(fq_argv *keys, fq_argv *args)
 {
     const fq_keyset *k = fq_keys();
+    fq_argv_adds(keys, k->delayed);
+    fq_argv_adds(keys, k->events);
+    fq_argv_adds(keys, k->results);
+    fq_argv_adds(keys, k->submit);
+    fq_argv_adds(keys, k->seq);
+    fq_argv_adds(keys, k->expiry);
+    fq_argv_add_ready_keys(keys);
+    fq_argv_add_marker_keys(keys);
+    fq_argv_adds(keys, k->resolving);
+    fq_argv_adds(args, FQ_GROUP_INTAKE);
+}
+
+/* Starts gathering an intake.lua call. */
+static void begin_call(struct fq_intake *in)
+{
     fq_argv_free(&in->keys);
     fq_argv_free(&in->args);
-    fq_argv_adds(&in->keys, k->delayed);
-    fq_argv_adds(&in->keys, k->events);
-    fq_argv_adds(&in->keys, k->results);
-    fq_argv_adds(&in->keys, k->submit);
-    fq_argv_adds(&in->keys, k->seq);
-    fq_argv_adds(&in->keys, k->expiry);
-    fq_argv_add_ready_keys(&in->keys);
-    fq_argv_add_marker_keys(&in->keys);
-    fq_argv_adds(&in->keys, k->resolving);
-    fq_argv_adds(&in->args, FQ_GROUP_INTAKE);
+    add_call_head(&in->keys, &in->args);
     in->entries = 0;
 }
 
@@ -200,14 +207,12 @@ static int is_cancel(const redisReply *body)
            memcmp(body->element[0]->str, "cancel", 6) == 0;
 }
 
-/* Records one entry: validated → routed, invalid → rejected with reason. */
-/* Adds one task (or its rejection) to the intake.lua call being gathered:
+/* Adds one task (or its rejection) to an intake.lua call being gathered:
  * its key and its parents' keys, then its values. Returns 0, or -1 when
  * out of memory (the entry then stays pending). */
-static int add_entry(struct fq_intake *in, const char *entry_id, const char *id, int valid,
-                     int role, fq_task *task, const char *reason)
+static int add_entry(const fq_config *cfg, fq_argv *keys, fq_argv *args, const char *entry_id,
+                     const char *id, int valid, int role, fq_task *task, const char *reason)
 {
-    const fq_config *cfg = in->c->cfg;
     fq_role route_role = role >= 0 ? (fq_role)role : FQ_ROLE_CEO;
     int priority = task->priority >= 0 ? task->priority : cfg->roles[route_role].priority;
     cJSON *parents = valid && task->parents ? cJSON_Parse(task->parents) : NULL;
@@ -221,13 +226,13 @@ static int add_entry(struct fq_intake *in, const char *entry_id, const char *id,
     } else if (role >= 0) {
         fq_argv_pair(&hash, "role", fq_role_name((fq_role)role));
     }
-    fq_argv_add_task_key(&in->keys, id, strlen(id));
+    fq_argv_add_task_key(keys, id, strlen(id));
     const cJSON *p;
     cJSON_ArrayForEach(p, parents) {
-        fq_argv_add_task_key(&in->keys, p->valuestring, strlen(p->valuestring));
-        fq_argv_add_children_key(&in->keys, p->valuestring, strlen(p->valuestring));
+        fq_argv_add_task_key(keys, p->valuestring, strlen(p->valuestring));
+        fq_argv_add_children_key(keys, p->valuestring, strlen(p->valuestring));
     }
-    fq_argv *a = &in->args;
+    fq_argv *a = args;
     fq_argv_adds(a, entry_id);
     fq_argv_adds(a, valid ? "route" : "reject");
     fq_argv_adds(a, id);
@@ -245,7 +250,6 @@ static int add_entry(struct fq_intake *in, const char *entry_id, const char *id,
     fq_argv_addll(a, hash.argc);
     fq_argv_append(a, &hash);
     fq_argv_free(&hash);
-    in->entries++;
     if (valid)
         fq_log(FQ_LOG_DEBUG, "task.accepted", FQ_LS, "task", id, FQ_LS, "role",
                fq_role_name((fq_role)role), FQ_LI, "priority", (int64_t)priority, FQ_LEND);
@@ -253,6 +257,24 @@ static int add_entry(struct fq_intake *in, const char *entry_id, const char *id,
         fq_log(FQ_LOG_WARN, "task.rejected", FQ_LS, "task", id, FQ_LS, "entry", entry_id,
                FQ_LS, "reason", reason, FQ_LEND);
     return 0;
+}
+
+/* Adds a task and, with review_by, its review task right after it. */
+static int add_task(const fq_config *cfg, fq_argv *keys, fq_argv *args, const char *entry_id,
+                    const char *id, fq_task *task, int *entries)
+{
+    fq_task review;
+    fq_task_init(&review);
+    int rc = task->review_by >= 0 ? fq_task_review(task, id, &review) : 0;
+    if (rc == 0 && (rc = add_entry(cfg, keys, args, entry_id, id, 1, (int)task->role, task,
+                                   "")) == 0)
+        (*entries)++;
+    if (rc == 0 && review.id[0] != '\0' &&
+        (rc = add_entry(cfg, keys, args, entry_id, review.id, 1, (int)review.role, &review,
+                        "")) == 0)
+        (*entries)++;
+    fq_task_free(&review);
+    return rc;
 }
 
 /* Records one entry: validated → routed, invalid → rejected with reason;
@@ -277,9 +299,8 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
     }
     nf = fq_reply_fields(body, fields, nf);
 
-    fq_task task, review;
+    fq_task task;
     fq_task_init(&task);
-    fq_task_init(&review);
     fq_task_limits limits = {.max_submission_bytes = cfg->max_submission_bytes};
     int role = -1;
     char reason[512] = "";
@@ -291,17 +312,51 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
     free(fields);
 
     const char *id = task.id[0] ? task.id : entry_id;
-    int rc = 0;
-    if (valid && task.review_by >= 0)
-        rc = fq_task_review(&task, id, &review);
-    if (rc == 0)
-        rc = add_entry(in, entry_id, id, valid, role, &task, reason);
-    if (rc == 0 && review.id[0] != '\0')
-        rc = add_entry(in, entry_id, review.id, 1, (int)review.role, &review, "");
+    int rc;
+    if (valid)
+        rc = add_task(cfg, &in->keys, &in->args, entry_id, id, &task, &in->entries);
+    else if ((rc = add_entry(cfg, &in->keys, &in->args, entry_id, id, 0, role, &task,
+                             reason)) == 0)
+        in->entries++;
     if (rc != 0)
         snprintf(in->batch_error, sizeof(in->batch_error), "reading a submission: out of memory");
     fq_task_free(&task);
-    fq_task_free(&review);
+}
+
+typedef struct spawn {
+    const fq_config *cfg;
+    fq_argv keys, args;
+    int entries;
+} spawn;
+
+static int spawn_one(fq_task *t, void *data)
+{
+    spawn *sp = data;
+    return add_task(sp->cfg, &sp->keys, &sp->args, "", t->id, t, &sp->entries);
+}
+
+int fq_intake_spawn(struct fq_intake *in, const char *parent_id, int depth, const char *plan,
+                    fq_redis_cb cb, void *data)
+{
+    spawn sp = {.cfg = in->c->cfg};
+    fq_argv_init(&sp.keys);
+    fq_argv_init(&sp.args);
+    add_call_head(&sp.keys, &sp.args);
+    int rc = fq_plan_each(plan, depth, spawn_one, &sp);
+    int nkeys = sp.keys.argc;
+    if (rc == 0 && sp.entries > 0 && fq_argv_append(&sp.keys, &sp.args) == 0)
+        rc = fq_redis_script(in->c->redis, "intake", nkeys, &sp.keys, cb, data);
+    else
+        rc = -1;
+    if (rc == 0)
+        fq_log(FQ_LOG_INFO, "plan.submitted", FQ_LS, "task", parent_id, FQ_LI, "subtasks",
+               (int64_t)sp.entries, FQ_LEND);
+    else
+        fq_log(FQ_LOG_ERROR, "plan.not_submitted", FQ_LS, "task", parent_id, FQ_LS, "msg",
+               "its plan could not be read back or sent; the batch is tried again", FQ_LEND);
+    fq_argv_free(&sp.keys);
+    fq_argv_free(&sp.args);
+    return rc;
 }
 
 static void on_read(fq_redis *r, redisReply *reply, void *data)

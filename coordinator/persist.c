@@ -5,6 +5,10 @@
  * commit does stored.lua announce the finished tasks on <prefix>:done:<id>
  * and acknowledge the entries. A crash in between replays the batch: rows
  * are upserts, so nothing is written twice, and a task is announced once.
+ *
+ * A ceo task that ended `done` with a plan has its subtasks submitted
+ * between the commit and stored.lua (intake.c's fq_intake_spawn): a replay
+ * submits them again, and intake.lua takes each id once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +26,12 @@
 struct fq_persist {
     fq_coordinator *c;
     int reading;
-    int acking;
+    int acking;        /* from the commit until stored.lua answered */
+    int spawning;      /* plans of this batch being submitted */
+    int spawn_failed;
+    fq_argv stored;    /* stored.lua's keys and arguments, sent after the plans */
+    int stored_keys;
+    fq_argv plans;     /* the batch's plans: task id, depth, normalized plan */
     int own_pending;
     uv_timer_t retry;
     fq_failing failing;
@@ -66,7 +75,58 @@ static void on_stored(fq_redis *r, redisReply *reply, void *data)
     fq_coordinator_maybe_close(p->c);
 }
 
-/* Writes one entry; appends (task, status) to finals for a final record.
+/* The last step of a batch: stored.lua announces and acknowledges. */
+static void send_stored(struct fq_persist *p)
+{
+    if (fq_redis_script(p->c->redis, "stored", p->stored_keys, &p->stored, on_stored, p) != 0) {
+        p->acking = 0;
+        fail_batch(p, "announcing the stored batch", "connection lost or out of memory", 0);
+    }
+    fq_argv_free(&p->stored);
+}
+
+static void on_spawned(fq_redis *r, redisReply *reply, void *data)
+{
+    struct fq_persist *p = data;
+    if (fq_reply_failed(reply))
+        p->spawn_failed = 1;
+    if (--p->spawning > 0)
+        return;
+    if (p->spawn_failed) {
+        p->acking = 0;
+        fq_argv_free(&p->stored);
+        fail_batch(p, "submitting a plan's subtasks", reply ? reply->str : "connection lost", 0);
+        fq_coordinator_maybe_close(p->c);
+        return;
+    }
+    send_stored(p);
+}
+
+/* The plans of the batch, then stored.lua. */
+static void finish_batch(struct fq_persist *p)
+{
+    p->spawning = 0;
+    p->spawn_failed = 0;
+    for (int i = 0; i + 2 < p->plans.argc; i += 3) {
+        int depth = atoi(p->plans.argv[i + 1]);
+        if (fq_intake_spawn(p->c->intake, p->plans.argv[i], depth, p->plans.argv[i + 2],
+                            on_spawned, p) == 0)
+            p->spawning++;
+        else
+            p->spawn_failed = 1;
+    }
+    fq_argv_free(&p->plans);
+    if (p->spawning == 0 && p->spawn_failed) {
+        p->acking = 0;
+        fq_argv_free(&p->stored);
+        fail_batch(p, "submitting a plan's subtasks", "connection lost or out of memory", 0);
+    } else if (p->spawning == 0) {
+        send_stored(p);
+    }
+}
+
+/* Writes one entry; appends (task, status) to finals for a final record,
+ * and (task, depth, plan) to the batch's plans for a done plan task.
  * Returns 0, or -1 when SQLite failed (the batch is rolled back). */
 static int store_entry(struct fq_persist *p, const redisReply *body, fq_argv *finals)
 {
@@ -88,6 +148,11 @@ static int store_entry(struct fq_persist *p, const redisReply *body, fq_argv *fi
             if (rc == 0 && rec.status != NULL) {
                 fq_argv_adds(finals, rec.task_id);
                 fq_argv_adds(finals, rec.status);
+                if (rec.plan > 0 && rec.output != NULL && strcmp(rec.status, "done") == 0) {
+                    fq_argv_adds(&p->plans, rec.task_id);
+                    fq_argv_addll(&p->plans, rec.plan);
+                    fq_argv_adds(&p->plans, rec.output);
+                }
             }
             fq_record_final_free(&rec);
             return rc;
@@ -143,38 +208,37 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
         fq_store_rollback(c->store);
         fq_argv_free(&ids);
         fq_argv_free(&finals);
+        fq_argv_free(&p->plans);
         fail_batch(p, "writing a batch", msg, 1);
         return;
     }
     fq_log(FQ_LOG_DEBUG, "persist.batch", FQ_LI, "entries", (int64_t)ids.argc,
            FQ_LI, "finals", (int64_t)(finals.argc / 2), FQ_LEND);
 
-    fq_argv a;
-    fq_argv_init(&a);
-    fq_argv_adds(&a, fq_keys()->results);
-    fq_argv_adds(&a, fq_keys()->dead);
-    fq_argv_adds(&a, fq_keys()->resolving);
+    fq_argv *a = &p->stored;
+    fq_argv_init(a);
+    fq_argv_adds(a, fq_keys()->results);
+    fq_argv_adds(a, fq_keys()->dead);
+    fq_argv_adds(a, fq_keys()->resolving);
     for (int i = 0; i < finals.argc; i += 2) {
         const char *id = finals.argv[i];
         size_t len = finals.argvlen[i];
-        fq_argv_add_task_key(&a, id, len);
-        fq_argv_add_done_key(&a, id, len);
-        fq_argv_add_children_key(&a, id, len);
+        fq_argv_add_task_key(a, id, len);
+        fq_argv_add_done_key(a, id, len);
+        fq_argv_add_children_key(a, id, len);
     }
-    fq_argv_adds(&a, FQ_GROUP_STORE);
-    fq_argv_addll(&a, c->cfg->result_ttl_s);
-    fq_argv_addll(&a, ids.argc);
+    fq_argv_adds(a, FQ_GROUP_STORE);
+    fq_argv_addll(a, c->cfg->result_ttl_s);
+    fq_argv_addll(a, ids.argc);
     for (int i = 0; i < ids.argc; i++)
-        fq_argv_add(&a, ids.argv[i], ids.argvlen[i]);
+        fq_argv_add(a, ids.argv[i], ids.argvlen[i]);
     for (int i = 0; i < finals.argc; i++)
-        fq_argv_add(&a, finals.argv[i], finals.argvlen[i]);
-    if (fq_redis_script(c->redis, "stored", 3 + finals.argc / 2 * 3, &a, on_stored, p) == 0)
-        p->acking = 1;
-    else
-        fail_batch(p, "announcing the stored batch", "connection lost or out of memory", 0);
-    fq_argv_free(&a);
+        fq_argv_add(a, finals.argv[i], finals.argvlen[i]);
+    p->stored_keys = 3 + finals.argc / 2 * 3;
+    p->acking = 1;
     fq_argv_free(&ids);
     fq_argv_free(&finals);
+    finish_batch(p);
 }
 
 void fq_persist_kick(struct fq_persist *p)
@@ -211,7 +275,10 @@ int fq_persist_busy(const struct fq_persist *p)
 
 static void free_on_close(uv_handle_t *h)
 {
-    free(h->data);
+    struct fq_persist *p = h->data;
+    fq_argv_free(&p->stored);
+    fq_argv_free(&p->plans);
+    free(p);
 }
 
 void fq_persist_free(struct fq_persist *p)

@@ -9,6 +9,9 @@
  * goes on with English-like sentences picked by a generator seeded from the
  * text hash, until it is about 4 bytes per completion token long. Token
  * counts that are not forced by the settings come from the shared PRNG.
+ * A plan request (a system message with FQ_PLAN_MARK, plan.h) is answered
+ * with what follows "mock-plan:" in the user message, as it is, or else
+ * with a plan of two subtasks.
  */
 #include "mock_chat.h"
 
@@ -19,6 +22,7 @@
 
 #include "mock_cache.h"
 #include "mock_faults.h"
+#include "plan.h"
 
 /* ---------------------------------------------------------------------
  * Parsing and checks
@@ -121,6 +125,9 @@ static int check_messages(const cJSON *messages, mock_chat_req *req, char *err, 
         int is_system = strcmp(role->valuestring, "system") == 0;
         if (i == 0 || (is_system && !have_system)) req->prefix_hash = h;
         if (is_system) have_system = 1;
+        if (is_system && text != NULL && memmem(text, text_len, FQ_PLAN_MARK,
+                                                 strlen(FQ_PLAN_MARK)) != NULL)
+            req->plan = 1;
         if (strcmp(role->valuestring, "user") == 0) {
             req->last_user = text ? text : "";
             req->last_user_len = text ? text_len : 0;
@@ -334,6 +341,45 @@ static int add_sentences(struct text *t, size_t target, uint64_t seed)
     return 0;
 }
 
+/* The answer to a plan request: what follows "mock-plan:" in the user's
+ * message, as it is (a test's good or bad plan), else a plan of two
+ * subtasks, a draft by code and its check by quality. */
+static int plan_answer(const mock_chat_req *req, struct text *t)
+{
+    static const char tag[] = "mock-plan:";
+    const char *at = memmem(req->last_user, req->last_user_len, tag, sizeof(tag) - 1);
+    if (at != NULL) {
+        at += sizeof(tag) - 1;
+        const char *end = req->last_user + req->last_user_len;
+        while (at < end && (*at == ' ' || *at == '\n'))
+            at++;
+        return text_add(t, at, (size_t)(end - at));
+    }
+    char quote[64];
+    size_t n = req->last_user_len < 40 ? req->last_user_len : 40;
+    memcpy(quote, req->last_user, n);
+    quote[n] = '\0';
+    cJSON *plan = cJSON_CreateArray(), *draft = cJSON_CreateObject(), *check = NULL;
+    char prompt[128];
+    snprintf(prompt, sizeof(prompt), "Draft the first part of: %s", quote);
+    int ok = plan && draft && cJSON_AddItemToArray(plan, draft) &&
+             cJSON_AddStringToObject(draft, "id", "draft") &&
+             cJSON_AddStringToObject(draft, "role", "code") &&
+             cJSON_AddStringToObject(draft, "prompt", prompt) &&
+             (check = cJSON_CreateObject()) != NULL && cJSON_AddItemToArray(plan, check) &&
+             cJSON_AddStringToObject(check, "id", "check") &&
+             cJSON_AddStringToObject(check, "role", "quality") &&
+             cJSON_AddItemToObject(check, "after", cJSON_CreateStringArray(
+                                       (const char *const[]){"draft"}, 1)) &&
+             cJSON_AddStringToObject(check, "prompt", "Check this draft: {{draft}}");
+    if (!ok && draft && !plan) cJSON_Delete(draft);
+    char *json = ok ? cJSON_PrintUnformatted(plan) : NULL;
+    cJSON_Delete(plan);
+    int rc = json ? text_add(t, json, strlen(json)) : -1;
+    cJSON_free(json);
+    return rc;
+}
+
 int mock_chat_answer_make(const mock_chat_req *req, const mock_config *cfg,
                           mock_chat_answer *a)
 {
@@ -364,7 +410,13 @@ int mock_chat_answer_make(const mock_chat_req *req, const mock_config *cfg,
 
     struct text t = { 0 };
     if (text_add(&t, "", 0) != 0) goto err;
-    if (c > 0) {
+    if (req->plan) {
+        if (plan_answer(req, &t) != 0) goto err;
+        a->completion_tokens = (int64_t)(t.len + 3) / 4;
+        a->cut_at_max = 0;
+        a->cost_ticks = mock_prices_cost(req->model, a->prompt_tokens, a->cached_tokens,
+                                         a->completion_tokens, a->reasoning_tokens);
+    } else if (c > 0) {
         static const char lead[] = "Mock answer to: ";
         if (text_add(&t, lead, sizeof(lead) - 1) != 0) goto err;
         if (add_quote(&t, req->last_user, req->last_user_len, 40) != 0) goto err;

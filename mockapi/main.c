@@ -97,6 +97,9 @@ static void usage(FILE *out)
 "POST /mock/reset, POST /mock/config (a JSON object of settings such as\n"
 "{\"fail_rate\": 0.2, \"key\": \"new-key\"}; the settings are named like the\n"
 "options, e.g. \"model_limits\": \"grok-4:rate=4\" or \"error_style\": \"openai\").\n"
+"A plan request (fleetq's plan tasks: a system message with \"[fleetq plan]\")\n"
+"is answered with what follows \"mock-plan:\" in the user message, as it is\n"
+"(good or bad plans for tests), else with a plan of two subtasks.\n"
 "GET /mock/stats counts per model under \"by_model\": requests, admitted,\n"
 "rate_limited, rate_limited_tokens, tokens and max_in_window.\n", out);
 }

@@ -29,6 +29,7 @@ typedef struct mock_chat_req {
     uint64_t text_hash;        /* all message text: seeds the answer */
     const char *last_user;     /* text of the last user message, in root */
     size_t last_user_len;
+    int plan;                  /* a system message asks for a plan (FQ_PLAN_MARK) */
 } mock_chat_req;
 
 typedef struct mock_chat_answer {

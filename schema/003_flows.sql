@@ -5,9 +5,12 @@
 -- no parents is its own root; a task with parents joins the flow of its
 -- first parent. `parents` is the JSON array of the ids the task waited for
 -- (NULL for a root); the task_parents view lists them one edge per row.
+-- `plan` is, for a ceo task that planned, its plan depth (1: submitted by
+-- a user; n + 1: a subtask of a plan of depth n); NULL for other tasks.
 
 ALTER TABLE tasks ADD COLUMN flow_id TEXT;
 ALTER TABLE tasks ADD COLUMN parents TEXT;
+ALTER TABLE tasks ADD COLUMN plan INTEGER;
 UPDATE tasks SET flow_id = id WHERE flow_id IS NULL;
 CREATE INDEX tasks_flow ON tasks (flow_id);
 

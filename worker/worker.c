@@ -36,6 +36,7 @@
 #include "failing.h"
 #include "keys.h"
 #include "log.h"
+#include "plan.h"
 #include "quota.h"
 #include "record.h"
 #include "redis.h"
@@ -444,6 +445,16 @@ static void hold_claims(fq_worker *w, int64_t ms)
     w->verified = 0;
 }
 
+/* The usage and cost of a call that was answered, for the task hash. */
+static void add_usage(fq_argv *hash, const fq_api_result *res, int64_t billed)
+{
+    fq_argv_pairll(hash, "prompt_tokens", res->usage.prompt_tokens);
+    fq_argv_pairll(hash, "completion_tokens", res->usage.completion_tokens);
+    fq_argv_pairll(hash, "reasoning_tokens", res->usage.reasoning_tokens);
+    fq_argv_pairll(hash, "cached_tokens", res->usage.cached_tokens);
+    fq_argv_pairll(hash, "cost_ticks", billed);
+}
+
 static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
 {
     slot *s = data;
@@ -467,13 +478,26 @@ static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
     fq_argv_pair(&hash, "model", slot_model(s));
     fq_argv_pairll(&hash, "latency_ms", res->latency_ms);
 
-    if (res->outcome == FQ_OUT_OK) {
+    char *plan = NULL;
+    char plan_error[512] = "";
+    if (res->outcome == FQ_OUT_OK && s->task.plan > 0) {
+        fq_plan_limits lim = {.max_subtasks = w->cfg->plan_max, .max_depth = w->cfg->plan_depth};
+        const char *answer = res->content ? res->content : "";
+        fq_plan_check(answer, strlen(answer), s->id, s->task.plan, &lim, &plan, plan_error,
+                      sizeof(plan_error));
+    }
+
+    if (res->outcome == FQ_OUT_OK && plan_error[0] != '\0') {
+        /* The call worked, the plan did not: the task fails with why, and
+         * what the model answered is kept as its output. */
         fq_argv_pair(&hash, "output", res->content ? res->content : "");
-        fq_argv_pairll(&hash, "prompt_tokens", res->usage.prompt_tokens);
-        fq_argv_pairll(&hash, "completion_tokens", res->usage.completion_tokens);
-        fq_argv_pairll(&hash, "reasoning_tokens", res->usage.reasoning_tokens);
-        fq_argv_pairll(&hash, "cached_tokens", res->usage.cached_tokens);
-        fq_argv_pairll(&hash, "cost_ticks", billed);
+        fq_argv_pair(&hash, "error", plan_error);
+        add_usage(&hash, res, billed);
+        log_call(s, res, "failed", billed);
+        finish(s, "failed", 0, &att, &hash);
+    } else if (res->outcome == FQ_OUT_OK) {
+        fq_argv_pair(&hash, "output", plan ? plan : res->content ? res->content : "");
+        add_usage(&hash, res, billed);
         if (res->finish_reason)
             fq_argv_pair(&hash, "finish_reason", res->finish_reason);
         if (res->request_id[0])
@@ -519,6 +543,7 @@ static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
         log_call(s, res, "failed", billed);
         finish(s, "failed", 0, &att, &hash);
     }
+    free(plan);
     fq_argv_free(&hash);
 }
 
@@ -654,9 +679,11 @@ static void start_slot(slot *s)
     fq_worker *w = s->w;
     const fq_role_profile *profile = &w->cfg->roles[w->role];
     s->price = fq_cost_lookup(slot_model(s));
+    const char *system = s->task.system ? s->task.system : profile->system;
+    char *plan_system = s->task.plan > 0 ? fq_plan_instruction(system, w->cfg->plan_max) : NULL;
     fq_api_request req = {
         .model = slot_model(s),
-        .system = s->task.system ? s->task.system : profile->system,
+        .system = plan_system ? plan_system : system,
         .prompt = s->task.prompt,
         .messages = s->task.messages,
         .max_tokens = s->task.max_tokens > 0 ? s->task.max_tokens : w->cfg->max_tokens_default,
@@ -665,6 +692,7 @@ static void start_slot(slot *s)
         .stream = w->cfg->stream,
     };
     s->body = fq_api_build_request(&req);
+    free(plan_system);
     if (s->body == NULL) {
         finish_without_call(s, "failed", 0, "could not build the request body");
         return;

@@ -62,7 +62,7 @@ local function record(task, at, k)
     local parents_at = at + 11
     local npairs = tonumber(ARGV[parents_at + nparents])
     local pairs_at = parents_at + nparents + 1
-    consumed[#consumed + 1] = entry
+    if entry ~= '' then consumed[#consumed + 1] = entry end   -- '': a plan's subtask
 
     -- A repeated id is not run twice; only a rejected one may be submitted anew.
     local existing = redis.call('HGET', task, 'status')

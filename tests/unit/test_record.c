@@ -157,8 +157,10 @@ static void test_final_round_trip(void **state)
     assert_null(value_of(&a, "error"));
     assert_string_equal(value_of(&a, "priority"), "0");
     assert_string_equal(value_of(&a, "cost_ticks"), "91460000");
-    /* kind + 18 set fields (error left out) */
-    assert_int_equal(a.argc, 2 * 19);
+    /* kind + 18 set fields + plan (an integer, always there; error,
+     * flow_id and parents left out) */
+    assert_int_equal(a.argc, 2 * 20);
+    assert_string_equal(value_of(&a, "plan"), "0");
 
     fq_field f[40];
     size_t n = as_fields(&a, 0, f, 40);
@@ -199,7 +201,7 @@ static void test_final_fields_are_shared(void **state)
         .prompt = "p", .output = "o", .error = "e", .attempts = 1, .prompt_tokens = 1,
         .completion_tokens = 1, .reasoning_tokens = 1, .cached_tokens = 1, .cost_ticks = 1,
         .latency_ms = 1, .submitted_at = 1, .started_at = 1, .finished_at = 1, .worker = "w",
-        .flow_id = "f", .parents = "[\"p\"]",
+        .flow_id = "f", .parents = "[\"p\"]", .plan = 1,
     };
     fq_argv a;
     fq_argv_init(&a);
