@@ -138,6 +138,12 @@ int fq_argv_add_done_key(fq_argv *a, const char *id, size_t len)
     return fq_argv_addf(a, "%s:done:%.*s", fq_keys()->prefix, (int)len, id);
 }
 
+const char *fq_key_children(const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s:children:%s", fq_keys()->prefix, id);
+    return buf;
+}
+
 int fq_argv_add_children_key(fq_argv *a, const char *id, size_t len)
 {
     return fq_argv_addf(a, "%s:children:%.*s", fq_keys()->prefix, (int)len, id);

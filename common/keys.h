@@ -67,6 +67,7 @@ int fq_key_slot(const char *key);
 
 const char *fq_key_task(const char *id, char *buf, size_t len);   /* <prefix>:task:<id> */
 const char *fq_key_done(const char *id, char *buf, size_t len);   /* <prefix>:done:<id> */
+const char *fq_key_children(const char *id, char *buf, size_t len);   /* <prefix>:children:<id> */
 
 /* Appends the hash key of the task id[0..len) to a; returns fq_argv's
  * result. */

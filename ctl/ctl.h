@@ -81,6 +81,7 @@ extern const fq_ctl_command fq_ctl_cmd_watch;
 extern const fq_ctl_command fq_ctl_cmd_dead;
 extern const fq_ctl_command fq_ctl_cmd_requeue;
 extern const fq_ctl_command fq_ctl_cmd_cancel;
+extern const fq_ctl_command fq_ctl_cmd_flow;
 extern const fq_ctl_command fq_ctl_cmd_resume;
 extern const fq_ctl_command fq_ctl_cmd_limits;
 
@@ -179,6 +180,31 @@ long long fq_ctl_hash_ll(const redisReply *hash, const char *name, long long def
  * out (obj NULL counts as that). */
 int fq_ctl_json_str(cJSON *obj, const char *name, const char *s, size_t len);
 int fq_ctl_json_print(cJSON *obj);
+
+/* ---- ctl_flow.c: the tasks of a flow, for `flow` and `cancel --flow` ---- */
+
+enum {
+    FQ_CTL_FLOW_STATUS, FQ_CTL_FLOW_ROLE, FQ_CTL_FLOW_PARENTS, FQ_CTL_FLOW_COST_TICKS,
+    FQ_CTL_FLOW_ERROR, FQ_CTL_FLOW_FLOW_ID, FQ_CTL_FLOW_FIELDS
+};
+
+typedef struct fq_ctl_flow_task {
+    char *id;
+    redisReply *fields;    /* HMGET of the FQ_CTL_FLOW_* fields */
+} fq_ctl_flow_task;
+
+typedef struct fq_ctl_flow {
+    fq_ctl_flow_task *tasks;   /* the root first, then from the root down */
+    int n, cap;
+} fq_ctl_flow;
+
+/* Finds the tasks of the flow whose root is root (the root's hash may be
+ * gone: its fields are then nil). Returns 0, or -1 when Redis failed
+ * (reported) or memory ran out; free f with fq_ctl_flow_free either way. */
+int fq_ctl_flow_gather(fq_ctl *ctl, const char *root, fq_ctl_flow *f);
+/* A field of a task (FQ_CTL_FLOW_*), or NULL when the hash lacks it. */
+const char *fq_ctl_flow_field(const fq_ctl_flow_task *t, int field);
+void fq_ctl_flow_free(fq_ctl_flow *f);
 
 /* ---- ctl_fleet.c: the figures of `status` and `watch` ---- */
 

@@ -55,6 +55,39 @@ fq_assert_contains "$(grep -F 'Build a todo app' "$FQ_TMP/requests.jsonl" | jq -
 fq_assert_eq "$(fq_sql "SELECT status || ' ' || tasks FROM flows WHERE flow_id = 'plan1'")" \
     "done 6" "the plan's flow"
 
+# fleetqctl flow shows the tree
+fq_ctl flow plan1
+fq_assert_eq "$CTL_RC" 0 "fleetqctl flow"
+fq_assert_contains "$CTL_OUT" "flow plan1: 6 tasks, done 6, \$" "the flow's totals"
+fq_assert_contains "$CTL_OUT" "plan1  done  ceo" "the root's line"
+fq_assert_contains "$CTL_OUT" "|- plan1.api  done  code" "a subtask under the one it waited for"
+fq_assert_contains "$CTL_OUT" "plan1.check  done  quality" "a subtask with two parents"
+fq_assert_contains "$CTL_OUT" "(after plan1 plan1.api plan1.ui)" "its parents"
+[ "$(grep -c 'plan1.check  done' <<<"$CTL_OUT")" = 1 ] || fq_fail "plan1.check not shown once: $CTL_OUT"
+fq_ctl flow plan1 --json
+fq_assert_eq "$CTL_RC" 0 "fleetqctl flow --json"
+fq_assert_eq "$(jq -r '.counts.done, (.tasks | length), .tasks[0].id' <<<"$CTL_OUT" | xargs)" \
+    "6 6 plan1" "fleetqctl flow --json"
+cost=$(jq -r '.cost_usd' <<<"$CTL_OUT")
+sql_cost=$(fq_sql "SELECT cost_usd FROM flows WHERE flow_id = 'plan1'")
+fq_assert_eq "$(awk -v a="$cost" -v b="$sql_cost" 'BEGIN { d = a - b; print (d < 1e-9 && d > -1e-9) }')" \
+    1 "the flow's cost, in Redis ($cost) and SQLite ($sql_cost)"
+fq_ctl flow nosuchflow
+fq_assert_eq "$CTL_RC" 1 "fleetqctl flow of an unknown flow"
+fq_assert_contains "$CTL_ERR" "flow nosuchflow: not found in Redis" "its message"
+
+# fleetqctl cancel --flow stops what has not started
+fq_submit id cf role code delay 60 prompt "cf root, delayed" >/dev/null
+fq_submit id cf.a role code after cf prompt "cf a" >/dev/null
+fq_submit id cf.b role quality after cf.a review_by quality prompt "cf b" >/dev/null
+fq_wait_for 10 fq_status_is cf.b.review waiting || fq_fail "cf.b.review is not waiting"
+fq_ctl cancel --flow cf
+fq_assert_eq "$CTL_RC" 0 "fleetqctl cancel --flow"
+fq_assert_contains "$CTL_OUT" "flow cf: 4 cancelled, 0 running, 0 ended" "its summary"
+for t in cf cf.a cf.b cf.b.review; do
+    fq_assert_eq "$(fq_done_status "$t")" cancelled "$t after cancel --flow"
+done
+
 # ---------------------------------------------------------------- bad plans
 bad() { # ID ANSWER REASON: the plan task fails with REASON and submits nothing
     fq_submit id "$1" role ceo plan true prompt "Plan it. mock-plan: $2" >/dev/null

@@ -268,6 +268,8 @@ static void test_shared_constants(void **state)
     assert_string_equal(fq_follow_fields[FQ_FOLLOW_STARTED], "started_at");
     assert_string_equal(fq_follow_fields[FQ_FOLLOW_FINISHED], "finished_at");
     assert_string_equal(fq_follow_fields[FQ_FOLLOW_WORKER], "worker");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_FLOW_ID], "flow_id");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_PARENTS], "parents");
     /* and the scripts use them, not numbers of their own */
     assert_non_null(strstr(script("requeue.lua"), "local MAX_ATTEMPTS = FQ_MAX_ATTEMPTS"));
     assert_non_null(strstr(script("quota.lua"), "local TICKS = FQ_TICKS_PER_USD"));
