@@ -742,7 +742,8 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
         read_int32("FLEETQ_PLAN_MAX", 20, 1, (int)FQ_AFTER_MAX - 1, &cfg->plan_max, err,
                    errlen) != 0 ||
         read_int32("FLEETQ_PLAN_DEPTH", 3, 1, FQ_PLAN_DEPTH_LIMIT, &cfg->plan_depth, err,
-                   errlen) != 0)
+                   errlen) != 0 ||
+        read_int32("FLEETQ_RECALL_K", 3, 0, 10, &cfg->recall_k, err, errlen) != 0)
         return -1;
 
     cfg->on_budget = FQ_ON_BUDGET_WAIT;

@@ -64,6 +64,7 @@ typedef struct fq_config {
     int lease_s;                  /* FLEETQ_LEASE_SECONDS */
     int plan_max;                 /* FLEETQ_PLAN_MAX: subtasks in a plan */
     int plan_depth;               /* FLEETQ_PLAN_DEPTH: plans within plans */
+    int recall_k;                 /* FLEETQ_RECALL_K: earlier results a recall attaches */
     int grace_s;                  /* FLEETQ_GRACE_SECONDS */
     fq_on_budget on_budget;       /* FLEETQ_ON_BUDGET */
     int log_level;                /* FLEETQ_LOG_LEVEL as fq_log_level */

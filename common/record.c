@@ -60,6 +60,7 @@ static const rec_field final_fields[] = {
     S(fq_final_record, "flow_id", flow_id),
     S(fq_final_record, "parents", parents),
     I(fq_final_record, "plan", plan, 0),
+    S(fq_final_record, "recalled", recalled),
 };
 
 #undef S

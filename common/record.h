@@ -64,6 +64,7 @@ typedef struct fq_final_record {
     char *flow_id;          /* the flow's root; NULL: the task is its own root */
     char *parents;          /* JSON array of the ids it waited for; NULL: none */
     int64_t plan;           /* its plan depth when it planned, else 0 */
+    char *recalled;         /* JSON array of the results it was given as context */
 } fq_final_record;
 
 /* Appends the record as stream fields ("kind" first) to an XADD command

@@ -114,18 +114,18 @@ static const char *json_type_name(const cJSON *j)
 enum fld {
     F_ROLE, F_PROMPT, F_MESSAGES, F_PRIORITY, F_ID, F_SYSTEM, F_MODEL,
     F_MAX_TOKENS, F_TEMPERATURE, F_MAX_ATTEMPTS, F_TIMEOUT, F_DELAY, F_TTL,
-    F_AFTER, F_REVIEW_BY, F_PLAN, F_JSON, F_COUNT
+    F_AFTER, F_REVIEW_BY, F_PLAN, F_RECALL, F_JSON, F_COUNT
 };
 
 static const char *const fld_names[F_COUNT] = {
     "role", "prompt", "messages", "priority", "id", "system", "model",
     "max_tokens", "temperature", "max_attempts", "timeout", "delay", "ttl", "after",
-    "review_by", "plan", "json",
+    "review_by", "plan", "recall", "json",
 };
 
 #define ALLOWED_FIELDS \
     "role, prompt, messages, priority, id, system, model, max_tokens, " \
-    "temperature, max_attempts, timeout, delay, ttl, after, review_by, plan, json"
+    "temperature, max_attempts, timeout, delay, ttl, after, review_by, plan, recall, json"
 
 typedef struct raw {
     int present;
@@ -518,6 +518,9 @@ void fq_task_free(fq_task *t)
     free(t->prompt);
     free(t->messages);
     free(t->parents);
+    free(t->recall);
+    free(t->context);
+    free(t->recalled);
     fq_task_init(t);
 }
 
@@ -682,6 +685,18 @@ static int check_values(const raw *r, fq_task *t, char *err, size_t errlen)
             return fq_text_fail(err, errlen, "plan: only ceo tasks plan; this one's role is %s",
                                 fq_role_name(t->role));
         t->plan = on;
+    }
+    if (r[F_RECALL].present) {
+        if (get_string(&r[F_RECALL], F_RECALL, &s, &len, err, errlen) != 0)
+            return -1;
+        if (blank(s, len) || len > FQ_RECALL_QUERY_MAX)
+            return fq_text_fail(err, errlen, "recall: must be what to search the memory for "
+                                "(1 to %d bytes), or off, got %s", FQ_RECALL_QUERY_MAX,
+                                fq_text_show(&sh, s, len));
+        if (len == 3 && memcmp(s, "off", 3) == 0)
+            t->recall_off = 1;
+        else if ((t->recall = fq_text_dupn(s, len)) == NULL)
+            return fq_text_fail(err, errlen, "recall: out of memory");
     }
     if (r[F_AFTER].present) {
         if (fq_after_parse(r[F_AFTER].s, r[F_AFTER].len, r[F_AFTER].j, t->id[0] ? t->id : NULL,

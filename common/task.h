@@ -38,6 +38,7 @@ typedef enum fq_role {
 #define FQ_DELAY_LIMIT (30 * 86400)
 #define FQ_TTL_LIMIT (30 * 86400)
 #define FQ_PLAN_DEPTH_LIMIT 10    /* the deepest FLEETQ_PLAN_DEPTH */
+#define FQ_RECALL_QUERY_MAX 1000  /* bytes of a recall query */
 
 /* "ceo", "code", "quality", "memory"; NULL for an out-of-range role. */
 const char *fq_role_name(fq_role role);
@@ -70,6 +71,10 @@ typedef struct fq_task {
     int ttl_s;               /* 0 = never expires */
     char *parents;           /* `after`: JSON array of the ids it waits for; NULL = none */
     int review_by;           /* the role of its review task (fq_task_review), or -1 */
+    char *recall;            /* what to search the memory for; NULL = none (memory: prompt) */
+    int recall_off;          /* `recall off`: no context, even for memory tasks */
+    char *context;           /* the earlier results attached by the coordinator */
+    char *recalled;          /* their ids, a JSON array */
     int plan;                /* 0, or its plan depth: its answer is a plan (plan.h); 1 = a
                                 user's plan, n + 1 = planned by a plan of depth n */
 } fq_task;

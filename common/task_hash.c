@@ -69,6 +69,9 @@ int fq_task_to_hash(const fq_task *t, fq_argv *out)
         return -1;
     if (t->plan > 0 && fq_argv_pairll(out, "plan", t->plan) != 0)
         return -1;
+    if (t->context != NULL && (fq_argv_pair(out, "context", t->context) != 0 ||
+                               fq_argv_pair(out, "recalled", t->recalled) != 0))
+        return -1;
     return 0;
 }
 
@@ -141,7 +144,8 @@ int fq_task_from_hash(const fq_field *fields, size_t n, fq_task *out,
     if (hash_str(fields, n, "prompt", &out->prompt, err, errlen) != 0 ||
         hash_str(fields, n, "messages", &out->messages, err, errlen) != 0 ||
         hash_str(fields, n, "model", &out->model, err, errlen) != 0 ||
-        hash_str(fields, n, "system", &out->system, err, errlen) != 0)
+        hash_str(fields, n, "system", &out->system, err, errlen) != 0 ||
+        hash_str(fields, n, "context", &out->context, err, errlen) != 0)
         goto err;
     if (out->prompt == NULL && out->messages == NULL) {
         fq_text_fail(err, errlen,

@@ -27,6 +27,7 @@
 #include "coordinator.h"
 #include "keys.h"
 #include "log.h"
+#include "memory.h"
 #include "plan.h"
 #include "task.h"
 
@@ -277,6 +278,24 @@ static int add_task(const fq_config *cfg, fq_argv *keys, fq_argv *args, const ch
     return rc;
 }
 
+/* A task that recalls (`recall QUERY`, or a memory task, its prompt as the
+ * query, unless `recall off`) is given the best matches of the fleet's
+ * memory as context, before it is queued. The search runs on SQLite
+ * here; a failed one is logged and the task runs without. */
+static void attach_recall(fq_coordinator *c, const char *id, fq_task *task)
+{
+    const char *text = task->recall;
+    if (text == NULL && task->role == FQ_ROLE_MEMORY && !task->recall_off)
+        text = task->prompt ? task->prompt : task->messages;
+    if (text == NULL || c->cfg->recall_k <= 0)
+        return;
+    char err[256];
+    if (fq_memory_recall(fq_store_db(c->store), text, c->cfg->recall_k, &task->context,
+                         &task->recalled, err, sizeof(err)) != 0)
+        fq_log(FQ_LOG_WARN, "recall.failed", FQ_LS, "task", id, FQ_LS, "error", err, FQ_LS,
+               "msg", "the task runs without the earlier results", FQ_LEND);
+}
+
 /* Records one entry: validated → routed, invalid → rejected with reason;
  * a task with review_by brings its review task along, right after it. */
 static void record_entry(struct fq_intake *in, const redisReply *entry)
@@ -312,6 +331,8 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
     free(fields);
 
     const char *id = task.id[0] ? task.id : entry_id;
+    if (valid)
+        attach_recall(in->c, id, &task);
     int rc;
     if (valid)
         rc = add_task(cfg, &in->keys, &in->args, entry_id, id, &task, &in->entries);

@@ -72,7 +72,7 @@ enum final_param {
     FP_OUTPUT, FP_ERROR, FP_ATTEMPTS, FP_PROMPT_TOKENS, FP_COMPLETION_TOKENS,
     FP_REASONING_TOKENS, FP_CACHED_TOKENS, FP_COST_USD, FP_COST_TICKS,
     FP_LATENCY_MS, FP_SUBMITTED_AT, FP_STARTED_AT, FP_FINISHED_AT, FP_WORKER,
-    FP_FLOW_ID, FP_PARENTS, FP_PLAN
+    FP_FLOW_ID, FP_PARENTS, FP_PLAN, FP_RECALLED
 };
 
 /* Parameter numbers of STMT_PUT_ATTEMPT, in column order. */
@@ -89,9 +89,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "INSERT INTO tasks (id, role, priority, status, model, prompt, output,"
         " error, attempts, prompt_tokens, completion_tokens, reasoning_tokens,"
         " cached_tokens, cost_usd, cost_ticks, latency_ms, submitted_at,"
-        " started_at, finished_at, worker, flow_id, parents, plan)"
+        " started_at, finished_at, worker, flow_id, parents, plan, recalled)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-        " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
+        " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
         " ON CONFLICT (id) DO UPDATE SET"
         " role = excluded.role, priority = excluded.priority,"
         " status = excluded.status, model = excluded.model,"
@@ -106,7 +106,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " submitted_at = excluded.submitted_at,"
         " started_at = excluded.started_at,"
         " finished_at = excluded.finished_at, worker = excluded.worker,"
-        " flow_id = excluded.flow_id, parents = excluded.parents, plan = excluded.plan"
+        " flow_id = excluded.flow_id, parents = excluded.parents, plan = excluded.plan,"
+        " recalled = excluded.recalled"
         " WHERE tasks.status <> 'done' OR excluded.status = 'done'",
     [STMT_PUT_ATTEMPT] =
         "INSERT INTO attempts (task_id, n, http_status, outcome, error,"
@@ -501,6 +502,7 @@ int fq_store_put_final(fq_store *s, const fq_final_record *r)
     bind_text(&b, FP_FLOW_ID, r->flow_id ? r->flow_id : r->task_id);
     bind_text(&b, FP_PARENTS, r->parents);
     bind_int_min(&b, FP_PLAN, r->plan, 1);
+    bind_text(&b, FP_RECALLED, r->recalled);
     if (b.rc != SQLITE_OK) {
         put_err(s->errbuf, sizeof(s->errbuf), "storing task %s: %s", r->task_id,
                 sqlite3_errstr(b.rc));
@@ -575,6 +577,11 @@ int fq_store_prune(fq_store *s, int64_t before_ms, int limit)
         return -1;
     }
     return deleted;
+}
+
+struct sqlite3 *fq_store_db(fq_store *s)
+{
+    return s->db;
 }
 
 int fq_store_ping(fq_store *s)

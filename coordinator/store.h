@@ -42,4 +42,8 @@ int fq_store_ping(fq_store *s);
 
 const char *fq_store_error(fq_store *s);
 
+/* The database, for the memory's searches (memory.h). */
+struct sqlite3;
+struct sqlite3 *fq_store_db(fq_store *s);
+
 #endif

@@ -115,7 +115,9 @@ static void print_task(const fq_ctl_flow *f, int i, const char *indent, int last
     if (depth > 64)
         return;
     char next[512];
-    snprintf(next, sizeof(next), "%s%s", indent, depth == 0 ? "" : last ? "   " : "|  ");
+    if (snprintf(next, sizeof(next), "%s%s", indent, depth == 0 ? "" : last ? "   " : "|  ") >=
+        (int)sizeof(next))
+        return;
     int kids[1024], n = 0;
     for (int k = 0; k < f->n && n < 1024; k++)
         if (k != i && shown_under(f, &f->tasks[k], t->id))

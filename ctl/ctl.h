@@ -82,6 +82,7 @@ extern const fq_ctl_command fq_ctl_cmd_dead;
 extern const fq_ctl_command fq_ctl_cmd_requeue;
 extern const fq_ctl_command fq_ctl_cmd_cancel;
 extern const fq_ctl_command fq_ctl_cmd_flow;
+extern const fq_ctl_command fq_ctl_cmd_search;
 extern const fq_ctl_command fq_ctl_cmd_resume;
 extern const fq_ctl_command fq_ctl_cmd_limits;
 

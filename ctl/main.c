@@ -20,6 +20,7 @@ static const fq_ctl_command *const commands[] = {
     &fq_ctl_cmd_requeue,
     &fq_ctl_cmd_cancel,
     &fq_ctl_cmd_flow,
+    &fq_ctl_cmd_search,
     &fq_ctl_cmd_resume,
     &fq_ctl_cmd_limits,
     NULL,

@@ -679,7 +679,17 @@ static void start_slot(slot *s)
     fq_worker *w = s->w;
     const fq_role_profile *profile = &w->cfg->roles[w->role];
     s->price = fq_cost_lookup(slot_model(s));
+    /* the system prompt: the task's (or the role's), the earlier results
+     * the coordinator attached (recall), a plan's instruction */
     const char *system = s->task.system ? s->task.system : profile->system;
+    char *with_context = NULL;
+    if (s->task.context != NULL) {
+        size_t len = (system ? strlen(system) : 0) + strlen(s->task.context) + 3;
+        if ((with_context = malloc(len)) != NULL)
+            snprintf(with_context, len, "%s%s%s", system ? system : "",
+                     system && system[0] ? "\n\n" : "", s->task.context);
+        system = with_context;
+    }
     char *plan_system = s->task.plan > 0 ? fq_plan_instruction(system, w->cfg->plan_max) : NULL;
     fq_api_request req = {
         .model = slot_model(s),
@@ -691,8 +701,9 @@ static void start_slot(slot *s)
         .temperature = s->task.temperature,
         .stream = w->cfg->stream,
     };
-    s->body = fq_api_build_request(&req);
+    s->body = (s->task.context && !with_context) ? NULL : fq_api_build_request(&req);
     free(plan_system);
+    free(with_context);
     if (s->body == NULL) {
         finish_without_call(s, "failed", 0, "could not build the request body");
         return;

@@ -201,7 +201,7 @@ static void test_final_fields_are_shared(void **state)
         .prompt = "p", .output = "o", .error = "e", .attempts = 1, .prompt_tokens = 1,
         .completion_tokens = 1, .reasoning_tokens = 1, .cached_tokens = 1, .cost_ticks = 1,
         .latency_ms = 1, .submitted_at = 1, .started_at = 1, .finished_at = 1, .worker = "w",
-        .flow_id = "f", .parents = "[\"p\"]", .plan = 1,
+        .flow_id = "f", .parents = "[\"p\"]", .plan = 1, .recalled = "[\"r\"]",
     };
     fq_argv a;
     fq_argv_init(&a);

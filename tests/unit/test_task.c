@@ -222,7 +222,8 @@ static void test_all_fields(void **state)
 static void test_unknown_and_duplicate_fields(void **state)
 {
     BAD("unknown field \"promt\"; allowed: role, prompt, messages, priority, id, system, model, "
-        "max_tokens, temperature, max_attempts, timeout, delay, ttl, after, review_by, plan, json",
+        "max_tokens, temperature, max_attempts, timeout, delay, ttl, after, review_by, plan, "
+        "recall, json",
         "role", "code", "promt", "hi");
     BAD("unknown field \"Role\"", "Role", "code", "prompt", "hi");
     BAD("role: given more than once", "role", "code", "role", "code", "prompt", "hi");
