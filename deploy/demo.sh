@@ -2,8 +2,10 @@
 # demo.sh -- the main job on the embedded default: a private redis-server on
 # a free port, fleetq-mockapi as the API (no key needed), the coordinator
 # and one worker per role. Submits a handful of tasks with redis-cli, waits
-# for each with BLPOP, shows their rows with sqlite3, the fleet with
-# fleetqctl status and the coordinator's /health, and stops everything.
+# for each with BLPOP, shows their rows with sqlite3; then a ceo plan that
+# fans out to code tasks, each reviewed by quality, its flow as a tree and
+# a search of the results; the fleet with fleetqctl status and the
+# coordinator's /health, and stops everything.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,6 +56,18 @@ sqlite3 -header -column "$FLEETQ_DB" \
 
 say "sqlite3 \$FLEETQ_DB 'SELECT * FROM usage_daily'"
 sqlite3 -header -column "$FLEETQ_DB" "SELECT day, role, model, requests, tokens, printf('%.6f', cost_usd) AS cost_usd FROM usage_daily"
+
+say "a ceo plan that fans out: XADD ... id launch role ceo plan true"
+r XADD fleetq:submit '*' id launch role ceo plan true prompt 'Plan a URL shortener service' >/dev/null
+for id in launch launch.build launch.build.review launch.test launch.test.review; do
+    printf '  %-22s %s\n' "$id" "$(r BLPOP "fleetq:done:$id" 60 | tail -n 1)"
+done
+
+say "fleetqctl flow launch"
+"$FQ_BIN/ctl/fleetqctl" flow launch
+
+say "fleetqctl search 'URL shortener'"
+"$FQ_BIN/ctl/fleetqctl" search "URL shortener" --limit 3 | cut -c 1-100
 
 say "fleetqctl status"
 "$FQ_BIN/ctl/fleetqctl" status

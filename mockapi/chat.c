@@ -11,7 +11,7 @@
  * counts that are not forced by the settings come from the shared PRNG.
  * A plan request (a system message with FQ_PLAN_MARK, plan.h) is answered
  * with what follows "mock-plan:" in the user message, as it is, or else
- * with a plan of two subtasks.
+ * with a plan of two code subtasks, each reviewed by quality.
  */
 #include "mock_chat.h"
 
@@ -342,8 +342,8 @@ static int add_sentences(struct text *t, size_t target, uint64_t seed)
 }
 
 /* The answer to a plan request: what follows "mock-plan:" in the user's
- * message, as it is (a test's good or bad plan), else a plan of two
- * subtasks, a draft by code and its check by quality. */
+ * message, as it is (a test's good or bad plan), else a plan of two code
+ * subtasks, each reviewed by quality: a build, and its tests. */
 static int plan_answer(const mock_chat_req *req, struct text *t)
 {
     static const char tag[] = "mock-plan:";
@@ -355,24 +355,28 @@ static int plan_answer(const mock_chat_req *req, struct text *t)
             at++;
         return text_add(t, at, (size_t)(end - at));
     }
-    char quote[64];
     size_t n = req->last_user_len < 40 ? req->last_user_len : 40;
-    memcpy(quote, req->last_user, n);
-    quote[n] = '\0';
-    cJSON *plan = cJSON_CreateArray(), *draft = cJSON_CreateObject(), *check = NULL;
+    cJSON *plan = cJSON_CreateArray();
+    cJSON *build = cJSON_CreateObject(), *test = cJSON_CreateObject();
     char prompt[128];
-    snprintf(prompt, sizeof(prompt), "Draft the first part of: %s", quote);
-    int ok = plan && draft && cJSON_AddItemToArray(plan, draft) &&
-             cJSON_AddStringToObject(draft, "id", "draft") &&
-             cJSON_AddStringToObject(draft, "role", "code") &&
-             cJSON_AddStringToObject(draft, "prompt", prompt) &&
-             (check = cJSON_CreateObject()) != NULL && cJSON_AddItemToArray(plan, check) &&
-             cJSON_AddStringToObject(check, "id", "check") &&
-             cJSON_AddStringToObject(check, "role", "quality") &&
-             cJSON_AddItemToObject(check, "after", cJSON_CreateStringArray(
-                                       (const char *const[]){"draft"}, 1)) &&
-             cJSON_AddStringToObject(check, "prompt", "Check this draft: {{draft}}");
-    if (!ok && draft && !plan) cJSON_Delete(draft);
+    snprintf(prompt, sizeof(prompt), "Build the first part of: %.*s", (int)n, req->last_user);
+    int ok = plan && build && test && cJSON_AddItemToArray(plan, build);
+    if (ok)
+        ok = cJSON_AddItemToArray(plan, test);
+    else
+        cJSON_Delete(build);
+    if (!ok)
+        cJSON_Delete(test);
+    ok = ok && cJSON_AddStringToObject(build, "id", "build") &&
+         cJSON_AddStringToObject(build, "role", "code") &&
+         cJSON_AddStringToObject(build, "review_by", "quality") &&
+         cJSON_AddStringToObject(build, "prompt", prompt) &&
+         cJSON_AddStringToObject(test, "id", "test") &&
+         cJSON_AddStringToObject(test, "role", "code") &&
+         cJSON_AddStringToObject(test, "review_by", "quality") &&
+         cJSON_AddItemToObject(test, "after",
+                               cJSON_CreateStringArray((const char *const[]){"build"}, 1)) &&
+         cJSON_AddStringToObject(test, "prompt", "Write the tests of [{{build}}]");
     char *json = ok ? cJSON_PrintUnformatted(plan) : NULL;
     cJSON_Delete(plan);
     int rc = json ? text_add(t, json, strlen(json)) : -1;

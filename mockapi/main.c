@@ -99,7 +99,8 @@ static void usage(FILE *out)
 "options, e.g. \"model_limits\": \"grok-4:rate=4\" or \"error_style\": \"openai\").\n"
 "A plan request (fleetq's plan tasks: a system message with \"[fleetq plan]\")\n"
 "is answered with what follows \"mock-plan:\" in the user message, as it is\n"
-"(good or bad plans for tests), else with a plan of two subtasks.\n"
+"(good or bad plans for tests), else with a plan of two code subtasks, each\n"
+"reviewed by quality.\n"
 "GET /mock/stats counts per model under \"by_model\": requests, admitted,\n"
 "rate_limited, rate_limited_tokens, tokens and max_in_window.\n", out);
 }
