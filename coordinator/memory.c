@@ -159,8 +159,10 @@ int fq_memory_recall(sqlite3 *db, const char *text, int k, char **context, char 
     int n;
     int rc = fq_memory_search(db, match, NULL, k, &hits, &n, err, errlen);
     free(match);
-    if (rc != 0 || n == 0)
+    if (rc != 0 || n == 0) {
+        fq_memory_hits_free(hits, n);
         return rc;
+    }
     cJSON *ids = cJSON_CreateArray();
     for (int i = 0; ids != NULL && i < n; i++)
         cJSON_AddItemToArray(ids, cJSON_CreateString(hits[i].id));

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# 30 flows (a diamond A -> B, A -> C, B + C -> D, and D's review), while
+# 30 flows, 20 diamonds (A -> B, A -> C, B + C -> D, and D's review) and
+# 10 ceo plans (the mock's: a build and its tests, each reviewed), while
 # the coordinator and the workers are killed with SIGKILL at random
 # instants and started again: every task ends done with its row, every
-# child is released exactly once (one "parents done" event), D's prompt
-# holds the outputs its parents ended with, and nothing is left waiting,
-# pending or unresolved.
+# child is released exactly once (one "parents done" event), each plan's
+# four subtasks run, D's prompt holds the outputs its parents ended with,
+# and nothing is left waiting, pending or unresolved.
 . "$(dirname "$0")/lib.sh"
 
 fq_start_redis
@@ -24,10 +25,13 @@ start() { # start NAME: the coordinator, or a worker "role:n"
     fi
 }
 pid_of[coordinator]=$FQ_COORD_PID
-procs=(coordinator code:1 code:2 quality:1)
+procs=(coordinator ceo:1 code:1 code:2 quality:1)
 for p in "${procs[@]:1}"; do start "$p"; done
 
-flows=30
+flows=20 plans=10
+for f in $(seq 1 "$plans"); do
+    printf 'XADD fleetq:submit * id p%d role ceo plan true prompt "plan %d"\n' "$f" "$f"
+done | fq_redis >/dev/null
 for f in $(seq 1 "$flows"); do
     printf 'XADD fleetq:submit * id f%d.A role code prompt "flow %d: a"\n' "$f" "$f"
     printf 'XADD fleetq:submit * id f%d.B role code after f%d.A prompt "flow %d: b [{{f%d.A}}]"\n' "$f" "$f" "$f" "$f"
@@ -35,7 +39,7 @@ for f in $(seq 1 "$flows"); do
     printf 'XADD fleetq:submit * id f%d.D role code after f%d.B,f%d.C review_by quality prompt "flow %d: d [{{f%d.B}}] [{{f%d.C}}]"\n' \
         "$f" "$f" "$f" "$f" "$f" "$f"
 done | fq_redis >/dev/null
-n=$((flows * 5))
+n=$(((flows + plans) * 5))
 
 kills=0
 deadline=$(( $(date +%s) + 150 ))
@@ -60,9 +64,14 @@ for f in $(seq 1 "$flows"); do
     fq_assert_eq "$d" "flow $f: d [$b] [$c]" "f$f.D's prompt"
     fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE flow_id = 'f$f.A'")" 5 "flow f$f.A's tasks"
 done
+for f in $(seq 1 "$plans"); do
+    fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE flow_id = 'p$f' AND status = 'done'")" \
+        5 "plan p$f's tasks"
+done
 # each child released once
 released=$(fq_redis XRANGE fleetq:events - + | grep -c -x 'parents done' || true)
-fq_assert_eq "$released" $((flows * 4)) "children released (one 'parents done' event each)"
+fq_assert_eq "$released" $(((flows + plans) * 4)) \
+    "children released (one 'parents done' event each)"
 # each task reached the provider only for its attempts
 while IFS='|' read -r id attempts; do
     prompt=$(fq_sql "SELECT prompt FROM tasks WHERE id = '$id'")
