@@ -13,13 +13,15 @@
 #     retried, and every task still ends `done`.
 #
 # The mock answers a fixed number of tokens, so that an answer depends on
-# the prompt alone and the two runs of (a) can be compared.
+# the prompt alone and the two runs of (a) can be compared; recall is off
+# (FLEETQ_RECALL_K=0), so that the memory tasks of the second run are not
+# given the first run's results as context.
 . "$(dirname "$0")/lib.sh"
 
 n=20
 roles="ceo code quality memory"
 mock_args=(--latency-ms 5 --jitter-ms 10 --completion-tokens 120 --reasoning-tokens 40)
-export GROK_RATE_LIMIT_RPM=0 DAILY_BUDGET_USD=0
+export GROK_RATE_LIMIT_RPM=0 DAILY_BUDGET_USD=0 FLEETQ_RECALL_K=0
 
 start_fleet() { # mock args...
     fq_start_redis
