@@ -18,7 +18,7 @@ const fq_script_def fq_scripts[] = {
     {"promote", 10, 1},
     {"quota", 7, 0},
     {"reap", 12, 1},
-    {"requeue", 11, 1},
+    {"requeue", 12, 1},
     {"resolve", 13, 1},
     {"stored", 3, 1},
     /* ctl/lua */

@@ -18,7 +18,7 @@
 #include "task.h"
 
 #define BATCH 500
-#define NKEYS (3 + 2 * FQ_ROLE_COUNT)   /* of requeue.lua */
+#define NKEYS (4 + 2 * FQ_ROLE_COUNT)   /* of requeue.lua */
 
 static int run(fq_ctl *ctl, int argc, char **argv);
 
@@ -60,6 +60,7 @@ static redisReply *requeue_batch(fq_ctl *ctl, const char *const *ids, const size
     fq_argv_adds(&a, k->seq);
     fq_argv_add_ready_keys(&a);
     fq_argv_add_marker_keys(&a);
+    fq_argv_adds(&a, k->resolving);
     for (size_t i = 0; i < n; i++) {
         fq_argv_add_task_key(&a, ids[i], lens[i]);
         fq_argv_add_done_key(&a, ids[i], lens[i]);

@@ -15,16 +15,20 @@
 -- them all is refused. Any other status is left alone. An id leaves the
 -- dead-letter set when it is requeued, and when it is a stale entry (its
 -- task is gone or no longer failed); a failed task that was refused stays.
+-- A task with parents that never made a call (cancelled while it waited,
+-- say) waits for them again: it goes to the resolving set, and the
+-- coordinator's resolve.lua queues it with their outputs, or cancels it
+-- again when a parent did not end done.
 --
 -- KEYS: 1 dead letters, 2 events, 3 sequence, 4-7 ready queues (ceo, code,
---       quality, memory), 8-11 markers in the same order, then for each id
---       its task hash and its done marker
+--       quality, memory), 8-11 markers in the same order, 12 the resolving
+--       set, then for each id its task hash and its done marker
 -- ARGV: the ids, in the order of their keys (for --all, the caller reads
 --       them from the dead-letter set)
 -- Returns {kept, id, outcome, id, outcome, ...}: kept is the number of
 -- these ids still in the dead-letter set; outcome is 'requeued', 'not
 -- found' or why the task was left alone.
-fq_contract(11, true)
+fq_contract(12, true)
 local dead, events, seq = KEYS[1], KEYS[2], KEYS[3]
 local slots = {ceo = 4, code = 5, quality = 6, memory = 7}
 local again = {failed = true, expired = true, cancelled = true}
@@ -34,7 +38,7 @@ local now = fq_now_ms()
 -- Returns the outcome, and whether the id stays a dead letter.
 local function requeue(id, key, done)
     local t = redis.call('HMGET', key, 'status', 'role', 'score', 'priority', 'attempts',
-        'max_attempts', 'allowance')
+        'max_attempts', 'allowance', 'parents')
     local status, role = t[1], t[2]
     if not status then
         return 'not found', false
@@ -61,19 +65,26 @@ local function requeue(id, key, done)
     redis.call('HDEL', key, 'error', 'output', 'finish_reason', 'request_id', 'finished_at',
         'started_at', 'last_started_at', 'worker', 'lease', 'latency_ms', 'expires_at',
         'stored')
-    redis.call('HSET', key, 'status', 'queued', 'score', score, 'allowance', allowance,
-        'max_attempts', math.min(MAX_ATTEMPTS, attempts + allowance), 'requeued_at', now)
+    local waits = t[8] and attempts == 0
+    redis.call('HSET', key, 'status', waits and 'waiting' or 'queued', 'score', score,
+        'allowance', allowance, 'max_attempts', math.min(MAX_ATTEMPTS, attempts + allowance),
+        'requeued_at', now)
     redis.call('HINCRBY', key, 'requeues', 1)
     redis.call('DEL', done)
-    fq_ready(KEYS[slot], KEYS[slot + 4], id, score)
-    fq_event(events, id, 'queued', role, {'reason', 'requeued', 'was', status})
+    if waits then
+        redis.call('SADD', KEYS[12], id)
+        fq_event(events, id, 'waiting', role, {'reason', 'requeued', 'was', status})
+    else
+        fq_ready(KEYS[slot], KEYS[slot + 4], id, score)
+        fq_event(events, id, 'queued', role, {'reason', 'requeued', 'was', status})
+    end
     return 'requeued', false
 end
 
 local out, kept = {0}, 0
 for i = 1, #ARGV do
     local id = ARGV[i]
-    local outcome, stays = requeue(id, KEYS[10 + 2 * i], KEYS[11 + 2 * i])
+    local outcome, stays = requeue(id, KEYS[11 + 2 * i], KEYS[12 + 2 * i])
     out[#out + 1] = id
     out[#out + 1] = outcome
     if stays then

@@ -124,6 +124,17 @@ fq_assert_eq "$(fq_done_status W)" cancelled "the waiting task"
 fq_ctl cancel P
 fq_assert_eq "$(fq_done_status P)" cancelled "its parent"
 fq_assert_eq "$(requests_with "whiskey")" 0 "requests for the cancelled waiting task"
+# requeued, a task that never ran waits for its parents again
+fq_ctl requeue W
+fq_assert_eq "$CTL_RC" 0 "requeue of the cancelled waiting task"
+fq_assert_eq "$(fq_done_status W)" cancelled "requeued while its parent is cancelled"
+fq_assert_eq "$(row W error)" "parent P cancelled: cancelled by operator" "its reason"
+fq_ctl requeue P
+fq_assert_eq "$(fq_done_status P 30)" done "the parent, requeued"
+fq_ctl requeue W
+fq_assert_eq "$(fq_done_status W 30)" done "the child, requeued once its parent is done"
+fq_assert_eq "$(request_with "whiskey")" "whiskey waits for $(row P output)" \
+    "the requeued child's prompt as sent"
 
 # nothing is left waiting to be resolved, and the children sets live no
 # longer than their parents' hashes
