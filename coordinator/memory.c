@@ -134,14 +134,14 @@ char *fq_memory_context(const fq_memory_hit *hits, int n)
                                              "memory, best match first):");
     for (int i = 0; i < n; i++) {
         const fq_memory_hit *h = &hits[i];
-        size_t p = cut(h->prompt, FQ_RECALL_PROMPT_MAX), o = cut(h->output, FQ_RECALL_OUTPUT_MAX);
+        const char *asked = h->prompt ? h->prompt : "", *answer = h->output ? h->output : "";
+        size_t p = cut(asked, FQ_RECALL_PROMPT_MAX), o = cut(answer, FQ_RECALL_OUTPUT_MAX);
         used += (size_t)snprintf(out + used, cap - used,
-                                 "\n\n[%d] task %s (%s, %s)\nAsked: %.*s%s\nAnswer: %.*s%s", i + 1,
-                                 h->id, h->role ? h->role : "?",
-                                 h->finished_at ? h->finished_at : "?", (int)p,
-                                 h->prompt ? h->prompt : "", p < strlen(h->prompt ? h->prompt : "")
-                                 ? " [...]" : "", (int)o, h->output ? h->output : "",
-                                 o < strlen(h->output ? h->output : "") ? " [...]" : "");
+                                 "\n\n[%d] task %s (%s, %s)\nAsked: %.*s%s\nAnswer: %.*s%s",
+                                 i + 1, h->id, h->role ? h->role : "?",
+                                 h->finished_at ? h->finished_at : "?", (int)p, asked,
+                                 asked[p] ? " [...]" : "", (int)o, answer,
+                                 answer[o] ? " [...]" : "");
     }
     return out;
 }

@@ -28,7 +28,7 @@ struct fq_persist {
     int reading;
     int acking;        /* from the commit until stored.lua answered */
     int spawning;      /* plans of this batch being submitted */
-    int spawn_failed;
+    char spawn_error[256];   /* why submitting one failed, "" if none did */
     fq_argv stored;    /* stored.lua's keys and arguments, sent after the plans */
     int stored_keys;
     fq_argv plans;     /* the batch's plans: task id, depth, normalized plan */
@@ -85,44 +85,47 @@ static void send_stored(struct fq_persist *p)
     fq_argv_free(&p->stored);
 }
 
+/* Every plan of the batch has been submitted (or failed): stored.lua, or
+ * the batch is read again after the back-off. */
+static void after_spawns(struct fq_persist *p)
+{
+    if (p->spawn_error[0] == '\0') {
+        send_stored(p);
+        return;
+    }
+    p->acking = 0;
+    fq_argv_free(&p->stored);
+    fail_batch(p, "submitting a plan's subtasks", p->spawn_error, 0);
+}
+
 static void on_spawned(fq_redis *r, redisReply *reply, void *data)
 {
     struct fq_persist *p = data;
     if (fq_reply_failed(reply))
-        p->spawn_failed = 1;
+        snprintf(p->spawn_error, sizeof(p->spawn_error), "%s",
+                 reply ? reply->str : "connection lost");
     if (--p->spawning > 0)
         return;
-    if (p->spawn_failed) {
-        p->acking = 0;
-        fq_argv_free(&p->stored);
-        fail_batch(p, "submitting a plan's subtasks", reply ? reply->str : "connection lost", 0);
-        fq_coordinator_maybe_close(p->c);
-        return;
-    }
-    send_stored(p);
+    after_spawns(p);
+    fq_coordinator_maybe_close(p->c);
 }
 
 /* The plans of the batch, then stored.lua. */
 static void finish_batch(struct fq_persist *p)
 {
     p->spawning = 0;
-    p->spawn_failed = 0;
+    p->spawn_error[0] = '\0';
     for (int i = 0; i + 2 < p->plans.argc; i += 3) {
         int depth = atoi(p->plans.argv[i + 1]);
         if (fq_intake_spawn(p->c->intake, p->plans.argv[i], depth, p->plans.argv[i + 2],
                             on_spawned, p) == 0)
             p->spawning++;
         else
-            p->spawn_failed = 1;
+            snprintf(p->spawn_error, sizeof(p->spawn_error), "connection lost or out of memory");
     }
     fq_argv_free(&p->plans);
-    if (p->spawning == 0 && p->spawn_failed) {
-        p->acking = 0;
-        fq_argv_free(&p->stored);
-        fail_batch(p, "submitting a plan's subtasks", "connection lost or out of memory", 0);
-    } else if (p->spawning == 0) {
-        send_stored(p);
-    }
+    if (p->spawning == 0)
+        after_spawns(p);
 }
 
 /* Writes one entry; appends (task, status) to finals for a final record,

@@ -62,25 +62,22 @@ static const char *status_of(const fq_ctl_flow_task *t)
     return s ? s : "gone";
 }
 
-/* 1 when t is shown under parent: its first parent in the flow other than
- * the root, or the root when it waited for no other. */
-static int shown_under(const fq_ctl_flow *f, const fq_ctl_flow_task *t, const char *parent)
+/* The task t is shown under: its first parent in the flow other than the
+ * root, or the root (0) when it waited for no other. */
+static int shown_under(const fq_ctl_flow *f, const fq_ctl_flow_task *t)
 {
     cJSON *parents = cJSON_Parse(parents_of(t));
-    const char *root = f->tasks[0].id, *under = NULL;
+    int under = 0;
     const cJSON *p;
     cJSON_ArrayForEach(p, parents) {
-        if (!cJSON_IsString(p))
-            continue;
-        for (int i = 0; i < f->n && under == NULL; i++)
-            if (strcmp(f->tasks[i].id, p->valuestring) == 0 && strcmp(p->valuestring, root) != 0)
-                under = p->valuestring;
-        if (under != NULL)
+        for (int i = 1; i < f->n && under == 0 && cJSON_IsString(p); i++)
+            if (strcmp(f->tasks[i].id, p->valuestring) == 0)
+                under = i;
+        if (under != 0)
             break;
     }
-    int yes = strcmp(under != NULL ? under : root, parent) == 0;
     cJSON_Delete(parents);
-    return yes;
+    return under;
 }
 
 static int by_id(const void *a, const void *b, void *f)
@@ -89,7 +86,10 @@ static int by_id(const void *a, const void *b, void *f)
     return strcmp(flow->tasks[*(const int *)a].id, flow->tasks[*(const int *)b].id);
 }
 
-static void print_task(const fq_ctl_flow *f, int i, const char *indent, int last, int depth)
+/* Prints task i and, below it, the tasks shown under it (under[k] is the
+ * task k is shown under). */
+static void print_task(const fq_ctl_flow *f, const int *under, int i, const char *indent,
+                       int last, int depth)
 {
     const fq_ctl_flow_task *t = &f->tasks[i];
     const char *role = fq_ctl_flow_field(t, FQ_CTL_FLOW_ROLE);
@@ -120,11 +120,11 @@ static void print_task(const fq_ctl_flow *f, int i, const char *indent, int last
         return;
     int kids[1024], n = 0;
     for (int k = 0; k < f->n && n < 1024; k++)
-        if (k != i && shown_under(f, &f->tasks[k], t->id))
+        if (k != 0 && under[k] == i)
             kids[n++] = k;
     qsort_r(kids, (size_t)n, sizeof(kids[0]), by_id, (void *)f);
     for (int k = 0; k < n; k++)
-        print_task(f, kids[k], next, k == n - 1, depth + 1);
+        print_task(f, under, kids[k], next, k == n - 1, depth + 1);
 }
 
 static cJSON *as_json(const fq_ctl_flow *f, const char *root)
@@ -209,7 +209,14 @@ static int run(fq_ctl *ctl, int argc, char **argv)
         printf(", $%.6f\n",
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(summary, "cost_usd")));
         cJSON_Delete(summary);
-        print_task(&f, 0, "", 1, 0);
+        int *under = calloc((size_t)f.n, sizeof(*under));
+        for (int i = 1; under != NULL && i < f.n; i++)
+            under[i] = shown_under(&f, &f.tasks[i]);
+        if (under != NULL)
+            print_task(&f, under, 0, "", 1, 0);
+        else
+            fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+        free(under);
     }
     fq_ctl_flow_free(&f);
     return fq_ctl_exit(ctl);

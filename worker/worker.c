@@ -685,9 +685,13 @@ static void start_slot(slot *s)
     char *with_context = NULL;
     if (s->task.context != NULL) {
         size_t len = (system ? strlen(system) : 0) + strlen(s->task.context) + 3;
-        if ((with_context = malloc(len)) != NULL)
-            snprintf(with_context, len, "%s%s%s", system ? system : "",
-                     system && system[0] ? "\n\n" : "", s->task.context);
+        if ((with_context = malloc(len)) == NULL) {
+            finish_without_call(s, "release", CALL_RETRY_MS,
+                                "out of memory building the request; handed back");
+            return;
+        }
+        snprintf(with_context, len, "%s%s%s", system ? system : "",
+                 system && system[0] ? "\n\n" : "", s->task.context);
         system = with_context;
     }
     char *plan_system = s->task.plan > 0 ? fq_plan_instruction(system, w->cfg->plan_max) : NULL;
@@ -701,7 +705,7 @@ static void start_slot(slot *s)
         .temperature = s->task.temperature,
         .stream = w->cfg->stream,
     };
-    s->body = (s->task.context && !with_context) ? NULL : fq_api_build_request(&req);
+    s->body = fq_api_build_request(&req);
     free(plan_system);
     free(with_context);
     if (s->body == NULL) {
