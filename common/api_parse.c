@@ -48,6 +48,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "model_params.h"
 #include "text.h"
 #include "timeutil.h"
 
@@ -691,6 +692,11 @@ char *fq_api_build_request(const fq_api_request *req)
         goto err;
     if (req->has_temperature &&
         cJSON_AddNumberToObject(root, "temperature", req->temperature) == NULL)
+        goto err;
+    char dropped_here[8];
+    if (fq_model_params_apply(root, req->model, req->params,
+                              req->dropped ? req->dropped : dropped_here,
+                              req->dropped ? req->dropped_len : sizeof(dropped_here)) != 0)
         goto err;
     if (!req->stream) {
         if (cJSON_AddFalseToObject(root, "stream") == NULL)

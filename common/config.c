@@ -45,6 +45,7 @@
 #include "cost.h"
 #include "keys.h"
 #include "log.h"
+#include "model_params.h"
 #include "text.h"
 
 #define DEFAULT_BASE_URL "https://api.x.ai/v1"
@@ -635,6 +636,12 @@ static int load_roles(fq_config *cfg, char *err, size_t errlen)
         snprintf(reserve_name, sizeof(reserve_name), "FLEETQ_ROLE_%s_RESERVE", up);
         if (read_fraction(reserve_name, 0, 0, 1, &p->reserve, err, errlen) != 0)
             return -1;
+
+        snprintf(name, sizeof(name), "FLEETQ_ROLE_%s_FALLBACK", up);
+        const char *fb = env(name);
+        if (fq_fallback_parse(name, fb ? fb : "", fb ? strlen(fb) : 0, NULL, &p->fallback, err,
+                              errlen) != 0)
+            return -1;
     }
     if (sum > 1.0 + 1e-9)
         return fq_text_fail(err, errlen,
@@ -803,13 +810,39 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
         read_int32("FLEETQ_PAUSE_PROBE_SECONDS", 300, 1, 86400, &cfg->pause_probe_s, err,
                    errlen) != 0)
         return -1;
-    if (read_bool("FLEETQ_STREAM", 0, &cfg->stream, err, errlen) != 0)
+    if (read_bool("FLEETQ_STREAM", 0, &cfg->stream, err, errlen) != 0 ||
+        read_int32("FLEETQ_STREAM_MAXLEN", 10000, 2, 1000000, &cfg->stream_maxlen, err,
+                   errlen) != 0 ||
+        read_int32("FLEETQ_CACHE_TTL", 86400, 1, 30 * 86400, &cfg->cache_ttl_s, err,
+                   errlen) != 0 ||
+        read_int("FLEETQ_CACHE_MAX_MB", 64, 1, 1 << 20, &x, err, errlen) != 0)
         return -1;
+    cfg->cache_max_bytes = x << 20;
+    cfg->cache = FQ_CACHE_AUTO;
+    if ((v = env("FLEETQ_CACHE")) != NULL) {
+        static const char *const modes[] = {[FQ_CACHE_OFF] = "off", [FQ_CACHE_AUTO] = "auto",
+                                            [FQ_CACHE_ON] = "on"};
+        char buf[16];
+        trim_into(v, buf, sizeof(buf));
+        int found = -1;
+        for (int m = 0; m < 3; m++)
+            if (strcasecmp(buf, modes[m]) == 0)
+                found = m;
+        if (found < 0)
+            return fq_text_fail(err, errlen, "FLEETQ_CACHE: must be off, auto (cache answers "
+                                "to temperature 0 only) or on, got %s", fq_config_show(&sh, v));
+        cfg->cache = (fq_cache_mode)found;
+    }
 
     if ((v = env("FLEETQ_PRICES")) != NULL) {
         char reason[256];
         if (fq_cost_override(v, reason, sizeof(reason)) != 0)
             return fq_text_fail(err, errlen, "FLEETQ_PRICES: %s", reason);
+    }
+    if ((v = env("FLEETQ_MODEL_PARAMS")) != NULL) {
+        char reason[256];
+        if (fq_model_params_override(v, reason, sizeof(reason)) != 0)
+            return fq_text_fail(err, errlen, "FLEETQ_MODEL_PARAMS: %s", reason);
     }
 
     return load_roles(cfg, err, errlen);
@@ -847,8 +880,10 @@ void fq_config_free(fq_config *cfg)
     if (cfg == NULL)
         return;
     wipe_free(cfg->api_key);
-    for (int r = 0; r < FQ_ROLE_COUNT; r++)
+    for (int r = 0; r < FQ_ROLE_COUNT; r++) {
         free(cfg->roles[r].system);
+        free(cfg->roles[r].fallback);
+    }
     explicit_bzero(cfg->redis_password, sizeof(cfg->redis_password));
     memset(cfg, 0, sizeof(*cfg));
 }

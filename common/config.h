@@ -27,7 +27,12 @@ typedef struct fq_role_profile {
     double share;            /* FLEETQ_ROLE_<ROLE>_SHARE, 0..1, minimum quota share */
     double reserve;          /* FLEETQ_ROLE_<ROLE>_RESERVE, 0..1 of the burst headroom kept
                                 for higher classes */
+    char *fallback;          /* FLEETQ_ROLE_<ROLE>_FALLBACK: models to try next,
+                                comma-separated, "" = none (owned) */
 } fq_role_profile;
+
+/* FLEETQ_CACHE: whether answers are kept and reused (cache.h). */
+typedef enum fq_cache_mode { FQ_CACHE_OFF = 0, FQ_CACHE_AUTO, FQ_CACHE_ON } fq_cache_mode;
 
 typedef struct fq_config {
     /* REDIS_URL, parsed */
@@ -79,6 +84,10 @@ typedef struct fq_config {
     int breaker_cooldown_ms;      /* FLEETQ_BREAKER_COOLDOWN_MS, default 5000 */
     int pause_probe_s;            /* FLEETQ_PAUSE_PROBE_SECONDS, default 300 */
     int stream;                   /* FLEETQ_STREAM, default false: ask for streamed answers */
+    int stream_maxlen;            /* FLEETQ_STREAM_MAXLEN: entries a task's stream keeps */
+    fq_cache_mode cache;          /* FLEETQ_CACHE, default auto (temperature 0 only) */
+    int cache_ttl_s;              /* FLEETQ_CACHE_TTL, default 86400 */
+    int64_t cache_max_bytes;      /* FLEETQ_CACHE_MAX_MB in bytes, default 64 MiB */
 
     fq_role_profile roles[FQ_ROLE_COUNT];
 } fq_config;

@@ -74,7 +74,7 @@ int fq_model_limit_parse(const char *spec, size_t len, fq_model_limit *out, char
 
 static int model_name_valid(const char *s, size_t len)
 {
-    if (len == 0 || len >= FQ_MODEL_NAME_MAX)
+    if (len == 0 || len > FQ_MODEL_NAME_MAX)
         return 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];

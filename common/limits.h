@@ -31,15 +31,15 @@
 #include <stdint.h>
 
 #include "fields.h"
+#include "task.h"                   /* FQ_MODEL_NAME_MAX */
 
-#define FQ_MODEL_NAME_MAX 64
 #define FQ_MODEL_LIMITS_MAX 64      /* models with an entry of their own */
 
 typedef enum fq_limit_scope { FQ_SCOPE_MODEL = 0, FQ_SCOPE_KEY } fq_limit_scope;
 
 /* A model's own ceilings; -1 where it has none (the fleet's applies). */
 typedef struct fq_model_limit {
-    char model[FQ_MODEL_NAME_MAX];
+    char model[FQ_MODEL_NAME_MAX + 1];
     int64_t rpm, rph, tpm, inflight;
 } fq_model_limit;
 

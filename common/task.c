@@ -18,11 +18,17 @@
  * allowed and show what was given, escaped and cut to about 40 bytes
  * (fq_text_show() in text.c).
  *
+ * The seven model parameters (FQ_MODEL_PARAM_NAMES, model_params.h) are
+ * checked here and kept together as one compact JSON object, in that
+ * order; which of them a model is sent is for model_params.c to say.
+ * `fallback` is read by task_fallback.c.
+ *
  * The task hash, the form a parsed task is stored in, is written and read
  * back by task_hash.c.
  */
 #include "task.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +36,14 @@
 
 #include <cjson/cJSON.h>
 
+#include "model_params.h"
 #include "text.h"
 
 #define DEFAULT_MAX_SUBMISSION (1u << 20)
-#define MODEL_MAX 64
+
+#define SEED_LIMIT ((int64_t)1 << 53)   /* seeds stay exact as JSON numbers */
+#define STOP_MAX 4                      /* stop sequences in a list */
+#define STOP_BYTES_MAX 200              /* bytes of one stop sequence */
 
 /* ------------------------------------------------------------------------
  * Roles, priorities, ids
@@ -111,21 +121,28 @@ static const char *json_type_name(const cJSON *j)
  * Raw values: one per known field, from separate fields or the JSON object
  * --------------------------------------------------------------------- */
 
+/* The model parameters are the run from F_REASONING_EFFORT to
+ * F_RESPONSE_FORMAT, in the order of FQ_MODEL_PARAM_NAMES. */
 enum fld {
     F_ROLE, F_PROMPT, F_MESSAGES, F_PRIORITY, F_ID, F_SYSTEM, F_MODEL,
     F_MAX_TOKENS, F_TEMPERATURE, F_MAX_ATTEMPTS, F_TIMEOUT, F_DELAY, F_TTL,
-    F_AFTER, F_REVIEW_BY, F_PLAN, F_RECALL, F_JSON, F_COUNT
+    F_AFTER, F_REVIEW_BY, F_PLAN, F_RECALL, F_CACHE, F_STREAM, F_FALLBACK,
+    F_REASONING_EFFORT, F_TOP_P, F_SEED, F_STOP, F_PRESENCE_PENALTY, F_FREQUENCY_PENALTY,
+    F_RESPONSE_FORMAT, F_JSON, F_COUNT
 };
 
 static const char *const fld_names[F_COUNT] = {
     "role", "prompt", "messages", "priority", "id", "system", "model",
     "max_tokens", "temperature", "max_attempts", "timeout", "delay", "ttl", "after",
-    "review_by", "plan", "recall", "json",
+    "review_by", "plan", "recall", "cache", "stream", "fallback",
+    "reasoning_effort", "top_p", "seed", "stop", "presence_penalty", "frequency_penalty",
+    "response_format", "json",
 };
 
 #define ALLOWED_FIELDS \
     "role, prompt, messages, priority, id, system, model, max_tokens, " \
-    "temperature, max_attempts, timeout, delay, ttl, after, review_by, plan, recall, json"
+    "temperature, max_attempts, timeout, delay, ttl, after, review_by, plan, recall, " \
+    "cache, stream, fallback, " FQ_MODEL_PARAM_NAMES ", json"
 
 typedef struct raw {
     int present;
@@ -280,6 +297,24 @@ static cJSON *parse_json(const char *s, size_t len, size_t *at)
     return j;
 }
 
+/* The JSON a field's string value holds, or NULL with the reason in err:
+ * the value holds \u0000, or is not JSON (shape says what to give). */
+static cJSON *json_in_value(const raw *v, int f, const char *shape, char *err, size_t errlen)
+{
+    size_t at = 0;
+    size_t nul = json_nul_escape_at(v->s, v->len);
+    if (nul < v->len) {
+        fq_text_fail(err, errlen, "%s: contains \\u0000 at byte %zu; NUL characters are not "
+                     "allowed", fld_names[f], nul);
+        return NULL;
+    }
+    cJSON *j = parse_json(v->s, v->len, &at);
+    if (j == NULL)
+        fq_text_fail(err, errlen, "%s: not valid JSON (error near byte %zu); give %s",
+                     fld_names[f], at, shape);
+    return j;
+}
+
 /* ------------------------------------------------------------------------
  * Typed getters over raw values
  * --------------------------------------------------------------------- */
@@ -323,9 +358,9 @@ static int get_name(const raw *v, int f, size_t max, const char **s, size_t *len
 }
 
 /* An integer in [lo, hi] given as a plain decimal string or a JSON number
- * with no fraction. unit is "" or " seconds" for the message. */
-static int get_int(const raw *v, int f, int64_t lo, int64_t hi, const char *unit, int *out,
-                   char *err, size_t errlen)
+ * with no fraction. unit is "" or " number of seconds" for the message. */
+static int get_int64(const raw *v, int f, int64_t lo, int64_t hi, const char *unit,
+                     int64_t *out, char *err, size_t errlen)
 {
     int64_t x = 0;
     int ok = 0;
@@ -342,28 +377,67 @@ static int get_int(const raw *v, int f, int64_t lo, int64_t hi, const char *unit
         return fq_text_fail(err, errlen, "%s: must be an integer%s from %lld to %lld, got %s",
                             fld_names[f], unit, (long long)lo, (long long)hi, given(&sh, v));
     }
+    *out = x;
+    return 0;
+}
+
+/* get_int64() for the fields that are ints. */
+static int get_int(const raw *v, int f, int lo, int hi, const char *unit, int *out, char *err,
+                   size_t errlen)
+{
+    int64_t x;
+    if (get_int64(v, f, lo, hi, unit, &x, err, errlen) != 0)
+        return -1;
     *out = (int)x;
     return 0;
 }
 
-static int get_temperature(const raw *v, double *out, char *err, size_t errlen)
+/* A number in [lo, hi] given as a plain decimal string (with a leading '-'
+ * when lo is negative) or a JSON number. like is an example for the message. */
+static int get_number(const raw *v, int f, double lo, double hi, const char *like, double *out,
+                      char *err, size_t errlen)
 {
     double d = 0;
     int ok = 0;
-    if (v->s != NULL)
-        ok = fq_text_parse_decimal(v->s, v->len, &d) == 0;
-    else if (cJSON_IsNumber(v->j)) {
+    if (v->s != NULL) {
+        int minus = lo < 0 && v->len > 0 && v->s[0] == '-';
+        ok = fq_text_parse_decimal(v->s + minus, v->len - (size_t)minus, &d) == 0;
+        if (minus)
+            d = -d;
+    } else if (cJSON_IsNumber(v->j)) {
         ok = 1;
         d = v->j->valuedouble;
     }
-    ok = ok && isfinite(d) && d >= 0.0 && d <= FQ_TEMPERATURE_MAX;
+    ok = ok && isfinite(d) && d >= lo && d <= hi;
     if (!ok) {
         fq_text_shown sh;
-        return fq_text_fail(err, errlen,
-                            "temperature: must be a number from 0 to 2 (like 0.7), got %s",
-                            given(&sh, v));
+        return fq_text_fail(err, errlen, "%s: must be a number from %g to %g (like %s), got %s",
+                            fld_names[f], lo, hi, like, given(&sh, v));
     }
     *out = d;
+    return 0;
+}
+
+/* 1 when the value is the string word. */
+static int raw_is(const raw *v, const char *word)
+{
+    return v->s != NULL && strlen(word) == v->len && memcmp(v->s, word, v->len) == 0;
+}
+
+/* true or false (also "1" or "0", or a JSON boolean) into *on as 1 or 0. */
+static int get_bool(const raw *v, int f, int *on, char *err, size_t errlen)
+{
+    if (cJSON_IsBool(v->j))
+        *on = cJSON_IsTrue(v->j) != 0;
+    else if (raw_is(v, "true") || raw_is(v, "1"))
+        *on = 1;
+    else if (raw_is(v, "false") || raw_is(v, "0"))
+        *on = 0;
+    else {
+        fq_text_shown sh;
+        return fq_text_fail(err, errlen, "%s: must be true or false, got %s", fld_names[f],
+                            given(&sh, v));
+    }
     return 0;
 }
 
@@ -450,21 +524,8 @@ static int get_messages(const raw *v, char **out, char *err, size_t errlen)
     const cJSON *arr = v->j;
     int rc = -1;
     if (v->s != NULL) {
-        size_t at = 0;
-        size_t nul = json_nul_escape_at(v->s, v->len);
-        if (nul < v->len) {
-            fq_text_fail(err, errlen,
-                         "messages: contains \\u0000 at byte %zu; NUL characters are not allowed",
-                         nul);
+        if ((parsed = json_in_value(v, F_MESSAGES, MESSAGES_SHAPE, err, errlen)) == NULL)
             goto done;
-        }
-        parsed = parse_json(v->s, v->len, &at);
-        if (parsed == NULL) {
-            fq_text_fail(err, errlen,
-                         "messages: not valid JSON (error near byte %zu); give " MESSAGES_SHAPE,
-                         at);
-            goto done;
-        }
         arr = parsed;
     }
     if (!cJSON_IsArray(arr)) {
@@ -500,6 +561,305 @@ done:
 }
 
 /* ------------------------------------------------------------------------
+ * cache, stream and the model parameters
+ * --------------------------------------------------------------------- */
+
+/* An optional true/false field into *out: 1 true, -1 false, 0 not given. */
+static int get_flag(const raw *v, int f, int *out, char *err, size_t errlen)
+{
+    int on;
+    if (!v->present)
+        return 0;
+    if (get_bool(v, f, &on, err, errlen) != 0)
+        return -1;
+    *out = on ? 1 : -1;
+    return 0;
+}
+
+/* A check of one model parameter: 0 with its value as a new JSON item in
+ * *item, or -1 with the reason in err. */
+typedef int (*param_check)(const raw *v, int f, cJSON **item, char *err, size_t errlen);
+
+static int created(cJSON *made, int f, cJSON **item, char *err, size_t errlen)
+{
+    if (made == NULL)
+        return fq_text_fail(err, errlen, "%s: out of memory", fld_names[f]);
+    *item = made;
+    return 0;
+}
+
+static int param_reasoning_effort(const raw *v, int f, cJSON **item, char *err, size_t errlen)
+{
+    static const char *const efforts[] = {"minimal", "low", "medium", "high"};
+    for (size_t i = 0; i < sizeof(efforts) / sizeof(efforts[0]); i++) {
+        if (raw_is(v, efforts[i]))
+            return created(cJSON_CreateString(efforts[i]), f, item, err, errlen);
+    }
+    fq_text_shown sh;
+    return fq_text_fail(err, errlen, "%s: must be minimal, low, medium or high, got %s",
+                        fld_names[f], given(&sh, v));
+}
+
+static int param_top_p(const raw *v, int f, cJSON **item, char *err, size_t errlen)
+{
+    double d;
+    if (get_number(v, f, 0, 1, "0.9", &d, err, errlen) != 0)
+        return -1;
+    return created(cJSON_CreateNumber(d), f, item, err, errlen);
+}
+
+static int param_penalty(const raw *v, int f, cJSON **item, char *err, size_t errlen)
+{
+    double d;
+    if (get_number(v, f, -2, 2, "0.5", &d, err, errlen) != 0)
+        return -1;
+    return created(cJSON_CreateNumber(d), f, item, err, errlen);
+}
+
+/* Kept as its decimal text: cJSON prints a number beyond int's range with
+ * 15 significant digits, which would change a large seed. */
+static int param_seed(const raw *v, int f, cJSON **item, char *err, size_t errlen)
+{
+    int64_t x;
+    char text[24];
+    if (get_int64(v, f, -SEED_LIMIT, SEED_LIMIT, "", &x, err, errlen) != 0)
+        return -1;
+    snprintf(text, sizeof(text), "%lld", (long long)x);
+    return created(cJSON_CreateRaw(text), f, item, err, errlen);
+}
+
+#define STOP_SHAPE "a non-empty string of at most 200 bytes, or a JSON array of 1 to 4 of them"
+
+static int stop_length_ok(size_t len)
+{
+    return len >= 1 && len <= STOP_BYTES_MAX;
+}
+
+static int stop_list(const cJSON *list, int f, cJSON **item, char *err, size_t errlen)
+{
+    int n = cJSON_GetArraySize(list);
+    if (n < 1 || n > STOP_MAX)
+        return fq_text_fail(err, errlen, "%s: a list must hold 1 to %d stop sequences, got %d",
+                            fld_names[f], STOP_MAX, n);
+    const cJSON *it;
+    int i = 0;
+    cJSON_ArrayForEach(it, list) {
+        fq_text_shown sh;
+        if (!cJSON_IsString(it))
+            return fq_text_fail(err, errlen, "%s: element %d must be a string, got %s",
+                                fld_names[f], i, json_type_name(it));
+        size_t len = strlen(it->valuestring);
+        if (!stop_length_ok(len))
+            return fq_text_fail(err, errlen,
+                                "%s: element %d must be 1 to %d bytes, got %s", fld_names[f], i,
+                                STOP_BYTES_MAX, fq_text_show(&sh, it->valuestring, len));
+        i++;
+    }
+    return created(cJSON_Duplicate(list, 1), f, item, err, errlen);
+}
+
+static int stop_string(const raw *v, int f, cJSON **item, char *err, size_t errlen)
+{
+    fq_text_shown sh;
+    if (v->s == NULL || !stop_length_ok(v->len))
+        return fq_text_fail(err, errlen, "%s: must be " STOP_SHAPE ", got %s", fld_names[f],
+                            given(&sh, v));
+    char *text = fq_text_dupn(v->s, v->len);
+    cJSON *made = text != NULL ? cJSON_CreateString(text) : NULL;
+    free(text);
+    return created(made, f, item, err, errlen);
+}
+
+static size_t skip_json_space(const char *s, size_t len, size_t at)
+{
+    while (at < len && (s[at] == ' ' || s[at] == '\t' || s[at] == '\n' || s[at] == '\r'))
+        at++;
+    return at;
+}
+
+static int four_hex_digits_at(const char *s, size_t len, size_t at)
+{
+    if (at > len || len - at < 4)
+        return 0;
+    for (size_t i = at; i < at + 4; i++) {
+        if (!isxdigit((unsigned char)s[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* The offset just past the JSON string that starts at s[at], or 0 when
+ * none does. Escapes are checked for their shape only. */
+static size_t json_string_end(const char *s, size_t len, size_t at)
+{
+    if (at >= len || s[at] != '"')
+        return 0;
+    for (at++; at < len; at++) {
+        unsigned char c = (unsigned char)s[at];
+        if (c == '"')
+            return at + 1;
+        if (c < 0x20)
+            return 0;
+        if (c != '\\')
+            continue;
+        if (++at >= len || s[at] == '\0' || strchr("\"\\/bfnrtu", s[at]) == NULL)
+            return 0;
+        if (s[at] == 'u' && !four_hex_digits_at(s, len, at + 1))
+            return 0;
+    }
+    return 0;
+}
+
+/* 1 when s[0..len) is written as a JSON array of strings. Deciding this
+ * from the text alone keeps a failed allocation in the JSON parser from
+ * turning such an array into one stop string. */
+static int looks_like_string_array(const char *s, size_t len)
+{
+    size_t at = skip_json_space(s, len, 0);
+    if (at >= len || s[at] != '[')
+        return 0;
+    at = skip_json_space(s, len, at + 1);
+    if (at < len && s[at] == ']')
+        return skip_json_space(s, len, at + 1) == len;
+    for (;;) {
+        size_t end = json_string_end(s, len, at);
+        if (end == 0)
+            return 0;
+        at = skip_json_space(s, len, end);
+        if (at < len && s[at] == ']')
+            return skip_json_space(s, len, at + 1) == len;
+        if (at >= len || s[at] != ',')
+            return 0;
+        at = skip_json_space(s, len, at + 1);
+    }
+}
+
+/* A separate field written as a JSON array of strings: parsed, checked. */
+static int stop_text_list(const raw *v, int f, cJSON **item, char *err, size_t errlen)
+{
+    cJSON *list = json_in_value(v, f, STOP_SHAPE, err, errlen);
+    if (list == NULL)
+        return -1;
+    int rc = stop_list(list, f, item, err, errlen);
+    cJSON_Delete(list);
+    return rc;
+}
+
+/* A JSON array of strings is a list of stop sequences (in a separate field,
+ * a value written as one); anything else is one stop sequence. */
+static int param_stop(const raw *v, int f, cJSON **item, char *err, size_t errlen)
+{
+    if (cJSON_IsArray(v->j))
+        return stop_list(v->j, f, item, err, errlen);
+    if (v->j == NULL && looks_like_string_array(v->s, v->len))
+        return stop_text_list(v, f, item, err, errlen);
+    return stop_string(v, f, item, err, errlen);
+}
+
+#define RESPONSE_FORMAT_SHAPE \
+    "text, json_object or a JSON object with a string \"type\" (like {\"type\":\"json_schema\"," \
+    "\"json_schema\":{...}})"
+
+static int response_format_object(const cJSON *obj, int f, cJSON **item, char *err,
+                                  size_t errlen)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(obj, "type");
+    if (!cJSON_IsString(type) || type->valuestring[0] == '\0')
+        return fq_text_fail(err, errlen, "%s: must be " RESPONSE_FORMAT_SHAPE "; its \"type\" "
+                            "is %s", fld_names[f],
+                            type == NULL ? "missing"
+                                         : cJSON_IsString(type) ? "empty" : json_type_name(type));
+    return created(cJSON_Duplicate(obj, 1), f, item, err, errlen);
+}
+
+/* A string holding a JSON object: parsed, then checked. */
+static int response_format_text_object(const raw *v, int f, cJSON **item, char *err,
+                                       size_t errlen)
+{
+    cJSON *obj = json_in_value(v, f, RESPONSE_FORMAT_SHAPE, err, errlen);
+    if (obj == NULL)
+        return -1;
+    if (!cJSON_IsObject(obj)) {
+        fq_text_fail(err, errlen, "%s: must be " RESPONSE_FORMAT_SHAPE ", got %s", fld_names[f],
+                     json_type_name(obj));
+        cJSON_Delete(obj);
+        return -1;
+    }
+    int rc = response_format_object(obj, f, item, err, errlen);
+    cJSON_Delete(obj);
+    return rc;
+}
+
+static int param_response_format(const raw *v, int f, cJSON **item, char *err, size_t errlen)
+{
+    if (cJSON_IsObject(v->j))
+        return response_format_object(v->j, f, item, err, errlen);
+    if (v->s != NULL && v->len > 0 && v->s[0] == '{')
+        return response_format_text_object(v, f, item, err, errlen);
+    static const char *const types[] = {"text", "json_object"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (!raw_is(v, types[i]))
+            continue;
+        cJSON *obj = cJSON_CreateObject();
+        if (obj != NULL && cJSON_AddStringToObject(obj, "type", types[i]) == NULL) {
+            cJSON_Delete(obj);
+            obj = NULL;
+        }
+        return created(obj, f, item, err, errlen);
+    }
+    fq_text_shown sh;
+    return fq_text_fail(err, errlen, "%s: must be " RESPONSE_FORMAT_SHAPE ", got %s",
+                        fld_names[f], given(&sh, v));
+}
+
+/* In the order of FQ_MODEL_PARAM_NAMES, which is the order of the fields. */
+static const param_check param_checks[F_RESPONSE_FORMAT - F_REASONING_EFFORT + 1] = {
+    [F_REASONING_EFFORT - F_REASONING_EFFORT] = param_reasoning_effort,
+    [F_TOP_P - F_REASONING_EFFORT] = param_top_p,
+    [F_SEED - F_REASONING_EFFORT] = param_seed,
+    [F_STOP - F_REASONING_EFFORT] = param_stop,
+    [F_PRESENCE_PENALTY - F_REASONING_EFFORT] = param_penalty,
+    [F_FREQUENCY_PENALTY - F_REASONING_EFFORT] = param_penalty,
+    [F_RESPONSE_FORMAT - F_REASONING_EFFORT] = param_response_format,
+};
+
+/* Checks the model parameters given and collects them, in order, into one
+ * JSON object printed compactly into *out (malloc'd); *out stays NULL when
+ * none was given. */
+static int get_model_params(const raw *r, char **out, char *err, size_t errlen)
+{
+    cJSON *params = NULL;
+    int rc = -1;
+    for (int f = F_REASONING_EFFORT; f <= F_RESPONSE_FORMAT; f++) {
+        cJSON *item = NULL;
+        if (!r[f].present)
+            continue;
+        if (params == NULL && (params = cJSON_CreateObject()) == NULL) {
+            fq_text_fail(err, errlen, "%s: out of memory", fld_names[f]);
+            goto done;
+        }
+        if (param_checks[f - F_REASONING_EFFORT](&r[f], f, &item, err, errlen) != 0)
+            goto done;
+        if (!cJSON_AddItemToObject(params, fld_names[f], item)) {
+            cJSON_Delete(item);
+            fq_text_fail(err, errlen, "%s: out of memory", fld_names[f]);
+            goto done;
+        }
+    }
+    rc = 0;
+    if (params == NULL)
+        goto done;
+    char *printed = cJSON_PrintUnformatted(params);
+    *out = printed != NULL ? strdup(printed) : NULL;
+    cJSON_free(printed);
+    if (*out == NULL)
+        rc = fq_text_fail(err, errlen, "model parameters: out of memory");
+done:
+    cJSON_Delete(params);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
  * The task
  * --------------------------------------------------------------------- */
 
@@ -521,6 +881,8 @@ void fq_task_free(fq_task *t)
     free(t->recall);
     free(t->context);
     free(t->recalled);
+    free(t->fallback);
+    free(t->params);
     fq_task_init(t);
 }
 
@@ -620,7 +982,7 @@ static int check_values(const raw *r, fq_task *t, char *err, size_t errlen)
         return -1;
 
     if (r[F_MODEL].present) {
-        if (get_name(&r[F_MODEL], F_MODEL, MODEL_MAX, &s, &len, err, errlen) != 0)
+        if (get_name(&r[F_MODEL], F_MODEL, FQ_MODEL_NAME_MAX, &s, &len, err, errlen) != 0)
             return -1;
         if ((t->model = fq_text_dupn(s, len)) == NULL)
             return fq_text_fail(err, errlen, "model: out of memory");
@@ -638,7 +1000,8 @@ static int check_values(const raw *r, fq_task *t, char *err, size_t errlen)
                 errlen) != 0)
         return -1;
     if (r[F_TEMPERATURE].present) {
-        if (get_temperature(&r[F_TEMPERATURE], &t->temperature, err, errlen) != 0)
+        if (get_number(&r[F_TEMPERATURE], F_TEMPERATURE, 0, FQ_TEMPERATURE_MAX, "0.7",
+                       &t->temperature, err, errlen) != 0)
             return -1;
         t->has_temperature = 1;
     }
@@ -669,18 +1032,9 @@ static int check_values(const raw *r, fq_task *t, char *err, size_t errlen)
                                 "than %d characters; give a shorter id", t->id, FQ_ID_MAX);
     }
     if (r[F_PLAN].present) {
-        int on = -1;
-        if (r[F_PLAN].j != NULL && cJSON_IsBool(r[F_PLAN].j))
-            on = cJSON_IsTrue(r[F_PLAN].j);
-        else if (r[F_PLAN].s != NULL && (strcmp(r[F_PLAN].s, "true") == 0 ||
-                                         strcmp(r[F_PLAN].s, "1") == 0))
-            on = 1;
-        else if (r[F_PLAN].s != NULL && (strcmp(r[F_PLAN].s, "false") == 0 ||
-                                         strcmp(r[F_PLAN].s, "0") == 0))
-            on = 0;
-        if (on < 0)
-            return fq_text_fail(err, errlen, "plan: must be true or false, got %s",
-                                given(&sh, &r[F_PLAN]));
+        int on;
+        if (get_bool(&r[F_PLAN], F_PLAN, &on, err, errlen) != 0)
+            return -1;
         if (on && t->role != FQ_ROLE_CEO)
             return fq_text_fail(err, errlen, "plan: only ceo tasks plan; this one's role is %s",
                                 fq_role_name(t->role));
@@ -706,7 +1060,14 @@ static int check_values(const raw *r, fq_task *t, char *err, size_t errlen)
             fq_after_check_placeholders(t->parents, "system", t->system, err, errlen) != 0)
             return -1;
     }
-    return 0;
+    if (get_flag(&r[F_CACHE], F_CACHE, &t->cache, err, errlen) != 0 ||
+        get_flag(&r[F_STREAM], F_STREAM, &t->stream, err, errlen) != 0)
+        return -1;
+    if (r[F_FALLBACK].present &&
+        fq_fallback_parse("fallback", r[F_FALLBACK].s, r[F_FALLBACK].len, r[F_FALLBACK].j,
+                          &t->fallback, err, errlen) != 0)
+        return -1;
+    return get_model_params(r, &t->params, err, errlen);
 }
 
 int fq_task_parse_submission(const fq_field *fields, size_t n,

@@ -77,7 +77,18 @@ typedef struct fq_task {
     char *recalled;          /* their ids, a JSON array */
     int plan;                /* 0, or its plan depth: its answer is a plan (plan.h); 1 = a
                                 user's plan, n + 1 = planned by a plan of depth n */
+    int cache;               /* `cache`: 1 true, -1 false, 0 = FLEETQ_CACHE decides */
+    int stream;              /* `stream`: 1 true, -1 false, 0 = FLEETQ_STREAM decides */
+    char *fallback;          /* `fallback`: the models to try next, comma-separated; NULL =
+                                the role's (FLEETQ_ROLE_<R>_FALLBACK), "" = none */
+    char *params;            /* the model parameters given (FQ_MODEL_PARAMS: reasoning_effort,
+                                top_p, ...) as one compact JSON object; NULL = none */
 } fq_task;
+
+/* The most models a fallback list may name. */
+#define FQ_FALLBACK_MAX 4
+/* Model names: 1 to 63 of [A-Za-z0-9._:-]. */
+#define FQ_MODEL_NAME_MAX 63
 
 /* A task with review_by brings a review task, id <id>.review. */
 #define FQ_REVIEW_SUFFIX ".review"
@@ -103,8 +114,9 @@ int fq_task_parse_submission(const fq_field *fields, size_t n,
 
 /* Appends the task's fields as name/value pairs for HSET into the task hash:
  * role, priority, model, system, prompt or messages, max_tokens, temperature,
- * max_attempts, timeout, delay, ttl (only the ones that are set, except role
- * and priority which are always written). */
+ * max_attempts, timeout, delay, ttl, parents, plan, context and recalled,
+ * cache and stream ("1" or "0"), fallback (even ""), params (only the ones
+ * that are set, except role and priority which are always written). */
 int fq_task_to_hash(const fq_task *t, fq_argv *out);
 
 /* Reads a task back from HGETALL's field list (unknown fields are ignored,
@@ -129,6 +141,14 @@ int fq_after_check_placeholders(const char *parents, const char *what, const cha
  * a prompt that carries t's prompt (or messages) and, as {{id}}, its
  * output. Returns 0, or -1 when out of memory. */
 int fq_task_review(const fq_task *t, const char *id, fq_task *out);
+
+/* `fallback` and FLEETQ_ROLE_<R>_FALLBACK: parses model names separated
+ * by commas (s, len; blanks around them ignored) or a JSON array of them
+ * (j, from `json`) into *out (malloc'd, "a,b"; "" for an empty list). At
+ * most FQ_FALLBACK_MAX names, each a valid model name, none twice. Returns
+ * 0, or -1 with a reason in err (which names the field as `what`). */
+int fq_fallback_parse(const char *what, const char *s, size_t len, const struct cJSON *j,
+                      char **out, char *err, size_t errlen);
 
 /* The length of the id of the placeholder "{{" id "}}" that starts s, or 0
  * when s does not start with one. */

@@ -5,7 +5,8 @@
  * `fleetq:task:<id>` and the workers read it back with HGETALL.
  * fq_task_to_hash() appends only the fields that are set (role and priority
  * always); numbers are plain decimals and the temperature is printed with
- * the shortest precision that reads back to the same double.
+ * the shortest precision that reads back to the same double; cache and
+ * stream are "1" or "0", and the model parameters one JSON object (params).
  * fq_task_from_hash() ignores fields it does not know, because the same hash
  * also holds status, attempts and timestamps. It checks the role, the
  * priority and every number against the limits of task.h (an id that is
@@ -72,6 +73,14 @@ int fq_task_to_hash(const fq_task *t, fq_argv *out)
     if (t->context != NULL && (fq_argv_pair(out, "context", t->context) != 0 ||
                                fq_argv_pair(out, "recalled", t->recalled) != 0))
         return -1;
+    if (t->cache != 0 && fq_argv_pair(out, "cache", t->cache > 0 ? "1" : "0") != 0)
+        return -1;
+    if (t->stream != 0 && fq_argv_pair(out, "stream", t->stream > 0 ? "1" : "0") != 0)
+        return -1;
+    if (t->fallback != NULL && fq_argv_pair(out, "fallback", t->fallback) != 0)
+        return -1;
+    if (t->params != NULL && fq_argv_pair(out, "params", t->params) != 0)
+        return -1;
     return 0;
 }
 
@@ -90,6 +99,22 @@ static int hash_int(const fq_field *fields, size_t n, const char *name, int64_t 
     }
     *out = (int)v;
     return 0;
+}
+
+/* Reads an optional "1"/"0" field of the hash into *out as 1/-1. */
+static int hash_flag(const fq_field *fields, size_t n, const char *name, int *out, char *err,
+                     size_t errlen)
+{
+    const fq_field *f = fq_fields_find(fields, n, name);
+    if (f == NULL)
+        return 0;
+    if (f->value_len == 1 && (f->value[0] == '1' || f->value[0] == '0')) {
+        *out = f->value[0] == '1' ? 1 : -1;
+        return 0;
+    }
+    fq_text_shown sh;
+    return fq_text_fail(err, errlen, "%s: must be 1 or 0 in the task hash, got %s", name,
+                        fq_text_show(&sh, f->value, f->value_len));
 }
 
 static int hash_str(const fq_field *fields, size_t n, const char *name, char **out, char *err,
@@ -145,7 +170,12 @@ int fq_task_from_hash(const fq_field *fields, size_t n, fq_task *out,
         hash_str(fields, n, "messages", &out->messages, err, errlen) != 0 ||
         hash_str(fields, n, "model", &out->model, err, errlen) != 0 ||
         hash_str(fields, n, "system", &out->system, err, errlen) != 0 ||
-        hash_str(fields, n, "context", &out->context, err, errlen) != 0)
+        hash_str(fields, n, "context", &out->context, err, errlen) != 0 ||
+        hash_str(fields, n, "parents", &out->parents, err, errlen) != 0 ||
+        hash_str(fields, n, "fallback", &out->fallback, err, errlen) != 0 ||
+        hash_str(fields, n, "params", &out->params, err, errlen) != 0 ||
+        hash_flag(fields, n, "cache", &out->cache, err, errlen) != 0 ||
+        hash_flag(fields, n, "stream", &out->stream, err, errlen) != 0)
         goto err;
     if (out->prompt == NULL && out->messages == NULL) {
         fq_text_fail(err, errlen,

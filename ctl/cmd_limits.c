@@ -80,14 +80,14 @@ static const char *value_of(const redisReply *h, const char *name, const char *d
 
 /* The models with ceilings of their own: the names in "model:<m>:<key>"
  * fields, each once, in the order met. */
-static int model_names(const redisReply *h, char names[][FQ_MODEL_NAME_MAX], int max)
+static int model_names(const redisReply *h, char names[][FQ_MODEL_NAME_MAX + 1], int max)
 {
     int n = 0;
     for (size_t i = 0; h != NULL && i + 1 < h->elements; i += 2) {
         const char *f = h->element[i]->str;
         const char *colon = strncmp(f, "model:", 6) == 0 ? strrchr(f + 6, ':') : NULL;
         size_t len = colon ? (size_t)(colon - f - 6) : 0;
-        if (len == 0 || len >= FQ_MODEL_NAME_MAX)
+        if (len == 0 || len > FQ_MODEL_NAME_MAX)
             continue;
         int seen = 0;
         for (int k = 0; k < n && !seen; k++)
@@ -103,7 +103,7 @@ static int model_names(const redisReply *h, char names[][FQ_MODEL_NAME_MAX], int
 static const char *model_value(const redisReply *h, const char *model, const char *key)
 {
     char field[FQ_MODEL_NAME_MAX + 32];
-    snprintf(field, sizeof(field), "model:%.*s:%.16s", FQ_MODEL_NAME_MAX - 1, model, key);
+    snprintf(field, sizeof(field), "model:%.*s:%.16s", FQ_MODEL_NAME_MAX, model, key);
     return value_of(h, field, NULL);
 }
 
@@ -143,7 +143,7 @@ static void show_text(const redisReply *h)
         printf(LABEL "$%s a day (UTC)\n", "budget", budget);
     printf(LABEL "%s, adaptive %s\n", "rate limiting", value_of(h, "rate_limiting", "on"),
            value_of(h, "adaptive", "on"));
-    char names[FQ_MODEL_LIMITS_MAX][FQ_MODEL_NAME_MAX];
+    char names[FQ_MODEL_LIMITS_MAX][FQ_MODEL_NAME_MAX + 1];
     int n = model_names(h, names, FQ_MODEL_LIMITS_MAX);
     if (n == 0) {
         printf(LABEL "none with ceilings of their own\n", "models");
@@ -183,7 +183,7 @@ static cJSON *show_json(const redisReply *h)
           add_number_or_str(o, "published_at_ms", value_of(h, "published_at_ms", NULL));
     cJSON *models = bad ? NULL : cJSON_AddObjectToObject(o, "models");
     bad |= models == NULL;
-    char names[FQ_MODEL_LIMITS_MAX][FQ_MODEL_NAME_MAX];
+    char names[FQ_MODEL_LIMITS_MAX][FQ_MODEL_NAME_MAX + 1];
     int n = bad ? 0 : model_names(h, names, FQ_MODEL_LIMITS_MAX);
     for (int i = 0; !bad && i < n; i++) {
         cJSON *m = cJSON_AddObjectToObject(models, names[i]);

@@ -14,7 +14,9 @@
  *  - a rejection must carry one error line: non-empty, no control
  *    characters, valid UTF-8 unless it was cut at the buffer's end, and
  *    the task must hold no strings;
- *  - an accepted task must respect every limit of task.h, and
+ *  - an accepted task must respect every limit of task.h (its fallback a
+ *    list of distinct model names, its params a JSON object of known
+ *    parameters in their order), and
  *    fq_task_to_hash() -> fq_task_from_hash() must give back the same
  *    task, whose hash must in turn be the same field list.
  * A broken invariant calls abort(), which libFuzzer reports as a crash.
@@ -24,7 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "fields.h"
+#include "model_params.h"
 #include "task.h"
 #include "text.h"
 #include "fuzz_check.h"
@@ -101,7 +106,7 @@ static void check_error_line(const char *err)
 
 static void check_rejected(const fq_task *t, int role)
 {
-    if (t->model || t->system || t->prompt || t->messages)
+    if (t->model || t->system || t->prompt || t->messages || t->fallback || t->params)
         fail("rejected task still holds strings");
     if (role < -1 || role >= FQ_ROLE_COUNT)
         fail("role_or_minus1 out of range on rejection");
@@ -109,6 +114,48 @@ static void check_rejected(const fq_task *t, int role)
         fail("role_or_minus1 differs from out->role on rejection");
     if (t->id[0] != '\0' && !fq_id_valid(t->id, strlen(t->id)))
         fail("rejected task carries an invalid id");
+}
+
+/* NULL, "" or 1..FQ_FALLBACK_MAX distinct model names joined by commas. */
+static void check_fallback(const char *list)
+{
+    if (list == NULL || list[0] == '\0')
+        return;
+    char names[FQ_FALLBACK_MAX][FQ_MODEL_NAME_MAX + 1];
+    int n = 0;
+    for (const char *p = list;; n++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (n == FQ_FALLBACK_MAX || !fq_text_name_valid(p, len, FQ_MODEL_NAME_MAX))
+            fail("fallback is not a list of model names");
+        memcpy(names[n], p, len);
+        names[n][len] = '\0';
+        for (int i = 0; i < n; i++) {
+            if (strcmp(names[i], names[n]) == 0)
+                fail("fallback names a model twice");
+        }
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+}
+
+/* NULL, or a non-empty JSON object of known model parameters in order. */
+static void check_params(const char *params)
+{
+    if (params == NULL)
+        return;
+    cJSON *j = cJSON_ParseWithOpts(params, NULL, 1);
+    if (!cJSON_IsObject(j) || j->child == NULL)
+        fail("params is not a non-empty JSON object");
+    int last = -1;
+    for (const cJSON *it = j->child; it != NULL; it = it->next) {
+        int i = fq_model_param_index(it->string, strlen(it->string));
+        if (i <= last)
+            fail("params holds an unknown parameter, or one out of order");
+        last = i;
+    }
+    cJSON_Delete(j);
 }
 
 static void check_accepted(const fq_task *t, int role)
@@ -144,6 +191,10 @@ static void check_accepted(const fq_task *t, int role)
         fail("delay out of range");
     if (t->ttl_s < 0 || t->ttl_s > FQ_TTL_LIMIT)
         fail("ttl out of range");
+    if (t->cache < -1 || t->cache > 1 || t->stream < -1 || t->stream > 1)
+        fail("cache or stream out of range");
+    check_fallback(t->fallback);
+    check_params(t->params);
 }
 
 static void check_same_task(const fq_task *a, const fq_task *b, const char *what)
@@ -154,7 +205,9 @@ static void check_same_task(const fq_task *a, const fq_task *b, const char *what
         a->max_tokens != b->max_tokens || a->has_temperature != b->has_temperature ||
         (a->has_temperature && a->temperature != b->temperature) ||
         a->max_attempts != b->max_attempts || a->timeout_s != b->timeout_s ||
-        a->delay_s != b->delay_s || a->ttl_s != b->ttl_s)
+        a->delay_s != b->delay_s || a->ttl_s != b->ttl_s || a->cache != b->cache ||
+        a->stream != b->stream || !str_eq(a->fallback, b->fallback) ||
+        !str_eq(a->params, b->params))
         fail(what);
 }
 

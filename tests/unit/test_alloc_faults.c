@@ -1,7 +1,8 @@
 /* test_alloc_faults.c -- every allocation of the parsers and argument
  * builders, failed in turn (falloc.h): the submission parser and the task
  * hash, the request builder, the response and error parsers, the stream
- * parser, the store's records, the model limits and the script arguments.
+ * parser, the store's records, the model limits, the model parameters and
+ * the script arguments.
  *
  * Each path runs once without a failure, which counts its allocations
  * and gives its result as a digest string; then once per allocation,
@@ -27,6 +28,7 @@
 #include "fields.h"
 #include "keys.h"
 #include "limits.h"
+#include "model_params.h"
 #include "record.h"
 #include "sse.h"
 #include "task.h"
@@ -69,14 +71,16 @@ static const char *const submission[] = {
     "messages", "[{\"role\":\"user\",\"content\":\"Review this diff\"},"
                 "{\"role\":\"assistant\",\"content\":\"Which one?\"},"
                 "{\"role\":\"user\",\"content\":\"The last one, \\u00e9\"}]",
-    "max_attempts", "4", "timeout", "60", "ttl", "600",
+    "max_attempts", "4", "timeout", "60", "ttl", "600", "cache", "false",
+    "fallback", "grok-3, grok-3-mini", "top_p", "0.9", "seed", "42",
+    "stop", "[\"END\",\"###\"]", "response_format", "{\"type\":\"json_object\"}",
 };
 
 /* submission -> task -> hash fields -> task again */
 static int path_task(char *digest, size_t len)
 {
     size_t n = sizeof(submission) / sizeof(submission[0]) / 2;
-    fq_field fields[16];
+    fq_field fields[32];
     for (size_t i = 0; i < n; i++)
         fields[i] = (fq_field){submission[2 * i], strlen(submission[2 * i]),
                                submission[2 * i + 1], strlen(submission[2 * i + 1])};
@@ -104,9 +108,10 @@ static int path_task(char *digest, size_t len)
         assert_true(err[0] != '\0');
         goto out;
     }
-    digestf(digest, len, "|%s|%s|%s|%d", back.model ? back.model : "-",
+    digestf(digest, len, "|%s|%s|%s|%d|%s|%s|%d", back.model ? back.model : "-",
             back.system ? back.system : "-", back.messages ? back.messages : "-",
-            back.max_tokens);
+            back.max_tokens, back.fallback ? back.fallback : "-",
+            back.params ? back.params : "-", back.cache);
     rc = 0;
 out:
     fq_argv_free(&hash);
@@ -270,6 +275,29 @@ static int path_limits(char *digest, size_t len)
     return rc;
 }
 
+/* A task's model parameters added to a request body, after an override. */
+static int path_model_params(char *digest, size_t len)
+{
+    char err[256] = "", dropped[128];
+    fq_model_params_reset();
+    if (fq_model_params_override("grok-4=top_p/seed, my-model=stop", err, sizeof(err)) != 0)
+        fail_msg("override: %s", err);
+    cJSON *body = cJSON_CreateObject();
+    if (body == NULL)
+        return -1;
+    int rc = fq_model_params_apply(body, "grok-4-fast",
+                                   "{\"top_p\":0.5,\"seed\":9007199254740992,\"stop\":[\"x\"],"
+                                   "\"response_format\":{\"type\":\"text\"}}",
+                                   dropped, sizeof(dropped));
+    char *printed = rc == 0 ? cJSON_PrintUnformatted(body) : NULL;
+    if (printed != NULL)
+        digestf(digest, len, "%s|%s", printed, dropped);
+    cJSON_free(printed);
+    cJSON_Delete(body);
+    fq_model_params_reset();
+    return printed != NULL ? 0 : -1;
+}
+
 /* The configuration, from an environment with a key, roles' systems,
  * model limits and a Redis URL with a password. */
 static int path_config(char *digest, size_t len)
@@ -280,9 +308,10 @@ static int path_config(char *digest, size_t len)
         assert_true(err[0] != '\0');
         return -1;
     }
-    digestf(digest, len, "%s:%d|%s|%s|%zu|%s|%s", cfg.redis_host, cfg.redis_port,
+    digestf(digest, len, "%s:%d|%s|%s|%zu|%s|%s|%s", cfg.redis_host, cfg.redis_port,
             cfg.base_url, cfg.key_prefix, cfg.n_model_limits,
             cfg.roles[FQ_ROLE_CODE].system ? cfg.roles[FQ_ROLE_CODE].system : "-",
+            cfg.roles[FQ_ROLE_CODE].fallback ? cfg.roles[FQ_ROLE_CODE].fallback : "-",
             cfg.api_key != NULL ? "key" : "no key");
     fq_config_free(&cfg);
     return 0;
@@ -386,6 +415,11 @@ static void test_task(void **state) { (void)state; run_path("task", path_task); 
 static void test_request(void **state) { (void)state; run_path("request", path_request); }
 static void test_records(void **state) { (void)state; run_path("records", path_records); }
 static void test_limits(void **state) { (void)state; run_path("limits", path_limits); }
+static void test_model_params(void **state)
+{
+    (void)state;
+    run_path("model parameters", path_model_params);
+}
 static void test_config(void **state)
 {
     (void)state;
@@ -394,6 +428,7 @@ static void test_config(void **state)
     setenv("XAI_BASE_URL", "http://127.0.0.1:9/v1", 1);
     setenv("FLEETQ_MODEL_LIMITS", "grok-4:rpm=60,tpm=16000;grok-code-fast-1:rpm=480", 1);
     setenv("FLEETQ_ROLE_CODE_SYSTEM", "You write careful C.", 1);
+    setenv("FLEETQ_ROLE_CODE_FALLBACK", "grok-3, grok-3-mini", 1);
     setenv("FLEETQ_KEY_PREFIX", "{fleetq}", 1);
     run_path("configuration", path_config);
     fq_keys_init(FQ_KEY_PREFIX_DEFAULT, (char[8]){0}, 8);
@@ -421,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_records),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_model_params),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_script_args),
     };

@@ -14,7 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_params.h"
 #include "task.h"
+
+/* The longest stop sequence a task may give (task.c). */
+#define STOP_TEST_BYTES 200
 
 /* ------------------------------------------------------------------------
  * Helpers
@@ -223,7 +227,8 @@ static void test_unknown_and_duplicate_fields(void **state)
 {
     BAD("unknown field \"promt\"; allowed: role, prompt, messages, priority, id, system, model, "
         "max_tokens, temperature, max_attempts, timeout, delay, ttl, after, review_by, plan, "
-        "recall, json",
+        "recall, cache, stream, fallback, reasoning_effort, top_p, seed, stop, presence_penalty, "
+        "frequency_penalty, response_format, json",
         "role", "code", "promt", "hi");
     BAD("unknown field \"Role\"", "Role", "code", "prompt", "hi");
     BAD("role: given more than once", "role", "code", "role", "code", "prompt", "hi");
@@ -399,11 +404,13 @@ static void test_id_rules(void **state)
 static void test_model_and_system_rules(void **state)
 {
     char m[66];
-    memset(m, 'm', 65);
-    m[65] = '\0';
-    BAD("model: must be 1 to 64 characters", "role", "code", "prompt", "hi", "model", m);
-    BAD("model: must be 1 to 64 characters", "role", "code", "prompt", "hi", "model", "");
-    BAD("model: must be 1 to 64 characters of A-Z a-z 0-9 . _ : -, got \"grok 4\"", "role",
+    memset(m, 'm', 64);
+    m[64] = '\0';
+    BAD("model: must be 1 to 63 characters", "role", "code", "prompt", "hi", "model", m);
+    m[63] = '\0';
+    OK("role", "code", "prompt", "hi", "model", m);
+    BAD("model: must be 1 to 63 characters", "role", "code", "prompt", "hi", "model", "");
+    BAD("model: must be 1 to 63 characters of A-Z a-z 0-9 . _ : -, got \"grok 4\"", "role",
         "code", "prompt", "hi", "model", "grok 4");
     m[64] = '\0';
     OK("role", "code", "prompt", "hi", "model", m);
@@ -657,6 +664,8 @@ static void assert_same_task(const fq_task *a, const fq_task *b)
     SAME_STR(system);
     SAME_STR(prompt);
     SAME_STR(messages);
+    SAME_STR(fallback);
+    SAME_STR(params);
 #undef SAME_STR
     assert_int_equal(a->max_tokens, b->max_tokens);
     assert_int_equal(a->has_temperature, b->has_temperature);
@@ -665,6 +674,8 @@ static void assert_same_task(const fq_task *a, const fq_task *b)
     assert_int_equal(a->timeout_s, b->timeout_s);
     assert_int_equal(a->delay_s, b->delay_s);
     assert_int_equal(a->ttl_s, b->ttl_s);
+    assert_int_equal(a->cache, b->cache);
+    assert_int_equal(a->stream, b->stream);
 }
 
 static void roundtrip(const fq_task *t)
@@ -846,6 +857,385 @@ static void test_review_by(void **state)
         "prompt", "p");
 }
 
+/* ------------------------------------------------------------------------
+ * cache, stream, fallback and the model parameters
+ * --------------------------------------------------------------------- */
+
+/* Parses a separate-field submission and returns the task (rc 0 expected). */
+#define PARSED(r, ...)                                 \
+    do {                                               \
+        PARSE((r), __VA_ARGS__);                       \
+        if ((r)->rc != 0)                              \
+            fail_msg("unexpected error: %s", (r)->err); \
+    } while (0)
+
+static void test_cache_and_stream(void **state)
+{
+    (void)state;
+    run r;
+    PARSED(&r, "role", "code", "prompt", "p");
+    assert_int_equal(r.t.cache, 0);
+    assert_int_equal(r.t.stream, 0);
+    fq_task_free(&r.t);
+    PARSED(&r, "role", "code", "prompt", "p", "cache", "true", "stream", "0");
+    assert_int_equal(r.t.cache, 1);
+    assert_int_equal(r.t.stream, -1);
+    fq_task_free(&r.t);
+    PARSED(&r, "role", "code", "prompt", "p", "cache", "false", "stream", "1");
+    assert_int_equal(r.t.cache, -1);
+    assert_int_equal(r.t.stream, 1);
+    fq_task_free(&r.t);
+    PARSED(&r, "json", "{\"role\":\"code\",\"prompt\":\"p\",\"cache\":false,\"stream\":true}");
+    assert_int_equal(r.t.cache, -1);
+    assert_int_equal(r.t.stream, 1);
+    fq_task_free(&r.t);
+    PARSED(&r, "json", "{\"role\":\"code\",\"prompt\":\"p\",\"cache\":\"1\",\"stream\":null}");
+    assert_int_equal(r.t.cache, 1);
+    assert_int_equal(r.t.stream, 0);
+    fq_task_free(&r.t);
+
+    BAD("cache: must be true or false, got \"yes\"", "role", "code", "prompt", "p", "cache",
+        "yes");
+    BAD("cache: must be true or false, got \"True\"", "role", "code", "prompt", "p", "cache",
+        "True");
+    BAD("stream: must be true or false, got \"\"", "role", "code", "prompt", "p", "stream", "");
+    BAD("stream: must be true or false, got 1", "json",
+        "{\"role\":\"code\",\"prompt\":\"p\",\"stream\":1}");
+    BAD("cache: must be true or false, got a JSON array", "json",
+        "{\"role\":\"code\",\"prompt\":\"p\",\"cache\":[]}");
+    /* plan shares the same reading of a boolean */
+    OK("role", "ceo", "prompt", "p", "plan", "1");
+    BAD("plan: must be true or false, got \"truex\"", "role", "ceo", "prompt", "p", "plan",
+        "truex");
+}
+
+static void test_fallback_field(void **state)
+{
+    (void)state;
+    run r;
+    PARSED(&r, "role", "code", "prompt", "p", "fallback", " grok-3 , grok-3-mini");
+    assert_string_equal(r.t.fallback, "grok-3,grok-3-mini");
+    fq_task_free(&r.t);
+    assert_null(r.t.fallback);
+    PARSED(&r, "role", "code", "prompt", "p", "fallback", "");
+    assert_string_equal(r.t.fallback, "");
+    fq_task_free(&r.t);
+    PARSED(&r, "role", "code", "prompt", "p");
+    assert_null(r.t.fallback);
+    fq_task_free(&r.t);
+    PARSED(&r, "json", "{\"role\":\"code\",\"prompt\":\"p\",\"fallback\":[\"gpt-4o\",\"o3\"]}");
+    assert_string_equal(r.t.fallback, "gpt-4o,o3");
+    fq_task_free(&r.t);
+    PARSED(&r, "json", "{\"role\":\"code\",\"prompt\":\"p\",\"fallback\":\"a, b\"}");
+    assert_string_equal(r.t.fallback, "a,b");
+    fq_task_free(&r.t);
+    PARSED(&r, "json", "{\"role\":\"code\",\"prompt\":\"p\",\"fallback\":[]}");
+    assert_string_equal(r.t.fallback, "");
+    fq_task_free(&r.t);
+
+    BAD("fallback: \"a b\" is not a model name (1 to 63 of A-Z a-z 0-9 . _ : -)", "role",
+        "code", "prompt", "p", "fallback", "a b");
+    BAD("fallback: names \"a\" more than once", "role", "code", "prompt", "p", "fallback",
+        "a,b,a");
+    BAD("fallback: element 1 is not a string", "json",
+        "{\"role\":\"code\",\"prompt\":\"p\",\"fallback\":[\"a\",1]}");
+    BAD("fallback: must be model names separated by commas, or a JSON array of them", "json",
+        "{\"role\":\"code\",\"prompt\":\"p\",\"fallback\":true}");
+}
+
+/* fq_fallback_parse() on a comma list: 0 and *out, or -1 and err. */
+static int fallback_of(const char *s, char **out, char *err, size_t errlen)
+{
+    return fq_fallback_parse("FLEETQ_ROLE_CODE_FALLBACK", s, strlen(s), NULL, out, err, errlen);
+}
+
+static void test_fallback_parse(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        const char *out;
+    } good[] = {
+        {"", ""},
+        {" \t ", ""},
+        {"grok-3", "grok-3"},
+        {" grok-3 ,\tgrok-3-mini ", "grok-3,grok-3-mini"},
+        {"a.b_c:d-9,e", "a.b_c:d-9,e"},
+        {"a,b,c,d", "a,b,c,d"},
+    };
+    char err[256];
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        char *out = NULL;
+        if (fallback_of(good[i].in, &out, err, sizeof(err)) != 0)
+            fail_msg("\"%s\": %s", good[i].in, err);
+        assert_string_equal(out, good[i].out);
+        free(out);
+    }
+
+    static const struct {
+        const char *in;
+        const char *err;
+    } bad[] = {
+        {"a,,b", "FLEETQ_ROLE_CODE_FALLBACK: \"\" is not a model name"},
+        {"a,", "FLEETQ_ROLE_CODE_FALLBACK: \"\" is not a model name"},
+        {",a", "FLEETQ_ROLE_CODE_FALLBACK: \"\" is not a model name"},
+        {"a/b", "FLEETQ_ROLE_CODE_FALLBACK: \"a/b\" is not a model name"},
+        {"gr\xC3\xA9k", "FLEETQ_ROLE_CODE_FALLBACK: \"gr\xC3\xA9k\" is not a model name"},
+        {"a, a", "FLEETQ_ROLE_CODE_FALLBACK: names \"a\" more than once"},
+        {"a,b,c,d,e", "FLEETQ_ROLE_CODE_FALLBACK: names more than 4 models"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *out = (char *)"untouched";
+        assert_int_equal(fallback_of(bad[i].in, &out, err, sizeof(err)), -1);
+        assert_null(out);
+        if (strstr(err, bad[i].err) == NULL)
+            fail_msg("\"%s\": \"%s\" does not contain \"%s\"", bad[i].in, err, bad[i].err);
+    }
+
+    /* names of 63 characters pass, 64 do not */
+    char name[FQ_MODEL_NAME_MAX + 2];
+    memset(name, 'm', sizeof(name));
+    name[FQ_MODEL_NAME_MAX] = '\0';
+    char *out = NULL;
+    assert_int_equal(fallback_of(name, &out, err, sizeof(err)), 0);
+    assert_string_equal(out, name);
+    free(out);
+    name[FQ_MODEL_NAME_MAX] = 'm';
+    name[FQ_MODEL_NAME_MAX + 1] = '\0';
+    assert_int_equal(fallback_of(name, &out, err, sizeof(err)), -1);
+
+    /* no field name given: the error says fallback */
+    assert_int_equal(fq_fallback_parse(NULL, "a b", 3, NULL, &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "fallback: \"a b\""));
+    /* the length bounds the text */
+    assert_int_equal(fq_fallback_parse("f", "a,b c", 3, NULL, &out, err, sizeof(err)), 0);
+    assert_string_equal(out, "a,b");
+    free(out);
+}
+
+/* The params a separate-field submission with one more field gives. */
+static void params_are(const char *name, const char *value, const char *want)
+{
+    run r;
+    PARSE(&r, "role", "code", "prompt", "p", name, value);
+    if (r.rc != 0)
+        fail_msg("%s=%s: %s", name, value, r.err);
+    if (r.t.params == NULL || strcmp(r.t.params, want) != 0)
+        fail_msg("%s=%s gave %s, not %s", name, value, r.t.params ? r.t.params : "NULL", want);
+    fq_task_free(&r.t);
+}
+
+/* The params a `json` submission with one more key (its JSON text) gives. */
+static void json_params_are(const char *name, const char *json, const char *want)
+{
+    char doc[1024];
+    run r;
+    snprintf(doc, sizeof(doc), "{\"role\":\"code\",\"prompt\":\"p\",\"%s\":%s}", name, json);
+    PARSE(&r, "json", doc);
+    if (r.rc != 0)
+        fail_msg("%s: %s", doc, r.err);
+    if (r.t.params == NULL || strcmp(r.t.params, want) != 0)
+        fail_msg("%s gave %s, not %s", doc, r.t.params ? r.t.params : "NULL", want);
+    fq_task_free(&r.t);
+}
+
+static void test_model_param_fields(void **state)
+{
+    (void)state;
+    run r;
+    PARSED(&r, "role", "code", "prompt", "p");
+    assert_null(r.t.params);
+    fq_task_free(&r.t);
+    /* the field list carries the parameters in their own order */
+    assert_non_null(strstr(fq_task_fields, FQ_MODEL_PARAM_NAMES ", json"));
+
+    params_are("reasoning_effort", "high", "{\"reasoning_effort\":\"high\"}");
+    params_are("reasoning_effort", "minimal", "{\"reasoning_effort\":\"minimal\"}");
+    json_params_are("reasoning_effort", "\"low\"", "{\"reasoning_effort\":\"low\"}");
+    params_are("top_p", "0.9", "{\"top_p\":0.9}");
+    params_are("top_p", "0", "{\"top_p\":0}");
+    json_params_are("top_p", "1", "{\"top_p\":1}");
+    params_are("seed", "-42", "{\"seed\":-42}");
+    params_are("seed", "9007199254740992", "{\"seed\":9007199254740992}");
+    json_params_are("seed", "1234567890123", "{\"seed\":1234567890123}");
+    json_params_are("seed", "-9007199254740992", "{\"seed\":-9007199254740992}");
+    params_are("stop", "END", "{\"stop\":\"END\"}");
+    params_are("stop", "[\"a\", \"\\n\\n\"]", "{\"stop\":[\"a\",\"\\n\\n\"]}");
+    params_are("stop", "[1,2]", "{\"stop\":\"[1,2]\"}");   /* not strings: the text itself */
+    params_are("stop", "[oops", "{\"stop\":\"[oops\"}");
+    params_are("stop", " [ \"\\u00e9\" ,\"\\\"q\\\"\" ] ", "{\"stop\":[\"\xC3\xA9\",\"\\\"q\\\"\"]}");
+    params_are("stop", "[\"bad \\x\"]", "{\"stop\":\"[\\\"bad \\\\x\\\"]\"}");
+    params_are("stop", "[\"a\"] x", "{\"stop\":\"[\\\"a\\\"] x\"}");
+    params_are("stop", "[\"a\",]", "{\"stop\":\"[\\\"a\\\",]\"}");
+    json_params_are("stop", "\"###\"", "{\"stop\":\"###\"}");
+    json_params_are("stop", "[\"x\",\"y\",\"z\",\"w\"]", "{\"stop\":[\"x\",\"y\",\"z\",\"w\"]}");
+    json_params_are("stop", "\"[1]\"", "{\"stop\":\"[1]\"}");
+    params_are("presence_penalty", "-1.5", "{\"presence_penalty\":-1.5}");
+    params_are("frequency_penalty", "2", "{\"frequency_penalty\":2}");
+    json_params_are("presence_penalty", "-2", "{\"presence_penalty\":-2}");
+    json_params_are("frequency_penalty", "0.25", "{\"frequency_penalty\":0.25}");
+    params_are("response_format", "text", "{\"response_format\":{\"type\":\"text\"}}");
+    params_are("response_format", "json_object",
+               "{\"response_format\":{\"type\":\"json_object\"}}");
+    params_are("response_format", "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\"}}",
+               "{\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\"}}}");
+    json_params_are("response_format", "\"json_object\"",
+                    "{\"response_format\":{\"type\":\"json_object\"}}");
+    json_params_are("response_format", "{\"type\":\"json_object\"}",
+                    "{\"response_format\":{\"type\":\"json_object\"}}");
+
+    /* all of them, given in another order, come out in FQ_MODEL_PARAM_NAMES's */
+    PARSED(&r, "role", "code", "prompt", "p", "response_format", "text", "stop", "x",
+           "frequency_penalty", "1", "presence_penalty", "-1", "seed", "7", "top_p", "0.5",
+           "reasoning_effort", "medium");
+    assert_string_equal(r.t.params,
+                        "{\"reasoning_effort\":\"medium\",\"top_p\":0.5,\"seed\":7,\"stop\":\"x\","
+                        "\"presence_penalty\":-1,\"frequency_penalty\":1,"
+                        "\"response_format\":{\"type\":\"text\"}}");
+    fq_task_free(&r.t);
+}
+
+static void test_model_param_rules(void **state)
+{
+    (void)state;
+    BAD("reasoning_effort: must be minimal, low, medium or high, got \"max\"", "role", "code",
+        "prompt", "p", "reasoning_effort", "max");
+    BAD("reasoning_effort: must be minimal, low, medium or high, got \"High\"", "role", "code",
+        "prompt", "p", "reasoning_effort", "High");
+    BAD("reasoning_effort: must be minimal, low, medium or high, got 3", "json",
+        "{\"role\":\"code\",\"prompt\":\"p\",\"reasoning_effort\":3}");
+    BAD("top_p: must be a number from 0 to 1 (like 0.9), got \"1.5\"", "role", "code", "prompt",
+        "p", "top_p", "1.5");
+    BAD("top_p: must be a number from 0 to 1 (like 0.9), got \"-0.1\"", "role", "code",
+        "prompt", "p", "top_p", "-0.1");
+    BAD("top_p: must be a number from 0 to 1 (like 0.9), got \"1e-3\"", "role", "code",
+        "prompt", "p", "top_p", "1e-3");
+    BAD("top_p: must be a number from 0 to 1 (like 0.9), got true", "json",
+        "{\"role\":\"code\",\"prompt\":\"p\",\"top_p\":true}");
+    BAD("seed: must be an integer from -9007199254740992 to 9007199254740992, got \"1.5\"",
+        "role", "code", "prompt", "p", "seed", "1.5");
+    BAD("seed: must be an integer from -9007199254740992 to 9007199254740992, "
+        "got \"9007199254740993\"", "role", "code", "prompt", "p", "seed", "9007199254740993");
+    BAD("seed: must be an integer", "role", "code", "prompt", "p", "seed", "");
+    BAD("seed: must be an integer from -9007199254740992 to 9007199254740992, got 1e+300",
+        "json", "{\"role\":\"code\",\"prompt\":\"p\",\"seed\":1e300}");
+    BAD("seed: must be an integer", "json", "{\"role\":\"code\",\"prompt\":\"p\",\"seed\":0.5}");
+    BAD("presence_penalty: must be a number from -2 to 2 (like 0.5), got \"2.5\"", "role",
+        "code", "prompt", "p", "presence_penalty", "2.5");
+    BAD("frequency_penalty: must be a number from -2 to 2 (like 0.5), got \"--1\"", "role",
+        "code", "prompt", "p", "frequency_penalty", "--1");
+    BAD("frequency_penalty: must be a number from -2 to 2 (like 0.5), got -3", "json",
+        "{\"role\":\"code\",\"prompt\":\"p\",\"frequency_penalty\":-3}");
+    BAD("presence_penalty: must be a number", "role", "code", "prompt", "p",
+        "presence_penalty", "-");
+
+    BAD("stop: must be a non-empty string of at most 200 bytes, or a JSON array of 1 to 4 of "
+        "them, got \"\"", "role", "code", "prompt", "p", "stop", "");
+    char long_stop[STOP_TEST_BYTES + 2];
+    memset(long_stop, 's', sizeof(long_stop));
+    long_stop[STOP_TEST_BYTES] = '\0';
+    OK("role", "code", "prompt", "p", "stop", long_stop);
+    long_stop[STOP_TEST_BYTES] = 's';
+    long_stop[STOP_TEST_BYTES + 1] = '\0';
+    BAD("stop: must be a non-empty string of at most 200 bytes", "role", "code", "prompt", "p",
+        "stop", long_stop);
+    BAD("stop: a list must hold 1 to 4 stop sequences, got 0", "role", "code", "prompt", "p",
+        "stop", "[]");
+    BAD("stop: a list must hold 1 to 4 stop sequences, got 5", "role", "code", "prompt", "p",
+        "stop", "[\"a\",\"b\",\"c\",\"d\",\"e\"]");
+    BAD("stop: element 1 must be 1 to 200 bytes, got \"\"", "role", "code", "prompt", "p",
+        "stop", "[\"a\",\"\"]");
+    BAD("stop: contains \\u0000 at byte", "role", "code", "prompt", "p", "stop",
+        "[\"a\\u0000b\"]");
+    BAD("stop: not valid JSON (error near byte", "role", "code", "prompt", "p", "stop",
+        "[\"\\ud800\"]");
+    BAD("stop: element 0 must be a string, got a JSON number", "json",
+        "{\"role\":\"code\",\"prompt\":\"p\",\"stop\":[1]}");
+    BAD("stop: must be a non-empty string of at most 200 bytes, or a JSON array of 1 to 4 of "
+        "them, got a JSON object", "json", "{\"role\":\"code\",\"prompt\":\"p\",\"stop\":{}}");
+
+    BAD("response_format: must be text, json_object or a JSON object with a string \"type\" "
+        "(like {\"type\":\"json_schema\",\"json_schema\":{...}}), got \"json\"", "role", "code",
+        "prompt", "p", "response_format", "json");
+    BAD("response_format: not valid JSON (error near byte 7); give text, json_object", "role", "code", "prompt",
+        "p", "response_format", "{\"type\":");
+    BAD("response_format: must be text, json_object or a JSON object with a string \"type\" "
+        "(like {\"type\":\"json_schema\",\"json_schema\":{...}}); its \"type\" is missing",
+        "role", "code", "prompt", "p", "response_format", "{\"schema\":{}}");
+    BAD("; its \"type\" is a JSON number", "json",
+        "{\"role\":\"code\",\"prompt\":\"p\",\"response_format\":{\"type\":1}}");
+    BAD("; its \"type\" is empty", "json",
+        "{\"role\":\"code\",\"prompt\":\"p\",\"response_format\":{\"type\":\"\"}}");
+    BAD("response_format: must be text, json_object or a JSON object", "json",
+        "{\"role\":\"code\",\"prompt\":\"p\",\"response_format\":[\"text\"]}");
+    BAD("response_format: contains \\u0000", "role", "code", "prompt", "p", "response_format",
+        "{\"type\":\"a\\u0000\"}");
+}
+
+static void test_new_fields_hash_roundtrip(void **state)
+{
+    (void)state;
+    run r;
+    PARSED(&r, "role", "code", "prompt", "p", "cache", "false", "stream", "true", "fallback",
+           "grok-3,grok-3-mini", "seed", "3", "stop", "[\"a\",\"b\"]", "response_format",
+           "json_object");
+    roundtrip(&r.t);
+    fq_argv a;
+    fq_argv_init(&a);
+    fq_field f[32];
+    size_t n;
+    assert_int_equal(fq_task_to_hash(&r.t, &a), 0);
+    to_fields(&a, f, &n);
+    const fq_field *x = fq_fields_find(f, n, "cache");
+    assert_non_null(x);
+    assert_memory_equal(x->value, "0", 2);
+    x = fq_fields_find(f, n, "stream");
+    assert_non_null(x);
+    assert_memory_equal(x->value, "1", 2);
+    x = fq_fields_find(f, n, "params");
+    assert_non_null(x);
+    assert_string_equal(x->value, "{\"seed\":3,\"stop\":[\"a\",\"b\"],"
+                                  "\"response_format\":{\"type\":\"json_object\"}}");
+    fq_argv_free(&a);
+    fq_task_free(&r.t);
+
+    /* an empty fallback is kept: it turns the role's off */
+    PARSED(&r, "role", "code", "prompt", "p", "fallback", "", "cache", "1");
+    roundtrip(&r.t);
+    fq_argv_init(&a);
+    assert_int_equal(fq_task_to_hash(&r.t, &a), 0);
+    to_fields(&a, f, &n);
+    x = fq_fields_find(f, n, "fallback");
+    assert_non_null(x);
+    assert_int_equal(x->value_len, 0);
+    assert_null(fq_fields_find(f, n, "stream"));
+    assert_null(fq_fields_find(f, n, "params"));
+    fq_argv_free(&a);
+    fq_task_free(&r.t);
+
+    /* what the hash holds is read back as it is; a bad flag is refused */
+    fq_task t;
+    char err[256];
+    fq_field h[5] = {
+        {"role", 4, "code", 4},
+        {"prompt", 6, "hi", 2},
+        {"params", 6, "{\"top_p\":1}", 11},
+        {"cache", 5, "1", 1},
+        {"stream", 6, "0", 1},
+    };
+    assert_int_equal(fq_task_from_hash(h, 5, &t, err, sizeof(err)), 0);
+    assert_string_equal(t.params, "{\"top_p\":1}");
+    assert_null(t.fallback);
+    assert_int_equal(t.cache, 1);
+    assert_int_equal(t.stream, -1);
+    fq_task_free(&t);
+    h[4].value = "yes";
+    h[4].value_len = 3;
+    assert_int_equal(fq_task_from_hash(h, 5, &t, err, sizeof(err)), -1);
+    assert_string_equal(err, "stream: must be 1 or 0 in the task hash, got \"yes\"");
+    assert_null(t.params);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -874,6 +1264,12 @@ int main(void)
         cmocka_unit_test(test_from_hash),
         cmocka_unit_test(test_after),
         cmocka_unit_test(test_review_by),
+        cmocka_unit_test(test_cache_and_stream),
+        cmocka_unit_test(test_fallback_field),
+        cmocka_unit_test(test_fallback_parse),
+        cmocka_unit_test(test_model_param_fields),
+        cmocka_unit_test(test_model_param_rules),
+        cmocka_unit_test(test_new_fields_hash_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
