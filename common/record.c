@@ -35,6 +35,8 @@ static const rec_field attempt_fields[] = {
     I(fq_attempt_record, "latency_ms", latency_ms, 0),
     I(fq_attempt_record, "started_at", started_at, 0),
     S(fq_attempt_record, "worker", worker),
+    S(fq_attempt_record, "model", model),
+    I(fq_attempt_record, "ttft_ms", ttft_ms, -1),
 };
 
 static const rec_field final_fields[] = {
@@ -61,6 +63,8 @@ static const rec_field final_fields[] = {
     S(fq_final_record, "parents", parents),
     I(fq_final_record, "plan", plan, 0),
     S(fq_final_record, "recalled", recalled),
+    S(fq_final_record, "cached_from", cached_from),
+    S(fq_final_record, "notes", notes),
 };
 
 #undef S

@@ -3,7 +3,8 @@
  *
  * Two kinds of entry, told apart by the field `kind`:
  *  - `attempt`: one API call (task, n, http_status, outcome, error,
- *    latency_ms, started_at, worker);
+ *    latency_ms, started_at, worker, model, ttft_ms), or one answer taken
+ *    from the response cache (outcome `cached`);
  *  - `final`: a task's final state (the `tasks` row).
  * Times are milliseconds since the Unix epoch (0 = unknown); money is USD
  * ticks. The store upserts by task id and by (task, n), so an entry read
@@ -26,7 +27,7 @@ enum {
     FQ_FOLLOW_PROMPT_TOKENS, FQ_FOLLOW_COMPLETION_TOKENS, FQ_FOLLOW_REASONING_TOKENS,
     FQ_FOLLOW_CACHED_TOKENS, FQ_FOLLOW_COST_TICKS, FQ_FOLLOW_LATENCY, FQ_FOLLOW_SUBMITTED,
     FQ_FOLLOW_STARTED, FQ_FOLLOW_FINISHED, FQ_FOLLOW_WORKER, FQ_FOLLOW_FLOW_ID,
-    FQ_FOLLOW_PARENTS, FQ_FOLLOW_COUNT
+    FQ_FOLLOW_PARENTS, FQ_FOLLOW_CACHED_FROM, FQ_FOLLOW_NOTES, FQ_FOLLOW_COUNT
 };
 _Static_assert(FQ_FOLLOW_COUNT == FQ_FOLLOW_FIELDS_COUNT, "record.h names every follow field");
 
@@ -39,6 +40,8 @@ typedef struct fq_attempt_record {
     int64_t latency_ms;
     int64_t started_at;     /* ms epoch */
     char *worker;
+    char *model;            /* the model called (or whose cached answer was used) */
+    int64_t ttft_ms;        /* time to the first token; -1 unknown */
 } fq_attempt_record;
 
 typedef struct fq_final_record {
@@ -65,6 +68,8 @@ typedef struct fq_final_record {
     char *parents;          /* JSON array of the ids it waited for; NULL: none */
     int64_t plan;           /* its plan depth when it planned, else 0 */
     char *recalled;         /* JSON array of the results it was given as context */
+    char *cached_from;      /* the task whose answer it was given from the cache, or NULL */
+    char *notes;            /* what fleetq changed in the request (parameters left out) */
 } fq_final_record;
 
 /* Appends the record as stream fields ("kind" first) to an XADD command

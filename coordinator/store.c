@@ -72,13 +72,13 @@ enum final_param {
     FP_OUTPUT, FP_ERROR, FP_ATTEMPTS, FP_PROMPT_TOKENS, FP_COMPLETION_TOKENS,
     FP_REASONING_TOKENS, FP_CACHED_TOKENS, FP_COST_USD, FP_COST_TICKS,
     FP_LATENCY_MS, FP_SUBMITTED_AT, FP_STARTED_AT, FP_FINISHED_AT, FP_WORKER,
-    FP_FLOW_ID, FP_PARENTS, FP_PLAN, FP_RECALLED
+    FP_FLOW_ID, FP_PARENTS, FP_PLAN, FP_RECALLED, FP_CACHED_FROM, FP_NOTES
 };
 
 /* Parameter numbers of STMT_PUT_ATTEMPT, in column order. */
 enum attempt_param {
     AP_TASK_ID = 1, AP_N, AP_HTTP_STATUS, AP_OUTCOME, AP_ERROR,
-    AP_LATENCY_MS, AP_STARTED_AT, AP_WORKER
+    AP_LATENCY_MS, AP_STARTED_AT, AP_WORKER, AP_MODEL, AP_TTFT_MS
 };
 
 static const char *const stmt_sql[STMT_COUNT] = {
@@ -89,9 +89,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "INSERT INTO tasks (id, role, priority, status, model, prompt, output,"
         " error, attempts, prompt_tokens, completion_tokens, reasoning_tokens,"
         " cached_tokens, cost_usd, cost_ticks, latency_ms, submitted_at,"
-        " started_at, finished_at, worker, flow_id, parents, plan, recalled)"
+        " started_at, finished_at, worker, flow_id, parents, plan, recalled, cached_from,"
+        " notes)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-        " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+        " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
         " ON CONFLICT (id) DO UPDATE SET"
         " role = excluded.role, priority = excluded.priority,"
         " status = excluded.status, model = excluded.model,"
@@ -107,12 +108,13 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " started_at = excluded.started_at,"
         " finished_at = excluded.finished_at, worker = excluded.worker,"
         " flow_id = excluded.flow_id, parents = excluded.parents, plan = excluded.plan,"
-        " recalled = excluded.recalled"
+        " recalled = excluded.recalled, cached_from = excluded.cached_from,"
+        " notes = excluded.notes"
         " WHERE tasks.status <> 'done' OR excluded.status = 'done'",
     [STMT_PUT_ATTEMPT] =
         "INSERT INTO attempts (task_id, n, http_status, outcome, error,"
-        " latency_ms, started_at, worker)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        " latency_ms, started_at, worker, model, ttft_ms)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
         " ON CONFLICT (task_id, n) DO NOTHING",
     [STMT_PING] = "SELECT 1",
     /* the oldest ended tasks before ?1 (ISO-8601), at most ?2 of them:
@@ -503,6 +505,8 @@ int fq_store_put_final(fq_store *s, const fq_final_record *r)
     bind_text(&b, FP_PARENTS, r->parents);
     bind_int_min(&b, FP_PLAN, r->plan, 1);
     bind_text(&b, FP_RECALLED, r->recalled);
+    bind_text(&b, FP_CACHED_FROM, r->cached_from);
+    bind_text(&b, FP_NOTES, r->notes);
     if (b.rc != SQLITE_OK) {
         put_err(s->errbuf, sizeof(s->errbuf), "storing task %s: %s", r->task_id,
                 sqlite3_errstr(b.rc));
@@ -535,6 +539,8 @@ int fq_store_put_attempt(fq_store *s, const fq_attempt_record *r)
     bind_int_min(&b, AP_LATENCY_MS, r->latency_ms, 0);
     bind_time(&b, AP_STARTED_AT, r->started_at, started, sizeof(started));
     bind_text(&b, AP_WORKER, r->worker);
+    bind_text(&b, AP_MODEL, r->model);
+    bind_int_min(&b, AP_TTFT_MS, r->ttft_ms, 0);
     if (b.rc != SQLITE_OK) {
         put_err(s->errbuf, sizeof(s->errbuf), "storing attempt %lld of task %s: %s",
                 (long long)r->n, r->task_id, sqlite3_errstr(b.rc));

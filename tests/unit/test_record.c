@@ -57,6 +57,8 @@ static void test_attempt_round_trip(void **state)
         .latency_ms = 1234,
         .started_at = 1764892800123LL,
         .worker = "host-a:4242",
+        .model = "grok-4",
+        .ttft_ms = 321,
     };
     fq_argv a;
     fq_argv_init(&a);
@@ -73,7 +75,9 @@ static void test_attempt_round_trip(void **state)
     assert_string_equal(value_at(&a, 3, "http_status"), "429");
     assert_string_equal(value_at(&a, 3, "latency_ms"), "1234");
     assert_string_equal(value_at(&a, 3, "started_at"), "1764892800123");
-    assert_int_equal(a.argc, 3 + 2 * 9);
+    assert_string_equal(value_at(&a, 3, "model"), "grok-4");
+    assert_string_equal(value_at(&a, 3, "ttft_ms"), "321");
+    assert_int_equal(a.argc, 3 + 2 * 11);
 
     fq_field f[32];
     size_t n = as_fields(&a, 3, f, 32);
@@ -89,6 +93,8 @@ static void test_attempt_round_trip(void **state)
     assert_int_equal(out.latency_ms, 1234);
     assert_int_equal(out.started_at, 1764892800123LL);
     assert_string_equal(out.worker, in.worker);
+    assert_string_equal(out.model, "grok-4");
+    assert_int_equal(out.ttft_ms, 321);
     /* copies, not views into the argv */
     assert_ptr_not_equal(out.task_id, value_at(&a, 3, "task"));
     fq_record_attempt_free(&out);
@@ -202,6 +208,7 @@ static void test_final_fields_are_shared(void **state)
         .completion_tokens = 1, .reasoning_tokens = 1, .cached_tokens = 1, .cost_ticks = 1,
         .latency_ms = 1, .submitted_at = 1, .started_at = 1, .finished_at = 1, .worker = "w",
         .flow_id = "f", .parents = "[\"p\"]", .plan = 1, .recalled = "[\"r\"]",
+        .cached_from = "c", .notes = "n",
     };
     fq_argv a;
     fq_argv_init(&a);
