@@ -108,6 +108,9 @@ struct fq_api_call {
     int overflow;               /* body went over FQ_API_MAX_RESPONSE */
     enum body_mode mode;        /* decided by the first body byte */
     fq_sse *sse;                /* BODY_STREAM: the parser */
+    fq_api_delta_cb on_delta;   /* BODY_STREAM: gets each new piece of content */
+    size_t delta_sent;          /* content bytes handed to on_delta so far */
+    uint64_t first_token_ns;    /* BODY_STREAM: when content first came; 0 not yet */
     uint64_t last_rx_ns;        /* BODY_STREAM: when the last bytes came */
     int stalled;                /* taken off by the watchdog; its stall_s */
     int timeout_s;
@@ -253,6 +256,15 @@ static void call_report(fq_api_call *c)
 {
     fq_api *api = c->api;
     c->result.latency_ms = (int64_t)((uv_hrtime() - c->started_ns) / 1000000u);
+    c->result.ttft_ms = -1;
+    if (c->first_token_ns != 0) {
+        c->result.ttft_ms = (int64_t)((c->first_token_ns - c->started_ns) / 1000000u);
+    } else if (c->sse == NULL && c->result.outcome == FQ_OUT_OK) {
+        curl_off_t first_byte_us = 0;
+        if (curl_easy_getinfo(c->easy, CURLINFO_STARTTRANSFER_TIME_T, &first_byte_us) ==
+                CURLE_OK && first_byte_us > 0)
+            c->result.ttft_ms = (int64_t)(first_byte_us / 1000);
+    }
     api->depth++;
     c->cb(c, &c->result, c->data);
     api->depth--;
@@ -405,6 +417,21 @@ static int is_event_stream(CURL *easy)
            (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
 }
 
+/* The content the stream parser has joined since the last call goes to
+ * the call's delta callback; the first of it marks the first token. */
+static void hand_on_deltas(fq_api_call *c)
+{
+    size_t len = 0;
+    const char *content = fq_sse_content(c->sse, &len);
+    if (len <= c->delta_sent)
+        return;
+    if (c->first_token_ns == 0)
+        c->first_token_ns = uv_hrtime();
+    if (c->on_delta != NULL)
+        c->on_delta(content + c->delta_sent, len - c->delta_sent, c->data);
+    c->delta_sent = len;
+}
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     fq_api_call *c = userdata;
@@ -425,6 +452,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
         c->last_rx_ns = uv_hrtime();
         if (fq_sse_feed(c->sse, ptr, n) != 0)
             return 0;           /* the parser stopped: so does the transfer */
+        hand_on_deltas(c);
         return n;
     }
     if (n > FQ_API_MAX_RESPONSE - c->len) {
@@ -766,6 +794,12 @@ static struct curl_slist *make_headers(const fq_api *api)
 err:
     curl_slist_free_all(list);
     return NULL;
+}
+
+void fq_api_call_on_delta(fq_api_call *call, fq_api_delta_cb cb)
+{
+    if (call != NULL)
+        call->on_delta = cb;
 }
 
 fq_api_call *fq_api_post(fq_api *api, const char *body, int timeout_s,

@@ -6,9 +6,8 @@
  * posts one JSON body to {base_url}/chat/completions with the Bearer key,
  * bounded by its timeout, and reports an fq_api_result to its callback,
  * exactly once, on the loop thread. The body is built by
- * fq_api_build_request() and never contains parameters that xAI's reasoning
- * models reject (presence_penalty, frequency_penalty, stop,
- * reasoning_effort).
+ * fq_api_build_request(), which sends a task's optional parameters only
+ * to models that accept them (model_params.h).
  *
  * Streaming (FLEETQ_STREAM): a request built with stream set asks for
  * server-sent events. Whatever was asked, a 200 answered as
@@ -16,6 +15,9 @@
  * becomes the same kind of fq_api_result as a whole body; anything else is
  * buffered and parsed whole as before. A stream that has begun and then
  * sends nothing for the stall timeout (30 s by default) fails as a timeout.
+ * The content of a stream can be handed on piece by piece as it arrives
+ * (fq_api_call_on_delta); every result says how long the first token
+ * took (ttft_ms).
  */
 #ifndef FQ_API_H
 #define FQ_API_H
@@ -49,6 +51,8 @@ typedef struct fq_api_result {
     char request_id[128];         /* x-request-id, "" when absent */
     fq_ratelimit_headers rl;
     int64_t latency_ms;
+    int64_t ttft_ms;              /* time to the first token: a stream's first content
+                                     delta, else the first byte of a 200 body; -1 unknown */
 } fq_api_result;
 
 void fq_api_result_free(fq_api_result *r);
@@ -97,11 +101,19 @@ typedef struct fq_api_request {
     int has_temperature;
     double temperature;
     int stream;                   /* 1: "stream": true with the usage chunk */
+    const char *params;           /* the task's model parameters, a JSON object, or NULL;
+                                     only those the model accepts are sent (model_params.h) */
+    char *dropped;                /* NULL, or filled with the names of the parameters left
+                                     out ("" when none) */
+    size_t dropped_len;
 } fq_api_request;
 
 /* Builds the JSON body (malloc'd, NUL-terminated) or NULL on failure. When
  * messages is given, system is prepended only if the array has no system
- * message of its own. */
+ * message of its own. The members come in a fixed order (model, messages,
+ * max_tokens, temperature, the parameters, stream), so that the same
+ * request always gives the same bytes: the response cache names an answer
+ * by the body built with stream 0. */
 char *fq_api_build_request(const fq_api_request *req);
 
 typedef struct fq_api fq_api;
@@ -122,6 +134,12 @@ int fq_api_set_key(fq_api *api, const char *key);
  * callback; the callee may steal owned strings by setting them to NULL. */
 fq_api_call *fq_api_post(fq_api *api, const char *body, int timeout_s,
                          fq_api_cb cb, void *data);
+
+/* Hands each piece of a streamed answer's content to cb as it arrives
+ * (on the loop thread, from inside the transfer: cb must not call back
+ * into the client). Set it right after fq_api_post(). */
+typedef void (*fq_api_delta_cb)(const char *text, size_t len, void *data);
+void fq_api_call_on_delta(fq_api_call *call, fq_api_delta_cb cb);
 
 /* A streamed answer that has begun fails as a timeout when no byte arrives
  * for this many seconds (default FQ_API_STALL_S; 0 turns the check off).

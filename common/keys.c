@@ -49,6 +49,10 @@ static void build(const char *prefix)
     name(k->models, internal, prefix, "models");
     name(k->dead, internal, prefix, "dead");
     name(k->resolving, internal, prefix, "resolving");
+    name(k->cache, internal, prefix, "cache");
+    name(k->cache_index, internal, prefix, "cache:index");
+    name(k->cache_meta, internal, prefix, "cache:meta");
+    name(k->missing_models, internal, prefix, "models:missing");
     for (int role = 0; role < FQ_ROLE_COUNT; role++) {
         snprintf(k->ready[role], FQ_KEY_MAX, "%s:{q}:ready:%s", prefix,
                  fq_role_name((fq_role)role));
@@ -141,6 +145,12 @@ int fq_argv_add_done_key(fq_argv *a, const char *id, size_t len)
 const char *fq_key_children(const char *id, char *buf, size_t len)
 {
     snprintf(buf, len, "%s:children:%s", fq_keys()->prefix, id);
+    return buf;
+}
+
+const char *fq_key_stream(const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s:stream:%s", fq_keys()->prefix, id);
     return buf;
 }
 

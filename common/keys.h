@@ -44,6 +44,10 @@ typedef struct fq_keyset {
     char models[FQ_KEY_MAX];          /* quota: the models seen, by last grant ms */
     char dead[FQ_KEY_MAX];            /* dead letters: failed ids by finish ms */
     char resolving[FQ_KEY_MAX];       /* waiting tasks a parent of which has ended */
+    char cache[FQ_KEY_MAX];           /* response cache: request hash -> answer (cache.lua) */
+    char cache_index[FQ_KEY_MAX];     /* response cache: request hash by expiry ms */
+    char cache_meta[FQ_KEY_MAX];      /* response cache: its size, and calls in flight */
+    char missing_models[FQ_KEY_MAX];  /* models that answered 404, by until ms */
     char ready[FQ_ROLE_COUNT][FQ_KEY_MAX];    /* a role's queue, by score */
     char marker[FQ_ROLE_COUNT][FQ_KEY_MAX];   /* wakes a role's idle workers */
 } fq_keyset;
@@ -68,6 +72,8 @@ int fq_key_slot(const char *key);
 const char *fq_key_task(const char *id, char *buf, size_t len);   /* <prefix>:task:<id> */
 const char *fq_key_done(const char *id, char *buf, size_t len);   /* <prefix>:done:<id> */
 const char *fq_key_children(const char *id, char *buf, size_t len);   /* <prefix>:children:<id> */
+/* <prefix>:stream:<id>, a streamed task's output as it arrives */
+const char *fq_key_stream(const char *id, char *buf, size_t len);
 
 /* Appends the hash key of the task id[0..len) to a; returns fq_argv's
  * result. */

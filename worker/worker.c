@@ -32,14 +32,18 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "cache_answer.h"
+#include "call_cache.h"
 #include "cost.h"
 #include "failing.h"
 #include "keys.h"
 #include "log.h"
+#include "model_chain.h"
 #include "plan.h"
 #include "quota.h"
 #include "record.h"
 #include "redis.h"
+#include "stream_out.h"
 #include "timeutil.h"
 
 #define MARKER_BLOCK_S 5
@@ -51,10 +55,14 @@
 #define CLAIM_SPARE 4        /* ids read beyond the free slots, in case some are taken */
 #define CLAIM_MAX 64         /* the most tasks one claim takes */
 #define REPORTS_MAX 64       /* the most reports one finish.lua call carries */
+#define CACHE_POLL_MS 250    /* asking again for an answer another task is calling for */
+#define CACHE_PENDING_EXTRA_S 30   /* how long beyond its timeout a call holds its request */
 
 typedef enum slot_state {
     SLOT_FREE = 0,
     SLOT_GATED,        /* waiting for this process' first call to succeed */
+    SLOT_LOOKUP,       /* asking the response cache */
+    SLOT_CACHE_WAIT,   /* an identical task is calling: its answer is awaited */
     SLOT_RESERVING,
     SLOT_WAITING,
     SLOT_CALLING,
@@ -80,6 +88,13 @@ typedef struct slot {
     int64_t call_started_ms;
     fq_argv finish;        /* this slot's report, as finish.lua reads it */
     int report_queued;     /* in the worker's reports, to go with the next flush */
+    fq_model_chain models; /* its model and fallbacks; the one in use */
+    char dropped[160];     /* the task's parameters the model does not accept */
+    int cacheable;         /* its answer may come from and go to the cache */
+    char cache_hash[41];   /* the request's name in the cache, once it missed */
+    int cache_owner;       /* this slot holds the request's mark in the cache */
+    int streaming;         /* its answer is streamed, and appended to Redis */
+    fq_stream_out out;
 } slot;
 
 /* The kinds of Redis work a worker does, each with its own back-off. */
@@ -119,11 +134,13 @@ struct fq_worker {
     int leaving;           /* the heartbeat that leaves the registry is in flight */
     int closed;
     int limits_checked;    /* this environment compared with fleetq:limits (once) */
+    fq_missing_models missing;   /* models that answered 404, as the fleet knows them */
     fq_failing failing[WORK_COUNT];   /* each kind of Redis work, backing off on its own */
 };
 
 static void try_claim(fq_worker *w);
 static void reserve(slot *s);
+static char *build_body(const slot *s, int stream, char *dropped, size_t dropped_len);
 
 /* A claim, grant or report failed (Redis refused it or the connection
  * dropped): returns the wait before trying again, which grows for every
@@ -184,11 +201,16 @@ static void slot_clear(slot *s)
         s->state = SLOT_FREE;
         end_probe(s->w, s);
     }
+    if (s->cache_owner && s->w->redis != NULL)
+        fq_call_cache_release(s->w->redis, s->cache_hash, s->id);
+    s->cache_owner = 0;
     free(s->id);
     free(s->token);
     free(s->body);
     fq_task_free(&s->task);
     fq_argv_free(&s->finish);
+    fq_model_chain_free(&s->models);
+    fq_stream_out_free(&s->out);
     s->id = s->token = s->body = NULL;
     s->holding = 0;
     s->state = SLOT_FREE;
@@ -196,7 +218,26 @@ static void slot_clear(slot *s)
 
 static const char *slot_model(const slot *s)
 {
+    if (s->models.n > 0)
+        return fq_model_chain_current(&s->models);
     return s->task.model ? s->task.model : s->w->cfg->roles[s->w->role].model;
+}
+
+static int slot_timeout_s(const slot *s)
+{
+    return s->task.timeout_s > 0 ? s->task.timeout_s : s->w->cfg->request_timeout_s;
+}
+
+/* The model in use and, once the task has moved on from its first, the
+ * fallbacks still left: what a later attempt starts from. */
+static void add_model_pairs(const slot *s, fq_argv *hash)
+{
+    fq_argv_pair(hash, "model", slot_model(s));
+    if (s->models.at > 0) {
+        char rest[(FQ_MODEL_NAME_MAX + 1) * FQ_FALLBACK_MAX + 1];
+        fq_model_chain_rest(&s->models, rest, sizeof(rest));
+        fq_argv_pair(hash, "fallback", rest);
+    }
 }
 
 /* Gives back what the slot still holds of the quota: nothing was billed. */
@@ -318,6 +359,8 @@ static void on_flush(uv_prepare_t *h)
     fq_worker *w = h->data;
     if (w->quota != NULL)
         fq_quota_flush(w->quota);
+    for (int i = 0; i < w->concurrency && w->redis != NULL; i++)
+        fq_stream_out_flush(&w->slots[i].out, w->redis, w->cfg);
     while (w->nreports > 0 && !uv_is_active((uv_handle_t *)&w->report_retry) &&
            w->redis != NULL) {
         int before = w->nreports;
@@ -363,7 +406,7 @@ static void finish_without_call(slot *s, const char *action, int64_t due_ms,
     fq_argv_init(&hash);
     if (error != NULL)
         fq_argv_pair(&hash, "error", error);
-    fq_argv_pair(&hash, "model", slot_model(s));
+    add_model_pairs(s, &hash);
     finish(s, action, due_ms, NULL, &hash);
     fq_argv_free(&hash);
 }
@@ -372,12 +415,13 @@ static void finish_without_call(slot *s, const char *action, int64_t due_ms,
  * The API call
  * --------------------------------------------------------------------- */
 
-static void log_call(const slot *s, const fq_api_result *res, const char *next, int64_t billed)
+static void log_call(const slot *s, const char *model, const fq_api_result *res,
+                     const char *next, int64_t billed)
 {
     char cost[32];
     fq_log(res->outcome == FQ_OUT_OK ? FQ_LOG_INFO : FQ_LOG_WARN, "call.done",
            FQ_LS, "task", s->id, FQ_LS, "role", fq_role_name(s->w->role),
-           FQ_LS, "model", slot_model(s), FQ_LI, "attempt", (int64_t)s->attempt,
+           FQ_LS, "model", model, FQ_LI, "attempt", (int64_t)s->attempt,
            FQ_LI, "http_status", (int64_t)res->http_status,
            FQ_LS, "outcome", fq_outcome_name(res->outcome), FQ_LS, "next", next,
            FQ_LI, "latency_ms", res->latency_ms,
@@ -455,28 +499,95 @@ static void add_usage(fq_argv *hash, const fq_api_result *res, int64_t billed)
     fq_argv_pairll(hash, "cost_ticks", billed);
 }
 
-static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
+/* The end entry of a streamed attempt: what became of it. */
+static void end_stream(slot *s, const char *action, const fq_api_result *res)
 {
-    slot *s = data;
+    if (!fq_stream_out_active(&s->out))
+        return;
+    const char *end = strcmp(action, "done") == 0     ? "done"
+                      : strcmp(action, "failed") == 0 ? "failed"
+                                                      : "retry";
+    fq_argv f;
+    fq_argv_init(&f);
+    fq_argv_pair(&f, "model", slot_model(s));
+    if (res->finish_reason)
+        fq_argv_pair(&f, "finish_reason", res->finish_reason);
+    if (res->outcome == FQ_OUT_OK) {
+        fq_argv_pairll(&f, "prompt_tokens", res->usage.prompt_tokens);
+        fq_argv_pairll(&f, "completion_tokens", res->usage.completion_tokens);
+        fq_argv_pairll(&f, "reasoning_tokens", res->usage.reasoning_tokens);
+    }
+    if (res->error)
+        fq_argv_pair(&f, "error", res->error);
+    fq_stream_out_end(&s->out, s->w->redis, s->w->cfg,
+                      res->outcome == FQ_OUT_OK ? res->content : NULL, end, &f);
+    fq_argv_free(&f);
+}
+
+/* A call this slot made for the cache has ended: a good answer is kept
+ * for the next identical request, else the request's mark is lifted so
+ * that a waiting twin calls itself. */
+static void settle_cache(slot *s, const char *action, const fq_api_result *res, int64_t billed)
+{
+    if (!s->cache_owner)
+        return;
+    s->cache_owner = 0;
+    if (strcmp(action, "done") != 0 || res->content == NULL) {
+        fq_call_cache_release(s->w->redis, s->cache_hash, s->id);
+        return;
+    }
+    fq_cache_answer a = {
+        .output = res->content,
+        .finish_reason = res->finish_reason,
+        .model = (char *)slot_model(s),
+        .task = s->id,
+        .usage = res->usage,
+    };
+    a.usage.cost_ticks = billed;
+    char *json = fq_cache_answer_encode(&a);
+    if (json != NULL)
+        fq_call_cache_store(s->w->redis, s->w->cfg, s->cache_hash, s->id, json);
+    else
+        fq_call_cache_release(s->w->redis, s->cache_hash, s->id);
+    free(json);
+}
+
+/* What an answer comes to: from a call, or (cached_from set: the task
+ * whose answer it is) from the response cache, which costs nothing. */
+static void conclude(slot *s, fq_api_result *res, const char *cached_from)
+{
     fq_worker *w = s->w;
-    int64_t billed = res->outcome == FQ_OUT_OK ? fq_cost_billed(s->price, &res->usage) : 0;
-    settle_quota(s, res, billed);
-    note_verification(w, s, res->outcome);
+    int cached = cached_from != NULL;
+    int64_t billed = !cached && res->outcome == FQ_OUT_OK ? fq_cost_billed(s->price, &res->usage)
+                                                          : 0;
+    if (!cached) {
+        settle_quota(s, res, billed);
+        note_verification(w, s, res->outcome);
+    }
 
     fq_attempt_record att = {
         .task_id = s->id,
         .n = s->attempt,
         .http_status = res->http_status,
-        .outcome = (char *)fq_outcome_name(res->outcome),
+        .outcome = (char *)(cached ? "cached" : fq_outcome_name(res->outcome)),
         .error = res->error,
         .latency_ms = res->latency_ms,
         .started_at = s->call_started_ms,
         .worker = w->id,
+        .model = (char *)slot_model(s),
+        .ttft_ms = res->ttft_ms,
     };
     fq_argv hash;
     fq_argv_init(&hash);
-    fq_argv_pair(&hash, "model", slot_model(s));
     fq_argv_pairll(&hash, "latency_ms", res->latency_ms);
+    if (cached)
+        fq_argv_pair(&hash, "cached_from", cached_from);
+    if (s->dropped[0] != '\0') {
+        char note[256];
+        snprintf(note, sizeof(note), "not sent, as %s does not accept them: %s", slot_model(s),
+                 s->dropped);
+        fq_argv_pair(&hash, "notes", note);
+    }
 
     char *plan = NULL;
     char plan_error[512] = "";
@@ -487,14 +598,19 @@ static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
                       sizeof(plan_error));
     }
 
+    const char *action;
+    int64_t due = 0;
+    char error[512];
+    const char *called = slot_model(s);
+    if (res->outcome == FQ_OUT_MODEL_NOT_FOUND && !cached)
+        fq_missing_models_add(&w->missing, w->redis, called);
     if (res->outcome == FQ_OUT_OK && plan_error[0] != '\0') {
         /* The call worked, the plan did not: the task fails with why, and
          * what the model answered is kept as its output. */
         fq_argv_pair(&hash, "output", res->content ? res->content : "");
         fq_argv_pair(&hash, "error", plan_error);
         add_usage(&hash, res, billed);
-        log_call(s, res, "failed", billed);
-        finish(s, "failed", 0, &att, &hash);
+        action = "failed";
     } else if (res->outcome == FQ_OUT_OK) {
         fq_argv_pair(&hash, "output", plan ? plan : res->content ? res->content : "");
         add_usage(&hash, res, billed);
@@ -502,37 +618,43 @@ static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
             fq_argv_pair(&hash, "finish_reason", res->finish_reason);
         if (res->request_id[0])
             fq_argv_pair(&hash, "request_id", res->request_id);
-        log_call(s, res, "done", billed);
-        finish(s, "done", 0, &att, &hash);
+        action = "done";
     } else if (fq_outcome_pauses_fleet(res->outcome)) {
         /* Not the task's fault: it waits, counted, for the fleet to resume. */
-        char error[512];
         snprintf(error, sizeof(error), "paused: %s", res->error ? res->error
                                                                 : fq_outcome_name(res->outcome));
         fq_argv_pair(&hash, "error", error);
-        log_call(s, res, "paused", billed);
         fq_log(FQ_LOG_ERROR, "fleet.paused", FQ_LS, "reason", fq_outcome_name(res->outcome),
                FQ_LS, "error", res->error, FQ_LS, "msg",
                "the whole fleet stops calling; fix the key or the credits, then SIGHUP the "
                "workers or run fleetqctl resume", FQ_LEND);
         hold_claims(w, PAUSE_HOLD_MS);
-        finish(s, "requeue", PAUSE_HOLD_MS, &att, &hash);
+        action = "requeue";
+        due = PAUSE_HOLD_MS;
+    } else if (res->outcome == FQ_OUT_MODEL_NOT_FOUND && fq_model_chain_has_next(&s->models)) {
+        /* The model does not exist: the next attempt is the fallback's, at
+         * once, and does not count against the task's retries. */
+        fq_argv_pair(&hash, "error", res->error);
+        fq_log(FQ_LOG_WARN, "task.fallback", FQ_LS, "task", s->id, FQ_LS, "from",
+               slot_model(s), FQ_LS, "to", s->models.names[s->models.at + 1], FQ_LS, "reason",
+               "the model does not exist (404)", FQ_LEND);
+        fq_model_chain_advance(&s->models);
+        if (s->attempt >= s->max_attempts)
+            fq_argv_pairll(&hash, "max_attempts", s->attempt + 1);
+        action = "retry";
     } else if (fq_outcome_retryable(res->outcome) &&
                (w->stopping || s->attempt < s->max_attempts)) {
         /* On shutdown an aborted call goes straight back to the queue. A
          * 429 is the fleet's business, not the task's: the shared quota
          * has slowed and frozen the fleet, so the task comes back as soon
          * as the freeze is over instead of backing off on its own. */
-        int64_t due = 0;
         if (res->outcome == FQ_OUT_RATE_LIMITED && w->cfg->adaptive && w->cfg->rate_limiting)
             due = w->cfg->freeze_ms;
         else if (!w->stopping)
             due = fq_backoff_ms(s->attempt, w->cfg->backoff_base_ms, w->cfg->backoff_max_ms);
         fq_argv_pair(&hash, "error", res->error);
-        log_call(s, res, "retry", billed);
-        finish(s, "retry", due, &att, &hash);
+        action = "retry";
     } else {
-        char error[512];
         if (fq_outcome_retryable(res->outcome))
             snprintf(error, sizeof(error), "gave up after %d attempts; last: %s", s->attempt,
                      res->error ? res->error : fq_outcome_name(res->outcome));
@@ -540,24 +662,154 @@ static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
             snprintf(error, sizeof(error), "%s", res->error ? res->error
                                                             : fq_outcome_name(res->outcome));
         fq_argv_pair(&hash, "error", error);
-        log_call(s, res, "failed", billed);
-        finish(s, "failed", 0, &att, &hash);
+        action = "failed";
     }
+    add_model_pairs(s, &hash);
+    if (!cached)
+        log_call(s, called, res, strcmp(action, "requeue") == 0 ? "paused" : action, billed);
+    else
+        fq_log(FQ_LOG_INFO, "call.cached", FQ_LS, "task", s->id, FQ_LS, "role",
+               fq_role_name(w->role), FQ_LS, "model", slot_model(s), FQ_LS, "cached_from",
+               cached_from, FQ_LS, "next", action, FQ_LEND);
+    end_stream(s, action, res);
+    settle_cache(s, action, res, billed);
+    finish(s, action, due, &att, &hash);
     free(plan);
     fq_argv_free(&hash);
+}
+
+static void on_api_result(fq_api_call *call, fq_api_result *res, void *data)
+{
+    (void)call;
+    conclude(data, res, NULL);
+}
+
+static void on_delta(const char *text, size_t len, void *data)
+{
+    slot *s = data;
+    fq_stream_out_append(&s->out, text, len);
 }
 
 static void start_call(slot *s)
 {
     fq_worker *w = s->w;
-    int timeout = s->task.timeout_s > 0 ? s->task.timeout_s : w->cfg->request_timeout_s;
     s->state = SLOT_CALLING;
     s->call_started_ms = fq_now_ms();
-    if (w->api == NULL || fq_api_post(w->api, s->body, timeout, on_api_result, s) == NULL) {
+    fq_api_call *call = w->api != NULL ? fq_api_post(w->api, s->body, slot_timeout_s(s),
+                                                     on_api_result, s)
+                                       : NULL;
+    if (call == NULL) {
         slot_release_quota(s);
         finish_without_call(s, "release", CALL_RETRY_MS,
                             "the worker could not start the call; handed back");
+        return;
     }
+    if (s->streaming && fq_stream_out_begin(&s->out, s->id, s->attempt) == 0)
+        fq_api_call_on_delta(call, on_delta);
+}
+
+/* An answer the cache holds ends the task without a call. */
+static void answer_from_cache(slot *s, const char *json, size_t len)
+{
+    fq_cache_answer a;
+    if (fq_cache_answer_decode(json, len, &a) != 0) {
+        fq_log(FQ_LOG_WARN, "cache.unreadable", FQ_LS, "task", s->id, FQ_LS, "msg",
+               "the cached answer could not be read; calling the provider", FQ_LEND);
+        reserve(s);
+        return;
+    }
+    fq_api_result res;
+    memset(&res, 0, sizeof(res));
+    fq_api_result_reset(&res, 0);
+    fq_ratelimit_headers_init(&res.rl);
+    res.outcome = FQ_OUT_OK;
+    res.content = a.output;
+    res.finish_reason = a.finish_reason;
+    res.ttft_ms = -1;
+    s->call_started_ms = fq_now_ms();
+    if (s->streaming)
+        fq_stream_out_begin(&s->out, s->id, s->attempt);
+    conclude(s, &res, a.task);
+    fq_cache_answer_free(&a);
+}
+
+static void lookup_cache(slot *s);
+
+static void on_cache_timer(uv_timer_t *t)
+{
+    lookup_cache(t->data);
+}
+
+static void on_cache(fq_cache_verdict v, const char *hash, const char *answer, size_t len,
+                     int64_t wait_ms, void *data)
+{
+    slot *s = data;
+    if (v == FQ_CACHE_MISS) {
+        memcpy(s->cache_hash, hash, sizeof(s->cache_hash) - 1);
+        s->cache_hash[sizeof(s->cache_hash) - 1] = '\0';
+        s->cache_owner = 1;
+    }
+    if (v == FQ_CACHE_HIT) {
+        answer_from_cache(s, answer, len);
+    } else if (s->w->stopping) {
+        finish_without_call(s, "release", 0, NULL);
+    } else if (v == FQ_CACHE_WAIT) {
+        s->state = SLOT_CACHE_WAIT;
+        uv_timer_start(&s->timer, on_cache_timer,
+                       (uint64_t)(wait_ms > 0 && wait_ms < CACHE_POLL_MS ? wait_ms
+                                                                          : CACHE_POLL_MS),
+                       0);
+    } else {
+        reserve(s);
+    }
+}
+
+/* Asks the cache for the answer to the request as it would be sent
+ * without a stream (the cache's name for it covers everything sent). */
+static void lookup_cache(slot *s)
+{
+    fq_worker *w = s->w;
+    char *identity = s->streaming ? build_body(s, 0, NULL, 0) : NULL;
+    int64_t pending_ms = ((int64_t)slot_timeout_s(s) + CACHE_PENDING_EXTRA_S) * 1000;
+    s->state = SLOT_LOOKUP;
+    if ((s->streaming && identity == NULL) || w->redis == NULL ||
+        fq_call_cache_lookup(w->redis, identity ? identity : s->body, s->id, pending_ms,
+                             on_cache, s) != 0)
+        reserve(s);
+    free(identity);
+}
+
+/* Builds the slot's request for its current model and sends it on: to the
+ * cache first when it may be answered from there, else to the quota. */
+static void prepare_call(slot *s)
+{
+    free(s->body);
+    s->price = fq_cost_lookup(slot_model(s));
+    s->body = build_body(s, s->streaming, s->dropped, sizeof(s->dropped));
+    if (s->body == NULL) {
+        finish_without_call(s, "failed", 0, "could not build the request body");
+        return;
+    }
+    if (s->dropped[0] != '\0')
+        fq_log(FQ_LOG_INFO, "task.params_dropped", FQ_LS, "task", s->id, FQ_LS, "model",
+               slot_model(s), FQ_LS, "dropped", s->dropped, FQ_LS, "msg",
+               "the model does not accept these parameters; they are not sent", FQ_LEND);
+    if (s->cacheable)
+        lookup_cache(s);
+    else
+        reserve(s);
+}
+
+/* The slot moves on to its next model (its current one cannot serve it). */
+static void switch_model(slot *s, const char *why)
+{
+    fq_log(FQ_LOG_WARN, "task.fallback", FQ_LS, "task", s->id, FQ_LS, "from", slot_model(s),
+           FQ_LS, "to", s->models.names[s->models.at + 1], FQ_LS, "reason", why, FQ_LEND);
+    if (s->cache_owner)
+        fq_call_cache_release(s->w->redis, s->cache_hash, s->id);
+    s->cache_owner = 0;
+    fq_model_chain_advance(&s->models);
+    prepare_call(s);
 }
 
 /* ------------------------------------------------------------------------
@@ -610,6 +862,20 @@ static void on_grant(const fq_quota_grant *g, void *data)
         finish_without_call(s, "release", g->wait_ms, msg);
         return;
     case FQ_QUOTA_WAIT:
+        if (fq_model_chain_has_next(&s->models)) {
+            if (strcmp(g->reason, "breaker") == 0) {
+                switch_model(s, "its circuit breaker is open");
+                return;
+            }
+            if (g->wait_ms > (int64_t)slot_timeout_s(s) * 1000 &&
+                strcmp(g->reason, "nolimits") != 0 && strcmp(g->reason, "held") != 0) {
+                snprintf(msg, sizeof(msg), "rate-limited: a wait of %lld ms, longer than the "
+                         "task's timeout of %d s (%s)", (long long)g->wait_ms, slot_timeout_s(s),
+                         g->reason);
+                switch_model(s, msg);
+                return;
+            }
+        }
         s->state = SLOT_WAITING;
         uv_timer_start(&s->timer, on_reserve_timer, (uint64_t)(g->wait_ms > 0 ? g->wait_ms : 1),
                        0);
@@ -674,22 +940,19 @@ static void reserve(slot *s)
  * Claiming
  * --------------------------------------------------------------------- */
 
-static void start_slot(slot *s)
+/* The request body for the slot's current model (malloc'd, or NULL): the
+ * system prompt is the task's (or the role's), the earlier results the
+ * coordinator attached (recall), a plan's instruction. dropped (may be
+ * NULL) gets the parameters the model does not accept. */
+static char *build_body(const slot *s, int stream, char *dropped, size_t dropped_len)
 {
     fq_worker *w = s->w;
-    const fq_role_profile *profile = &w->cfg->roles[w->role];
-    s->price = fq_cost_lookup(slot_model(s));
-    /* the system prompt: the task's (or the role's), the earlier results
-     * the coordinator attached (recall), a plan's instruction */
-    const char *system = s->task.system ? s->task.system : profile->system;
+    const char *system = s->task.system ? s->task.system : w->cfg->roles[w->role].system;
     char *with_context = NULL;
     if (s->task.context != NULL) {
         size_t len = (system ? strlen(system) : 0) + strlen(s->task.context) + 3;
-        if ((with_context = malloc(len)) == NULL) {
-            finish_without_call(s, "release", CALL_RETRY_MS,
-                                "out of memory building the request; handed back");
-            return;
-        }
+        if ((with_context = malloc(len)) == NULL)
+            return NULL;
         snprintf(with_context, len, "%s%s%s", system ? system : "",
                  system && system[0] ? "\n\n" : "", s->task.context);
         system = with_context;
@@ -703,16 +966,37 @@ static void start_slot(slot *s)
         .max_tokens = s->task.max_tokens > 0 ? s->task.max_tokens : w->cfg->max_tokens_default,
         .has_temperature = s->task.has_temperature,
         .temperature = s->task.temperature,
-        .stream = w->cfg->stream,
+        .stream = stream,
+        .params = s->task.params,
+        .dropped = dropped,
+        .dropped_len = dropped_len,
     };
-    s->body = fq_api_build_request(&req);
+    char *body = fq_api_build_request(&req);
     free(plan_system);
     free(with_context);
-    if (s->body == NULL) {
-        finish_without_call(s, "failed", 0, "could not build the request body");
+    return body;
+}
+
+static void start_slot(slot *s)
+{
+    fq_worker *w = s->w;
+    const fq_role_profile *profile = &w->cfg->roles[w->role];
+    if (fq_model_chain_init(&s->models, s->task.model ? s->task.model : profile->model,
+                            s->task.fallback ? s->task.fallback : profile->fallback) != 0) {
+        finish_without_call(s, "release", CALL_RETRY_MS,
+                            "out of memory building the request; handed back");
         return;
     }
-    reserve(s);
+    while (fq_model_chain_has_next(&s->models) &&
+           fq_missing_models_has(&w->missing, slot_model(s))) {
+        fq_log(FQ_LOG_INFO, "task.fallback", FQ_LS, "task", s->id, FQ_LS, "from",
+               slot_model(s), FQ_LS, "to", s->models.names[s->models.at + 1], FQ_LS, "reason",
+               "the model answered 404 (does not exist) a short while ago", FQ_LEND);
+        fq_model_chain_advance(&s->models);
+    }
+    s->streaming = s->task.stream != 0 ? s->task.stream > 0 : w->cfg->stream;
+    s->cacheable = fq_call_cache_wanted(w->cfg, &s->task);
+    prepare_call(s);
 }
 
 static void on_claim_retry(uv_timer_t *t)
@@ -902,7 +1186,8 @@ static void on_heartbeat_reply(fq_redis *r, redisReply *reply, void *data)
                 memcmp(s->id, id->str, id->len) != 0)
                 continue;
             fq_log(FQ_LOG_WARN, "task.lease_lost", FQ_LS, "task", s->id, FQ_LEND);
-            if (s->state == SLOT_WAITING) {  /* not calling yet: just let go */
+            if (s->state == SLOT_WAITING || s->state == SLOT_CACHE_WAIT) {
+                /* not calling yet: just let go */
                 slot_release_quota(s);
                 slot_clear(s);
             }
@@ -966,6 +1251,7 @@ static void on_heartbeat(uv_timer_t *t)
 {
     fq_worker *w = t->data;
     send_heartbeat(w);
+    fq_missing_models_refresh(&w->missing, w->redis);
 
     const char **calls = calloc((size_t)w->concurrency, sizeof(*calls));
     int n = 0;
@@ -1047,7 +1333,7 @@ static void on_stop_signal(uv_signal_t *sig, int signum)
     uv_timer_start(&w->heartbeat, on_heartbeat, 1000, (uint64_t)w->cfg->lease_s * 1000 / 3);
     for (int i = 0; i < w->concurrency; i++) {
         slot *s = &w->slots[i];
-        if (s->state == SLOT_WAITING) {
+        if (s->state == SLOT_WAITING || s->state == SLOT_CACHE_WAIT) {
             uv_timer_stop(&s->timer);
             slot_release_quota(s);
             finish_without_call(s, "release", 0, NULL);
@@ -1220,6 +1506,8 @@ void fq_worker_free(fq_worker *w)
         free(s->body);
         fq_task_free(&s->task);
         fq_argv_free(&s->finish);
+        fq_model_chain_free(&s->models);
+        fq_stream_out_free(&s->out);
     }
     fq_quota_batch_free(w->quota);
     free(w->slots);

@@ -14,9 +14,9 @@
 -- Every attempt that made a call is also counted in the metrics hash
 -- (read by the coordinator's /metrics), whatever the lease says, since the
 -- call happened: calls by HTTP status and outcome, tokens by kind, cost
--- ticks, and the call latency histogram (one counter per bucket,
--- 'latency_le:<seconds>', plus latency_sum_ms and latency_count; the
--- reader adds the buckets up). The task hash field `metered` holds the
+-- ticks, and the call latency and time-to-first-token histograms (one
+-- counter per bucket, 'latency_le:<seconds>', plus latency_sum_ms and
+-- latency_count, the same for 'ttft'; the reader adds the buckets up). The task hash field `metered` holds the
 -- highest attempt number counted, so a report sent again after a lost
 -- reply is not counted twice.
 --
@@ -41,12 +41,18 @@ local function pairs_to_map(from, to)
     return m
 end
 
--- The call's figures, counted once per attempt number.
+-- The call's figures, counted once per attempt number. An answer from
+-- the response cache made no call (cache.lua counts it).
 local function meter(att, set)
+    if att['outcome'] == 'cached' then return end
     local code = tonumber(att['http_status']) or 0
     fq_count(counts, 'calls:' .. code .. ':' .. (att['outcome'] or 'unknown'), 1)
     fq_count_observation(counts, 'latency', math.max(0, math.floor(tonumber(att['latency_ms']) or 0)),
         FQ_LATENCY_BUCKETS_MS)
+    local ttft = tonumber(att['ttft_ms'])
+    if ttft and ttft >= 0 then
+        fq_count_observation(counts, 'ttft', math.floor(ttft), FQ_LATENCY_BUCKETS_MS)
+    end
     for _, kind in ipairs(TOKEN_KINDS) do
         local v = tonumber(set[kind .. '_tokens'])
         if v and v > 0 then fq_count(counts, 'tokens:' .. kind, math.floor(v)) end
