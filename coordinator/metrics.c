@@ -344,6 +344,11 @@ static int read_models(fq_metrics *m, const fq_config *cfg, redisContext *c)
     return rc;
 }
 
+static int field_is(const fq_field *f, const char *name)
+{
+    return f->name_len == strlen(name) && memcmp(f->name, name, f->name_len) == 0;
+}
+
 static int read_counters(fq_metrics *m, const redisReply *hash)
 {
     size_t nf;
@@ -373,7 +378,14 @@ static int read_counters(fq_metrics *m, const redisReply *hash)
                     m->tokens[k] = v;
         } else if (len == 10 && memcmp(name, "cost_ticks", 10) == 0) {
             m->cost_ticks = v;
-        } else if (!hist_field(&m->latency, "latency", &f[i], v)) {
+        } else if (field_is(&f[i], "cache:hits")) {
+            m->cache_hits = v;
+        } else if (field_is(&f[i], "cache:misses")) {
+            m->cache_misses = v;
+        } else if (field_is(&f[i], "cache:saved_ticks")) {
+            m->cache_saved_ticks = v;
+        } else if (!hist_field(&m->latency, "latency", &f[i], v) &&
+                   !hist_field(&m->ttft, "ttft", &f[i], v)) {
             hist_field(&m->wait, "wait", &f[i], v);
         }
     }
@@ -443,6 +455,8 @@ enum {
     R_BACKLOG,
     R_QUOTA,
     R_METRICS,
+    R_CACHE_ENTRIES,
+    R_CACHE_BYTES,
     R_COUNT
 };
 
@@ -472,6 +486,8 @@ static int read_redis(fq_metrics *m, const fq_config *cfg, int what)
     redisAppendCommand(c, "HGETALL %s", fq_keys()->quota);
     redisAppendCommand(c, what == FQ_METRICS_ALL ? "HGETALL %s" : "EXISTS %s",
                        fq_keys()->metrics);
+    redisAppendCommand(c, "HLEN %s", fq_keys()->cache);
+    redisAppendCommand(c, "HGET %s bytes", fq_keys()->cache_meta);
     if (get_replies(m, c, rs, R_COUNT) != 0)
         goto out;
 
@@ -487,6 +503,8 @@ static int read_redis(fq_metrics *m, const fq_config *cfg, int what)
     m->running = fq_reply_int(rs[R_LEASES], 0);
     m->dead = fq_reply_int(rs[R_DEAD], 0);
     m->backlog = fq_reply_int(rs[R_BACKLOG], 0);
+    m->cache_entries = fq_reply_int(rs[R_CACHE_ENTRIES], 0);
+    m->cache_bytes = fq_reply_int(rs[R_CACHE_BYTES], 0);
     if (read_quota(m, cfg, rs[R_QUOTA]) != 0 || (m->by_model && read_models(m, cfg, c) != 0))
         goto out;
     if (what == FQ_METRICS_ALL && read_counters(m, rs[R_METRICS]) != 0)
@@ -573,6 +591,7 @@ int fq_metrics_read(fq_metrics *m, const fq_config *cfg, int what)
     memset(m, 0, sizeof(*m));
     snprintf(m->breaker, sizeof(m->breaker), "closed");
     hist_init(&m->latency, fq_latency_buckets_ms, FQ_LATENCY_BUCKETS_MS_COUNT);
+    hist_init(&m->ttft, fq_latency_buckets_ms, FQ_LATENCY_BUCKETS_MS_COUNT);
     hist_init(&m->wait, fq_wait_buckets_ms, FQ_WAIT_BUCKETS_MS_COUNT);
     int a = read_redis(m, cfg, what);
     int b = read_store(m, cfg, what);

@@ -115,7 +115,10 @@ typedef struct fq_metrics {
     int64_t tokens[FQ_TOKENS_KINDS];
     int64_t cost_ticks;
     fq_metrics_hist latency;
+    fq_metrics_hist ttft;
     fq_metrics_hist wait;
+    int64_t cache_hits, cache_misses, cache_saved_ticks;
+    int64_t cache_entries, cache_bytes;  /* the response cache now */
 
     /* SQLite */
     int sqlite_ok;

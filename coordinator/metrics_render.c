@@ -154,6 +154,24 @@ static void render_queues(FILE *out, const fq_metrics *m)
              m->workers);
 }
 
+static void render_cache(FILE *out, const fq_metrics *m)
+{
+    family(out, "fleetq_cache_hits_total", "counter",
+           "Tasks answered from the response cache, without a call.");
+    sample_ll(out, "fleetq_cache_hits_total", m->cache_hits);
+    family(out, "fleetq_cache_misses_total", "counter",
+           "Cacheable requests the response cache did not hold.");
+    sample_ll(out, "fleetq_cache_misses_total", m->cache_misses);
+    family(out, "fleetq_cache_saved_usd_total", "counter",
+           "What the answers taken from the cache had cost when they were made, USD.");
+    sample_usd(out, "fleetq_cache_saved_usd_total", m->cache_saved_ticks);
+    family(out, "fleetq_cache_entries", "gauge", "Answers held by the response cache.");
+    sample_ll(out, "fleetq_cache_entries", m->cache_entries);
+    family(out, "fleetq_cache_bytes", "gauge",
+           "Bytes of the answers held by the response cache (FLEETQ_CACHE_MAX_MB bounds it).");
+    sample_ll(out, "fleetq_cache_bytes", m->cache_bytes);
+}
+
 static void render_calls(FILE *out, const fq_metrics *m)
 {
     family(out, "fleetq_api_calls_total", "counter",
@@ -169,6 +187,9 @@ static void render_calls(FILE *out, const fq_metrics *m)
     family(out, "fleetq_api_cost_usd_total", "counter", "Cost billed for the fleet's calls, USD.");
     sample_usd(out, "fleetq_api_cost_usd_total", m->cost_ticks);
     histogram(out, "fleetq_api_latency_seconds", "Duration of one API call.", &m->latency);
+    histogram(out, "fleetq_api_ttft_seconds",
+              "Time from the start of a call to its first token (a stream's first content, "
+              "else the first byte of the answer).", &m->ttft);
     histogram(out, "fleetq_queue_wait_seconds",
               "Time from submission (or requeue) to a task's first start.", &m->wait);
 }
@@ -307,6 +328,7 @@ char *fq_metrics_render(const fq_metrics *m, size_t *len)
     if (m->redis_ok) {
         render_queues(out, m);
         render_calls(out, m);
+        render_cache(out, m);
         render_quota(out, m);
     }
     int bad = ferror(out);

@@ -9,7 +9,9 @@
  * The hash of an ended task expires after FQ_RESULT_TTL_S (7 days); after
  * that the task is only in SQLite, and the message says how to look there.
  *
- * fq_ctl_result_show() is shared with `fleetqctl submit --wait`.
+ * fq_ctl_result_show() is shared with `fleetqctl submit --wait`. With
+ * --follow, the answer of a streamed task is printed as it arrives instead
+ * (ctl_follow.c).
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 
 #include "cost.h"
 #include "ctl.h"
+#include "ctl_follow.h"
 #include "keys.h"
 #include "record.h"
 #include "task.h"
@@ -25,7 +28,7 @@ static int run(fq_ctl *ctl, int argc, char **argv);
 
 const fq_ctl_command fq_ctl_cmd_result = {
     .name = "result",
-    .args = "ID [--json]",
+    .args = "ID [--json | --follow]",
     .summary = "show a task's status, output, error, tokens, cost and times",
     .run = run,
 };
@@ -36,7 +39,8 @@ static void help(void)
     fputs("\n"
           "Shows one task from its record in Redis (fleetq:task:ID): a few header\n"
           "lines (id, status, role and priority, model, attempts, tokens, cost,\n"
-          "latency, times in UTC, worker, error), then a blank line and the output as\n"
+          "latency, times in UTC, worker, the task an answer from the cache came from,\n"
+          "notes, error), then a blank line and the output as\n"
           "the model wrote it. Ended tasks are kept in Redis for FLEETQ_RESULT_TTL\n"
           "(24 h by default) once stored; older ones are only in SQLite (the tasks\n"
           "table of FLEETQ_DB).\n"
@@ -46,14 +50,25 @@ static void help(void)
           "               role, priority, model, attempts, max_attempts, error, output,\n"
           "               finish_reason, prompt_tokens, completion_tokens,\n"
           "               reasoning_tokens, cached_tokens, cost_usd, latency_ms,\n"
-          "               submitted_at, started_at, finished_at (ISO-8601), worker;\n"
+          "               submitted_at, started_at, finished_at (ISO-8601), worker,\n"
+          "               cached_from, notes;\n"
           "               what the task does not have yet is null\n"
+          "  -f, --follow print the answer as it arrives (for a task with stream on),\n"
+          "               from the start of fleetq:stream:ID, until the task ends; the\n"
+          "               output then ends with a line break. When an attempt fails\n"
+          "               and the task will be tried again, a line on stderr says so\n"
+          "               and the next attempt's answer starts on a new line. A task\n"
+          "               that ended without streaming (or whose stream has expired)\n"
+          "               prints just its output, without the header lines (the part\n"
+          "               not streamed already); an error goes to stderr. Ctrl-C stops\n"
+          "               following. Not with --json\n"
           "  -h, --help   show this help\n"
           "\n"
           "Exit status: 0 the task is done; 4 it ended failed, rejected, expired or\n"
-          "cancelled; 5 it has not ended yet (queued, delayed, running, retrying);\n"
-          "1 no such task in Redis (or not a task id); 2 usage or configuration\n"
-          "error; 3 Redis could not be reached.\n",
+          "cancelled; 5 it has not ended yet (queued, delayed, running, retrying;\n"
+          "never with --follow, which waits for the end); 1 no such task in Redis\n"
+          "(or not a task id); 2 usage or configuration error; 3 Redis could not be\n"
+          "reached.\n",
           stdout);
 }
 
@@ -173,6 +188,8 @@ static void print_text(const task_view *t)
     header_time("finished:", num(t, FQ_FOLLOW_FINISHED));
     header("worker:", get(t, FQ_FOLLOW_WORKER));
     header("finish:", get(t, FQ_FOLLOW_FINISH_REASON));
+    header("cached:", get(t, FQ_FOLLOW_CACHED_FROM));
+    header("notes:", get(t, FQ_FOLLOW_NOTES));
     header("error:", get(t, FQ_FOLLOW_ERROR));
     const redisReply *out = get(t, FQ_FOLLOW_OUTPUT);
     if (out != NULL && out->len > 0) {
@@ -239,6 +256,8 @@ static cJSON *to_json(const task_view *t)
     bad |= add_time(o, "started_at", num(t, FQ_FOLLOW_STARTED));
     bad |= add_time(o, "finished_at", num(t, FQ_FOLLOW_FINISHED));
     bad |= add_str(o, "worker", get(t, FQ_FOLLOW_WORKER));
+    bad |= add_str(o, "cached_from", get(t, FQ_FOLLOW_CACHED_FROM));
+    bad |= add_str(o, "notes", get(t, FQ_FOLLOW_NOTES));
     if (bad) {
         cJSON_Delete(o);
         return NULL;
@@ -279,10 +298,38 @@ int fq_ctl_result_show(fq_ctl *ctl, const char *id, int json)
     return fq_ctl_exit(ctl) != FQ_CTL_OK ? fq_ctl_exit(ctl) : code;
 }
 
+/* Parses --json, --follow and --help. Returns -1 to go on, with optind at
+ * the first word, else the exit status (help shown, or a usage error). */
+static int parse_options(int argc, char **argv, int *json, int *follow)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"follow", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    *json = *follow = 0;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': *json = 1; break;
+        case 'f': *follow = 1; break;
+        case 'h': help(); return FQ_CTL_OK;
+        default: return fq_ctl_bad_option(&fq_ctl_cmd_result, c, argv);
+        }
+    }
+    if (*json && *follow)
+        return fq_ctl_usage_error(&fq_ctl_cmd_result, "--follow prints the answer as text "
+                                  "as it arrives; it cannot be combined with --json");
+    return -1;
+}
+
 static int run(fq_ctl *ctl, int argc, char **argv)
 {
-    int json;
-    int rc = fq_ctl_json_options(&fq_ctl_cmd_result, help, 0, argc, argv, &json);
+    int json, follow;
+    int rc = parse_options(argc, argv, &json, &follow);
     if (rc >= 0)
         return rc;
     if (optind >= argc)
@@ -297,5 +344,5 @@ static int run(fq_ctl *ctl, int argc, char **argv)
     }
     if (fq_ctl_connect(ctl) != 0)
         return fq_ctl_exit(ctl);
-    return fq_ctl_result_show(ctl, id, json);
+    return follow ? fq_ctl_result_follow(ctl, id) : fq_ctl_result_show(ctl, id, json);
 }

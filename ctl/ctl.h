@@ -229,6 +229,9 @@ typedef struct fq_ctl_fleet {
     const redisReply *models;               /* {model, HGETALL fleetq:quota:<model>, ...} */
     char events_last[48];                   /* the last fleetq:events id, "" if none */
     redisReply *reply;                      /* owns everything above */
+    long long cache_hits, cache_misses;     /* the response cache, all time */
+    long long cache_saved_ticks;            /* what its hits' answers had cost */
+    long long cache_entries, cache_bytes;   /* what it holds now */
 } fq_ctl_fleet;
 
 /* Takes one snapshot (ctl/lua/fleet.lua). Returns 0, or -1 after reporting

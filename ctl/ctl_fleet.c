@@ -167,6 +167,30 @@ static redisReply *snapshot(fq_ctl *ctl, const fq_ctl_fleet *f)
     return r;
 }
 
+/* The response cache's figures (cache.lua): its counters in the metrics
+ * hash and what it holds. Left at 0 when Redis does not answer. */
+static void gather_cache(fq_ctl *ctl, fq_ctl_fleet *f)
+{
+    const fq_keyset *k = fq_keys();
+    redisReply *c = fq_ctl_command_run(ctl, "HMGET %s cache:hits cache:misses cache:saved_ticks",
+                                       k->metrics);
+    if (c != NULL && c->type == REDIS_REPLY_ARRAY && c->elements == 3) {
+        f->cache_hits = fq_reply_int(c->element[0], 0);
+        f->cache_misses = fq_reply_int(c->element[1], 0);
+        f->cache_saved_ticks = fq_reply_int(c->element[2], 0);
+    }
+    if (c != NULL)
+        freeReplyObject(c);
+    if ((c = fq_ctl_command_run(ctl, "HLEN %s", k->cache)) != NULL) {
+        f->cache_entries = fq_reply_int(c, 0);
+        freeReplyObject(c);
+    }
+    if ((c = fq_ctl_command_run(ctl, "HGET %s bytes", k->cache_meta)) != NULL) {
+        f->cache_bytes = fq_reply_int(c, 0);
+        freeReplyObject(c);
+    }
+}
+
 int fq_ctl_fleet_gather(fq_ctl *ctl, fq_ctl_fleet *f)
 {
     memset(f, 0, sizeof(*f));
@@ -188,6 +212,7 @@ int fq_ctl_fleet_gather(fq_ctl *ctl, fq_ctl_fleet *f)
                        (f->running_by_role || f->running_all > BY_ROLE_LIMIT);
         if (complete || tries == 2) {
             f->reply = r;
+            gather_cache(ctl, f);
             return 0;
         }
         freeReplyObject(r);
@@ -540,6 +565,10 @@ void fq_ctl_fleet_print(const fq_ctl *ctl, const fq_ctl_fleet *f, FILE *out)
         fputs(" (fleetqctl dead lists them)", out);
     fputc('\n', out);
     print_quota(f, &q, out);
+    fprintf(out, LABEL "%lld hit%s, %lld miss%s, $%.6f saved; %lld answer%s held, %.1f KB\n",
+            "cache", f->cache_hits, f->cache_hits == 1 ? "" : "s", f->cache_misses,
+            f->cache_misses == 1 ? "" : "es", usd(f->cache_saved_ticks), f->cache_entries,
+            f->cache_entries == 1 ? "" : "s", (double)f->cache_bytes / 1024.0);
 }
 
 /* ------------------------------------------------------------------------
@@ -620,7 +649,7 @@ static int add_quota(cJSON *root, const fq_ctl_fleet *f, const quota_view *q)
     bad |= models == NULL;
     for (int i = 0; !bad && i < q->nmodels; i++) {
         const state_view *m = &q->models[i];
-        char name[FQ_MODEL_NAME_MAX];
+        char name[FQ_MODEL_NAME_MAX + 1];
         snprintf(name, sizeof(name), "%.*s", (int)m->name_len, m->name);
         cJSON *mo = cJSON_AddObjectToObject(models, name);
         bad |= mo == NULL || add_state_json(mo, m);
@@ -671,6 +700,13 @@ cJSON *fq_ctl_fleet_json(const fq_ctl *ctl, const fq_ctl_fleet *f)
           add_count(w, "registered", 1, f->workers_registered) ||
           add_count(w, "lease_seconds", 1, f->lease_s);
     bad = bad || add_count(root, "dead", 1, f->dead) || add_quota(root, f, &q);
+    cJSON *cache = bad ? NULL : cJSON_AddObjectToObject(root, "cache");
+    bad |= cache == NULL;
+    bad = bad || add_count(cache, "hits", 1, f->cache_hits) ||
+          add_count(cache, "misses", 1, f->cache_misses) ||
+          add_usd(cache, "saved_usd", 1, f->cache_saved_ticks) ||
+          add_count(cache, "entries", 1, f->cache_entries) ||
+          add_count(cache, "bytes", 1, f->cache_bytes);
     if (bad) {
         cJSON_Delete(root);
         return NULL;
