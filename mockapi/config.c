@@ -43,6 +43,7 @@ int mock_config_check(const mock_config *c, char *err, size_t errlen)
 
     if (c->latency_ms < 0) bad = "latency_ms must be 0 or more";
     else if (c->jitter_ms < 0) bad = "jitter_ms must be 0 or more";
+    else if (c->stream_chunk_ms < 0) bad = "stream_chunk_ms must be 0 or more";
     else if (c->hang_ms < 0) bad = "hang_ms must be 0 or more";
     else if (c->rate_limit < 0) bad = "rate_limit must be 0 (off) or more";
     else if (c->window_ms < 1) bad = "window_ms must be at least 1";
@@ -114,6 +115,7 @@ static const struct setting settings[] = {
     { "key", SET_KEY, offsetof(mock_config, key) },
     SETTING(latency_ms, SET_LONG),
     SETTING(jitter_ms, SET_LONG),
+    SETTING(stream_chunk_ms, SET_LONG),
     SETTING(hang_ms, SET_LONG),
     SETTING(rate_limit, SET_LONG),
     SETTING(window_ms, SET_LONG),

@@ -44,6 +44,10 @@ static void usage(FILE *out)
 "                         any non-empty Bearer token is accepted\n"
 "  --latency-ms N         delay before each answer (default 0)\n"
 "  --jitter-ms N          uniform extra delay of 0..N ms (default 0)\n"
+"  --stream-chunk-ms N    in a streamed answer (\"stream\": true), delay before\n"
+"                         each chunk after the first, so the deltas arrive one\n"
+"                         by one (default 0: all at once). The content comes in\n"
+"                         about 6 chunks (pieces of at least 16 bytes)\n"
 "\n"
 "Limits (the true ones, which the headers overstate):\n"
 "  --rate-limit N         at most N admitted requests in any window for the key,\n"
@@ -106,7 +110,7 @@ static void usage(FILE *out)
 }
 
 enum {
-    OPT_PORT = 256, OPT_PORT_FILE, OPT_BIND, OPT_KEY, OPT_LATENCY, OPT_JITTER,
+    OPT_PORT = 256, OPT_PORT_FILE, OPT_BIND, OPT_KEY, OPT_LATENCY, OPT_JITTER, OPT_STREAM_CHUNK,
     OPT_RATE, OPT_WINDOW, OPT_ADVERTISED, OPT_NOISE, OPT_TOKENS, OPT_MODEL_LIMITS,
     OPT_ERROR_STYLE, OPT_FAIL, OPT_HANG, OPT_HANG_MS, OPT_RESET, OPT_TRUNCATE, OPT_CREDITS,
     OPT_CREDITS_STATUS, OPT_BLOCKED, OPT_COUNT_REFUSED, OPT_REASONING, OPT_COMPLETION,
@@ -121,6 +125,7 @@ static const struct option options[] = {
     { "key", required_argument, NULL, OPT_KEY },
     { "latency-ms", required_argument, NULL, OPT_LATENCY },
     { "jitter-ms", required_argument, NULL, OPT_JITTER },
+    { "stream-chunk-ms", required_argument, NULL, OPT_STREAM_CHUNK },
     { "rate-limit", required_argument, NULL, OPT_RATE },
     { "window-ms", required_argument, NULL, OPT_WINDOW },
     { "advertised-limit", required_argument, NULL, OPT_ADVERTISED },
@@ -222,6 +227,9 @@ int main(int argc, char **argv)
             break;
         case OPT_LATENCY: cfg.latency_ms = arg_long("--latency-ms", optarg, 0, 86400000); break;
         case OPT_JITTER: cfg.jitter_ms = arg_long("--jitter-ms", optarg, 0, 86400000); break;
+        case OPT_STREAM_CHUNK:
+            cfg.stream_chunk_ms = arg_long("--stream-chunk-ms", optarg, 0, 86400000);
+            break;
         case OPT_RATE: cfg.rate_limit = arg_long("--rate-limit", optarg, 0, 1000000000); break;
         case OPT_WINDOW: cfg.window_ms = arg_long("--window-ms", optarg, 1, 86400000); break;
         case OPT_ADVERTISED:

@@ -29,6 +29,7 @@ typedef struct mock_config {
     char key[MOCK_KEY_MAX];   /* expected Bearer key; "" accepts any non-empty one */
     long latency_ms;          /* added to every answered call */
     long jitter_ms;           /* uniform extra 0..jitter_ms */
+    long stream_chunk_ms;     /* pause before each streamed chunk after the first */
     long hang_ms;             /* how long a hang fault sleeps */
     long rate_limit;          /* true requests per window for the key; 0 = off */
     long window_ms;           /* sliding window length */

@@ -11,7 +11,12 @@
 #include "mock_chat.h"
 
 /* A text/event-stream response: a role chunk, content chunks, a final chunk
- * with finish_reason and usage, then "data: [DONE]". With cut set, the
+ * with finish_reason and usage, then "data: [DONE]". The content is cut
+ * into pieces of a sixth of it plus one byte, at least 16 bytes, backed up
+ * to the start of a UTF-8 character: about six content chunks (one for an
+ * answer under 16 bytes). With the setting stream_chunk_ms, each chunk
+ * after the role chunk (content and final) waits that long before it goes
+ * out; [DONE] follows the final chunk at once. With cut set, the
  * connection breaks after about half of the events. NULL when out of
  * memory. */
 struct MHD_Response *mock_stream_sse(const mock_chat_req *req, const mock_chat_answer *a,

@@ -6,11 +6,19 @@
  * MHD_CONTENT_READER_END_WITH_ERROR at the cut offset: MHD then closes the
  * connection without finishing the body, and the client sees a partial
  * transfer, exactly as when a proxy drops a connection mid-answer.
+ *
+ * A paced feed (stream_chunk_ms) sleeps in the reader callback at the start
+ * of each paced piece, once per piece. MHD runs a thread per connection, so
+ * the sleep holds back only this answer; it is mock_timing_wait, which ends
+ * at once when the mock stops (the answer then breaks off).
  */
 #include "mock_stream.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "mock_config.h"
+#include "mock_timing.h"
 
 struct feed {
     char *buf;
@@ -20,6 +28,9 @@ struct feed {
     size_t stop;            /* offset where the feed ends or breaks */
     int cut;                /* 1: break at stop instead of ending */
     void (*free_buf)(void *);
+    long pause_ms;          /* sleep before each paced piece; 0 = none */
+    size_t next_paced;      /* index of the next piece to sleep before */
+    size_t last_paced;      /* index of the last piece to sleep before */
 };
 
 static void feed_free(void *cls)
@@ -36,12 +47,18 @@ static ssize_t feed_read(void *cls, uint64_t pos, char *buf, size_t max)
     struct feed *f = cls;
     if (pos >= f->stop)
         return f->cut ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
-    size_t end = f->stop;
-    for (size_t i = 0; i < f->nmarks; i++) {
-        if (f->marks[i] > pos) {
-            if (f->marks[i] < end) end = f->marks[i];
+    size_t end = f->stop, piece = 0;
+    for (; piece < f->nmarks; piece++) {
+        if (f->marks[piece] > pos) {
+            if (f->marks[piece] < end) end = f->marks[piece];
             break;
         }
+    }
+    if (f->pause_ms > 0 && piece == f->next_paced && piece <= f->last_paced &&
+        pos == f->marks[piece - 1]) {
+        f->next_paced++;
+        if (mock_timing_wait(-1, f->pause_ms) != MOCK_WAIT_DONE)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     size_t n = end - (size_t)pos;
     if (n > max) n = max;
@@ -168,6 +185,11 @@ struct MHD_Response *mock_stream_sse(const mock_chat_req *req, const mock_chat_a
     if (feed_add(f, "data: [DONE]\n\n", 14) != 0 || feed_mark(f) != 0) goto err;
     f->cut = cut;
     f->stop = cut ? f->marks[f->nmarks / 2 - 1] : f->len;
+    mock_config cfg;
+    mock_config_get(&cfg);
+    f->pause_ms = cfg.stream_chunk_ms;
+    f->next_paced = 1;              /* not before the role chunk */
+    f->last_paced = f->nmarks - 2;  /* the finish chunk; [DONE] follows it at once */
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, feed_read, f, feed_free);
     if (!resp) goto err;

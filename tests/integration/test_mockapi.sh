@@ -4,8 +4,9 @@
 # refused parameter), usage and cost by the published formula, rate-limit
 # headers, a true sliding-window limit that refuses the excess with 429,
 # per-model limits beside the key's, 429s that name the limit and the
-# model, OpenAI's nested error bodies, streaming, credits exhaustion,
-# injected faults, and the /mock/ controls.
+# model, OpenAI's nested error bodies, streaming (chunks at once, or paced
+# one by one with --stream-chunk-ms), credits exhaustion, injected faults,
+# and the /mock/ controls.
 . "$(dirname "$0")/lib.sh"
 
 MOCK="$FQ_BIN/mockapi/fleetq-mockapi"
@@ -37,6 +38,9 @@ fq_assert_contains "$("$MOCK" --version)" "fleetq-mockapi " "--version"
 fq_assert_contains "$("$MOCK" --help)" "--rate-limit" "--help"
 fq_assert_contains "$("$MOCK" --help)" "--model-limits SPEC" "--help documents --model-limits"
 fq_assert_contains "$("$MOCK" --help)" "--error-style STYLE" "--help documents --error-style"
+fq_assert_contains "$("$MOCK" --help)" "--stream-chunk-ms N" "--help documents --stream-chunk-ms"
+rc=0; "$MOCK" --stream-chunk-ms -1 >/dev/null 2>&1 || rc=$?
+fq_assert_eq "$rc" 2 "a negative --stream-chunk-ms exits 2"
 rc=0; "$MOCK" --fail-rate 2 >/dev/null 2>&1 || rc=$?
 fq_assert_eq "$rc" 2 "a bad option exits 2"
 # a bad SPEC: exit 2 with one line that names the option and the fault
@@ -171,6 +175,64 @@ fq_assert_eq "$(jq -r '.usage.total_tokens == .usage.prompt_tokens + .usage.comp
     true "stream usage adds up"
 n=$(grep -c '^data: {' "$FQ_TMP/body")
 fq_assert_ge "$n" 3 "several chunks"
+
+# stream_arrivals URL FILE: one streamed answer from the mock at URL, each
+# chunk's line in FILE after its arrival time in ms ("1712345678901 data: ...")
+STREAM_BODY='{"model":"grok-3","stream":true,"messages":[{"role":"user","content":"pace it"}]}'
+stream_arrivals() {
+    curl -sN -H "Authorization: Bearer $FQ_KEY" -H 'Content-Type: application/json' \
+            --data-binary "$STREAM_BODY" "$1/v1/chat/completions" |
+        while IFS= read -r line; do
+            case "$line" in
+            "data: {"*) t=${EPOCHREALTIME/[.,]/}; printf '%s %s\n' "$((t / 1000))" "$line" ;;
+            esac
+        done >"$2"
+}
+# the chunks in FILE, and the ms from the first to the last and the least
+# ms between two in a row: "count spread least_gap"
+arrival_figures() {
+    awk '{ t[NR] = $1 } END {
+        least = -1
+        for (i = 2; i <= NR; i++) if (least < 0 || t[i] - t[i-1] < least) least = t[i] - t[i-1]
+        print NR, t[NR] - t[1], least }' "$1"
+}
+stream_arrivals "$FQ_MOCK_URL" "$FQ_TMP/unpaced"
+read -r chunks spread _ < <(arrival_figures "$FQ_TMP/unpaced")
+fq_log "unpaced stream: $chunks chunks within $spread ms"
+fq_assert_ge "$chunks" 4 "chunks of an unpaced answer"
+fq_assert_le "$spread" 199 "ms over which the chunks of an unpaced answer arrive"
+
+# --stream-chunk-ms: the chunks of one answer arrive one by one
+paced_port="$FQ_TMP/paced.port"
+"$MOCK" --port 0 --port-file "$paced_port" --key "$FQ_KEY" --completion-tokens 120 \
+    --stream-chunk-ms 300 >"$FQ_TMP/mock-paced.log" 2>&1 &
+paced_pid=$!
+FQ_PIDS+=("$paced_pid")
+fq_wait_for 10 test -s "$paced_port" || fq_fail "the paced fleetq-mockapi did not start"
+paced_url="http://127.0.0.1:$(cat "$paced_port")"
+stream_arrivals "$paced_url" "$FQ_TMP/paced"
+read -r chunks spread least_gap < <(arrival_figures "$FQ_TMP/paced")
+fq_log "paced stream (300 ms): $chunks chunks over $spread ms, at least $least_gap ms apart"
+fq_assert_ge "$chunks" 5 "chunks of a paced answer"
+fq_assert_ge "$spread" $(( (chunks - 2) * 300 )) "ms over which the $chunks chunks of a paced answer arrive"
+fq_assert_ge "$least_gap" 200 "ms between two chunks of a paced answer"
+fq_assert_eq "$(tail -n 1 "$FQ_TMP/paced" | cut -d' ' -f3- | jq -r '.choices[0].finish_reason')" \
+    stop "the paced answer ends with its finish chunk"
+# a stop does not wait for a paced answer to finish
+curl -sf -X POST -H 'Content-Type: application/json' -d '{"stream_chunk_ms": 60000}' \
+    "$paced_url/mock/config" >/dev/null || fq_fail "POST /mock/config stream_chunk_ms"
+curl -sN -H "Authorization: Bearer $FQ_KEY" --data-binary "$STREAM_BODY" \
+    "$paced_url/v1/chat/completions" >"$FQ_TMP/paced-long" 2>/dev/null &
+slow_client=$!
+fq_wait_for 5 grep -q '^data: {' "$FQ_TMP/paced-long" || fq_fail "no first chunk of a slow answer"
+stop_start=$(date +%s%N)
+kill -TERM "$paced_pid"
+rc=0; wait "$paced_pid" || rc=$?
+fq_assert_eq "$rc" 0 "exit status of the paced mock stopped mid-answer"
+fq_assert_le "$(( ($(date +%s%N) - stop_start) / 1000000 ))" 2000 \
+    "ms the paced mock took to stop mid-answer"
+wait "$slow_client" || true
+fq_assert_eq "$(grep -c '^data: {' "$FQ_TMP/paced-long")" 1 "chunks of the answer cut by the stop"
 
 # ---- the true rate limit ---------------------------------------------------------
 fq_curl_reset
