@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # fleetqctl against a live fleet, every command: submit (the id printed,
 # --wait to done and to rejected, a VALUE from stdin, --wait running out),
-# result (text and JSON, done, rejected, unfinished, unknown), status
+# result (text and JSON, done, rejected, unfinished, unknown; --follow of a
+# stream written by hand: deltas as they come, a retried attempt, done,
+# failed, and a task without a stream), status
 # (queued, delayed, retrying, running and live workers by role, quota,
 # budget; text that fits 80 columns), watch (a batch of 30 draining: N/30 on every screen,
 # --count, SIGTERM), resume (a real pause from a rejected key, lifted, then
@@ -65,7 +67,7 @@ fq_assert_eq "$CTL_RC" 2 "an empty field name"
 fq_assert_contains "$CTL_ERR" "empty field name" "the message for an empty field name"
 closed=$(fq_free_port)
 for cmd in "submit role code prompt x" "submit role code prompt x --wait 5" "result x" \
-        "status" "status --json" "watch --count 1" "resume"; do
+        "result --follow x" "status" "status --json" "watch --count 1" "resume"; do
     # shellcheck disable=SC2086
     REDIS_URL="redis://127.0.0.1:$closed/0" fq_ctl $cmd
     fq_assert_eq "$CTL_RC" 3 "fleetqctl $cmd with Redis on a closed port"
@@ -422,4 +424,111 @@ fq_assert_eq "$(fq_mquota grok-4 breaker) $(fq_mquota grok-4 breaker_failures)" 
 fq_ctl resume --breaker
 fq_assert_contains "$CTL_OUT" "breaker already closed" "resume --breaker again"
 kill -0 "$FQ_COORD_PID" || fq_fail "the coordinator died"
+stop_fleet
+fq_reset_fleet
+
+# ---------------------------------------------------------------- result --follow
+# The entries a streaming worker appends to fleetq:stream:<id>, added by hand.
+fq_log "result --follow"
+fq_start_redis
+xadd() { fq_redis XADD "fleetq:stream:$1" '*' "${@:2}" >/dev/null; }
+# follow_bg ID: `result --follow ID` in the background, its stdout in
+# follow.out and stderr in follow.err; follow_wait leaves its exit status
+# in FOLLOW_RC
+follow_bg() {
+    "$FQ_CTL" result --follow "$1" >"$FQ_TMP/follow.out" 2>"$FQ_TMP/follow.err" &
+    FOLLOW_PID=$!
+}
+follow_wait() {
+    FOLLOW_RC=0
+    wait "$FOLLOW_PID" || FOLLOW_RC=$?
+    cat "$FQ_TMP/follow.err" >>"$FQ_TMP/ctl.log"
+}
+follow_out_is() { [ "$(cat "$FQ_TMP/follow.out"; printf x)" = "${1}x" ]; }   # byte for byte
+follow_err_has() { grep -qF -- "$1" "$FQ_TMP/follow.err"; }
+following() { kill -0 "$FOLLOW_PID" 2>/dev/null; }
+
+# deltas as they arrive, a failed attempt tried again, then done
+xadd f1 attempt 1 delta 'Hel'
+follow_bg f1
+fq_wait_for 5 follow_out_is 'Hel' || fq_fail "follow did not print the first delta: $(cat "$FQ_TMP/follow.out")"
+following || fq_fail "follow stopped before the end entry"
+xadd f1 attempt 1 delta 'lo'
+fq_wait_for 5 follow_out_is 'Hello' || fq_fail "follow did not print the second delta"
+xadd f1 attempt 1 end retry error 'HTTP 503 from the API'
+fq_wait_for 5 follow_err_has "fleetqctl: attempt 1 failed (HTTP 503 from the API); the task will be tried again" ||
+    fq_fail "no line on stderr for the retried attempt: $(cat "$FQ_TMP/follow.err")"
+xadd f1 attempt 2 delta 'Hello, '
+fq_wait_for 5 follow_out_is $'Hello\nHello, ' || fq_fail "the next attempt does not start on a new line"
+xadd f1 attempt 1 delta 'late piece of attempt 1'
+xadd f1 attempt 2 delta 'world'
+following || fq_fail "follow stopped before the end entry"
+xadd f1 attempt 2 end done model grok-3 finish_reason stop prompt_tokens 5 completion_tokens 3
+follow_wait
+fq_assert_eq "$FOLLOW_RC" 0 "follow of a task that ends done"
+follow_out_is $'Hello\nHello, world\n' || fq_fail "follow printed: $(od -c "$FQ_TMP/follow.out")"
+fq_assert_eq "$(wc -l <"$FQ_TMP/follow.err")" 1 "lines on stderr of follow (the retry)"
+# once ended, the whole stream again
+fq_ctl result --follow f1
+fq_assert_eq "$CTL_RC" 0 "follow of a task whose stream has ended"
+fq_assert_eq "$CTL_OUT" $'Hello\nHello, world' "follow of an ended stream"
+fq_assert_contains "$CTL_ERR" "attempt 1 failed (HTTP 503 from the API)" "follow of an ended stream, stderr"
+
+# an attempt that ends failed
+xadd f2 attempt 1 delta 'partial answer'
+xadd f2 attempt 1 end failed error 'HTTP 400: bad request' model grok-3
+fq_ctl result --follow f2
+fq_assert_eq "$CTL_RC" 4 "follow of a task that failed"
+fq_assert_eq "$CTL_OUT" "partial answer" "follow of a task that failed, stdout"
+fq_assert_contains "$CTL_ERR" "fleetqctl: attempt 1 failed (HTTP 400: bad request); the task has failed" \
+    "follow of a task that failed, stderr"
+
+# a stream with no task hash yet: the task exists, follow waits for its end
+xadd f3 attempt 1 delta 'early'
+follow_bg f3
+fq_wait_for 5 follow_out_is 'early' || fq_fail "follow of a stream without a hash"
+sleep 2.5   # more than one block and look at the (missing) hash
+following || fq_fail "follow gave up on a stream whose task has no hash yet: $(cat "$FQ_TMP/follow.err")"
+xadd f3 attempt 1 end done
+follow_wait
+fq_assert_eq "$FOLLOW_RC" 0 "follow of a stream without a hash"
+
+# no stream: the output from the task's hash, the exit status of result
+fq_redis HSET fleetq:task:f4 status done output 'The stored answer' >/dev/null
+fq_ctl result --follow f4
+fq_assert_eq "$CTL_RC" 0 "follow of a done task without a stream"
+fq_assert_eq "$CTL_OUT" "The stored answer" "follow of a done task without a stream"
+fq_redis HSET fleetq:task:f5 status failed error 'gave up after 4 attempts' >/dev/null
+fq_ctl result --follow f5
+fq_assert_eq "$CTL_RC" 4 "follow of a failed task without a stream"
+fq_assert_eq "$CTL_OUT" "" "follow of a failed task without output"
+fq_assert_contains "$CTL_ERR" "the task ended failed (gave up after 4 attempts)" \
+    "follow of a failed task without a stream, stderr"
+# a running task whose stream stops short: the rest of the stored output
+fq_redis HSET fleetq:task:f6 status running >/dev/null
+xadd f6 attempt 1 delta 'The first half'
+follow_bg f6
+fq_wait_for 5 follow_out_is 'The first half' || fq_fail "follow of f6"
+fq_redis HSET fleetq:task:f6 status done output 'The first half, and the rest' >/dev/null
+follow_wait
+fq_assert_eq "$FOLLOW_RC" 0 "follow of a task whose stream stopped short"
+follow_out_is $'The first half, and the rest\n' ||
+    fq_fail "follow of a stream that stopped short printed: $(od -c "$FQ_TMP/follow.out")"
+# a running task that never streams: its output once it ends
+fq_redis HSET fleetq:task:f7 status running >/dev/null
+follow_bg f7
+sleep 0.5
+following || fq_fail "follow of a running task without a stream stopped"
+fq_redis HSET fleetq:task:f7 status done output 'no stream here' >/dev/null
+follow_wait
+fq_assert_eq "$FOLLOW_RC" 0 "follow of a task that did not stream"
+follow_out_is $'no stream here\n' || fq_fail "follow of a task that did not stream"
+
+fq_ctl result --follow f-none
+fq_assert_eq "$CTL_RC" 1 "follow of an unknown id"
+fq_assert_contains "$CTL_ERR" "no such task" "the message for an unknown id, follow"
+fq_assert_eq "$CTL_OUT" "" "nothing on stdout for an unknown id, follow"
+fq_ctl result --follow --json f1
+fq_assert_eq "$CTL_RC" 2 "result --follow --json"
+fq_assert_contains "$CTL_ERR" "cannot be combined with --json" "the message for --follow --json"
 fq_pass
