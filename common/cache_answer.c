@@ -23,6 +23,11 @@ static const struct {
 
 #define NCOUNTS (sizeof(count_members) / sizeof(count_members[0]))
 
+/* The largest count read: cJSON prints a number with 15 significant digits
+ * when that reads back close enough, so larger ones would not come back
+ * exactly (1e15 ticks are 100,000 USD, far beyond one call). */
+#define COUNT_MAX 999999999999999.0
+
 static int64_t *count_at(fq_usage *u, size_t i)
 {
     return (int64_t *)((char *)u + count_members[i].offset);
@@ -84,7 +89,7 @@ int fq_cache_answer_decode(const char *json, size_t len, fq_cache_answer *a)
     for (size_t i = 0; i < NCOUNTS; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, count_members[i].name);
         double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
-        if (v != NULL && (!cJSON_IsNumber(v) || !isfinite(d) || d < 0 || d > 9e15 ||
+        if (v != NULL && (!cJSON_IsNumber(v) || !isfinite(d) || d < 0 || d > COUNT_MAX ||
                           d != floor(d)))
             goto done;
         *count_at(&a->usage, i) = (int64_t)d;

@@ -26,8 +26,8 @@ typedef struct fq_cache_answer {
 char *fq_cache_answer_encode(const fq_cache_answer *a);
 
 /* Reads json[0..len) into a. Returns 0, or -1 when it is not an answer
- * (not an object, no output or task string, a count that is not a
- * non-negative integer); a is then empty. */
+ * (not an object, no output or task string, a count that is not an
+ * integer from 0 to 999999999999999); a is then empty. */
 int fq_cache_answer_decode(const char *json, size_t len, fq_cache_answer *a);
 
 void fq_cache_answer_free(fq_cache_answer *a);
