@@ -602,7 +602,7 @@ static int param_reasoning_effort(const raw *v, int f, cJSON **item, char *err, 
 
 static int param_top_p(const raw *v, int f, cJSON **item, char *err, size_t errlen)
 {
-    double d;
+    double d = 0;
     if (get_number(v, f, 0, 1, "0.9", &d, err, errlen) != 0)
         return -1;
     return created(cJSON_CreateNumber(d), f, item, err, errlen);
@@ -610,7 +610,7 @@ static int param_top_p(const raw *v, int f, cJSON **item, char *err, size_t errl
 
 static int param_penalty(const raw *v, int f, cJSON **item, char *err, size_t errlen)
 {
-    double d;
+    double d = 0;
     if (get_number(v, f, -2, 2, "0.5", &d, err, errlen) != 0)
         return -1;
     return created(cJSON_CreateNumber(d), f, item, err, errlen);
@@ -620,7 +620,7 @@ static int param_penalty(const raw *v, int f, cJSON **item, char *err, size_t er
  * 15 significant digits, which would change a large seed. */
 static int param_seed(const raw *v, int f, cJSON **item, char *err, size_t errlen)
 {
-    int64_t x;
+    int64_t x = 0;
     char text[24];
     if (get_int64(v, f, -SEED_LIMIT, SEED_LIMIT, "", &x, err, errlen) != 0)
         return -1;

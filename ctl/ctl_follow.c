@@ -217,7 +217,7 @@ static void show_from_hash(follow *f, const char *task_key)
     if (output->type == REDIS_REPLY_STRING && output->len > 0) {
         size_t shown = 0;
         if (f->text_kept && !f->attempt_over && f->len <= output->len &&
-            memcmp(output->str, f->text, f->len) == 0)
+            (f->len == 0 || memcmp(output->str, f->text, f->len) == 0))
             shown = f->len;
         else
             fresh_line(f);

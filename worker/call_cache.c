@@ -77,7 +77,7 @@ static void on_lookup(fq_redis *r, redisReply *reply, void *data)
 int fq_call_cache_lookup(fq_redis *r, const char *body, const char *task_id, int64_t pending_ms,
                          fq_call_cache_cb cb, void *data)
 {
-    lookup *l = malloc(sizeof(*l));
+    lookup *l = r != NULL ? malloc(sizeof(*l)) : NULL;
     if (l == NULL)
         return -1;
     l->cb = cb;
@@ -108,6 +108,8 @@ static void on_cache_written(fq_redis *r, redisReply *reply, void *data)
 void fq_call_cache_store(fq_redis *r, const fq_config *cfg, const char *hash,
                          const char *task_id, const char *answer)
 {
+    if (r == NULL)
+        return;
     fq_argv a;
     fq_argv_init(&a);
     cache_keys(&a);
@@ -123,6 +125,8 @@ void fq_call_cache_store(fq_redis *r, const fq_config *cfg, const char *hash,
 
 void fq_call_cache_release(fq_redis *r, const char *hash, const char *task_id)
 {
+    if (r == NULL)
+        return;
     fq_argv a;
     fq_argv_init(&a);
     cache_keys(&a);

@@ -118,6 +118,8 @@ void fq_missing_models_add(fq_missing_models *m, fq_redis *r, const char *model)
 {
     int64_t until = fq_now_ms() + FQ_MODEL_MISSING_TTL * 1000;
     note(m, model, strlen(model), until);
+    if (r == NULL)
+        return;
     const char *key = fq_keys()->missing_models;
     fq_redis_command(r, on_noted, NULL, "HSET %s %s %lld", key, model, (long long)until);
     fq_redis_command(r, on_noted, NULL, "PEXPIRE %s %lld", key,

@@ -130,7 +130,7 @@ static void override_ok(const char *spec)
 {
     char err[256];
     if (fq_model_params_override(spec, err, sizeof(err)) != 0)
-        fail_msg("override \"%s\": %s", spec, err);
+        fail_msg("override \"%s\": %s", spec ? spec : "(null)", err);
     assert_string_equal(err, "");
 }
 
