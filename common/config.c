@@ -688,6 +688,9 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
     if (fq_keys_init(cfg->key_prefix, prefix_err, sizeof(prefix_err)) != 0)
         return fq_text_fail(err, errlen, "FLEETQ_KEY_PREFIX: %s, got %s", prefix_err,
                             fq_config_show(&sh, cfg->key_prefix));
+    if (read_int32("FLEETQ_STORE_STALL_SECONDS", 10, 1, 86400, &cfg->store_stall_s, err,
+                   errlen) != 0)
+        return -1;
     if (read_int32("FLEETQ_RESULT_TTL", 86400, 1, 30 * 86400, &cfg->result_ttl_s, err,
                    errlen) != 0 ||
         read_int32("FLEETQ_RETAIN_DAYS", 0, 0, 100000, &cfg->retain_days, err, errlen) != 0)

@@ -49,6 +49,8 @@ typedef struct fq_config {
     char key_prefix[72];          /* FLEETQ_KEY_PREFIX, default fleetq (keys.h) */
     int result_ttl_s;             /* FLEETQ_RESULT_TTL: an ended task's hash and done
                                      marker live this long once stored, default 86400 */
+    int store_stall_s;            /* FLEETQ_STORE_STALL_SECONDS: results waiting longer than
+                                     this for SQLite make /health degraded, default 10 */
     int retain_days;              /* FLEETQ_RETAIN_DAYS: SQLite rows of tasks that ended
                                      longer ago are deleted; 0 (default) keeps them all */
     int http_port;                /* PORT or FLEETQ_HTTP_PORT */

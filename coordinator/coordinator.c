@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "coordinator.h"
 #include "http.h"
 #include "keys.h"
@@ -27,6 +29,7 @@
 #define TICK_MS 100
 #define PRUNE_EVERY_TICKS 600   /* a minute */
 #define PRUNE_BATCH 5000
+#define READER_BUSY_MS 200      /* the loop's reads wait at most this for a lock */
 
 static void on_group(fq_redis *r, redisReply *reply, void *data)
 {
@@ -144,27 +147,44 @@ static void on_results_state(fq_redis *r, int connected, void *data)
         fq_persist_kick(c->persist);
 }
 
+static void on_pruned(fq_write_job *job, void *data)
+{
+    fq_coordinator *c = data;
+    c->pruning = 0;
+    if (job->deleted < 0)
+        fq_log(FQ_LOG_WARN, "store.prune_failed", FQ_LS, "error", job->error, FQ_LEND);
+    else if (job->deleted > 0)
+        fq_log(FQ_LOG_INFO, "store.pruned", FQ_LI, "tasks", (int64_t)job->deleted, FQ_LI,
+               "retain_days", (int64_t)c->cfg->retain_days, FQ_LEND);
+    c->prune_at = c->ticks + (job->deleted == PRUNE_BATCH ? 1 : PRUNE_EVERY_TICKS);
+    fq_write_job_free(job);
+    fq_coordinator_maybe_close(c);
+}
+
 /* FLEETQ_RETAIN_DAYS: once a minute, the rows of tasks that ended longer
- * ago go, a batch per tick while there are more. */
+ * ago go, a batch per tick while there are more, on the writer thread. */
 static void prune(fq_coordinator *c)
 {
     int days = c->cfg->retain_days;
-    if (days <= 0 || c->stopping || c->ticks < c->prune_at)
+    if (days <= 0 || c->stopping || c->pruning || c->ticks < c->prune_at)
         return;
-    int deleted = fq_store_prune(c->store, fq_now_ms() - (int64_t)days * 86400000, PRUNE_BATCH);
-    if (deleted < 0)
-        fq_log(FQ_LOG_WARN, "store.prune_failed", FQ_LS, "error", fq_store_error(c->store),
-               FQ_LEND);
-    else if (deleted > 0)
-        fq_log(FQ_LOG_INFO, "store.pruned", FQ_LI, "tasks", (int64_t)deleted, FQ_LI,
-               "retain_days", (int64_t)days, FQ_LEND);
-    c->prune_at = c->ticks + (deleted == PRUNE_BATCH ? 1 : PRUNE_EVERY_TICKS);
+    fq_write_job *job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        return;
+    job->kind = FQ_WRITE_PRUNE;
+    job->before_ms = fq_now_ms() - (int64_t)days * 86400000;
+    job->limit = PRUNE_BATCH;
+    job->done = on_pruned;
+    job->data = c;
+    c->pruning = 1;
+    fq_writer_submit(c->writer, job);
 }
 
 static void on_tick(uv_timer_t *t)
 {
     fq_coordinator *c = t->data;
     c->ticks++;
+    fq_health_beat(c->health);
     fq_reaper_tick(c->reaper);
     fq_resolver_kick(c->resolver);
     prune(c);
@@ -180,9 +200,11 @@ void fq_coordinator_maybe_close(fq_coordinator *c)
 {
     if (!c->stopping || c->closed || fq_intake_busy(c->intake) ||
         fq_persist_busy(c->persist) || fq_reaper_busy(c->reaper) ||
-        fq_resolver_busy(c->resolver))
+        fq_resolver_busy(c->resolver) || c->pruning)
         return;
     c->closed = 1;
+    fq_writer_stop(c->writer);
+    c->writer = NULL;
     fq_http_stop(c->http);
     c->http = NULL;
     fq_redis_close(c->redis);
@@ -230,6 +252,20 @@ int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg,
         fq_log(FQ_LOG_ERROR, "coordinator.store_failed", FQ_LS, "error", err, FQ_LEND);
         return -1;
     }
+    /* the loop's own reads (recall) go through a read-only connection: in
+     * WAL mode a writer, ours or a user's, does not block it */
+    if (sqlite3_open_v2(cfg->db_path, &c->reader, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fq_log(FQ_LOG_ERROR, "coordinator.store_failed", FQ_LS, "error",
+               c->reader ? sqlite3_errmsg(c->reader) : "out of memory", FQ_LEND);
+        return -1;
+    }
+    sqlite3_busy_timeout(c->reader, READER_BUSY_MS);
+    c->writer = fq_writer_start(loop, c->store);
+    if (c->writer == NULL) {
+        fq_log(FQ_LOG_ERROR, "coordinator.writer_failed", FQ_LS, "error",
+               "could not start the SQLite writer thread", FQ_LEND);
+        return -1;
+    }
     c->intake = fq_intake_new(c);
     c->persist = fq_persist_new(c);
     c->reaper = fq_reaper_new(c);
@@ -265,6 +301,8 @@ void fq_coordinator_free(fq_coordinator *c)
     c->http = NULL;
     fq_reaper_free(c->reaper);
     fq_resolver_free(c->resolver);
+    if (c->reader != NULL)
+        sqlite3_close(c->reader);
     if (c->store != NULL)
         fq_store_close(c->store);
 }

@@ -1,7 +1,8 @@
 /* coordinator.h -- the coordinator process and its parts.
  *
  * One libuv loop drives three Redis connections (commands, and one each for
- * the two blocking stream reads), the SQLite store and a periodic timer:
+ * the two blocking stream reads) and a periodic timer; SQLite writes run on
+ * a thread of their own (writer.h):
  *   intake.c  -- fleetq:submit → validate → intake.lua (route or reject);
  *   persist.c -- results stream → SQLite batch → stored.lua (announce, ack);
  *   reaper.c  -- delayed tasks and due retries promoted, expired leases reaped;
@@ -20,11 +21,15 @@
 #include "health.h"
 #include "redis.h"
 #include "store.h"
+#include "writer.h"
 
 typedef struct fq_coordinator {
     uv_loop_t *loop;
     fq_config *cfg;
-    fq_store *store;
+    fq_store *store;         /* used by the writer thread only */
+    struct fq_writer *writer;   /* SQLite writes, off the loop (writer.h) */
+    struct sqlite3 *reader;  /* the loop's read-only connection (recall) */
+    int pruning;             /* a prune is with the writer */
     struct fq_http *http;    /* owned: stopped when the coordinator closes */
     fq_health *health;       /* what the parts report, for /health (shared with http) */
     char consumer[160];      /* stable across restarts, so our pending entries come back */

@@ -7,6 +7,8 @@
 
 #include <uv.h>
 
+#include "timeutil.h"
+
 struct fq_health {
     uv_mutex_t lock;
     fq_health_view view;
@@ -28,7 +30,38 @@ fq_health *fq_health_new(void)
     }
     for (int i = 0; i < FQ_PART_COUNT; i++)
         h->view.parts[i].part = part_names[i];
+    h->view.stored_at_ms = fq_now_ms();
+    h->view.beat_mono_ms = fq_mono_ms();
     return h;
+}
+
+void fq_health_stored(fq_health *h, int64_t now_ms)
+{
+    if (h == NULL)
+        return;
+    uv_mutex_lock(&h->lock);
+    h->view.stored_at_ms = now_ms;
+    uv_mutex_unlock(&h->lock);
+}
+
+void fq_health_beat(fq_health *h)
+{
+    if (h == NULL)
+        return;
+    int64_t now = fq_mono_ms();
+    uv_mutex_lock(&h->lock);
+    h->view.beat_mono_ms = now;
+    uv_mutex_unlock(&h->lock);
+}
+
+int64_t fq_health_beat_age_ms(fq_health *h)
+{
+    if (h == NULL)
+        return 0;
+    uv_mutex_lock(&h->lock);
+    int64_t beat = h->view.beat_mono_ms;
+    uv_mutex_unlock(&h->lock);
+    return fq_mono_ms() - beat;
 }
 
 void fq_health_free(fq_health *h)

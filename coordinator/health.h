@@ -3,8 +3,9 @@
  *
  * The parts run on the coordinator's loop; the HTTP server answers on
  * threads of its own. Each part reports here after every failure and every
- * recovery (a copy of its fq_failing, under a mutex), and the server takes
- * a snapshot per request. Warnings are facts about the setup that do not
+ * recovery (a copy of its fq_failing, under a mutex), the store after every
+ * commit, and the loop's timer beats here every tick, so that a loop that
+ * is stuck shows; the snapshot thread (snapshot.h) reads it. Warnings are facts about the setup that do not
  * stop the fleet but should be fixed (Redis evicting keys, say).
  */
 #ifndef FQ_HEALTH_H
@@ -26,6 +27,8 @@ typedef enum fq_part {
 typedef struct fq_health_view {
     fq_failing parts[FQ_PART_COUNT];   /* part names filled in */
     int store_refused;                 /* the failing store write was SQLite's refusal */
+    int64_t stored_at_ms;              /* the last batch committed (the start before one) */
+    int64_t beat_mono_ms;              /* the loop's last heartbeat (monotonic) */
     char warnings[FQ_HEALTH_WARNINGS_MAX][256];   /* "" for none */
 } fq_health_view;
 
@@ -47,5 +50,12 @@ void fq_health_works(fq_health *h, fq_part part, fq_failing *f);
 /* Sets warning slot i (0..FQ_HEALTH_WARNINGS_MAX-1); "" clears it. */
 void fq_health_warn(fq_health *h, int i, const char *warning);
 void fq_health_snapshot(fq_health *h, fq_health_view *out);
+
+/* A batch of results was committed to SQLite at now_ms. */
+void fq_health_stored(fq_health *h, int64_t now_ms);
+/* The loop is alive (its timer calls this every tick). */
+void fq_health_beat(fq_health *h);
+/* How long ago the loop last beat, in ms. */
+int64_t fq_health_beat_age_ms(fq_health *h);
 
 #endif

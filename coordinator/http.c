@@ -1,13 +1,18 @@
-/* http.c -- the coordinator's HTTP server (see http.h): routing, the
- * /health JSON, and the libmicrohttpd daemon's life cycle.
+/* http.c -- the coordinator's HTTP server (see http.h): routing and the
+ * libmicrohttpd daemon's life cycle; what /health and /metrics answer
+ * comes from snapshot.c.
  *
  * DESIGN
  * The listening socket is bound here rather than by libmicrohttpd, so that
  * a port already in use is reported with the system's reason and the
- * variable to change. The daemon then runs with its internal polling
- * thread and one thread per connection: a request that waits on a stalled
- * Redis (at most about a second, see metrics.c) holds only its own thread.
- * MHD calls the access handler at least twice per request: the first call
+ * variable to change. The daemon is event-driven: THREADS threads, each
+ * with its own epoll set, serve every connection, so an idle or slow
+ * client holds a descriptor, never a thread. A request answers from the
+ * latest snapshot and never waits on Redis or SQLite. Open internet
+ * limits: CONNECTION_LIMIT connections (the open-file limit is raised to
+ * its maximum), PER_ADDRESS_LIMIT from one address, CONNECTION_TIMEOUT_S
+ * of silence (for a request's headers, and between keep-alive requests),
+ * REQUEST_MEMORY bytes of request. MHD calls the access handler at least twice per request: the first call
  * only marks the connection; upload data (none is expected) is discarded;
  * the last call answers. SIGPIPE is blocked on the server's threads (they
  * inherit the mask of the thread that starts the daemon), so a peer or a
@@ -26,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,10 +42,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "record.h"
+#include "snapshot.h"
 
-#define CONNECTION_LIMIT 64
-#define CONNECTION_TIMEOUT_S 10
-#define LISTEN_BACKLOG 64
+#define THREADS 2                 /* event loops (epoll), each serving many connections */
+#define CONNECTION_LIMIT 20000    /* within the open-file limit (raised to its maximum) */
+#define PER_ADDRESS_LIMIT 256     /* connections from one client address */
+#define CONNECTION_TIMEOUT_S 5    /* idle: a request's headers, or keep-alive, this long */
+#define REQUEST_MEMORY 16384      /* bytes of one request: headers over this are refused */
+#define LISTEN_BACKLOG 1024
 
 #define TYPE_JSON "application/json"
 #define TYPE_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
@@ -47,7 +57,7 @@
 struct fq_http {
     struct MHD_Daemon *daemon;
     const fq_config *cfg;
-    fq_health *health;
+    fq_snapshot *snapshot;
     int port;
 };
 
@@ -111,183 +121,22 @@ static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned statu
 }
 
 /* ========================================================================
- * GET /health
+ * GET /health, GET /metrics: the latest snapshot (snapshot.h)
  * ===================================================================== */
 
-static void add_count(cJSON *obj, const char *name, int known, int64_t v)
+static enum MHD_Result serve_snapshot(fq_http *h, struct MHD_Connection *conn, int which,
+                                      unsigned *status)
 {
-    if (known)
-        cJSON_AddNumberToObject(obj, name, (double)v);
-    else
-        cJSON_AddNullToObject(obj, name);
-}
-
-static double usd(int64_t ticks)
-{
-    return (double)ticks / (double)FQ_TICKS_PER_USD;
-}
-
-/* 1 when any part of the coordinator is failing now. */
-static int any_failing(const fq_health_view *v)
-{
-    for (int i = 0; i < FQ_PART_COUNT; i++)
-        if (fq_failing_now(&v->parts[i]))
-            return 1;
-    return 0;
-}
-
-/* "parts": each part's state, with the failing one's error, since when and
- * how often; "warnings": what should be fixed in the setup. */
-static void add_parts(cJSON *doc, const fq_health_view *v)
-{
-    cJSON *parts = cJSON_AddObjectToObject(doc, "parts");
-    for (int i = 0; parts != NULL && i < FQ_PART_COUNT; i++) {
-        const fq_failing *f = &v->parts[i];
-        cJSON *o = cJSON_AddObjectToObject(parts, f->part);
-        if (o == NULL)
-            break;
-        cJSON_AddBoolToObject(o, "ok", !fq_failing_now(f));
-        if (fq_failing_now(f)) {
-            cJSON_AddStringToObject(o, "error", f->error);
-            cJSON_AddNumberToObject(o, "failures", f->failures);
-            char t[40];
-            cJSON_AddStringToObject(o, "since", fq_iso8601_ms(f->since_ms, t, sizeof(t)));
-        }
-    }
-    cJSON *warnings = cJSON_AddArrayToObject(doc, "warnings");
-    for (int i = 0; warnings != NULL && i < FQ_HEALTH_WARNINGS_MAX; i++)
-        if (v->warnings[i][0] != '\0')
-            cJSON_AddItemToArray(warnings, cJSON_CreateString(v->warnings[i]));
-}
-
-static cJSON *health_json(const fq_metrics *m, const fq_health_view *v, const fq_config *cfg)
-{
-    int up = m->redis_ok;
-    cJSON *doc = cJSON_CreateObject();
-    if (doc == NULL)
-        return NULL;
-    int ok = m->redis_ok && m->sqlite_ok && !any_failing(v);
-    cJSON_AddStringToObject(doc, "status", ok ? "ok" : "degraded");
-    cJSON_AddStringToObject(doc, "version", FQ_VERSION);
-    add_parts(doc, v);
-    add_count(doc, "backlog", up, m->backlog);
-
-    cJSON *redis = cJSON_AddObjectToObject(doc, "redis");
-    if (redis != NULL) {
-        cJSON_AddBoolToObject(redis, "ok", m->redis_ok);
-        if (m->redis_ok)
-            cJSON_AddNumberToObject(redis, "latency_ms", round(m->redis_latency_ms * 1000) / 1000);
-        else
-            cJSON_AddStringToObject(redis, "error", m->redis_error);
-    }
-    cJSON *sqlite = cJSON_AddObjectToObject(doc, "sqlite");
-    if (sqlite != NULL) {
-        cJSON_AddBoolToObject(sqlite, "ok", m->sqlite_ok);
-        cJSON_AddStringToObject(sqlite, "path", cfg->db_path);
-        if (!m->sqlite_ok)
-            cJSON_AddStringToObject(sqlite, "error", m->sqlite_error);
-    }
-
-    cJSON *queues = cJSON_AddObjectToObject(doc, "queues");
-    cJSON *workers = cJSON_CreateObject();
-    for (int r = 0; r < FQ_ROLE_COUNT; r++) {
-        const char *role = fq_role_name((fq_role)r);
-        cJSON *q = queues != NULL ? cJSON_AddObjectToObject(queues, role) : NULL;
-        if (q != NULL) {
-            add_count(q, "queued", up, m->queued[r]);
-            add_count(q, "delayed", up, m->delayed[r]);
-        }
-        if (workers != NULL)
-            add_count(workers, role, up, m->workers[r]);
-    }
-    add_count(doc, "delayed", up, m->delayed_total);
-    add_count(doc, "running", up, m->running);
-    add_count(doc, "dead", up, m->dead);
-    if (workers != NULL)
-        cJSON_AddItemToObject(doc, "workers", workers);
-
-    if (!up) {
-        cJSON_AddNullToObject(doc, "quota");
-        cJSON_AddNullToObject(doc, "budget");
-        return doc;
-    }
-    cJSON *quota = cJSON_AddObjectToObject(doc, "quota");
-    if (quota != NULL) {
-        cJSON_AddNumberToObject(quota, "rate_per_s", m->rate_per_s);
-        cJSON_AddNumberToObject(quota, "ceiling_per_s", round(m->ceiling_per_s * 1000) / 1000);
-        cJSON_AddBoolToObject(quota, "frozen", m->frozen);
-        cJSON_AddStringToObject(quota, "paused", m->paused);
-        cJSON_AddStringToObject(quota, "pause_reason", m->pause_reason);
-        cJSON_AddStringToObject(quota, "breaker", m->breaker);
-        cJSON_AddNumberToObject(quota, "inflight", (double)m->inflight);
-        cJSON_AddStringToObject(quota, "scope", m->by_model ? "model" : "key");
-    }
-    /* each model's own state (the scope `model`) */
-    cJSON *models = cJSON_AddObjectToObject(doc, "models");
-    for (int i = 0; models != NULL && m->by_model && i < m->nmodels; i++) {
-        const fq_metrics_model *s = &m->models[i];
-        cJSON *o = cJSON_AddObjectToObject(models, s->name);
-        if (o == NULL)
-            break;
-        cJSON_AddNumberToObject(o, "rate_per_s", s->rate_per_s);
-        cJSON_AddNumberToObject(o, "ceiling_per_s", round(s->ceiling_per_s * 1000) / 1000);
-        if (s->token_rate_per_min >= 0)
-            cJSON_AddNumberToObject(o, "token_rate_per_min", s->token_rate_per_min);
-        else
-            cJSON_AddNullToObject(o, "token_rate_per_min");
-        cJSON_AddNumberToObject(o, "tpm_ceiling", (double)s->tpm_ceiling);
-        cJSON_AddBoolToObject(o, "frozen", s->frozen);
-        cJSON_AddStringToObject(o, "breaker", s->breaker);
-        cJSON_AddNumberToObject(o, "rate_limited", (double)s->rate_limited);
-    }
-    cJSON *budget = cJSON_AddObjectToObject(doc, "budget");
-    if (budget != NULL) {
-        cJSON_AddNumberToObject(budget, "spent_usd", usd(m->spent_ticks));
-        cJSON_AddNumberToObject(budget, "reserved_usd", usd(m->reserved_ticks));
-        if (m->cap_ticks > 0) {
-            int64_t left = m->cap_ticks - m->spent_ticks - m->reserved_ticks;
-            cJSON_AddNumberToObject(budget, "left_usd", usd(left > 0 ? left : 0));
-            cJSON_AddNumberToObject(budget, "cap_usd", usd(m->cap_ticks));
-        } else {
-            cJSON_AddNullToObject(budget, "left_usd");
-            cJSON_AddNullToObject(budget, "cap_usd");
-        }
-    }
-    return doc;
-}
-
-static enum MHD_Result serve_health(fq_http *h, struct MHD_Connection *conn, unsigned *status)
-{
-    fq_metrics m;
-    fq_health_view v;
-    fq_health_snapshot(h->health, &v);
-    int rc = fq_metrics_read(&m, h->cfg, FQ_METRICS_HEALTH);
-    *status = rc == 0 && !v.store_refused ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
-    cJSON *doc = health_json(&m, &v, h->cfg);
-    fq_metrics_free(&m);
-    return respond_json(conn, *status, doc, NULL);
-}
-
-/* ========================================================================
- * GET /metrics
- * ===================================================================== */
-
-static enum MHD_Result serve_metrics(fq_http *h, struct MHD_Connection *conn, unsigned *status)
-{
-    fq_metrics m;
-    size_t len = 0;
-    fq_metrics_read(&m, h->cfg, FQ_METRICS_ALL);
-    fq_health_snapshot(h->health, &m.health);
-    char *text = fq_metrics_render(&m, &len);
-    fq_metrics_free(&m);
-    if (text == NULL) {
+    char *body;
+    size_t len;
+    if (fq_snapshot_get(h->snapshot, which, &body, &len, status) != 0) {
         *status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-        return respond_error(conn, *status, "out of memory rendering the metrics", NULL);
+        return respond_error(conn, *status, "out of memory", NULL);
     }
-    /* Always 200: fleetq_up says which part could not be read. */
-    *status = MHD_HTTP_OK;
-    enum MHD_Result ret = respond(conn, *status, TYPE_PROMETHEUS, text, len, NULL);
-    free(text);
+    enum MHD_Result ret = respond(conn, *status,
+                                  which == FQ_SNAPSHOT_HEALTH ? TYPE_JSON : TYPE_PROMETHEUS,
+                                  body, len, NULL);
+    free(body);
     return ret;
 }
 
@@ -317,9 +166,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         status = MHD_HTTP_METHOD_NOT_ALLOWED;
         ret = respond_error(conn, status, "method not allowed: use GET (or HEAD)", "GET, HEAD");
     } else if (strcmp(url, "/health") == 0) {
-        ret = serve_health(h, conn, &status);
+        ret = serve_snapshot(h, conn, FQ_SNAPSHOT_HEALTH, &status);
     } else if (strcmp(url, "/metrics") == 0) {
-        ret = serve_metrics(h, conn, &status);
+        ret = serve_snapshot(h, conn, FQ_SNAPSHOT_METRICS, &status);
     } else {
         status = MHD_HTTP_NOT_FOUND;
         ret = respond_error(conn, status, "not found: the coordinator serves /health and /metrics",
@@ -333,6 +182,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 /* ========================================================================
  * Life cycle
  * ===================================================================== */
+
+/* Many connections need many descriptors: the soft limit goes up to the
+ * hard one (as Redis does for maxclients). */
+static void raise_open_files(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
 
 /* The variable the port came from, for error lines. */
 static const char *port_variable(void)
@@ -385,26 +245,34 @@ fq_http *fq_http_start(const fq_config *cfg, fq_health *health, char *err, size_
         return NULL;
     }
     h->cfg = cfg;
-    h->health = health;
+    raise_open_files();
     int fd = listen_on(cfg->http_port, &h->port, err, errlen);
     if (fd < 0)
         goto err;
+    if ((h->snapshot = fq_snapshot_start(cfg, health)) == NULL) {
+        snprintf(err, errlen, "could not start the thread that reads the fleet for /health");
+        close(fd);
+        goto err;
+    }
     sigemptyset(&block);
     sigaddset(&block, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     h->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-            MHD_USE_ITC,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC,
         0, NULL, NULL, on_request, h,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_ADDRESS_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)REQUEST_MEMORY,
         MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (h->daemon == NULL) {
         snprintf(err, errlen, "%s: the HTTP server could not start on port %d (out of "
                  "threads or memory?)", port_variable(), h->port);
         close(fd);
+        fq_snapshot_stop(h->snapshot);
         goto err;
     }
     fq_log(FQ_LOG_INFO, "http.listening", FQ_LS, "address", "0.0.0.0", FQ_LI, "port",
@@ -420,6 +288,7 @@ void fq_http_stop(fq_http *h)
     if (h == NULL)
         return;
     MHD_stop_daemon(h->daemon);  /* closes the listening socket too */
+    fq_snapshot_stop(h->snapshot);
     fq_log(FQ_LOG_INFO, "http.stopped", FQ_LEND);
     free(h);
 }

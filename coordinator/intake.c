@@ -290,7 +290,7 @@ static void attach_recall(fq_coordinator *c, const char *id, fq_task *task)
     if (text == NULL || c->cfg->recall_k <= 0)
         return;
     char err[256];
-    if (fq_memory_recall(fq_store_db(c->store), text, c->cfg->recall_k, &task->context,
+    if (fq_memory_recall(c->reader, text, c->cfg->recall_k, &task->context,
                          &task->recalled, err, sizeof(err)) != 0)
         fq_log(FQ_LOG_WARN, "recall.failed", FQ_LS, "task", id, FQ_LS, "error", err, FQ_LS,
                "msg", "the task runs without the earlier results", FQ_LEND);

@@ -2,10 +2,11 @@
  * metrics_render.c turns a snapshot into the Prometheus text format.
  *
  * DESIGN
- * This code runs on the HTTP server's threads, never on the coordinator's
- * loop, so it owns every connection it uses and keeps each one for one
- * snapshot: a synchronous hiredis connection with 1 s timeouts (a dead or
- * stalled Redis costs a request about a second, never the loop anything)
+ * This code runs on the snapshot thread (snapshot.c), never on the
+ * coordinator's loop, so it owns every connection it uses and keeps each
+ * one for one reading: a synchronous hiredis connection with 1 s timeouts
+ * (a dead or stalled Redis delays a reading about a second, never a
+ * request or the loop)
  * and a read-only SQLite connection with a 1 s busy timeout. Redis is read
  * in a few round trips: PING (timed), then TIME, the queue sizes, the quota
  * hash and the metrics hash in one pipeline, then the live workers (by
@@ -118,7 +119,7 @@ static int count_add(fq_metrics_count **arr, size_t *n, const char *a, size_t al
     return 0;
 }
 
-static void counts_free(fq_metrics_count *arr, size_t n)
+void fq_metrics_count_free(fq_metrics_count *arr, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(arr[i].a);
@@ -484,7 +485,7 @@ static int read_redis(fq_metrics *m, const fq_config *cfg, int what)
     redisAppendCommand(c, "ZCARD %s", fq_keys()->dead);
     redisAppendCommand(c, "XLEN %s", fq_keys()->results);
     redisAppendCommand(c, "HGETALL %s", fq_keys()->quota);
-    redisAppendCommand(c, what == FQ_METRICS_ALL ? "HGETALL %s" : "EXISTS %s",
+    redisAppendCommand(c, what != FQ_METRICS_HEALTH ? "HGETALL %s" : "EXISTS %s",
                        fq_keys()->metrics);
     redisAppendCommand(c, "HLEN %s", fq_keys()->cache);
     redisAppendCommand(c, "HGET %s bytes", fq_keys()->cache_meta);
@@ -507,7 +508,7 @@ static int read_redis(fq_metrics *m, const fq_config *cfg, int what)
     m->cache_bytes = fq_reply_int(rs[R_CACHE_BYTES], 0);
     if (read_quota(m, cfg, rs[R_QUOTA]) != 0 || (m->by_model && read_models(m, cfg, c) != 0))
         goto out;
-    if (what == FQ_METRICS_ALL && read_counters(m, rs[R_METRICS]) != 0)
+    if (what != FQ_METRICS_HEALTH && read_counters(m, rs[R_METRICS]) != 0)
         goto out;
 
     /* Live: a heartbeat within the lease time (heartbeat.lua). */
@@ -600,8 +601,8 @@ int fq_metrics_read(fq_metrics *m, const fq_config *cfg, int what)
 
 void fq_metrics_free(fq_metrics *m)
 {
-    counts_free(m->calls, m->ncalls);
-    counts_free(m->tasks, m->ntasks);
+    fq_metrics_count_free(m->calls, m->ncalls);
+    fq_metrics_count_free(m->tasks, m->ntasks);
     m->calls = m->tasks = NULL;
     m->ncalls = m->ntasks = 0;
 }

@@ -131,8 +131,10 @@ typedef struct fq_metrics {
 } fq_metrics;
 
 /* What to read: FQ_METRICS_HEALTH skips the counters and the per-status
- * task counts (cheap enough for a health check every few seconds). */
-enum { FQ_METRICS_HEALTH = 0, FQ_METRICS_ALL = 1 };
+ * task counts; FQ_METRICS_COUNTERS reads the counters but only checks that
+ * SQLite answers (the task counts are a scan of the tasks table, read
+ * less often); FQ_METRICS_ALL reads everything. */
+enum { FQ_METRICS_HEALTH = 0, FQ_METRICS_ALL = 1, FQ_METRICS_COUNTERS = 2 };
 
 /* The names of the token kinds, in the order of fq_metrics.tokens. */
 extern const char *const fq_metrics_token_kinds[FQ_TOKENS_KINDS];
@@ -141,6 +143,8 @@ extern const char *const fq_metrics_token_kinds[FQ_TOKENS_KINDS];
  * Returns 0 when Redis and SQLite both answered, -1 otherwise. */
 int fq_metrics_read(fq_metrics *m, const fq_config *cfg, int what);
 void fq_metrics_free(fq_metrics *m);
+/* Frees n counts and the array. */
+void fq_metrics_count_free(fq_metrics_count *arr, size_t n);
 
 /* The snapshot in the Prometheus text exposition format 0.0.4. Returns a
  * malloc'd NUL-terminated text and its length, or NULL when out of memory. */

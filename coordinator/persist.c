@@ -1,10 +1,14 @@
 /* persist.c -- moves worker results from the results stream into SQLite.
  *
  * Each XREADGROUP batch (up to 500 entries: whatever arrived since the
- * last one) is written in one BEGIN IMMEDIATE ... COMMIT; only after the
- * commit does stored.lua announce the finished tasks on <prefix>:done:<id>
- * and acknowledge the entries. A crash in between replays the batch: rows
- * are upserts, so nothing is written twice, and a task is announced once.
+ * last one) is read into records on the loop and handed to the writer
+ * thread (writer.h), which writes it in one BEGIN IMMEDIATE ... COMMIT;
+ * only after the commit does stored.lua announce the finished tasks on
+ * <prefix>:done:<id> and acknowledge the entries. One batch is in hand at
+ * a time, so a busy or locked database holds up only the results, which
+ * wait in Redis, never the loop. A crash in between replays the batch:
+ * rows are upserts, so nothing is written twice, and a task is announced
+ * once.
  *
  * A ceo task that ended `done` with a plan has its subtasks submitted
  * between the commit and stored.lua (intake.c's fq_intake_spawn): a replay
@@ -18,6 +22,8 @@
 #include "keys.h"
 #include "log.h"
 #include "record.h"
+#include "timeutil.h"
+#include "writer.h"
 
 #define BATCH 500
 #define BLOCK_MS 1000
@@ -32,6 +38,7 @@ struct fq_persist {
     fq_argv stored;    /* stored.lua's keys and arguments, sent after the plans */
     int stored_keys;
     fq_argv plans;     /* the batch's plans: task id, depth, normalized plan */
+    fq_argv ids;       /* the batch's entry ids, while the writer has it */
     int own_pending;
     uv_timer_t retry;
     fq_failing failing;
@@ -43,15 +50,22 @@ static void on_retry(uv_timer_t *t)
 }
 
 /* A step failed: the batch is read again from our pending entries once
- * the back-off has passed. sqlite says whether SQLite refused it (the
- * results wait in Redis meanwhile; /health answers 503). */
-static void fail_batch(struct fq_persist *p, const char *what, const char *error, int sqlite)
+ * the back-off has passed. sqlite says whether the step was SQLite's, and
+ * refused whether SQLite refused the write rather than being busy (the
+ * results wait in Redis meanwhile; /health answers 503 to a refusal). */
+static void fail_step(struct fq_persist *p, const char *what, const char *error, int sqlite,
+                      int refused)
 {
-    char why[400];
+    char why[640];
     snprintf(why, sizeof(why), "%s %s: %s", sqlite ? "SQLite" : "Redis", what, error);
     p->own_pending = 1;
-    int64_t wait = fq_health_failed(p->c->health, FQ_PART_STORE, &p->failing, why, sqlite);
+    int64_t wait = fq_health_failed(p->c->health, FQ_PART_STORE, &p->failing, why, refused);
     uv_timer_start(&p->retry, on_retry, (uint64_t)wait, 0);
+}
+
+static void fail_batch(struct fq_persist *p, const char *what, const char *error)
+{
+    fail_step(p, what, error, 0, 0);
 }
 
 static void works(struct fq_persist *p)
@@ -64,7 +78,7 @@ static void on_stored(fq_redis *r, redisReply *reply, void *data)
     struct fq_persist *p = data;
     p->acking = 0;
     if (fq_reply_failed(reply)) {
-        fail_batch(p, "announcing the stored batch", reply ? reply->str : "connection lost", 0);
+        fail_batch(p, "announcing the stored batch", reply ? reply->str : "connection lost");
     } else {
         works(p);
         if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
@@ -80,7 +94,7 @@ static void send_stored(struct fq_persist *p)
 {
     if (fq_redis_script(p->c->redis, "stored", p->stored_keys, &p->stored, on_stored, p) != 0) {
         p->acking = 0;
-        fail_batch(p, "announcing the stored batch", "connection lost or out of memory", 0);
+        fail_batch(p, "announcing the stored batch", "connection lost or out of memory");
     }
     fq_argv_free(&p->stored);
 }
@@ -95,7 +109,7 @@ static void after_spawns(struct fq_persist *p)
     }
     p->acking = 0;
     fq_argv_free(&p->stored);
-    fail_batch(p, "submitting a plan's subtasks", p->spawn_error, 0);
+    fail_batch(p, "submitting a plan's subtasks", p->spawn_error);
 }
 
 static void on_spawned(fq_redis *r, redisReply *reply, void *data)
@@ -128,43 +142,44 @@ static void finish_batch(struct fq_persist *p)
         after_spawns(p);
 }
 
-/* Writes one entry; appends (task, status) to finals for a final record,
- * and (task, depth, plan) to the batch's plans for a done plan task.
- * Returns 0, or -1 when SQLite failed (the batch is rolled back). */
-static int store_entry(struct fq_persist *p, const redisReply *body, fq_argv *finals)
+/* Reads one entry into the job's next record (an unreadable one is
+ * dropped with a warning). */
+static void read_entry(const redisReply *body, fq_write_job *job)
 {
     fq_field fields[MAX_FIELDS];
     size_t nf = fq_reply_fields(body, fields, MAX_FIELDS);
-    char kind = fq_record_kind(fields, nf);
-    int rc = 0;
-    if (kind == 'a') {
-        fq_attempt_record rec;
-        if (fq_record_attempt_from_fields(fields, nf, &rec) == 0) {
-            rc = fq_store_put_attempt(p->c->store, &rec);
-            fq_record_attempt_free(&rec);
-            return rc;
-        }
-    } else if (kind == 'f') {
-        fq_final_record rec;
-        if (fq_record_final_from_fields(fields, nf, &rec) == 0) {
-            rc = fq_store_put_final(p->c->store, &rec);
-            if (rc == 0 && rec.status != NULL) {
-                fq_argv_adds(finals, rec.task_id);
-                fq_argv_adds(finals, rec.status);
-                if (rec.plan > 0 && rec.output != NULL && strcmp(rec.status, "done") == 0) {
-                    fq_argv_adds(&p->plans, rec.task_id);
-                    fq_argv_addll(&p->plans, rec.plan);
-                    fq_argv_adds(&p->plans, rec.output);
-                }
-            }
-            fq_record_final_free(&rec);
-            return rc;
-        }
+    fq_write_entry *e = &job->entries[job->n];
+    e->kind = fq_record_kind(fields, nf);
+    if ((e->kind == 'a' && fq_record_attempt_from_fields(fields, nf, &e->attempt) == 0) ||
+        (e->kind == 'f' && fq_record_final_from_fields(fields, nf, &e->final) == 0)) {
+        job->n++;
+        return;
     }
+    fq_record_attempt_free(&e->attempt);
+    fq_record_final_free(&e->final);
     fq_log(FQ_LOG_WARN, "persist.skipped", FQ_LS, "msg", "unreadable result entry; dropped",
            FQ_LEND);
-    return 0;
 }
+
+/* The batch's (task, status) pairs of final records into finals, and
+ * (task, depth, plan) of each done plan task into the batch's plans. */
+static void note_finals(struct fq_persist *p, const fq_write_job *job, fq_argv *finals)
+{
+    for (size_t i = 0; i < job->n; i++) {
+        const fq_final_record *rec = &job->entries[i].final;
+        if (job->entries[i].kind != 'f' || rec->status == NULL)
+            continue;
+        fq_argv_adds(finals, rec->task_id);
+        fq_argv_adds(finals, rec->status);
+        if (rec->plan > 0 && rec->output != NULL && strcmp(rec->status, "done") == 0) {
+            fq_argv_adds(&p->plans, rec->task_id);
+            fq_argv_addll(&p->plans, rec->plan);
+            fq_argv_adds(&p->plans, rec->output);
+        }
+    }
+}
+
+static void on_written(fq_write_job *job, void *data);
 
 static void on_read(fq_redis *r, redisReply *reply, void *data)
 {
@@ -178,7 +193,7 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
     if (fq_reply_failed(reply)) {
         if (reply != NULL && strncmp(reply->str, "NOGROUP", 7) == 0)
             fq_coordinator_ensure_group(c, fq_keys()->results, FQ_GROUP_STORE);
-        fail_batch(p, "reading the results", reply ? reply->str : "connection lost", 0);
+        fail_batch(p, "reading the results", reply ? reply->str : "connection lost");
         return;
     }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 ||
@@ -189,32 +204,48 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
         return;
     }
     const redisReply *list = reply->element[0]->element[1];
-    fq_argv ids, finals;
-    fq_argv_init(&ids);
-    fq_argv_init(&finals);
-    if (fq_store_begin(c->store) != 0) {
-        fail_batch(p, "beginning a batch", fq_store_error(c->store), 1);
+    fq_write_job *job = fq_write_job_batch(list->elements);
+    if (job == NULL) {
+        fail_batch(p, "reading the results", "out of memory");
         return;
     }
-    int failed = 0;
-    for (size_t i = 0; i < list->elements && !failed; i++) {
+    fq_argv_init(&p->ids);
+    for (size_t i = 0; i < list->elements; i++) {
         const redisReply *e = list->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
             continue;
-        fq_argv_add(&ids, e->element[0]->str, e->element[0]->len);
+        fq_argv_add(&p->ids, e->element[0]->str, e->element[0]->len);
         if (e->element[1]->type == REDIS_REPLY_ARRAY)
-            failed = store_entry(p, e->element[1], &finals) != 0;
+            read_entry(e->element[1], job);
     }
-    if (failed || fq_store_commit(c->store) != 0) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "%s", fq_store_error(c->store));
-        fq_store_rollback(c->store);
-        fq_argv_free(&ids);
-        fq_argv_free(&finals);
-        fq_argv_free(&p->plans);
-        fail_batch(p, "writing a batch", msg, 1);
+    job->done = on_written;
+    job->data = p;
+    p->acking = 1;   /* from the hand-over until stored.lua answered */
+    fq_writer_submit(c->writer, job);
+}
+
+/* The writer thread has written the batch (or not): on to stored.lua. */
+static void on_written(fq_write_job *job, void *data)
+{
+    struct fq_persist *p = data;
+    fq_coordinator *c = p->c;
+    if (job->rc != 0) {
+        p->acking = 0;
+        fq_argv_free(&p->ids);
+        /* a locked database only delays the results; any other failure is
+         * SQLite refusing them */
+        fail_step(p, "writing a batch", job->error, 1, !job->busy);
+        fq_write_job_free(job);
+        fq_coordinator_maybe_close(c);
         return;
     }
+    fq_health_stored(c->health, fq_now_ms());
+    fq_argv finals;
+    fq_argv_init(&finals);
+    note_finals(p, job, &finals);
+    fq_write_job_free(job);
+    fq_argv ids = p->ids;
+    fq_argv_init(&p->ids);
     fq_log(FQ_LOG_DEBUG, "persist.batch", FQ_LI, "entries", (int64_t)ids.argc,
            FQ_LI, "finals", (int64_t)(finals.argc / 2), FQ_LEND);
 
@@ -238,7 +269,6 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
     for (int i = 0; i < finals.argc; i++)
         fq_argv_add(a, finals.argv[i], finals.argvlen[i]);
     p->stored_keys = 3 + finals.argc / 2 * 3;
-    p->acking = 1;
     fq_argv_free(&ids);
     fq_argv_free(&finals);
     finish_batch(p);
@@ -255,7 +285,7 @@ void fq_persist_kick(struct fq_persist *p)
                          fq_keys()->results, p->own_pending ? "0" : ">") == 0)
         p->reading = 1;
     else
-        fail_batch(p, "reading the results", "connection lost", 0);
+        fail_batch(p, "reading the results", "connection lost");
 }
 
 struct fq_persist *fq_persist_new(fq_coordinator *c)
@@ -281,6 +311,7 @@ static void free_on_close(uv_handle_t *h)
     struct fq_persist *p = h->data;
     fq_argv_free(&p->stored);
     fq_argv_free(&p->plans);
+    fq_argv_free(&p->ids);
     free(p);
 }
 

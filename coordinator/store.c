@@ -132,6 +132,7 @@ struct fq_store {
     sqlite3_stmt *stmt[STMT_COUNT];
     int version;
     char errbuf[512];
+    int busy;          /* the last failure was SQLITE_BUSY or SQLITE_LOCKED */
 };
 
 /* ------------------------------------------------------------------ */
@@ -152,6 +153,8 @@ static void put_err(char *err, size_t errlen, const char *fmt, ...)
 /* Records "what: sqlite's message" as the store's last error. */
 static void fail_sqlite(fq_store *s, const char *what)
 {
+    int code = sqlite3_errcode(s->db) & 0xff;
+    s->busy = code == SQLITE_BUSY || code == SQLITE_LOCKED;
     put_err(s->errbuf, sizeof(s->errbuf), "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
@@ -437,6 +440,11 @@ int fq_store_version(fq_store *s)
     return s->version;
 }
 
+int fq_store_was_busy(const fq_store *s)
+{
+    return s != NULL && s->busy;
+}
+
 const char *fq_store_error(fq_store *s)
 {
     return s ? s->errbuf : "no result store";
@@ -448,6 +456,7 @@ const char *fq_store_error(fq_store *s)
 
 int fq_store_begin(fq_store *s)
 {
+    s->busy = 0;
     return run(s, STMT_BEGIN, "starting a transaction");
 }
 

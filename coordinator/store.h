@@ -41,6 +41,9 @@ int fq_store_prune(fq_store *s, int64_t before_ms, int limit);
 int fq_store_ping(fq_store *s);
 
 const char *fq_store_error(fq_store *s);
+/* 1 when the last failure was the database being busy or locked (by
+ * another connection): the write may succeed later, nothing refused it. */
+int fq_store_was_busy(const fq_store *s);
 
 /* The database, for the memory's searches (memory.h). */
 struct sqlite3;

@@ -230,4 +230,7 @@ fq_mock_inflight_is() { [ "$(jq .inflight <<<"$(fq_mock_stats)")" = "$1" ]; }
 fq_xlen_is() { [ "$(fq_redis XLEN "$1")" = "$2" ]; }
 fq_dbsize_le() { [ "$(fq_redis DBSIZE)" -le "$1" ]; }
 # /health answers 200 with status ok (the coordinator's PORT)
+# /health and /metrics serve a reading of the fleet at most 0.5 s old
+# (snapshot.h): a check of what just happened waits for the next one.
+fq_fresh_snapshot() { sleep 1.1; }
 fq_health_ok() { [ "$(curl -sf "http://127.0.0.1:$PORT/health" | jq -r .status)" = ok ]; }

@@ -56,6 +56,7 @@ fq_assert_eq "$(fq_sql "SELECT outcome, http_status IS NULL, model FROM attempts
     "cached|1|grok-code-fast-1" "the repeat's attempt"
 fq_assert_eq "$(fq_redis HGET fleetq:quota budget_spent_ticks)" "$spent" "budget spent after the hit"
 fq_assert_eq "$(jq .ok <<<"$(fq_mock_stats)")" 1 "answers the provider gave"
+fq_fresh_snapshot
 fq_assert_eq "$(metric fleetq_cache_hits_total)" 1 "fleetq_cache_hits_total"
 fq_assert_eq "$(metric fleetq_cache_misses_total)" 1 "fleetq_cache_misses_total"
 saved=$(metric fleetq_cache_saved_usd_total)

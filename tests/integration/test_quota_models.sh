@@ -76,6 +76,7 @@ fq_assert_eq "$(fq_mquota $slow breaker)" open "(b) $slow's breaker"
 fq_ctl status --json
 fq_assert_eq "$(jq -r ".quota.models[\"$slow\"].breaker + \" \" + .quota.models[\"$fast\"].breaker" <<<"$CTL_OUT")" \
     "open closed" "(b) the breakers in status --json"
+fq_fresh_snapshot
 health=$(curl -s "http://127.0.0.1:$PORT/health")
 fq_assert_eq "$(jq -r ".models[\"$slow\"].breaker + \" \" + .models[\"$fast\"].breaker" <<<"$health")" \
     "open closed" "(b) the breakers in /health"

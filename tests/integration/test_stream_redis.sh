@@ -83,6 +83,7 @@ fq_assert_le "$ttl" 600000 "the stream expires with the result"
 fq_assert_ge "$ttl" 590000 "the stream expires with the result"
 fq_assert_eq "$(fq_sql "SELECT ttft_ms > 0 AND ttft_ms < latency_ms FROM attempts WHERE task_id='s1'")" 1 \
     "the attempt's time to first token"
+fq_fresh_snapshot
 fq_assert_ge "$(metric fleetq_api_ttft_seconds_count)" 1 "fleetq_api_ttft_seconds_count"
 
 # ---------------------------------------------------------------------------
@@ -92,6 +93,7 @@ fq_wait_sql 30 "SELECT count(*) FROM tasks WHERE id='p1' AND status='done'" 1
 fq_assert_eq "$(fq_sql "SELECT ttft_ms IS NOT NULL AND ttft_ms <= latency_ms FROM attempts WHERE task_id='p1'")" 1 \
     "a plain call's time to first byte"
 fq_assert_eq "$(fq_redis EXISTS fleetq:stream:p1)" 0 "no stream for a plain call"
+fq_fresh_snapshot
 fq_assert_eq "$(metric fleetq_api_ttft_seconds_count)" 2 "fleetq_api_ttft_seconds_count"
 fq_reset_fleet
 
