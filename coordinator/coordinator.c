@@ -217,7 +217,19 @@ void fq_coordinator_maybe_close(fq_coordinator *c)
     close_handle((uv_handle_t *)&c->sigterm);
     close_handle((uv_handle_t *)&c->sigint);
     close_handle((uv_handle_t *)&c->sighup);
+    close_handle((uv_handle_t *)&c->sigusr2);
     fq_log(FQ_LOG_INFO, "coordinator.stopped", FQ_LEND);
+}
+
+/* For tests of /health only: with FLEETQ_TEST_STALL_SECONDS set, SIGUSR2
+ * stalls the loop for that long, as a loop stuck in a blocking call would. */
+static void on_test_stall(uv_signal_t *sig, int signum)
+{
+    (void)signum;
+    fq_coordinator *c = sig->data;
+    fq_log(FQ_LOG_WARN, "coordinator.test_stall", FQ_LI, "seconds", (int64_t)c->test_stall_s,
+           FQ_LEND);
+    sleep((unsigned)c->test_stall_s);
 }
 
 static void on_stop_signal(uv_signal_t *sig, int signum)
@@ -290,6 +302,11 @@ int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg,
     uv_signal_start(&c->sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&c->sigint, on_stop_signal, SIGINT);
     uv_signal_start(&c->sighup, on_sighup, SIGHUP);
+    const char *stall = getenv("FLEETQ_TEST_STALL_SECONDS");
+    uv_signal_init(loop, &c->sigusr2);
+    c->sigusr2.data = c;
+    if (stall != NULL && (c->test_stall_s = atoi(stall)) > 0)
+        uv_signal_start(&c->sigusr2, on_test_stall, SIGUSR2);
     fq_log(FQ_LOG_INFO, "coordinator.started", FQ_LS, "db", cfg->db_path, FQ_LI, "schema",
            (int64_t)fq_store_version(c->store), FQ_LS, "consumer", c->consumer, FQ_LEND);
     return 0;

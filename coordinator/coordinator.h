@@ -40,6 +40,8 @@ typedef struct fq_coordinator {
 
     uv_timer_t cron;
     uv_signal_t sigterm, sigint, sighup;
+    uv_signal_t sigusr2;     /* FLEETQ_TEST_STALL_SECONDS: stalls the loop, for tests */
+    int test_stall_s;
     int stopping;
     int closed;
     int limits_published;    /* this environment's limits are in fleetq:limits */

@@ -27,6 +27,7 @@
 
 #define BATCH 500
 #define BLOCK_MS 1000
+#define BUSY_RETRY_MS 500   /* a busy or locked database is tried again this often */
 #define MAX_FIELDS 64
 
 struct fq_persist {
@@ -60,6 +61,8 @@ static void fail_step(struct fq_persist *p, const char *what, const char *error,
     snprintf(why, sizeof(why), "%s %s: %s", sqlite ? "SQLite" : "Redis", what, error);
     p->own_pending = 1;
     int64_t wait = fq_health_failed(p->c->health, FQ_PART_STORE, &p->failing, why, refused);
+    if (sqlite && !refused && wait > BUSY_RETRY_MS)
+        wait = BUSY_RETRY_MS;   /* a lock goes away by itself: try again soon */
     uv_timer_start(&p->retry, on_retry, (uint64_t)wait, 0);
 }
 

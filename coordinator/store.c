@@ -47,7 +47,7 @@
 #include "embedded.h"
 #include "fq_shared.h"
 
-#define BUSY_TIMEOUT_MS 5000
+#define BUSY_TIMEOUT_MS 1000   /* the writer thread waits this long for a lock, then retries */
 #define ISO_LEN 32
 
 /* ------------------------------------------------------------------ */
