@@ -24,7 +24,11 @@ fq_start_worker code --concurrency 16
 
 n=1500
 fq_submit_n "$n" s code
-full() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")" = 503 ]; }
+# (a 503 with the store refusing writes, not the one of a coordinator starting)
+full() {
+    [ "$(curl -s -o "$FQ_TMP/health.json" -w '%{http_code}' "http://127.0.0.1:$PORT/health")" = 503 ] &&
+        [ "$(jq -r .parts.store.ok "$FQ_TMP/health.json")" = false ]
+}
 fq_wait_for 60 full || fq_fail "/health never answered 503: $(curl -s "http://127.0.0.1:$PORT/health")"
 health=$(curl -s "http://127.0.0.1:$PORT/health")
 fq_log "/health while the disk is full: $(jq -c '{status, parts, backlog}' <<<"$health")"

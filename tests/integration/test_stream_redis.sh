@@ -26,6 +26,9 @@ follow_printed() { [ -s "$FQ_TMP/follow.out" ]; }
 # ---------------------------------------------------------------------------
 fq_log "(a) a streamed task, read while it runs"
 fq_submit id s1 role code prompt "stream me" stream true >/dev/null
+# --follow of an id not yet known exits 1: first the task
+known() { [ "$(fq_redis EXISTS fleetq:task:s1)" = 1 ]; }
+fq_wait_for 10 known || fq_fail "task s1 was not taken in"
 "$FQ_CTL" result --follow s1 >"$FQ_TMP/follow.out" 2>"$FQ_TMP/follow.err" &
 follow_pid=$!
 fq_wait_for 10 has_delta || fq_fail "no delta in fleetq:stream:s1"
