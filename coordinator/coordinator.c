@@ -17,19 +17,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
 
 #include "coordinator.h"
 #include "http.h"
 #include "keys.h"
 #include "log.h"
 #include "quota.h"
+#include "readers.h"
 #include "timeutil.h"
 
 #define TICK_MS 100
 #define PRUNE_EVERY_TICKS 600   /* a minute */
 #define PRUNE_BATCH 5000
-#define READER_BUSY_MS 200      /* the loop's reads wait at most this for a lock */
+#define READERS 2                  /* SQLite reader threads */
+#define READ_TIME_LIMIT_MS 2000    /* one read (a batch's recall searches) at most */
 
 static void on_group(fq_redis *r, redisReply *reply, void *data)
 {
@@ -205,6 +206,8 @@ void fq_coordinator_maybe_close(fq_coordinator *c)
     c->closed = 1;
     fq_writer_stop(c->writer);
     c->writer = NULL;
+    fq_readers_stop(c->readers);
+    c->readers = NULL;
     fq_http_stop(c->http);
     c->http = NULL;
     fq_redis_close(c->redis);
@@ -264,14 +267,14 @@ int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg,
         fq_log(FQ_LOG_ERROR, "coordinator.store_failed", FQ_LS, "error", err, FQ_LEND);
         return -1;
     }
-    /* the loop's own reads (recall) go through a read-only connection: in
-     * WAL mode a writer, ours or a user's, does not block it */
-    if (sqlite3_open_v2(cfg->db_path, &c->reader, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fq_log(FQ_LOG_ERROR, "coordinator.store_failed", FQ_LS, "error",
-               c->reader ? sqlite3_errmsg(c->reader) : "out of memory", FQ_LEND);
+    /* reads (recall) run on reader threads with read-only connections: in
+     * WAL mode a writer, ours or a user's, does not block them */
+    c->readers = fq_readers_start(loop, cfg->db_path, READERS, READ_TIME_LIMIT_MS, err,
+                                  sizeof(err));
+    if (c->readers == NULL) {
+        fq_log(FQ_LOG_ERROR, "coordinator.store_failed", FQ_LS, "error", err, FQ_LEND);
         return -1;
     }
-    sqlite3_busy_timeout(c->reader, READER_BUSY_MS);
     c->writer = fq_writer_start(loop, c->store);
     if (c->writer == NULL) {
         fq_log(FQ_LOG_ERROR, "coordinator.writer_failed", FQ_LS, "error",
@@ -318,8 +321,6 @@ void fq_coordinator_free(fq_coordinator *c)
     c->http = NULL;
     fq_reaper_free(c->reaper);
     fq_resolver_free(c->resolver);
-    if (c->reader != NULL)
-        sqlite3_close(c->reader);
     if (c->store != NULL)
         fq_store_close(c->store);
 }

@@ -28,7 +28,7 @@ typedef struct fq_coordinator {
     fq_config *cfg;
     fq_store *store;         /* used by the writer thread only */
     struct fq_writer *writer;   /* SQLite writes, off the loop (writer.h) */
-    struct sqlite3 *reader;  /* the loop's read-only connection (recall) */
+    struct fq_readers *readers;   /* SQLite reads, off the loop (readers.h) */
     int pruning;             /* a prune is with the writer */
     struct fq_http *http;    /* owned: stopped when the coordinator closes */
     fq_health *health;       /* what the parts report, for /health (shared with http) */

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "memory.h"
 #include "plan.h"
+#include "readers.h"
 #include "task.h"
 
 #define BATCH 200
@@ -278,27 +279,188 @@ static int add_task(const fq_config *cfg, fq_argv *keys, fq_argv *args, const ch
     return rc;
 }
 
-/* A task that recalls (`recall QUERY`, or a memory task, its prompt as the
- * query, unless `recall off`) is given the best matches of the fleet's
- * memory as context, before it is queued. The search runs on SQLite
- * here; a failed one is logged and the task runs without. */
-static void attach_recall(fq_coordinator *c, const char *id, fq_task *task)
+/* ------------------------------------------------------------------------
+ * Recall: the searches of a batch run on a reader thread (readers.h)
+ * --------------------------------------------------------------------- */
+
+/* What a recalling task (`recall QUERY`, or a memory task, its prompt as
+ * the query, unless `recall off`) searches the fleet's memory for; NULL
+ * when it does not recall. */
+static const char *recall_text(const fq_config *cfg, const fq_task *task)
 {
     const char *text = task->recall;
     if (text == NULL && task->role == FQ_ROLE_MEMORY && !task->recall_off)
         text = task->prompt ? task->prompt : task->messages;
-    if (text == NULL || c->cfg->recall_k <= 0)
+    return cfg->recall_k > 0 ? text : NULL;
+}
+
+/* One entry's search and what it found. */
+typedef struct recall_result {
+    char *query;            /* NULL: the entry does not recall */
+    char *context, *recalled;
+    int failed;
+    char error[256];
+} recall_result;
+
+/* A batch whose entries wait for their searches: a copy of the read (the
+ * reply itself is gone once on_read returns) and one result per entry. */
+typedef struct recall_batch {
+    struct fq_intake *in;
+    int k;
+    redisReply *list;       /* owned copy (reply_free) */
+    recall_result *results;
+} recall_batch;
+
+static void reply_free(redisReply *r)
+{
+    if (r == NULL)
         return;
-    char err[256];
-    if (fq_memory_recall(c->reader, text, c->cfg->recall_k, &task->context,
-                         &task->recalled, err, sizeof(err)) != 0)
-        fq_log(FQ_LOG_WARN, "recall.failed", FQ_LS, "task", id, FQ_LS, "error", err, FQ_LS,
-               "msg", "the task runs without the earlier results", FQ_LEND);
+    for (size_t i = 0; i < r->elements; i++)
+        reply_free(r->element[i]);
+    free(r->element);
+    free(r->str);
+    free(r);
+}
+
+/* A deep copy of a reply of strings, integers and arrays, or NULL. */
+static redisReply *reply_copy(const redisReply *r)
+{
+    redisReply *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->type = r->type;
+    c->integer = r->integer;
+    if (r->str != NULL) {
+        if ((c->str = malloc(r->len + 1)) == NULL)
+            goto err;
+        memcpy(c->str, r->str, r->len);
+        c->str[r->len] = '\0';
+        c->len = r->len;
+    }
+    if (r->elements > 0) {
+        if ((c->element = calloc(r->elements, sizeof(*c->element))) == NULL)
+            goto err;
+        for (size_t i = 0; i < r->elements; i++, c->elements++)
+            if ((c->element[i] = reply_copy(r->element[i])) == NULL)
+                goto err;
+    }
+    return c;
+err:
+    reply_free(c);
+    return NULL;
+}
+
+/* 1 when an entry may recall: it names `recall`, is a memory task, or
+ * comes as `json` (then only parsing it says). */
+static int may_recall(const redisReply *body)
+{
+    for (size_t i = 0; body->type == REDIS_REPLY_ARRAY && i + 1 < body->elements; i += 2) {
+        const redisReply *name = body->element[i], *value = body->element[i + 1];
+        if (name->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING)
+            continue;
+        if (strcmp(name->str, "recall") == 0 || strcmp(name->str, "json") == 0 ||
+            (strcmp(name->str, "role") == 0 && strcmp(value->str, "memory") == 0))
+            return 1;
+    }
+    return 0;
+}
+
+/* The query of one entry, or NULL (no recall, not valid, or memory). */
+static char *entry_query(const fq_config *cfg, const redisReply *body)
+{
+    if (!may_recall(body))
+        return NULL;
+    size_t nf = body->elements / 2;
+    fq_field *fields = calloc(nf + 1, sizeof(*fields));
+    if (fields == NULL)
+        return NULL;
+    nf = fq_reply_fields(body, fields, nf);
+    fq_task task;
+    fq_task_limits limits = {.max_submission_bytes = cfg->max_submission_bytes};
+    char reason[512];
+    char *query = NULL;
+    if (fq_task_parse_submission(fields, nf, &limits, &task, NULL, reason, sizeof(reason)) == 0) {
+        const char *text = recall_text(cfg, &task);
+        query = text != NULL ? strdup(text) : NULL;
+    }
+    fq_task_free(&task);
+    free(fields);
+    return query;
+}
+
+static void recall_batch_free(recall_batch *b, size_t n)
+{
+    for (size_t i = 0; b->results != NULL && i < n; i++) {
+        free(b->results[i].query);
+        free(b->results[i].context);
+        free(b->results[i].recalled);
+    }
+    free(b->results);
+    reply_free(b->list);
+    free(b);
+}
+
+/* The batch's searches, if any: NULL when no entry recalls (or memory ran
+ * out: the entries then run without, as after a failed search). */
+static recall_batch *plan_recalls(struct fq_intake *in, const redisReply *list)
+{
+    recall_batch *b = calloc(1, sizeof(*b));
+    if (b == NULL || (b->results = calloc(list->elements, sizeof(*b->results))) == NULL) {
+        free(b);
+        return NULL;
+    }
+    size_t queries = 0;
+    for (size_t i = 0; i < list->elements; i++) {
+        const redisReply *e = list->element[i];
+        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 && !is_cancel(e->element[1]) &&
+            (b->results[i].query = entry_query(in->c->cfg, e->element[1])) != NULL)
+            queries++;
+    }
+    if (queries == 0 || (b->list = reply_copy(list)) == NULL) {
+        recall_batch_free(b, list->elements);
+        return NULL;
+    }
+    b->in = in;
+    b->k = in->c->cfg->recall_k;
+    return b;
+}
+
+/* On a reader thread: every search of the batch. */
+static int run_recalls(struct sqlite3 *db, void *data, char *err, size_t errlen)
+{
+    recall_batch *b = data;
+    (void)err;
+    (void)errlen;
+    for (size_t i = 0; i < b->list->elements; i++) {
+        recall_result *r = &b->results[i];
+        if (r->query != NULL &&
+            fq_memory_recall(db, r->query, b->k, &r->context, &r->recalled, r->error,
+                             sizeof(r->error)) != 0)
+            r->failed = 1;
+    }
+    return 0;
+}
+
+/* A recalling task gets what its search found as context, before it is
+ * queued; a failed search is logged and the task runs without. */
+static void attach_recall(const char *id, fq_task *task, recall_result *r)
+{
+    if (r == NULL || r->query == NULL)
+        return;
+    if (r->failed) {
+        fq_log(FQ_LOG_WARN, "recall.failed", FQ_LS, "task", id, FQ_LS, "error", r->error,
+               FQ_LS, "msg", "the task runs without the earlier results", FQ_LEND);
+        return;
+    }
+    task->context = r->context;
+    task->recalled = r->recalled;
+    r->context = r->recalled = NULL;
 }
 
 /* Records one entry: validated → routed, invalid → rejected with reason;
- * a task with review_by brings its review task along, right after it. */
-static void record_entry(struct fq_intake *in, const redisReply *entry)
+ * a task with review_by brings its review task along, right after it;
+ * recall is what the entry's search found (NULL: it has none). */
+static void record_entry(struct fq_intake *in, const redisReply *entry, recall_result *recall)
 {
     const fq_config *cfg = in->c->cfg;
     const redisReply *eid = entry->element[0], *body = entry->element[1];
@@ -332,7 +494,7 @@ static void record_entry(struct fq_intake *in, const redisReply *entry)
 
     const char *id = task.id[0] ? task.id : entry_id;
     if (valid)
-        attach_recall(in->c, id, &task);
+        attach_recall(id, &task, recall);
     int rc;
     if (valid)
         rc = add_task(cfg, &in->keys, &in->args, entry_id, id, &task, &in->entries);
@@ -380,6 +542,38 @@ int fq_intake_spawn(struct fq_intake *in, const char *parent_id, int depth, cons
     return rc;
 }
 
+/* Records a read's entries, in order, in as few intake.lua calls as its
+ * cancels allow. */
+static void record_batch(struct fq_intake *in, const redisReply *list, recall_batch *b)
+{
+    begin_call(in);
+    for (size_t i = 0; i < list->elements; i++) {
+        const redisReply *e = list->element[i];
+        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2)
+            record_entry(in, e, b != NULL ? &b->results[i] : NULL);
+    }
+    send_call(in);
+}
+
+/* A batch's searches are done: the batch is recorded. */
+static void on_recalled(int rc, const char *err, void *data)
+{
+    recall_batch *b = data;
+    struct fq_intake *in = b->in;
+    in->inflight--;
+    (void)rc;
+    (void)err;
+    if (in->c->stopping) {   /* left pending: read again at the next start */
+        recall_batch_free(b, b->list->elements);
+        fq_coordinator_maybe_close(in->c);
+        return;
+    }
+    record_batch(in, b->list, b);
+    recall_batch_free(b, b->list->elements);
+    if (in->inflight == 0)
+        batch_done(in);
+}
+
 static void on_read(fq_redis *r, redisReply *reply, void *data)
 {
     struct fq_intake *in = data;
@@ -403,13 +597,14 @@ static void on_read(fq_redis *r, redisReply *reply, void *data)
         const redisReply *stream = reply->element[0];
         const redisReply *list = stream->element[1];
         entries = list->elements;
-        begin_call(in);
-        for (size_t i = 0; i < list->elements; i++) {
-            const redisReply *e = list->element[i];
-            if (e->type == REDIS_REPLY_ARRAY && e->elements == 2)
-                record_entry(in, e);
+        recall_batch *b = plan_recalls(in, list);
+        if (b != NULL && fq_readers_submit(c->readers, run_recalls, on_recalled, b) == 0) {
+            in->inflight++;   /* the batch is recorded once its searches are done */
+            return;
         }
-        send_call(in);
+        if (b != NULL)
+            recall_batch_free(b, list->elements);
+        record_batch(in, list, NULL);
     }
     if (in->own_pending && entries == 0)
         in->own_pending = 0;  /* caught up with what we had left unacknowledged */

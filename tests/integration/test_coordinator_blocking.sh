@@ -3,8 +3,10 @@
 # /health and /metrics are served from a snapshot by an event-driven server.
 #
 # (a) A sqlite3 session holds a write transaction (BEGIN IMMEDIATE) for
-#     20 s while /health is polled every second: 50 tasks submitted to an
-#     idle fleet are all done in Redis within 10 s, before the lock goes;
+#     20 s while /health is polled every second: 50 tasks and 10 memory
+#     tasks (which search the memory, recall, on a reader thread) submitted
+#     to an idle fleet are all done in Redis within 10 s, before the lock
+#     goes;
 #     /health answers 200 degraded once the results have waited longer
 #     than FLEETQ_STORE_STALL_SECONDS (3), with the backlog and the
 #     reason; once the lock goes, every row is written, once.
@@ -15,12 +17,13 @@
 #     /health to 503 "stalled" within 5 s, and back to 200 after.
 . "$(dirname "$0")/lib.sh"
 
-export GROK_RATE_LIMIT_RPM=0 DAILY_BUDGET_USD=0 FLEETQ_RECALL_K=0 \
+export GROK_RATE_LIMIT_RPM=0 DAILY_BUDGET_USD=0 FLEETQ_RECALL_K=3 \
        FLEETQ_STORE_STALL_SECONDS=3 FLEETQ_TEST_STALL_SECONDS=8
 fq_start_redis
 fq_start_mock
 fq_start_coordinator
 fq_start_worker code --concurrency 8
+fq_start_worker memory --concurrency 4
 URL="http://127.0.0.1:$PORT"
 fq_wait_for 10 fq_health_ok || fq_fail "/health not ok at the start"
 done_in_redis() { # prefix n
@@ -35,6 +38,11 @@ done_in_redis() { # prefix n
 fq_log "(a) a user's write transaction holds the database for 20 s"
 fq_submit id warm role code prompt "warm up" >/dev/null
 fq_wait_sql 20 "SELECT count(*) FROM tasks WHERE id='warm'" 1
+t0=$(date +%s%N)
+fq_submit_n 50 b code
+fq_wait_for 10 done_in_redis b 50 || fq_fail "50 tasks were not done in Redis within 10 s"
+fq_log "without a lock: 50 tasks done in Redis in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+fq_wait_sql 20 "SELECT count(*) FROM tasks WHERE id LIKE 'b-%'" 50
 sqlite3 "$FLEETQ_DB" <<'SQL' >"$FQ_TMP/lock.log" 2>&1 &
 .timeout 1000
 BEGIN IMMEDIATE;
@@ -47,11 +55,13 @@ locker=$!
 fq_wait_for 5 grep -q locked "$FQ_TMP/lock.log" || fq_fail "sqlite3 did not take the lock: $(cat "$FQ_TMP/lock.log")"
 t0=$(date +%s%N)
 fq_submit_n 50 l code
+fq_submit_n 10 m memory   # each searches the memory (recall) on a reader thread
 ( for _ in $(seq 1 20); do curl -s -o /dev/null "$URL/health"; sleep 1; done ) &
 poller=$!
 fq_wait_for 10 done_in_redis l 50 || fq_fail "the 50 tasks were not done in Redis within 10 s while the database was locked"
+fq_wait_for 10 done_in_redis m 10 || fq_fail "the 10 recalling memory tasks were not done in Redis within 10 s while the database was locked"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-fq_log "50 tasks done in Redis in $ms ms with the database locked"
+fq_log "50 code and 10 recalling memory tasks done in Redis in $ms ms with the database locked"
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE id LIKE 'l-%'" 2>/dev/null || echo locked)" 0 \
     "rows of the 50 while the lock is held"
 behind() { curl -s "$URL/health" >"$FQ_TMP/health.json" && jq -e '.store.behind' "$FQ_TMP/health.json" >/dev/null; }
