@@ -78,12 +78,12 @@ fq_log "/health is $size bytes; nginx $NGX_PID on port $NGX_PORT"
 wrk_run() {
     wrk -t2 -c"$2" -d"${duration}s" --latency "$1" 2>&1 | awk '
         /Requests\/sec:/ { rps = $2 }
-        $1 == "50.000%" { p50 = $2 } $1 == "99.000%" { p99 = $2 }
+        $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
         /Socket errors:/ { gsub(",", ""); err = $4 + $6 + $8 + $10 }
         /Non-2xx/ { err += $NF }
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
                          if (v ~ /s$/) return v * 1000; return v }
-        END { printf "%.0f %.2f %.2f %d\n", rps, ms(p50), ms(p99), err + 0 }'
+        END { printf "%.0f %.2f %.2f %d\n", rps, p50, p99, err + 0 }'
 }
 
 results=$FQ_TMP/results.tsv
@@ -94,7 +94,7 @@ for rep in $(seq 1 "$reps"); do
         read -r h_rps h50 h99 herr <<<"$(wrk_run "$URL/health" "$c")"
         read -r m_rps m50 m99 merr <<<"$(wrk_run "$URL/metrics" "$c")"
         read -r n_rps n50 n99 nerr <<<"$(wrk_run "http://127.0.0.1:$NGX_PORT/health" "$c")"
-        ratio=$(awk -v a="$h_rps" -v b="$n_rps" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+        ratio=$(awk -v a="$h_rps" -v b="$n_rps" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
         fq_log "rep $rep, $c connections: /health $h_rps/s (p50 $h50 p99 $h99 ms, $herr errors)," \
             "/metrics $m_rps/s (p50 $m50 p99 $m99, $merr errors), nginx $n_rps/s (p50 $n50 p99 $n99, $nerr errors); ratio $ratio"
         col "wrk" "$c" "$h_rps" "$ratio" "$h50" "$h99" "$m_rps" "$m99" "$n_rps" "$n99" >>"$results"
@@ -160,7 +160,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 worst_low() { sort -n | head -n 1; }
 field() { awk -F'\t' -v k="$1" -v c="$2" -v f="$3" '$1 == k && $2 == c { print $f }' "$results"; }
 echo
-echo "bench/http.sh: $(nproc) cores, $(redis-server --version | awk '{print $3}'), $(wrk --version 2>&1 | head -n 1 | awk '{print $1, $2}'), nginx $("$nginx_bin" -v 2>&1 | sed 's|.*/||'); /health $size bytes; ${duration} s per wrk run, $reps repetitions; medians (worst)"
+echo "bench/http.sh: $(nproc) cores, Redis $(redis-server --version | awk '{print $3}' | sed 's/^v=//'), $(wrk --version 2>&1 | head -n 1 | awk '{print $1, $2}'), nginx $("$nginx_bin" -v 2>&1 | sed 's|.*/||'); /health $size bytes; ${duration} s per wrk run, $reps repetitions; medians (worst)"
 echo
 echo "| connections | /health req/s | × nginx | /health p50 / p99 ms | /metrics req/s | /metrics p99 ms | nginx req/s | nginx p99 ms |"
 echo "|---|---|---|---|---|---|---|---|"

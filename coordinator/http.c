@@ -46,7 +46,7 @@
 
 #define THREADS 2                 /* event loops (epoll), each serving many connections */
 #define CONNECTION_LIMIT 20000    /* within the open-file limit (raised to its maximum) */
-#define PER_ADDRESS_LIMIT 256     /* connections from one client address */
+#define PER_ADDRESS_LIMIT 1024    /* connections from one client address */
 #define CONNECTION_TIMEOUT_S 5    /* idle: a request's headers, or keep-alive, this long */
 #define REQUEST_MEMORY 16384      /* bytes of one request: headers over this are refused */
 #define LISTEN_BACKLOG 1024
