@@ -5,8 +5,7 @@
  * The loop hands over a job (a batch of records to write in one
  * transaction, or a prune) and hears back on the loop, through a
  * uv_async_t, once the thread has done it. Jobs run one at a time in the
- * order they were handed over. This is the way Redis's bio.c keeps
- * blocking work off its event loop.
+ * order they were handed over (job_queue.h, with one thread).
  */
 #ifndef FQ_WRITER_H
 #define FQ_WRITER_H
@@ -16,6 +15,7 @@
 
 #include <uv.h>
 
+#include "job_queue.h"
 #include "record.h"
 #include "store.h"
 
@@ -32,6 +32,7 @@ typedef struct fq_write_job fq_write_job;
 typedef void (*fq_write_cb)(fq_write_job *job, void *data);
 
 struct fq_write_job {
+    fq_job base;                    /* the queue's (job_queue.h) */
     fq_write_kind kind;
     fq_write_entry *entries;        /* FQ_WRITE_BATCH: owned by the job */
     size_t n;
@@ -44,7 +45,6 @@ struct fq_write_job {
     char error[512];
     fq_write_cb done;               /* runs on the loop */
     void *data;
-    fq_write_job *next;
 };
 
 typedef struct fq_writer fq_writer;

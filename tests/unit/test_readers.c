@@ -29,6 +29,7 @@ typedef struct fixture {
 } fixture;
 
 typedef struct outcome {
+    _Atomic int started;     /* set by the job on its thread */
     int calls;
     int rc;
     char err[300];
@@ -85,6 +86,7 @@ static int count_rows(struct sqlite3 *db, void *data, char *err, size_t errlen)
 
 static int endless(struct sqlite3 *db, void *data, char *err, size_t errlen)
 {
+    ((outcome *)data)->started = 1;
     return run_sql(db, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
                    "SELECT count(*) FROM c", &((outcome *)data)->value, err, errlen);
 }
@@ -105,10 +107,10 @@ static void wait_for(uv_loop_t *loop, outcome *o)
         uv_run(loop, UV_RUN_ONCE);
 }
 
-static fq_readers *start(uv_loop_t *loop, const fixture *f, int limit_ms)
+static fq_readers *start(uv_loop_t *loop, const fixture *f, int threads, int limit_ms)
 {
     char err[300];
-    fq_readers *r = fq_readers_start(loop, f->path, 2, limit_ms, err, sizeof(err));
+    fq_readers *r = fq_readers_start(loop, f->path, threads, limit_ms, err, sizeof(err));
     if (r == NULL)
         fail_msg("fq_readers_start: %s", err);
     return r;
@@ -126,7 +128,7 @@ static void test_read_returns_on_the_loop(void **state)
     fixture *f = *state;
     uv_loop_t loop;
     uv_loop_init(&loop);
-    fq_readers *r = start(&loop, f, 2000);
+    fq_readers *r = start(&loop, f, 2, 2000);
     outcome o = {0};
     assert_int_equal(fq_readers_submit(r, count_rows, on_done, &o), 0);
     assert_true(fq_readers_busy(r));
@@ -143,7 +145,7 @@ static void test_time_limit_stops_a_query(void **state)
     fixture *f = *state;
     uv_loop_t loop;
     uv_loop_init(&loop);
-    fq_readers *r = start(&loop, f, 200);
+    fq_readers *r = start(&loop, f, 2, 200);
     outcome o = {0};
     int64_t t0 = fq_mono_ms();
     assert_int_equal(fq_readers_submit(r, endless, on_done, &o), 0);
@@ -167,7 +169,7 @@ static void test_reads_go_on_under_a_write_lock(void **state)
     fixture *f = *state;
     uv_loop_t loop;
     uv_loop_init(&loop);
-    fq_readers *r = start(&loop, f, 1000);
+    fq_readers *r = start(&loop, f, 2, 1000);
     assert_int_equal(sqlite3_exec(f->writer, "BEGIN IMMEDIATE; INSERT INTO t VALUES (4);", NULL,
                                   NULL, NULL), SQLITE_OK);
     outcome o = {0};
@@ -184,15 +186,18 @@ static void test_stop_reports_jobs_not_started(void **state)
     fixture *f = *state;
     uv_loop_t loop;
     uv_loop_init(&loop);
-    fq_readers *r = start(&loop, f, 300);
-    outcome slow[2] = {{0}}, queued = {0};
-    fq_readers_submit(r, endless, on_done, &slow[0]);
-    fq_readers_submit(r, endless, on_done, &slow[1]);
+    fq_readers *r = start(&loop, f, 1, 3000);   /* ends after stop is called */
+    outcome slow = {0}, queued = {0};
+    fq_readers_submit(r, endless, on_done, &slow);
     fq_readers_submit(r, count_rows, on_done, &queued);
-    usleep(50000);   /* both threads are in their endless queries */
+    int64_t until = fq_mono_ms() + 10000;
+    while (!slow.started && fq_mono_ms() < until)   /* the one thread is in its query */
+        usleep(1000);
+    assert_true(slow.started);
     fq_readers_stop(r);
     uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(slow[0].calls + slow[1].calls + queued.calls, 3);
+    assert_int_equal(slow.calls + queued.calls, 2);
+    assert_int_equal(slow.rc, -1);
     assert_int_equal(queued.rc, -1);
     assert_non_null(strstr(queued.err, "stopping"));
     assert_int_equal(uv_loop_close(&loop), 0);
