@@ -91,6 +91,27 @@ static int endless(struct sqlite3 *db, void *data, char *err, size_t errlen)
                    "SELECT count(*) FROM c", &((outcome *)data)->value, err, errlen);
 }
 
+/* Holds its thread until released (by another thread), without a query:
+ * a job still running when the pool is stopped. */
+static _Atomic int released;
+
+static int held(struct sqlite3 *db, void *data, char *err, size_t errlen)
+{
+    (void)db;
+    ((outcome *)data)->started = 1;
+    while (!released)
+        usleep(1000);
+    snprintf(err, errlen, "released");
+    return -1;
+}
+
+static void release_later(void *arg)
+{
+    (void)arg;
+    usleep(1000000);   /* the pool's stop has begun by then: its thread is asleep */
+    released = 1;
+}
+
 static void on_done(int rc, const char *err, void *data)
 {
     outcome *o = data;
@@ -186,15 +207,19 @@ static void test_stop_reports_jobs_not_started(void **state)
     fixture *f = *state;
     uv_loop_t loop;
     uv_loop_init(&loop);
-    fq_readers *r = start(&loop, f, 1, 3000);   /* ends after stop is called */
+    fq_readers *r = start(&loop, f, 1, 3000);
     outcome slow = {0}, queued = {0};
-    fq_readers_submit(r, endless, on_done, &slow);
+    released = 0;
+    fq_readers_submit(r, held, on_done, &slow);
     fq_readers_submit(r, count_rows, on_done, &queued);
     int64_t until = fq_mono_ms() + 10000;
-    while (!slow.started && fq_mono_ms() < until)   /* the one thread is in its query */
+    while (!slow.started && fq_mono_ms() < until)   /* the one thread is in its job */
         usleep(1000);
     assert_true(slow.started);
-    fq_readers_stop(r);
+    uv_thread_t releaser;
+    assert_int_equal(uv_thread_create(&releaser, release_later, NULL), 0);
+    fq_readers_stop(r);   /* returns once the held job is released */
+    uv_thread_join(&releaser);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(slow.calls + queued.calls, 2);
     assert_int_equal(slow.rc, -1);
