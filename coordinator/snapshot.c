@@ -24,7 +24,6 @@
 #include <uv.h>
 
 #include "fq_shared.h"
-#include "log.h"
 #include "metrics.h"
 #include "record.h"
 #include "timeutil.h"
@@ -60,14 +59,13 @@ static double usd(int64_t ticks)
     return (double)ticks / (double)FQ_TICKS_PER_USD;
 }
 
-/* 1 when any part of the coordinator is failing now: the store only
- * once it is behind (a database that is busy only delays the results,
- * which wait in Redis, until FLEETQ_STORE_STALL_SECONDS). */
-static int any_failing(const fq_health_view *v, int store_behind)
+/* 1 when any part of the coordinator is failing now; the store only when
+ * SQLite refused a write (a database that is busy only delays the results,
+ * which wait in Redis: store_behind() says when that is too long). */
+static int any_failing(const fq_health_view *v)
 {
     for (int i = 0; i < FQ_PART_COUNT; i++)
-        if (fq_failing_now(&v->parts[i]) &&
-            (i != FQ_PART_STORE || v->store_refused || store_behind))
+        if (fq_failing_now(&v->parts[i]) && (i != FQ_PART_STORE || v->store_refused))
             return 1;
     return 0;
 }
@@ -132,7 +130,7 @@ static cJSON *health_json(const fq_metrics *m, const fq_health_view *v, const fq
     if (doc == NULL)
         return NULL;
     int behind = store_behind(m, v, cfg, now_ms);
-    int ok = m->redis_ok && m->sqlite_ok && !any_failing(v, behind) && !behind;
+    int ok = m->redis_ok && m->sqlite_ok && !any_failing(v) && !behind;
     cJSON_AddStringToObject(doc, "status", ok ? "ok" : "degraded");
     cJSON_AddStringToObject(doc, "version", FQ_VERSION);
     add_parts(doc, v);

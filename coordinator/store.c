@@ -594,11 +594,6 @@ int fq_store_prune(fq_store *s, int64_t before_ms, int limit)
     return deleted;
 }
 
-struct sqlite3 *fq_store_db(fq_store *s)
-{
-    return s->db;
-}
-
 int fq_store_ping(fq_store *s)
 {
     sqlite3_stmt *st = s->stmt[STMT_PING];

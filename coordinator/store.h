@@ -45,8 +45,4 @@ const char *fq_store_error(fq_store *s);
  * another connection): the write may succeed later, nothing refused it. */
 int fq_store_was_busy(const fq_store *s);
 
-/* The database, for the memory's searches (memory.h). */
-struct sqlite3;
-struct sqlite3 *fq_store_db(fq_store *s);
-
 #endif

@@ -172,23 +172,24 @@ static redisReply *snapshot(fq_ctl *ctl, const fq_ctl_fleet *f)
 static void gather_cache(fq_ctl *ctl, fq_ctl_fleet *f)
 {
     const fq_keyset *k = fq_keys();
-    redisReply *c = fq_ctl_command_run(ctl, "HMGET %s cache:hits cache:misses cache:saved_ticks",
-                                       k->metrics);
-    if (c != NULL && c->type == REDIS_REPLY_ARRAY && c->elements == 3) {
-        f->cache_hits = fq_reply_int(c->element[0], 0);
-        f->cache_misses = fq_reply_int(c->element[1], 0);
-        f->cache_saved_ticks = fq_reply_int(c->element[2], 0);
+    if (fq_ctl_append(ctl, "HMGET %s cache:hits cache:misses cache:saved_ticks",
+                      k->metrics) != 0 ||
+        fq_ctl_append(ctl, "HLEN %s", k->cache) != 0 ||
+        fq_ctl_append(ctl, "HGET %s bytes", k->cache_meta) != 0)
+        return;
+    redisReply *r[3] = {NULL, NULL, NULL};   /* counters, entries, bytes */
+    for (int i = 0; i < 3 && (i == 0 || r[i - 1] != NULL); i++)
+        r[i] = fq_ctl_next_reply(ctl);
+    if (r[0] != NULL && r[0]->type == REDIS_REPLY_ARRAY && r[0]->elements == 3) {
+        f->cache_hits = fq_reply_int(r[0]->element[0], 0);
+        f->cache_misses = fq_reply_int(r[0]->element[1], 0);
+        f->cache_saved_ticks = fq_reply_int(r[0]->element[2], 0);
     }
-    if (c != NULL)
-        freeReplyObject(c);
-    if ((c = fq_ctl_command_run(ctl, "HLEN %s", k->cache)) != NULL) {
-        f->cache_entries = fq_reply_int(c, 0);
-        freeReplyObject(c);
-    }
-    if ((c = fq_ctl_command_run(ctl, "HGET %s bytes", k->cache_meta)) != NULL) {
-        f->cache_bytes = fq_reply_int(c, 0);
-        freeReplyObject(c);
-    }
+    f->cache_entries = fq_reply_int(r[1], 0);
+    f->cache_bytes = fq_reply_int(r[2], 0);
+    for (int i = 0; i < 3; i++)
+        if (r[i] != NULL)
+            freeReplyObject(r[i]);
 }
 
 int fq_ctl_fleet_gather(fq_ctl *ctl, fq_ctl_fleet *f)

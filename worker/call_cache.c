@@ -24,13 +24,21 @@ int fq_call_cache_wanted(const fq_config *cfg, const fq_task *t)
     }
 }
 
-static void cache_keys(fq_argv *a)
+#define CACHE_NKEYS 4
+
+/* cache.lua's keys, then the op and the request's name (or body), and the
+ * task: what every op starts with. */
+static void cache_call(fq_argv *a, const char *op, const char *request, const char *task_id)
 {
     const fq_keyset *k = fq_keys();
+    fq_argv_init(a);
     fq_argv_adds(a, k->cache);
     fq_argv_adds(a, k->cache_index);
     fq_argv_adds(a, k->cache_meta);
     fq_argv_adds(a, k->metrics);
+    fq_argv_adds(a, op);
+    fq_argv_adds(a, request);
+    fq_argv_adds(a, task_id);
 }
 
 typedef struct lookup {
@@ -83,13 +91,9 @@ int fq_call_cache_lookup(fq_redis *r, const char *body, const char *task_id, int
     l->cb = cb;
     l->data = data;
     fq_argv a;
-    fq_argv_init(&a);
-    cache_keys(&a);
-    fq_argv_adds(&a, "get");
-    fq_argv_adds(&a, body);
-    fq_argv_adds(&a, task_id);
+    cache_call(&a, "get", body, task_id);
     fq_argv_addll(&a, pending_ms);
-    int rc = fq_redis_script(r, "cache", 4, &a, on_lookup, l);
+    int rc = fq_redis_script(r, "cache", CACHE_NKEYS, &a, on_lookup, l);
     fq_argv_free(&a);
     if (rc != 0)
         free(l);
@@ -111,15 +115,11 @@ void fq_call_cache_store(fq_redis *r, const fq_config *cfg, const char *hash,
     if (r == NULL)
         return;
     fq_argv a;
-    fq_argv_init(&a);
-    cache_keys(&a);
-    fq_argv_adds(&a, "put");
-    fq_argv_adds(&a, hash);
-    fq_argv_adds(&a, task_id);
+    cache_call(&a, "put", hash, task_id);
     fq_argv_adds(&a, answer);
     fq_argv_addll(&a, (long long)cfg->cache_ttl_s * 1000);
     fq_argv_addll(&a, (long long)cfg->cache_max_bytes);
-    fq_redis_script(r, "cache", 4, &a, on_cache_written, NULL);
+    fq_redis_script(r, "cache", CACHE_NKEYS, &a, on_cache_written, NULL);
     fq_argv_free(&a);
 }
 
@@ -128,11 +128,7 @@ void fq_call_cache_release(fq_redis *r, const char *hash, const char *task_id)
     if (r == NULL)
         return;
     fq_argv a;
-    fq_argv_init(&a);
-    cache_keys(&a);
-    fq_argv_adds(&a, "drop");
-    fq_argv_adds(&a, hash);
-    fq_argv_adds(&a, task_id);
-    fq_redis_script(r, "cache", 4, &a, on_cache_written, NULL);
+    cache_call(&a, "drop", hash, task_id);
+    fq_redis_script(r, "cache", CACHE_NKEYS, &a, on_cache_written, NULL);
     fq_argv_free(&a);
 }

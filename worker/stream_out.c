@@ -23,24 +23,24 @@ int fq_stream_out_active(const fq_stream_out *so)
     return so->task_id != NULL;
 }
 
-int fq_stream_out_append(fq_stream_out *so, const char *text, size_t len)
+void fq_stream_out_append(fq_stream_out *so, const char *text, size_t len)
 {
-    if (so->task_id == NULL || len == 0)
-        return 0;
+    if (so->task_id == NULL || len == 0 || so->held_back)
+        return;
     if (so->len + len > so->cap) {
         size_t cap = so->cap ? so->cap : 256;
         while (cap < so->len + len)
             cap *= 2;
         char *b = realloc(so->pending, cap);
-        if (b == NULL)
-            return -1;
+        if (b == NULL) {
+            so->held_back = 1;
+            return;
+        }
         so->pending = b;
         so->cap = cap;
     }
-    int was_empty = so->len == 0;
     memcpy(so->pending + so->len, text, len);
     so->len += len;
-    return was_empty;
 }
 
 static void on_written(fq_redis *r, redisReply *reply, void *data)
@@ -53,11 +53,12 @@ static void on_written(fq_redis *r, redisReply *reply, void *data)
                "the task's result is not affected", FQ_LEND);
 }
 
-/* XADD <key> MAXLEN N * attempt <n> <pairs...>, then PEXPIRE. An exact
- * trim: a stream trimmed by about N could keep whole nodes of entries
- * beyond the bound, and trimming one entry per XADD costs little. */
+/* XADD <key> MAXLEN N * attempt <n> <pairs...>, and PEXPIRE with the
+ * attempt's first entry and its end (last). An exact trim: a stream
+ * trimmed by about N could keep whole nodes of entries beyond the bound,
+ * and trimming one entry per XADD costs little. */
 static void send_entry(fq_stream_out *so, fq_redis *r, const fq_config *cfg,
-                       const fq_argv *pairs)
+                       const fq_argv *pairs, int last)
 {
     char key[FQ_KEY_MAX];
     fq_key_stream(so->task_id, key, sizeof(key));
@@ -72,8 +73,11 @@ static void send_entry(fq_stream_out *so, fq_redis *r, const fq_config *cfg,
     fq_argv_append(&a, pairs);
     fq_redis_argv(r, on_written, NULL, &a);
     fq_argv_free(&a);
+    if (so->expiry_set && !last)
+        return;
     fq_redis_command(r, on_written, NULL, "PEXPIRE %s %lld", key,
                      (long long)cfg->result_ttl_s * 1000);
+    so->expiry_set = 1;
 }
 
 static void send_delta(fq_stream_out *so, fq_redis *r, const fq_config *cfg, const char *text,
@@ -83,7 +87,7 @@ static void send_delta(fq_stream_out *so, fq_redis *r, const fq_config *cfg, con
     fq_argv_init(&pairs);
     fq_argv_adds(&pairs, "delta");
     fq_argv_add(&pairs, text, len);
-    send_entry(so, r, cfg, &pairs);
+    send_entry(so, r, cfg, &pairs, 0);
     fq_argv_free(&pairs);
     so->sent += len;
 }
@@ -110,7 +114,7 @@ void fq_stream_out_end(fq_stream_out *so, fq_redis *r, const fq_config *cfg,
     fq_argv_pair(&pairs, "end", end);
     if (fields != NULL)
         fq_argv_append(&pairs, fields);
-    send_entry(so, r, cfg, &pairs);
+    send_entry(so, r, cfg, &pairs, 1);
     fq_argv_free(&pairs);
     fq_stream_out_free(so);
 }

@@ -6,8 +6,9 @@
  * cost a command per token. Each attempt ends with an entry whose `end`
  * says what became of it (done, failed or retry), with the model, finish
  * reason, tokens and error as known. The stream is trimmed to
- * FLEETQ_STREAM_MAXLEN entries and expires FLEETQ_RESULT_TTL after its
- * last entry, as the task's result does. Nothing here waits for Redis: a
+ * FLEETQ_STREAM_MAXLEN entries and expires FLEETQ_RESULT_TTL after the
+ * first entry of an attempt and again after its end, as the task's result
+ * does (an attempt is far shorter than the ttl). Nothing here waits for Redis: a
  * lost entry is logged, and the task's result is written whatever happens
  * to its stream.
  */
@@ -26,16 +27,18 @@ typedef struct fq_stream_out {
     char *pending;          /* deltas not sent yet */
     size_t len, cap;
     size_t sent;            /* content bytes of this attempt sent so far */
+    int expiry_set;         /* this attempt's first entry has set the stream's expiry */
+    int held_back;          /* a piece did not fit in memory: the rest waits for the end */
 } fq_stream_out;
 
 /* Starts an attempt of task_id. Returns 0 or -1 (memory). */
 int fq_stream_out_begin(fq_stream_out *so, const char *task_id, int attempt);
 
-/* Gathers a piece of content. Returns 1 when the stream had nothing
- * pending before (the caller then queues it for the next flush), 0 when
- * it had, -1 when memory ran out (the piece is dropped, the result is
- * not affected). */
-int fq_stream_out_append(fq_stream_out *so, const char *text, size_t len);
+/* Gathers a piece of content for the next flush. When memory runs out,
+ * no more pieces go out for this attempt: the end entry sends the rest,
+ * so the deltas still join into the answer (and the result is not
+ * affected). */
+void fq_stream_out_append(fq_stream_out *so, const char *text, size_t len);
 
 /* Sends what is pending as one entry. */
 void fq_stream_out_flush(fq_stream_out *so, fq_redis *r, const fq_config *cfg);

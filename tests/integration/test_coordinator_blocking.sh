@@ -11,8 +11,9 @@
 #     than FLEETQ_STORE_STALL_SECONDS (3), with the backlog and the
 #     reason; once the lock goes, every row is written, once.
 # (b) 2,000 connections that sent half a request, from another loopback
-#     address (127.0.0.2), leave /health answering a client on 127.0.0.1
-#     within 100 ms.
+#     address (127.0.0.2; the coordinator holds at least 1,000 of them, its
+#     cap per address being 1,024), leave /health answering a client on
+#     127.0.0.1 within 100 ms.
 # (c) A loop stalled on purpose (FLEETQ_TEST_STALL_SECONDS, SIGUSR2) turns
 #     /health to 503 "stalled" within 5 s, and back to 200 after.
 . "$(dirname "$0")/lib.sh"
@@ -106,6 +107,12 @@ time.sleep(8)
 PY
 flood=$!
 fq_wait_for 20 test -s "$FQ_TMP/flood.ready" || fq_fail "the flood did not start"
+# /proc/net/tcp: local port $PORT (hex), remote 127.0.0.2 (0200007F), ESTABLISHED (01)
+held=$(awk -v port="$(printf ':%04X' "$PORT")" \
+    'index($2, port) && substr($3, 1, 8) == "0200007F" && $4 == "01" { n++ } END { print n + 0 }' \
+    /proc/net/tcp)
+fq_log "connections from 127.0.0.2 the coordinator holds: $held"
+fq_assert_ge "$held" 1000 "half-open connections held during the flood"
 worst=0
 for _ in 1 2 3 4 5; do
     t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$URL/health")
