@@ -273,6 +273,31 @@ static int read_str(const char *name, const char *def, char *out, size_t outlen,
     return 0;
 }
 
+/* FLEETQ_DASHBOARD_TOKEN: what opens the coordinator's dashboard. It goes
+ * into a header and a form, so it is printable ASCII without spaces, and
+ * long enough not to be guessed; an error never shows it. */
+static int read_dashboard_token(fq_config *cfg, char *err, size_t errlen)
+{
+    const char *name = "FLEETQ_DASHBOARD_TOKEN";
+    if (read_str(name, "", cfg->dashboard_token, sizeof(cfg->dashboard_token), err, errlen) != 0)
+        return -1;
+    size_t n = strlen(cfg->dashboard_token);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)cfg->dashboard_token[i];
+        if (c <= ' ' || c > '~') {
+            explicit_bzero(cfg->dashboard_token, sizeof(cfg->dashboard_token));
+            return fq_text_fail(err, errlen, "%s: use printable ASCII without spaces (character "
+                                "%zu is not); e.g. openssl rand -hex 24", name, i + 1);
+        }
+    }
+    if (n > 0 && n < FQ_DASHBOARD_TOKEN_MIN) {
+        explicit_bzero(cfg->dashboard_token, sizeof(cfg->dashboard_token));
+        return fq_text_fail(err, errlen, "%s: at least %d characters, got %zu; e.g. openssl "
+                            "rand -hex 24", name, FQ_DASHBOARD_TOKEN_MIN, n);
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------
  * The key
  * --------------------------------------------------------------------- */
@@ -703,6 +728,9 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
                    err, errlen) != 0)
         return -1;
 
+    if (read_dashboard_token(cfg, err, errlen) != 0)
+        return -1;
+
     if (read_int("GROK_RATE_LIMIT_RPM", 480, 0, INT64_MAX, &cfg->rate_limit_rpm, err, errlen) != 0 ||
         read_int("GROK_RATE_LIMIT_RPH", 0, 0, INT64_MAX, &cfg->rate_limit_rph, err, errlen) != 0 ||
         read_int("GROK_RATE_LIMIT_TPM", 0, 0, INT64_MAX, &cfg->rate_limit_tpm, err, errlen) != 0 ||
@@ -888,5 +916,6 @@ void fq_config_free(fq_config *cfg)
         free(cfg->roles[r].fallback);
     }
     explicit_bzero(cfg->redis_password, sizeof(cfg->redis_password));
+    explicit_bzero(cfg->dashboard_token, sizeof(cfg->dashboard_token));
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -229,3 +229,33 @@ int fq_cancel_args(fq_argv *a, const char *id, size_t idlen, const char *reason,
     fq_argv_adds(a, FQ_GROUP_INTAKE);
     return fq_argv_ok(a) ? 0 : -1;
 }
+
+int fq_requeue_args(fq_argv *a, const char *const *ids, const size_t *lens, size_t n)
+{
+    const fq_keyset *k = fq_keys();
+    fq_argv_adds(a, k->dead);
+    fq_argv_adds(a, k->events);
+    fq_argv_adds(a, k->seq);
+    fq_argv_add_ready_keys(a);
+    fq_argv_add_marker_keys(a);
+    fq_argv_adds(a, k->resolving);
+    for (size_t i = 0; i < n; i++) {
+        fq_argv_add_task_key(a, ids[i], lens[i]);
+        fq_argv_add_done_key(a, ids[i], lens[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        fq_argv_add(a, ids[i], lens[i]);
+    return fq_argv_ok(a) ? 0 : -1;
+}
+
+int fq_resume_args(fq_argv *a, const struct redisReply *models, int breaker,
+                   long long breaker_cooldown_ms)
+{
+    size_t n = models != NULL && models->type == REDIS_REPLY_ARRAY ? models->elements : 0;
+    fq_argv_adds(a, fq_keys()->quota);
+    for (size_t i = 0; i < n; i++)
+        fq_argv_add_model_key(a, models->element[i]->str, models->element[i]->len);
+    fq_argv_adds(a, breaker ? "1" : "0");
+    fq_argv_addll(a, breaker_cooldown_ms);
+    return fq_argv_ok(a) ? 1 + (int)n : -1;
+}

@@ -100,4 +100,16 @@ int fq_cancel_args(fq_argv *a, const char *id, size_t idlen, const char *reason,
                    const char *entry);
 #define FQ_CANCEL_NKEYS (6 + FQ_ROLE_COUNT)
 
+/* The keys and arguments of requeue.lua (see there) for ids[0..n), lens[i]
+ * bytes each: FQ_REQUEUE_NKEYS fixed keys, then two keys per id. */
+int fq_requeue_args(fq_argv *a, const char *const *ids, const size_t *lens, size_t n);
+#define FQ_REQUEUE_NKEYS (4 + 2 * FQ_ROLE_COUNT)
+
+/* The keys and arguments of resume.lua (see there): the quota hash and the
+ * state of each model of models (the registry's ZRANGE reply, NULL for
+ * none); closing the breakers too with breaker. Returns the number of
+ * keys, or -1 when out of memory. */
+int fq_resume_args(fq_argv *a, const struct redisReply *models, int breaker,
+                   long long breaker_cooldown_ms);
+
 #endif

@@ -37,6 +37,9 @@ static const rec_field attempt_fields[] = {
     S(fq_attempt_record, "worker", worker),
     S(fq_attempt_record, "model", model),
     I(fq_attempt_record, "ttft_ms", ttft_ms, -1),
+    I(fq_attempt_record, "prompt_tokens", prompt_tokens, 0),
+    I(fq_attempt_record, "completion_tokens", completion_tokens, 0),
+    I(fq_attempt_record, "cost_ticks", cost_ticks, 0),
 };
 
 static const rec_field final_fields[] = {

@@ -3,7 +3,8 @@
  *
  * Two kinds of entry, told apart by the field `kind`:
  *  - `attempt`: one API call (task, n, http_status, outcome, error,
- *    latency_ms, started_at, worker, model, ttft_ms), or one answer taken
+ *    latency_ms, started_at, worker, model, ttft_ms, prompt_tokens,
+ *    completion_tokens, cost_ticks), or one answer taken
  *    from the response cache (outcome `cached`);
  *  - `final`: a task's final state (the `tasks` row).
  * Times are milliseconds since the Unix epoch (0 = unknown); money is USD
@@ -42,6 +43,9 @@ typedef struct fq_attempt_record {
     char *worker;
     char *model;            /* the model called (or whose cached answer was used) */
     int64_t ttft_ms;        /* time to the first token; -1 unknown */
+    int64_t prompt_tokens;  /* as the provider counted them (0 without an answer) */
+    int64_t completion_tokens;
+    int64_t cost_ticks;     /* what this call was billed */
 } fq_attempt_record;
 
 typedef struct fq_final_record {

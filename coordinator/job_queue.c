@@ -5,7 +5,8 @@
  * the condition; a thread takes the first job, runs it outside the lock,
  * appends it to the done list and wakes the loop with uv_async_send(),
  * whose callback reports every done job (wake-ups may coalesce into one
- * callback, so it drains the whole list).
+ * callback, so it drains the whole list). Without a loop there is no
+ * async handle: the thread calls done itself, outside the lock.
  */
 #include "job_queue.h"
 
@@ -21,6 +22,7 @@ struct fq_job_queue {
     uv_mutex_t lock;
     uv_cond_t wake;
     uv_async_t done_async;
+    int has_loop;
     fq_job *queue, *queue_tail, *done, *done_tail;
     int stop;
     int busy;
@@ -54,6 +56,12 @@ static void thread_main(void *arg)
             q->queue_tail = NULL;
         uv_mutex_unlock(&q->lock);
         job->run(job, t->ctx);
+        if (!q->has_loop) {
+            job->done(job);
+            uv_mutex_lock(&q->lock);
+            q->busy--;
+            continue;
+        }
         uv_mutex_lock(&q->lock);
         append(&q->done, &q->done_tail, job);
         uv_async_send(&q->done_async);
@@ -99,8 +107,11 @@ fq_job_queue *fq_job_queue_start(uv_loop_t *loop, int threads, void *const *ctx)
         return NULL;
     uv_mutex_init(&q->lock);
     uv_cond_init(&q->wake);
-    uv_async_init(loop, &q->done_async, on_done);
-    q->done_async.data = q;
+    q->has_loop = loop != NULL;
+    if (q->has_loop) {
+        uv_async_init(loop, &q->done_async, on_done);
+        q->done_async.data = q;
+    }
     int want = threads < 1 ? 1 : threads > FQ_JOB_THREADS_MAX ? FQ_JOB_THREADS_MAX : threads;
     for (int i = 0; i < want; i++) {
         q->threads[i].q = q;
@@ -151,5 +162,10 @@ void fq_job_queue_stop(fq_job_queue *q, void (*dropped)(fq_job *job))
     q->queue = q->queue_tail = NULL;
     if (dropped != NULL)
         report(left, dropped);
-    uv_close((uv_handle_t *)&q->done_async, free_on_close);
+    if (q->has_loop) {
+        uv_close((uv_handle_t *)&q->done_async, free_on_close);
+    } else {
+        q->done_async.data = q;
+        free_on_close((uv_handle_t *)&q->done_async);
+    }
 }

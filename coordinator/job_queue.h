@@ -6,7 +6,10 @@
  * the job's done callback then runs on the loop, woken through a
  * uv_async_t. This is the way Redis's bio.c keeps blocking work off its
  * event loop. The SQLite writer (writer.c, one thread) and readers
- * (readers.c, a small pool) are built on it.
+ * (readers.c, a small pool) are built on it. Without a loop (NULL), the
+ * done callback runs on the job's thread as soon as it has run: the
+ * dashboard's requests (dashboard.c) answer that way, never touching the
+ * loop.
  */
 #ifndef FQ_JOB_QUEUE_H
 #define FQ_JOB_QUEUE_H
@@ -25,7 +28,8 @@ struct fq_job {
 typedef struct fq_job_queue fq_job_queue;
 
 /* Starts threads (1..FQ_JOB_THREADS_MAX) threads; thread i runs its jobs
- * with ctx[i]. Returns NULL when a thread could not start. */
+ * with ctx[i]. loop may be NULL (done then runs on the thread). Returns
+ * NULL when a thread could not start. */
 fq_job_queue *fq_job_queue_start(uv_loop_t *loop, int threads, void *const *ctx);
 
 void fq_job_queue_push(fq_job_queue *q, fq_job *job);
@@ -34,8 +38,9 @@ void fq_job_queue_push(fq_job_queue *q, fq_job *job);
 int fq_job_queue_busy(const fq_job_queue *q);
 
 /* Lets the running jobs finish and joins the threads; the jobs done are
- * reported, the ones never started are given to dropped (on the loop).
- * The queue is freed once its async handle has closed. */
+ * reported, the ones never started are given to dropped (on the loop, or
+ * on the caller's thread without one). The queue is freed once its async
+ * handle has closed (at once without a loop). */
 void fq_job_queue_stop(fq_job_queue *q, void (*dropped)(fq_job *job));
 
 #endif

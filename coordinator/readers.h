@@ -8,7 +8,7 @@
  * interrupted (sqlite3_progress_handler) and fails with "took longer than
  * N ms". The database is in WAL mode, so a writer (the coordinator's own
  * or a user's) never blocks these reads. The memory's recall searches run
- * here, and so will the dashboard's queries.
+ * here, and the dashboard's queries in a pool of their own.
  */
 #ifndef FQ_READERS_H
 #define FQ_READERS_H
@@ -23,10 +23,12 @@ typedef struct fq_readers fq_readers;
 
 /* Runs on a reader thread: 0, or -1 with the reason in err. */
 typedef int (*fq_read_fn)(struct sqlite3 *db, void *data, char *err, size_t errlen);
-/* Runs on the loop once the job is done (rc and err as fn left them). */
+/* Runs on the loop once the job is done (rc and err as fn left them), or
+ * on the reader's thread for a pool without a loop. */
 typedef void (*fq_read_done)(int rc, const char *err, void *data);
 
 /* Starts threads readers on db_path, each query limited to time_limit_ms.
+ * loop may be NULL: done then runs on the reader thread (job_queue.h).
  * Returns NULL with the reason in err. */
 fq_readers *fq_readers_start(uv_loop_t *loop, const char *db_path, int threads,
                              int time_limit_ms, char *err, size_t errlen);

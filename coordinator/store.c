@@ -78,7 +78,8 @@ enum final_param {
 /* Parameter numbers of STMT_PUT_ATTEMPT, in column order. */
 enum attempt_param {
     AP_TASK_ID = 1, AP_N, AP_HTTP_STATUS, AP_OUTCOME, AP_ERROR,
-    AP_LATENCY_MS, AP_STARTED_AT, AP_WORKER, AP_MODEL, AP_TTFT_MS
+    AP_LATENCY_MS, AP_STARTED_AT, AP_WORKER, AP_MODEL, AP_TTFT_MS,
+    AP_PROMPT_TOKENS, AP_COMPLETION_TOKENS, AP_COST_TICKS
 };
 
 static const char *const stmt_sql[STMT_COUNT] = {
@@ -113,8 +114,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " WHERE tasks.status <> 'done' OR excluded.status = 'done'",
     [STMT_PUT_ATTEMPT] =
         "INSERT INTO attempts (task_id, n, http_status, outcome, error,"
-        " latency_ms, started_at, worker, model, ttft_ms)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        " latency_ms, started_at, worker, model, ttft_ms, prompt_tokens, completion_tokens,"
+        " cost_ticks)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
         " ON CONFLICT (task_id, n) DO NOTHING",
     [STMT_PING] = "SELECT 1",
     /* the oldest ended tasks before ?1 (ISO-8601), at most ?2 of them:
@@ -550,6 +552,9 @@ int fq_store_put_attempt(fq_store *s, const fq_attempt_record *r)
     bind_text(&b, AP_WORKER, r->worker);
     bind_text(&b, AP_MODEL, r->model);
     bind_int_min(&b, AP_TTFT_MS, r->ttft_ms, 0);
+    bind_int_min(&b, AP_PROMPT_TOKENS, r->prompt_tokens, 0);
+    bind_int_min(&b, AP_COMPLETION_TOKENS, r->completion_tokens, 0);
+    bind_int_min(&b, AP_COST_TICKS, r->cost_ticks, 0);
     if (b.rc != SQLITE_OK) {
         put_err(s->errbuf, sizeof(s->errbuf), "storing attempt %lld of task %s: %s",
                 (long long)r->n, r->task_id, sqlite3_errstr(b.rc));

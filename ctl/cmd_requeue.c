@@ -18,7 +18,6 @@
 #include "task.h"
 
 #define BATCH 500
-#define NKEYS (4 + 2 * FQ_ROLE_COUNT)   /* of requeue.lua */
 
 static int run(fq_ctl *ctl, int argc, char **argv);
 
@@ -52,22 +51,10 @@ static void help(void)
 static redisReply *requeue_batch(fq_ctl *ctl, const char *const *ids, const size_t *lens,
                                  size_t n)
 {
-    const fq_keyset *k = fq_keys();
     fq_argv a;
     fq_argv_init(&a);
-    fq_argv_adds(&a, k->dead);
-    fq_argv_adds(&a, k->events);
-    fq_argv_adds(&a, k->seq);
-    fq_argv_add_ready_keys(&a);
-    fq_argv_add_marker_keys(&a);
-    fq_argv_adds(&a, k->resolving);
-    for (size_t i = 0; i < n; i++) {
-        fq_argv_add_task_key(&a, ids[i], lens[i]);
-        fq_argv_add_done_key(&a, ids[i], lens[i]);
-    }
-    for (size_t i = 0; i < n; i++)
-        fq_argv_add(&a, ids[i], lens[i]);
-    redisReply *reply = fq_ctl_script(ctl, "requeue", NKEYS + 2 * (int)n, &a);
+    fq_requeue_args(&a, ids, lens, n);
+    redisReply *reply = fq_ctl_script(ctl, "requeue", FQ_REQUEUE_NKEYS + 2 * (int)n, &a);
     fq_argv_free(&a);
     return reply;
 }

@@ -3,7 +3,7 @@
  * A rejected key or spent credits pause the whole fleet (fleetq:quota
  * `paused`, `pause_reason`): nobody calls but one probe every
  * FLEETQ_PAUSE_PROBE_SECONDS. Once the cause is fixed, this lifts the pause
- * at once, the way a successful probe does (ctl/lua/resume.lua, in one
+ * at once, the way a successful probe does (common/lua/resume.lua, in one
  * step); --breaker closes every open circuit breaker too (each model has
  * its own). What was lifted, and
  * why it had been set, is printed; "not paused" when there was nothing to
@@ -95,17 +95,12 @@ static int resume(fq_ctl *ctl, int breaker)
     redisReply *models = fq_ctl_command_run(ctl, "ZRANGE %s 0 -1", fq_keys()->models);
     if (models == NULL)
         return fq_ctl_exit(ctl);
-    size_t nmodels = models->type == REDIS_REPLY_ARRAY ? models->elements : 0;
     fq_argv a;
     fq_argv_init(&a);
-    fq_argv_adds(&a, fq_keys()->quota);
-    for (size_t i = 0; i < nmodels; i++)
-        fq_argv_add_model_key(&a, models->element[i]->str, models->element[i]->len);
+    int nkeys = fq_resume_args(&a, models, breaker, ctl->cfg.breaker_cooldown_ms);
     freeReplyObject(models);
-    fq_argv_adds(&a, breaker ? "1" : "0");
-    fq_argv_addll(&a, ctl->cfg.breaker_cooldown_ms);
-    int bad = !fq_argv_ok(&a);
-    redisReply *r = bad ? NULL : fq_ctl_script(ctl, "resume", 1 + (int)nmodels, &a);
+    int bad = nkeys < 0;
+    redisReply *r = bad ? NULL : fq_ctl_script(ctl, "resume", nkeys, &a);
     fq_argv_free(&a);
     if (bad) {
         fq_ctl_errorf("out of memory");

@@ -576,6 +576,9 @@ static void conclude(slot *s, fq_api_result *res, const char *cached_from)
         .worker = w->id,
         .model = (char *)slot_model(s),
         .ttft_ms = res->ttft_ms,
+        .prompt_tokens = cached ? 0 : res->usage.prompt_tokens,
+        .completion_tokens = cached ? 0 : res->usage.completion_tokens,
+        .cost_ticks = billed,
     };
     fq_argv hash;
     fq_argv_init(&hash);

@@ -59,6 +59,9 @@ static void test_attempt_round_trip(void **state)
         .worker = "host-a:4242",
         .model = "grok-4",
         .ttft_ms = 321,
+        .prompt_tokens = 40,
+        .completion_tokens = 7,
+        .cost_ticks = 123456,
     };
     fq_argv a;
     fq_argv_init(&a);
@@ -77,7 +80,8 @@ static void test_attempt_round_trip(void **state)
     assert_string_equal(value_at(&a, 3, "started_at"), "1764892800123");
     assert_string_equal(value_at(&a, 3, "model"), "grok-4");
     assert_string_equal(value_at(&a, 3, "ttft_ms"), "321");
-    assert_int_equal(a.argc, 3 + 2 * 11);
+    assert_string_equal(value_at(&a, 3, "cost_ticks"), "123456");
+    assert_int_equal(a.argc, 3 + 2 * 14);
 
     fq_field f[32];
     size_t n = as_fields(&a, 3, f, 32);
@@ -95,6 +99,9 @@ static void test_attempt_round_trip(void **state)
     assert_string_equal(out.worker, in.worker);
     assert_string_equal(out.model, "grok-4");
     assert_int_equal(out.ttft_ms, 321);
+    assert_int_equal(out.prompt_tokens, 40);
+    assert_int_equal(out.completion_tokens, 7);
+    assert_int_equal(out.cost_ticks, 123456);
     /* copies, not views into the argv */
     assert_ptr_not_equal(out.task_id, value_at(&a, 3, "task"));
     fq_record_attempt_free(&out);

@@ -1,4 +1,4 @@
--- resume.lua -- `fleetqctl resume`: lifts a fleet pause (the key was
+-- resume.lua -- `fleetqctl resume` and the dashboard's Resume: lifts a fleet pause (the key was
 -- rejected, or the credits ran out) the way a successful probe call does in
 -- quota.lua: paused and pause_reason emptied, resumed_at_ms recorded.
 -- Workers waiting on the pause see it gone at their next check (within
