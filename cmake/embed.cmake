@@ -1,4 +1,4 @@
-# embed.cmake -- turns text files (Lua scripts, SQL migrations) into a C
+# embed.cmake -- turns text files (Lua scripts, SQL migrations, the dashboard's assets) into a C
 # source with one NUL-terminated char array per file, so they ship inside
 # the binaries and stay readable as .lua/.sql in the tree.
 #

@@ -1,5 +1,5 @@
 /* embedded.h -- files compiled into the binaries (Lua scripts, SQL
- * migrations); see cmake/embed.cmake. Each table ends with {NULL, NULL}. */
+ * migrations, the coordinator's dashboard); see cmake/embed.cmake. Each table ends with {NULL, NULL}. */
 #ifndef FQ_EMBEDDED_H
 #define FQ_EMBEDDED_H
 
@@ -10,5 +10,6 @@ typedef struct fq_embedded {
 
 extern const fq_embedded fq_lua_files[];
 extern const fq_embedded fq_sql_files[];
+extern const fq_embedded fq_web_files[];   /* coordinator/web: the coordinator only */
 
 #endif

@@ -1,6 +1,6 @@
 /* http.c -- the coordinator's HTTP server (see http.h): routing and the
  * libmicrohttpd daemon's life cycle; what /health and /metrics answer
- * comes from snapshot.c.
+ * comes from snapshot.c, the dashboard's paths go to dashboard.c.
  *
  * DESIGN
  * The listening socket is bound here rather than by libmicrohttpd, so that
@@ -38,6 +38,7 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
+#include "dashboard.h"
 #include "fq_shared.h"
 #include "log.h"
 #include "metrics.h"
@@ -58,6 +59,7 @@ struct fq_http {
     struct MHD_Daemon *daemon;
     const fq_config *cfg;
     fq_snapshot *snapshot;
+    fq_dashboard *dashboard;   /* NULL when FLEETQ_DASHBOARD_TOKEN is not set */
     int port;
 };
 
@@ -144,23 +146,43 @@ static enum MHD_Result serve_snapshot(fq_http *h, struct MHD_Connection *conn, i
  * Routing
  * ===================================================================== */
 
+/* What con_cls points at for /health, /metrics and unknown paths; a
+ * dashboard request has its own (fq_dash_request). */
+static int plain_request;
+
+static void log_request(const char *method, const char *url, unsigned status)
+{
+    fq_log(FQ_LOG_DEBUG, "http.request", FQ_LS, "method", method, FQ_LS, "path", url,
+           FQ_LI, "status", (int64_t)status, FQ_LEND);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    static int seen;
     fq_http *h = cls;
+    unsigned status;
+    enum MHD_Result ret;
     if (*con_cls == NULL) {  /* headers only so far */
-        *con_cls = &seen;
+        if (h->dashboard != NULL && fq_dashboard_owns(url)) {
+            fq_dash_request *r = fq_dashboard_begin(h->dashboard, conn, url, method);
+            *con_cls = r;
+            return r != NULL ? MHD_YES : MHD_NO;
+        }
+        *con_cls = &plain_request;
         return MHD_YES;
+    }
+    if (*con_cls != &plain_request) {  /* the dashboard's */
+        ret = fq_dashboard_continue(*con_cls, upload_data, upload_data_size, &status);
+        if (status != 0)
+            log_request(method, url, status);
+        return ret;
     }
     if (*upload_data_size > 0) {  /* a body nobody asked for */
         *upload_data_size = 0;
         return MHD_YES;
     }
-    unsigned status;
-    enum MHD_Result ret;
     int get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     if (!get) {
         status = MHD_HTTP_METHOD_NOT_ALLOWED;
@@ -174,9 +196,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         ret = respond_error(conn, status, "not found: the coordinator serves /health and /metrics",
                             NULL);
     }
-    fq_log(FQ_LOG_DEBUG, "http.request", FQ_LS, "method", method, FQ_LS, "path", url,
-           FQ_LI, "status", (int64_t)status, FQ_LEND);
+    log_request(method, url, status);
     return ret;
+}
+
+/* The dashboard's requests are freed once MHD is done with them. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode why)
+{
+    (void)cls;
+    (void)conn;
+    (void)why;
+    if (*con_cls != NULL && *con_cls != &plain_request)
+        fq_dashboard_end(*con_cls);
+    *con_cls = NULL;
 }
 
 /* ========================================================================
@@ -254,12 +287,19 @@ fq_http *fq_http_start(const fq_config *cfg, fq_health *health, char *err, size_
         close(fd);
         goto err;
     }
+    h->dashboard = fq_dashboard_start(cfg, h->snapshot, err, errlen);
+    if (h->dashboard == NULL && err[0] != '\0') {
+        close(fd);
+        fq_snapshot_stop(h->snapshot);
+        goto err;
+    }
     sigemptyset(&block);
     sigaddset(&block, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     h->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME,
         0, NULL, NULL, on_request, h,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
@@ -272,11 +312,14 @@ fq_http *fq_http_start(const fq_config *cfg, fq_health *health, char *err, size_
         snprintf(err, errlen, "%s: the HTTP server could not start on port %d (out of "
                  "threads or memory?)", port_variable(), h->port);
         close(fd);
+        fq_dashboard_stop(h->dashboard);
         fq_snapshot_stop(h->snapshot);
         goto err;
     }
     fq_log(FQ_LOG_INFO, "http.listening", FQ_LS, "address", "0.0.0.0", FQ_LI, "port",
-           (int64_t)h->port, FQ_LS, "paths", "/health /metrics", FQ_LEND);
+           (int64_t)h->port, FQ_LS, "paths",
+           h->dashboard != NULL ? "/health /metrics / (dashboard) /api" : "/health /metrics",
+           FQ_LEND);
     return h;
 err:
     free(h);
@@ -287,6 +330,7 @@ void fq_http_stop(fq_http *h)
 {
     if (h == NULL)
         return;
+    fq_dashboard_stop(h->dashboard);  /* no connection left suspended */
     MHD_stop_daemon(h->daemon);  /* closes the listening socket too */
     fq_snapshot_stop(h->snapshot);
     fq_log(FQ_LOG_INFO, "http.stopped", FQ_LEND);

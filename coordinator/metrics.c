@@ -410,11 +410,13 @@ static void read_workers(fq_metrics *m, const redisReply *list)
     }
 }
 
-/* Counts the delayed tasks per role from their hashes, pipelined. */
-static int read_delayed_roles(fq_metrics *m, redisContext *c)
+/* Counts the tasks of the set key per role into counts, and into retrying
+ * (when not NULL) those that have been tried before, from their hashes,
+ * pipelined. */
+static int read_roles(fq_metrics *m, redisContext *c, const char *key, int64_t *counts,
+                      int64_t *retrying)
 {
-    redisReply *ids = redisCommand(c, "ZRANGE %s 0 %d", fq_keys()->delayed,
-                                   FQ_METRICS_DELAYED_SCAN - 1);
+    redisReply *ids = redisCommand(c, "ZRANGE %s 0 %d", key, FQ_METRICS_DELAYED_SCAN - 1);
     if (ids == NULL)
         return redis_fail(m, "Redis stopped answering: %s", redis_why(c));
     int rc = 0;
@@ -422,11 +424,11 @@ static int read_delayed_roles(fq_metrics *m, redisContext *c)
          at += DELAYED_BATCH) {
         size_t end = at + DELAYED_BATCH < ids->elements ? at + DELAYED_BATCH : ids->elements;
         for (size_t i = at; i < end; i++) {
-            char key[FQ_KEY_MAX];
+            char task[FQ_KEY_MAX];
             const redisReply *id = ids->element[i];
-            redisAppendCommand(c, "HGET %s role",
-                               fq_key_task(id->type == REDIS_REPLY_STRING ? id->str : "", key,
-                                           sizeof(key)));
+            redisAppendCommand(c, "HMGET %s role attempts",
+                               fq_key_task(id->type == REDIS_REPLY_STRING ? id->str : "", task,
+                                           sizeof(task)));
         }
         for (size_t i = at; i < end; i++) {
             void *r = NULL;
@@ -434,11 +436,15 @@ static int read_delayed_roles(fq_metrics *m, redisContext *c)
                 rc = redis_fail(m, "Redis stopped answering: %s", redis_why(c));
                 break;
             }
-            const redisReply *role = r;
-            if (role->type == REDIS_REPLY_STRING) {
-                int k = fq_role_parse(role->str, role->len);
-                if (k >= 0)
-                    m->delayed[k]++;
+            const redisReply *h = r;
+            const redisReply *role = h->type == REDIS_REPLY_ARRAY && h->elements == 2
+                                         ? h->element[0] : NULL;
+            int k = role != NULL && role->type == REDIS_REPLY_STRING
+                        ? fq_role_parse(role->str, role->len) : -1;
+            if (k >= 0) {
+                counts[k]++;
+                if (retrying != NULL && fq_reply_int(h->element[1], 0) > 0)
+                    retrying[k]++;
             }
             freeReplyObject(r);
         }
@@ -520,7 +526,9 @@ static int read_redis(fq_metrics *m, const fq_config *cfg, int what)
     }
     read_workers(m, live);
     freeReplyObject(live);
-    if (m->delayed_total > 0 && read_delayed_roles(m, c) != 0)
+    if ((m->delayed_total > 0 &&
+         read_roles(m, c, fq_keys()->delayed, m->delayed, m->retrying) != 0) ||
+        (m->running > 0 && read_roles(m, c, fq_keys()->leases, m->running_role, NULL) != 0))
         goto out;
     m->redis_ok = 1;
     rc = 0;

@@ -11,8 +11,9 @@
  * ok with a one-line reason; everything else is still filled in.
  *
  * Where the figures come from (key names in keys.h):
- *   ready queues, delayed set, leases, dead letters -- ZCARD (delayed per
- *     role from the tasks' hashes, for the first FQ_METRICS_DELAYED_SCAN);
+ *   ready queues, delayed set, leases, dead letters -- ZCARD (delayed,
+ *     retrying and running per role from the tasks' hashes, for the first
+ *     FQ_METRICS_DELAYED_SCAN of each set);
  *   live workers -- the registry fleetq:{q}:workers, members "host:pid:role"
  *     whose heartbeat (score, ms) is within FLEETQ_LEASE_SECONDS of Redis'
  *     TIME;
@@ -88,7 +89,9 @@ typedef struct fq_metrics {
     int64_t queued[FQ_ROLE_COUNT];
     int64_t delayed[FQ_ROLE_COUNT];      /* per role, among the first FQ_METRICS_DELAYED_SCAN */
     int64_t delayed_total;
+    int64_t retrying[FQ_ROLE_COUNT];     /* of the delayed: waiting to try again (attempts > 0) */
     int64_t running;                     /* leases held */
+    int64_t running_role[FQ_ROLE_COUNT]; /* per role, among the first FQ_METRICS_DELAYED_SCAN */
     int64_t dead;                        /* dead letters */
     int64_t backlog;                     /* records waiting for SQLite (the results stream) */
     int64_t workers[FQ_ROLE_COUNT];      /* live ones */

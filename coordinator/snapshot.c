@@ -161,6 +161,8 @@ static cJSON *health_json(const fq_metrics *m, const fq_health_view *v, const fq
         if (q != NULL) {
             add_count(q, "queued", up, m->queued[r]);
             add_count(q, "delayed", up, m->delayed[r]);
+            add_count(q, "retrying", up, m->retrying[r]);
+            add_count(q, "running", up, m->running_role[r]);
         }
         if (workers != NULL)
             add_count(workers, role, up, m->workers[r]);
