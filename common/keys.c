@@ -213,7 +213,7 @@ int fq_argv_add_task_keys(fq_argv *a, const redisReply *ids, size_t n)
 }
 
 int fq_cancel_args(fq_argv *a, const char *id, size_t idlen, const char *reason,
-                   const char *entry)
+                   const char *entry, int dead_too)
 {
     const fq_keyset *k = fq_keys();
     fq_argv_add_task_key(a, id, idlen);
@@ -223,10 +223,12 @@ int fq_cancel_args(fq_argv *a, const char *id, size_t idlen, const char *reason,
     fq_argv_adds(a, k->results);
     fq_argv_adds(a, k->submit);
     fq_argv_add_ready_keys(a);
+    fq_argv_adds(a, k->dead);
     fq_argv_add(a, id, idlen);
     fq_argv_adds(a, reason);
     fq_argv_adds(a, entry);
     fq_argv_adds(a, FQ_GROUP_INTAKE);
+    fq_argv_adds(a, dead_too ? "1" : "0");
     return fq_argv_ok(a) ? 0 : -1;
 }
 

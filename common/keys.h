@@ -95,10 +95,11 @@ int fq_argv_add_ids(fq_argv *a, const struct redisReply *ids, size_t n);
 int fq_argv_add_task_keys(fq_argv *a, const struct redisReply *ids, size_t n);
 
 /* The keys and arguments of cancel.lua (see there): the task id, the
- * reason, and the <prefix>:submit entry to acknowledge ("" for none). */
+ * reason, the <prefix>:submit entry to acknowledge ("" for none), and
+ * whether a dead letter is cancelled too. */
 int fq_cancel_args(fq_argv *a, const char *id, size_t idlen, const char *reason,
-                   const char *entry);
-#define FQ_CANCEL_NKEYS (6 + FQ_ROLE_COUNT)
+                   const char *entry, int dead_too);
+#define FQ_CANCEL_NKEYS (7 + FQ_ROLE_COUNT)
 
 /* The keys and arguments of requeue.lua (see there) for ids[0..n), lens[i]
  * bytes each: FQ_REQUEUE_NKEYS fixed keys, then two keys per id. */

@@ -8,7 +8,7 @@
 const fq_script_def fq_scripts[] = {
     /* common/lua */
     {"cache", 4, 0},
-    {"cancel", 10, 0},
+    {"cancel", 11, 0},
     {"claim", 7, 1},
     {"due", 2, 1},
     {"expire", 8, 1},

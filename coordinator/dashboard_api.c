@@ -672,7 +672,7 @@ static cJSON *action(answer *a)
                      outcome);
         }
     } else if (a->q->route == FQ_DASH_CANCEL) {
-        fq_cancel_args(&args, id, idlen, ACTION_REASON, "");
+        fq_cancel_args(&args, id, idlen, ACTION_REASON, "", 1);
         if ((r = eval(a, c, "cancel", FQ_CANCEL_NKEYS, &args)) != NULL) {
             const char *outcome = reply_str(r, 0);
             cJSON_AddStringToObject(doc, "outcome", outcome);

@@ -147,7 +147,7 @@ static void cancel_entry(struct fq_intake *in, const char *entry_id, const redis
                  fq_keys()->submit, entry_id);
         fq_argv a;
         fq_argv_init(&a);
-        rc = fq_cancel_args(&a, value->str, value->len, reason, entry_id);
+        rc = fq_cancel_args(&a, value->str, value->len, reason, entry_id, 0);
         if (rc == 0)
             rc = fq_redis_script(c->redis, "cancel", FQ_CANCEL_NKEYS, &a, on_cancelled, in);
         fq_argv_free(&a);

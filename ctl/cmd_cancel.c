@@ -58,7 +58,7 @@ static int cancel_one(fq_ctl *ctl, const char *id, int quiet)
 {
     fq_argv a;
     fq_argv_init(&a);
-    fq_cancel_args(&a, id, strlen(id), REASON, "");  /* not from the submit stream */
+    fq_cancel_args(&a, id, strlen(id), REASON, "", 0);  /* not from the submit stream */
     redisReply *reply = fq_ctl_script(ctl, "cancel", FQ_CANCEL_NKEYS, &a);
     fq_argv_free(&a);
     if (reply == NULL)

@@ -43,7 +43,7 @@ function svg(tag, attrs, ...children) {
 function usd(v) {
   if (v === null || v === undefined) return '–';
   const n = Number(v);
-  return '$' + (n >= 100 ? n.toFixed(2) : n >= 1 ? n.toFixed(3) : n.toFixed(4));
+  return '$' + (n >= 1 ? n.toFixed(2) : n.toFixed(4));
 }
 
 function num(v) { return v === null || v === undefined ? '–' : String(v); }
@@ -69,8 +69,10 @@ function table(headers, rows, opts) {
   return t;
 }
 
+// A table cell; one of class 'text' is cut to a line, its whole text in its title.
 function cell(v, cls, attrs) {
-  return el('td', Object.assign({ class: cls || null }, attrs || {}), v instanceof Node ? v : String(v));
+  const extra = cls === 'text' && !(v instanceof Node) ? { title: String(v) } : {};
+  return el('td', Object.assign({ class: cls || null }, extra, attrs || {}), v instanceof Node ? v : String(v));
 }
 
 function notice(text, isError) {
@@ -308,7 +310,8 @@ async function drawTask(view) {
     ['tokens', `${num(t.prompt_tokens)} in, ${num(t.completion_tokens)} out` + (t.reasoning_tokens ? `, ${t.reasoning_tokens} reasoning` : '')],
     ['cost', usd(t.cost_usd !== undefined ? t.cost_usd : (t.cost_ticks ? t.cost_ticks / 1e10 : null))],
     ['latency', ms(t.latency_ms)], ['submitted', when(t.submitted_at)], ['started', when(t.started_at)],
-    ['finished', when(t.finished_at)], ['worker', t.worker], ['flow', t.flow_id ? flowLink(t.flow_id) : null],
+    ['finished', when(t.finished_at)], ['worker', t.worker],
+    ['flow', t.flow_id && r.flow && r.flow.length > 1 ? flowLink(t.flow_id) : null],
     ['answer from the cache of', t.cached_from ? taskLink(t.cached_from) : null], ['notes', t.notes],
     ['stored', r.stored ? 'in SQLite' : 'not yet (still in Redis)']];
   const dl = el('dl', { class: 'fields', id: 'task-fields' });
@@ -337,9 +340,10 @@ async function drawDead(view) {
     const tr = el('tr', { 'data-id': d.id });
     const requeue = el('button', { type: 'button', class: 'requeue' }, 'Requeue');
     const cancel = el('button', { type: 'button', class: 'danger cancel' }, 'Cancel');
-    const done = (what) => (res) => { tr.remove(); return res; };
-    requeue.addEventListener('click', () => act('/api/requeue?id=' + encodeURIComponent(d.id), 'requeue ' + d.id).then(done()).catch(e => notice(e.message, true)));
-    cancel.addEventListener('click', () => act('/api/cancel?id=' + encodeURIComponent(d.id), 'cancel ' + d.id).then(done()).catch(e => notice(e.message, true)));
+    const run = (what) => () => act(`/api/${what}?id=` + encodeURIComponent(d.id), `${what} ${d.id}`)
+      .then(() => tr.remove()).catch(e => notice(e.message, true));
+    requeue.addEventListener('click', run('requeue'));
+    cancel.addEventListener('click', run('cancel'));
     tr.append(cell(taskLink(d.id)), cell(d.role || '–'), cell(d.model || '–'), cell(`${d.attempts} of ${d.max_attempts}`, 'num'),
       cell(when(d.finished_at)), cell(d.error || '', 'text'), cell(d.prompt || '', 'text'), el('td', {}, requeue, ' ', cancel));
     return tr;
@@ -381,14 +385,20 @@ async function drawFlow(view) {
 const VIEWS = { '/': ['overview', null], '/tasks': ['tasks', drawTasks], '/task': ['tasks', drawTask],
   '/dead': ['dead', drawDead], '/flows': ['flows', drawFlows], '/flow': ['flows', drawFlow] };
 
+// Draws the overview, and again every REFRESH_MS while it is the view
+// shown (an answer that comes after the user went elsewhere is dropped).
 async function refresh() {
   const view = document.getElementById('view');
+  let o = null;
   try {
-    drawOverview(view, await api('/api/overview'));
+    o = await api('/api/overview');
   } catch (e) {
-    notice(e.message, true);
+    if (location.pathname === '/') notice(e.message, true);
   }
-  if (location.pathname === '/') timer = setTimeout(refresh, REFRESH_MS);
+  if (location.pathname !== '/') return;
+  if (o) drawOverview(view, o);
+  clearTimeout(timer);
+  timer = setTimeout(refresh, REFRESH_MS);
 }
 
 async function show() {

@@ -325,7 +325,7 @@ static int path_script_args(char *digest, size_t len)
     char longer[600];
     memset(longer, 'x', sizeof(longer) - 1);
     longer[sizeof(longer) - 1] = '\0';
-    int rc = fq_cancel_args(&a, "plan-42", 7, "cancelled by operator", "1-1");
+    int rc = fq_cancel_args(&a, "plan-42", 7, "cancelled by operator", "1-1", 0);
     for (int i = 0; i < 40 && rc == 0; i++)   /* past the first growth of the vector */
         rc = fq_argv_addf(&a, "%s:%d", i % 2 ? longer : "short", i);
     if (rc == 0)
