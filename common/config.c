@@ -273,31 +273,6 @@ static int read_str(const char *name, const char *def, char *out, size_t outlen,
     return 0;
 }
 
-/* FLEETQ_DASHBOARD_TOKEN: what opens the coordinator's dashboard. It goes
- * into a header and a form, so it is printable ASCII without spaces, and
- * long enough not to be guessed; an error never shows it. */
-static int read_dashboard_token(fq_config *cfg, char *err, size_t errlen)
-{
-    const char *name = "FLEETQ_DASHBOARD_TOKEN";
-    if (read_str(name, "", cfg->dashboard_token, sizeof(cfg->dashboard_token), err, errlen) != 0)
-        return -1;
-    size_t n = strlen(cfg->dashboard_token);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)cfg->dashboard_token[i];
-        if (c <= ' ' || c > '~') {
-            explicit_bzero(cfg->dashboard_token, sizeof(cfg->dashboard_token));
-            return fq_text_fail(err, errlen, "%s: use printable ASCII without spaces (character "
-                                "%zu is not); e.g. openssl rand -hex 24", name, i + 1);
-        }
-    }
-    if (n > 0 && n < FQ_DASHBOARD_TOKEN_MIN) {
-        explicit_bzero(cfg->dashboard_token, sizeof(cfg->dashboard_token));
-        return fq_text_fail(err, errlen, "%s: at least %d characters, got %zu; e.g. openssl "
-                            "rand -hex 24", name, FQ_DASHBOARD_TOKEN_MIN, n);
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------------------------
  * The key
  * --------------------------------------------------------------------- */
@@ -345,8 +320,10 @@ static char *key_clean(const char *s, size_t len, const char **why)
     return k;
 }
 
-/* Reads and cleans the key file; name is the variable for messages. */
-static char *read_key_file(const char *name, const char *path, char *err, size_t errlen)
+/* Reads and cleans a secret's file (the API key's, the dashboard token's);
+ * name is the variable and what the secret, for messages. */
+static char *read_key_file(const char *name, const char *path, const char *what, char *err,
+                           size_t errlen)
 {
     char *data = NULL, *key = NULL;
     const char *why = NULL;
@@ -394,15 +371,15 @@ static char *read_key_file(const char *name, const char *path, char *err, size_t
     key = key_clean(data, len, &why);
     if (key == NULL) {
         if (strcmp(why, "empty") == 0)
-            fq_text_fail(err, errlen, "%s: %s is empty; put the xAI API key in it", name,
-                         fq_config_show(&sh, path));
+            fq_text_fail(err, errlen, "%s: %s is empty; put %s in it", name,
+                         fq_config_show(&sh, path), what);
         else if (strcmp(why, "oom") == 0)
             fq_text_fail(err, errlen, "%s: out of memory", name);
         else
             fq_text_fail(err, errlen,
-                         "%s: %s does not hold a single key (%s); it should hold only the "
-                         "key, printable characters without spaces",
-                         name, fq_config_show(&sh, path),
+                         "%s: %s does not hold a single key (%s); it should hold only %s, "
+                         "printable characters without spaces",
+                         name, fq_config_show(&sh, path), what,
                          strcmp(why, "long") == 0 ? "too long"
                                                   : "white space or control characters inside");
     }
@@ -414,6 +391,51 @@ done:
     if (fd >= 0)
         close(fd);
     return key;
+}
+
+/* FLEETQ_DASHBOARD_TOKEN, or the file FLEETQ_DASHBOARD_TOKEN_FILE names (a
+ * Compose secret): what opens the coordinator's dashboard. It goes into a
+ * header and a form, so it is printable ASCII without spaces, and long
+ * enough not to be guessed; an error never shows it. */
+static int read_dashboard_token(fq_config *cfg, char *err, size_t errlen)
+{
+    const char *name = "FLEETQ_DASHBOARD_TOKEN", *file = env("FLEETQ_DASHBOARD_TOKEN_FILE");
+    if (file != NULL && env(name) != NULL)
+        return fq_text_fail(err, errlen, "set FLEETQ_DASHBOARD_TOKEN or "
+                            "FLEETQ_DASHBOARD_TOKEN_FILE, not both");
+    if (file != NULL) {
+        name = "FLEETQ_DASHBOARD_TOKEN_FILE";
+        char *token = read_key_file(name, file, "the dashboard's token (openssl rand -hex 24)",
+                                    err, errlen);
+        if (token == NULL)
+            return -1;
+        size_t n = strlen(token);
+        int fits = n < sizeof(cfg->dashboard_token);
+        if (fits)
+            memcpy(cfg->dashboard_token, token, n + 1);
+        wipe_free(token);
+        if (!fits)
+            return fq_text_fail(err, errlen, "%s: the token is longer than %zu characters", name,
+                                sizeof(cfg->dashboard_token) - 1);
+    } else if (read_str(name, "", cfg->dashboard_token, sizeof(cfg->dashboard_token), err,
+                        errlen) != 0) {
+        return -1;
+    }
+    size_t n = strlen(cfg->dashboard_token);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)cfg->dashboard_token[i];
+        if (c <= ' ' || c > '~') {
+            explicit_bzero(cfg->dashboard_token, sizeof(cfg->dashboard_token));
+            return fq_text_fail(err, errlen, "%s: use printable ASCII without spaces (character "
+                                "%zu is not); e.g. openssl rand -hex 24", name, i + 1);
+        }
+    }
+    if (n > 0 && n < FQ_DASHBOARD_TOKEN_MIN) {
+        explicit_bzero(cfg->dashboard_token, sizeof(cfg->dashboard_token));
+        return fq_text_fail(err, errlen, "%s: at least %d characters, got %zu; e.g. openssl "
+                            "rand -hex 24", name, FQ_DASHBOARD_TOKEN_MIN, n);
+    }
+    return 0;
 }
 
 /* 1 when a and b are the same key once white space is stripped. */
@@ -452,7 +474,7 @@ static int load_key(fq_config *cfg, unsigned needs, char *err, size_t errlen)
         if (strlen(file) >= sizeof(cfg->api_key_file))
             return fq_text_fail(err, errlen, "%s: the path %s is longer than %zu bytes", fname,
                                 fq_config_show(&sh, file), sizeof(cfg->api_key_file) - 1);
-        if ((cfg->api_key = read_key_file(fname, file, err, errlen)) == NULL)
+        if ((cfg->api_key = read_key_file(fname, file, "the xAI API key", err, errlen)) == NULL)
             return -1;
         snprintf(cfg->api_key_file, sizeof(cfg->api_key_file), "%s", file);
         return 0;
@@ -488,7 +510,7 @@ int fq_config_reload_key(fq_config *cfg, char *err, size_t errlen)
         return fq_text_fail(err, errlen,
                             "XAI_API_KEY_FILE: not set; the key came from the environment, "
                             "so there is no file to re-read (restart to change it)");
-    char *key = read_key_file(name, cfg->api_key_file, err, errlen);
+    char *key = read_key_file(name, cfg->api_key_file, "the xAI API key", err, errlen);
     if (key == NULL)
         return -1;
     if (cfg->api_key != NULL && strcmp(cfg->api_key, key) == 0) {

@@ -4,8 +4,11 @@
 # and one worker per role. Submits a handful of tasks with redis-cli, waits
 # for each with BLPOP, shows their rows with sqlite3; then a ceo plan that
 # fans out to code tasks, each reviewed by quality, its flow as a tree and
-# a search of the results; the fleet with fleetqctl status and the
-# coordinator's /health, and stops everything.
+# a search of the results; the fleet with fleetqctl status, the
+# coordinator's /health and its dashboard's API, and stops everything.
+# The dashboard's URL and token are printed at the start: open it in a
+# browser while the demo runs, and set FLEETQ_DEMO_HOLD=SECONDS to keep
+# the fleet up that long at the end.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,9 +24,12 @@ say "starting redis-server, fleetq-mockapi, the coordinator and four workers"
 fq_start_redis
 fq_start_mock --latency-ms 150 --jitter-ms 300 --rate-limit 8 --window-ms 1000 --advertised-limit 480
 export GROK_RATE_LIMIT_RPM=420 DAILY_BUDGET_USD=1
+FLEETQ_DASHBOARD_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+export FLEETQ_DASHBOARD_TOKEN
 fq_start_coordinator
 for role in ceo code quality memory; do fq_start_worker "$role" --concurrency 2; done
 echo "redis: $REDIS_URL   api: $XAI_BASE_URL   store: $FLEETQ_DB"
+echo "dashboard: http://127.0.0.1:$PORT/   token: $FLEETQ_DASHBOARD_TOKEN"
 
 say "submitting tasks with redis-cli XADD fleetq:submit"
 r() { redis-cli -p "$FQ_REDIS_PORT" "$@"; }
@@ -74,5 +80,16 @@ say "fleetqctl status"
 
 say "curl http://127.0.0.1:\$PORT/health"
 curl -s "http://127.0.0.1:$PORT/health" | jq -c '{status, redis: .redis.ok, sqlite: .sqlite.ok, workers}'
+
+say "curl -H 'Authorization: Bearer TOKEN' http://127.0.0.1:\$PORT/api/overview"
+curl -s -H "Authorization: Bearer $FLEETQ_DASHBOARD_TOKEN" "http://127.0.0.1:$PORT/api/overview" |
+    jq -c '{status: .fleet.status, spent_usd: .fleet.budget.spent_usd, dead: .fleet.dead,
+            calls_last_hour: (.calls | add), tasks_ended_last_hour: ([.ended[] | add] | add)}'
+
+hold=${FLEETQ_DEMO_HOLD:-0}
+if [ "$hold" -gt 0 ]; then
+    say "the fleet stays up for $hold s: http://127.0.0.1:$PORT/ (token $FLEETQ_DASHBOARD_TOKEN)"
+    sleep "$hold"
+fi
 
 say "stopping everything (SIGTERM)"

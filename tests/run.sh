@@ -21,9 +21,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 stages=${FLEETQ_TEST_STAGES:-asan valgrind fuzz container}
 # the tests' own tools: valgrind, clang (fuzzers), Python with YAML and JSON
 # Schema (Compose and Render files), docker-compose, shellcheck, npm (the
-# Dockerfile linter), promtool (metrics); podman, runc, debootstrap and
-# CNI's name resolution for the container stage
+# Dockerfile linter, playwright-core), promtool (metrics), chromium (the
+# dashboard's browser tests); podman, runc, debootstrap and CNI's name
+# resolution for the container stage
 extra="python3 python3-yaml python3-jsonschema valgrind clang docker-compose shellcheck prometheus"
+extra+=" chromium"
 extra+=" podman runc debootstrap golang-github-containernetworking-plugin-dnsname"
 command -v npm >/dev/null || extra+=" npm"
 export FLEETQ_EXTRA_PACKAGES="$extra${FLEETQ_EXTRA_PACKAGES:+ $FLEETQ_EXTRA_PACKAGES}"

@@ -15,15 +15,18 @@
 #              program runs as uid 10001 under tini as PID 1, a task
 #              submitted with redis-cli in the Redis container ends done
 #              (BLPOP), and sqlite3 in the coordinator container shows it;
+#              the dashboard answers with the token of the Compose secret
+#              dashboard_token only;
 #   scale      `--scale code=4`: 40 tasks are spread over at least three
 #              code workers;
 #   stop       `stop` with calls in flight: every container exits 0 within
 #              its stop_grace_period, and each call in flight either
 #              finished or was handed back (all of them end done later);
 #   restart    `down` then `up` again: the rows are still in the volume;
-#   secrets    the key from the secret file is nowhere in `inspect`
-#              output, the image's history or any container's environment
-#              (and is where it belongs: the worker's secret file);
+#   secrets    the key and the dashboard's token from the secret files
+#              are nowhere in `inspect` output, the image's history or any
+#              container's environment (and are where they belong: the
+#              worker's and the coordinator's secret files);
 #   root disk  the coordinator works on a fresh volume whose mount point
 #              belongs to root (the entrypoint gives it to uid 10001), and
 #              started as uid 10001 on one it says clearly what to fix.
@@ -119,6 +122,9 @@ http_port=$(fq_free_port)
 : >"$FQ_TMP/empty.env"
 (umask 077; printf '%s\n' "$key" >"$FQ_TMP/xai_api_key")
 chown 10001 "$FQ_TMP/xai_api_key"   # as deploy/secrets/README says
+dashboard_token=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+(umask 077; printf '%s\n' "$dashboard_token" >"$FQ_TMP/dashboard_token")
+chown 10001 "$FQ_TMP/dashboard_token"
 # The real Compose file, with only the secret's file put elsewhere, so
 # that nothing is written into the source tree.
 cat >"$FQ_TMP/override.yml" <<EOF
@@ -126,6 +132,8 @@ version: "3.9"   # what docker-compose 1.29 takes the main file for
 secrets:
   xai_api_key:
     file: $FQ_TMP/xai_api_key
+  dashboard_token:
+    file: $FQ_TMP/dashboard_token
 EOF
 dc() {
     env -i PATH="$PATH" HOME="$FQ_TMP" DOCKER_HOST="$DOCKER_HOST" \
@@ -165,6 +173,10 @@ fq_assert_eq "$(redis_cli BLPOP fleetq:done:first-task 60 | tail -n 1)" done "BL
 row=$(dc exec -T -u fleetq coordinator sqlite3 /data/fleetq.db \
     "SELECT id, status, attempts FROM tasks WHERE id = 'first-task'" 2>&1)
 fq_assert_eq "$row" "first-task|done|1" "sqlite3 in the coordinator container"
+dash() { curl -s -o /dev/null -w '%{http_code}' "$@" "http://127.0.0.1:$http_port/api/task?id=first-task"; }
+fq_assert_eq "$(dash)" 401 "the dashboard's API without the token"
+fq_assert_eq "$(dash -H "Authorization: Bearer $dashboard_token")" 200 \
+    "the dashboard's API with the token of the Compose secret"
 
 # ---- Compose: scale ----------------------------------------------------------------
 step "compose: --scale code=4, 40 tasks"
@@ -251,8 +263,9 @@ fq_assert_ge "$n" 7 "containers searched"
 dump image-inspect fqc_podman image inspect "$image"
 dump history fqc_podman history --no-trunc "$image"
 dump compose-config dc config
-leaks=$( (grep -lF "$key" "$FQ_TMP"/seen/*.txt || true) | xargs -r -n1 basename | paste -sd' ')
-fq_assert_eq "$leaks" "" "outputs that hold the key"
+leaks=$( (grep -lF -e "$key" -e "$dashboard_token" "$FQ_TMP"/seen/*.txt || true) |
+    xargs -r -n1 basename | paste -sd' ')
+fq_assert_eq "$leaks" "" "outputs that hold the key or the dashboard's token"
 
 # ---- a root-owned disk -------------------------------------------------------------------
 step "root disk: the coordinator on a mount point owned by root"

@@ -2,7 +2,8 @@
 # The web dashboard, for real: off (404) without FLEETQ_DASHBOARD_TOKEN and
 # a bad token refused at start; then a live stack (Redis, the stand-in API,
 # the coordinator, code and quality workers) with queued, delayed, done,
-# failed and flow tasks and a prompt holding <script>, driven in headless
+# failed and flow tasks and a prompt holding <script> (the token read from
+# FLEETQ_DASHBOARD_TOKEN_FILE, as Compose hands it over), driven in headless
 # Chromium (Debian's chromium through playwright-core, tests/browser):
 # the numbers on the page against Redis and SQLite, filters and search, a
 # task's page, requeue and cancel of dead letters, refusals without the
@@ -52,9 +53,18 @@ for bad in short-token "has a space in it here" ; do
     grep -qF -- "$bad" "$FQ_TMP/bad.log" && fq_fail "the error shows the token: $(cat "$FQ_TMP/bad.log")"
 done
 
+: >"$FQ_TMP/empty-token"
+rc=0
+FLEETQ_DASHBOARD_TOKEN_FILE=$FQ_TMP/empty-token timeout 10 \
+    "$FQ_BIN/coordinator/fleetq-coordinator" >"$FQ_TMP/bad.log" 2>&1 || rc=$?
+fq_assert_eq "$rc" 2 "the coordinator with an empty FLEETQ_DASHBOARD_TOKEN_FILE"
+fq_assert_contains "$(cat "$FQ_TMP/bad.log")" "is empty; put the dashboard's token (openssl rand -hex 24) in it" "its error"
+
 # ---------------------------------------------------------------- a live stack
-FLEETQ_DASHBOARD_TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
-export FLEETQ_DASHBOARD_TOKEN
+# the token from a file, as the Compose secret hands it over
+token=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+(umask 077; printf '%s\n' "$token" >"$FQ_TMP/dashboard_token")
+export FLEETQ_DASHBOARD_TOKEN_FILE=$FQ_TMP/dashboard_token
 PORT=$(fq_free_port)
 fq_start_coordinator
 fq_wait_for 10 fq_health_ok || fq_fail "coordinator not healthy"
@@ -90,7 +100,7 @@ shots="$FQ_BIN/dashboard"
 mkdir -p "$shots"
 rm -f "$shots"/*.png
 fq_log "browser tests (screenshots in $shots)"
-FQ_DASH_URL="http://127.0.0.1:$PORT" FQ_DASH_TOKEN="$FLEETQ_DASHBOARD_TOKEN" \
+FQ_DASH_URL="http://127.0.0.1:$PORT" FQ_DASH_TOKEN="$token" \
     FQ_REDIS_PORT="$FQ_REDIS_PORT" FQ_DB="$FLEETQ_DB" FQ_SHOTS="$shots" \
     NODE_PATH="$browser_dir/node_modules" \
     node --test --test-reporter=spec "$FQ_SRC/tests/browser/dashboard.test.js" \
@@ -110,7 +120,7 @@ fq_assert_eq "$(fq_redis ZSCORE 'fleetq:{q}:dead' dl-3 | grep -c .)" 1 "dl-3 sti
 kill -TERM "$code_pid" "$FQ_COORD_PID"
 wait "$FQ_COORD_PID" 2>/dev/null || true
 for log in "$FQ_TMP"/*.log; do
-    if grep -qF -- "$FLEETQ_DASHBOARD_TOKEN" "$log"; then
+    if grep -qF -- "$token" "$log"; then
         fq_fail "the dashboard token is in $(basename "$log")"
     fi
 done
