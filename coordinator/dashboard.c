@@ -26,6 +26,7 @@
 #include "dashboard_api.h"
 #include "dashboard_auth.h"
 #include "embedded.h"
+#include "form.h"
 #include "log.h"
 #include "readers.h"
 
@@ -198,31 +199,6 @@ static enum MHD_Result serve_login(fq_dash_request *r, int failed, unsigned *sta
  * Login
  * ===================================================================== */
 
-/* The value of field name in an application/x-www-form-urlencoded body,
- * decoded into out; -1 when absent or too long. */
-static int form_field(const char *body, const char *name, char *out, size_t outlen)
-{
-    size_t nlen = strlen(name);
-    for (const char *p = body; p != NULL && *p != '\0';) {
-        const char *end = strchr(p, '&');
-        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-        if (len > nlen && strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
-            size_t vlen = len - nlen - 1;
-            if (vlen >= outlen)
-                return -1;
-            memcpy(out, p + nlen + 1, vlen);
-            out[vlen] = '\0';
-            for (char *c = out; *c != '\0'; c++)
-                if (*c == '+')
-                    *c = ' ';
-            MHD_http_unescape(out);
-            return 0;
-        }
-        p = end != NULL ? end + 1 : NULL;
-    }
-    return -1;
-}
-
 static int behind_https(struct MHD_Connection *conn)
 {
     const char *proto = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-Proto");
@@ -232,7 +208,8 @@ static int behind_https(struct MHD_Connection *conn)
 static enum MHD_Result login(fq_dash_request *r, unsigned *status)
 {
     char token[512], session[FQ_DASH_SECRET_HEX + 1], csrf[FQ_DASH_SECRET_HEX + 1];
-    int ok = !r->body_too_big && form_field(r->body, "token", token, sizeof(token)) == 0 &&
+    int ok = !r->body_too_big &&
+             fq_form_value(r->body, r->body_len, "token", token, sizeof(token)) >= 0 &&
              fq_dash_auth_login(r->d->auth, token, session, csrf) == 0;
     explicit_bzero(token, sizeof(token));
     if (!ok) {

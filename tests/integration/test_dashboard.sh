@@ -13,9 +13,10 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v chromium >/dev/null || fq_fail "needs Debian's chromium: apt-get install chromium"
-command -v node >/dev/null && command -v npm >/dev/null || fq_fail "needs node and npm"
+{ command -v node && command -v npm; } >/dev/null || fq_fail "needs node and npm"
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 fq_assert_ge "$node_major" 20 "Node.js major version (playwright-core needs 20)"
+node --check "$FQ_SRC/coordinator/web/app.js" || fq_fail "app.js does not parse"
 
 # playwright-core into the build tree, as locked (nothing else is fetched:
 # it drives the system's Chromium and downloads no browser)
@@ -112,7 +113,7 @@ for page in login overview tasks task dead flows flow; do
 done
 
 # what the browser did, seen from the store
-fq_wait_sql 20 "SELECT status FROM tasks WHERE id = 'dl-1'" done
+fq_wait_sql 20 "SELECT status FROM tasks WHERE id = 'dl-1'" "done"
 fq_assert_eq "$(fq_sql "SELECT status FROM tasks WHERE id = 'dl-2'")" cancelled "dl-2 cancelled"
 fq_assert_eq "$(fq_sql "SELECT status FROM tasks WHERE id = 'dl-3'")" failed "dl-3 left failed"
 fq_assert_eq "$(fq_redis ZSCORE 'fleetq:{q}:dead' dl-3 | grep -c .)" 1 "dl-3 still a dead letter"
