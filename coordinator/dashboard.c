@@ -27,6 +27,7 @@
 #include "dashboard_auth.h"
 #include "embedded.h"
 #include "form.h"
+#include "http.h"
 #include "log.h"
 #include "readers.h"
 
@@ -102,12 +103,9 @@ static enum MHD_Result reply(fq_dash_request *r, unsigned status, const char *ty
                              unsigned *out_status)
 {
     *out_status = status;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = fq_http_response(type, body, len);
     if (resp == NULL)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "Content-Security-Policy", CSP);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");

@@ -24,6 +24,12 @@
 #include "health.h"
 
 typedef struct fq_http fq_http;
+struct MHD_Response;
+
+/* A response holding a copy of body, with its Content-Type and
+ * Cache-Control: no-store (every answer of the server), or NULL when out
+ * of memory. The dashboard's answers are made with it too. */
+struct MHD_Response *fq_http_response(const char *type, const char *body, size_t len);
 
 /* Listens on 0.0.0.0:cfg->http_port and starts serving; cfg must outlive
  * the server. Returns NULL with one line in err naming the variable (PORT
