@@ -393,47 +393,49 @@ done:
     return key;
 }
 
-/* FLEETQ_DASHBOARD_TOKEN, or the file FLEETQ_DASHBOARD_TOKEN_FILE names (a
- * Compose secret): what opens the coordinator's dashboard. It goes into a
- * header and a form, so it is printable ASCII without spaces, and long
- * enough not to be guessed; an error never shows it. */
-static int read_dashboard_token(fq_config *cfg, char *err, size_t errlen)
+/* An access token of the coordinator's HTTP server: the variable name,
+ * or the file its <name>_FILE names (a Compose secret), into out; ""
+ * when neither is set. FLEETQ_DASHBOARD_TOKEN opens the dashboard,
+ * FLEETQ_METRICS_TOKEN /metrics and the detailed /health. A token goes
+ * into a header (and the login form), so it is printable ASCII without
+ * spaces, and long enough not to be guessed; an error never shows it. */
+static int read_access_token(const char *name, char *out, size_t outlen, char *err,
+                             size_t errlen)
 {
-    const char *name = "FLEETQ_DASHBOARD_TOKEN", *file = env("FLEETQ_DASHBOARD_TOKEN_FILE");
+    char file_name[64];
+    snprintf(file_name, sizeof(file_name), "%s_FILE", name);
+    const char *file = env(file_name);
     if (file != NULL && env(name) != NULL)
-        return fq_text_fail(err, errlen, "set FLEETQ_DASHBOARD_TOKEN or "
-                            "FLEETQ_DASHBOARD_TOKEN_FILE, not both");
+        return fq_text_fail(err, errlen, "set %s or %s, not both", name, file_name);
     if (file != NULL) {
-        name = "FLEETQ_DASHBOARD_TOKEN_FILE";
-        char *token = read_key_file(name, file, "the dashboard's token (openssl rand -hex 24)",
-                                    err, errlen);
+        name = file_name;
+        char *token = read_key_file(name, file, "the token (openssl rand -hex 24)", err, errlen);
         if (token == NULL)
             return -1;
         size_t n = strlen(token);
-        int fits = n < sizeof(cfg->dashboard_token);
+        int fits = n < outlen;
         if (fits)
-            memcpy(cfg->dashboard_token, token, n + 1);
+            memcpy(out, token, n + 1);
         wipe_free(token);
         if (!fits)
             return fq_text_fail(err, errlen, "%s: the token is longer than %zu characters", name,
-                                sizeof(cfg->dashboard_token) - 1);
-    } else if (read_str(name, "", cfg->dashboard_token, sizeof(cfg->dashboard_token), err,
-                        errlen) != 0) {
+                                outlen - 1);
+    } else if (read_str(name, "", out, outlen, err, errlen) != 0) {
         return -1;
     }
-    size_t n = strlen(cfg->dashboard_token);
+    size_t n = strlen(out);
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)cfg->dashboard_token[i];
+        unsigned char c = (unsigned char)out[i];
         if (c <= ' ' || c > '~') {
-            explicit_bzero(cfg->dashboard_token, sizeof(cfg->dashboard_token));
+            explicit_bzero(out, outlen);
             return fq_text_fail(err, errlen, "%s: use printable ASCII without spaces (character "
                                 "%zu is not); e.g. openssl rand -hex 24", name, i + 1);
         }
     }
-    if (n > 0 && n < FQ_DASHBOARD_TOKEN_MIN) {
-        explicit_bzero(cfg->dashboard_token, sizeof(cfg->dashboard_token));
+    if (n > 0 && n < FQ_ACCESS_TOKEN_MIN) {
+        explicit_bzero(out, outlen);
         return fq_text_fail(err, errlen, "%s: at least %d characters, got %zu; e.g. openssl "
-                            "rand -hex 24", name, FQ_DASHBOARD_TOKEN_MIN, n);
+                            "rand -hex 24", name, FQ_ACCESS_TOKEN_MIN, n);
     }
     return 0;
 }
@@ -750,7 +752,10 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
                    err, errlen) != 0)
         return -1;
 
-    if (read_dashboard_token(cfg, err, errlen) != 0)
+    if (read_access_token("FLEETQ_DASHBOARD_TOKEN", cfg->dashboard_token,
+                          sizeof(cfg->dashboard_token), err, errlen) != 0 ||
+        read_access_token("FLEETQ_METRICS_TOKEN", cfg->metrics_token, sizeof(cfg->metrics_token),
+                          err, errlen) != 0)
         return -1;
 
     if (read_int("GROK_RATE_LIMIT_RPM", 480, 0, INT64_MAX, &cfg->rate_limit_rpm, err, errlen) != 0 ||
@@ -939,5 +944,6 @@ void fq_config_free(fq_config *cfg)
     }
     explicit_bzero(cfg->redis_password, sizeof(cfg->redis_password));
     explicit_bzero(cfg->dashboard_token, sizeof(cfg->dashboard_token));
+    explicit_bzero(cfg->metrics_token, sizeof(cfg->metrics_token));
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -17,7 +17,7 @@
 #include "task.h"
 
 #define FQ_EXIT_CONFIG 2
-#define FQ_DASHBOARD_TOKEN_MIN 16   /* characters of FLEETQ_DASHBOARD_TOKEN */
+#define FQ_ACCESS_TOKEN_MIN 16   /* characters of FLEETQ_DASHBOARD_TOKEN, FLEETQ_METRICS_TOKEN */
 
 typedef enum fq_on_budget { FQ_ON_BUDGET_WAIT = 0, FQ_ON_BUDGET_FAIL } fq_on_budget;
 
@@ -56,6 +56,7 @@ typedef struct fq_config {
                                      longer ago are deleted; 0 (default) keeps them all */
     int http_port;                /* PORT or FLEETQ_HTTP_PORT */
     char dashboard_token[257];    /* FLEETQ_DASHBOARD_TOKEN; "" = the dashboard is off */
+    char metrics_token[257];      /* FLEETQ_METRICS_TOKEN; "" = /metrics and /health open */
 
     int64_t rate_limit_rpm;       /* GROK_RATE_LIMIT_RPM */
     int64_t rate_limit_rph;       /* GROK_RATE_LIMIT_RPH, 0 = off */

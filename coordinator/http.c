@@ -39,6 +39,7 @@
 #include <microhttpd.h>
 
 #include "dashboard.h"
+#include "dashboard_auth.h"
 #include "fq_shared.h"
 #include "log.h"
 #include "metrics.h"
@@ -134,18 +135,61 @@ static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned statu
  * GET /health, GET /metrics: the latest snapshot (snapshot.h)
  * ===================================================================== */
 
+/* 1 when the request may see the details (the whole /health, /metrics):
+ * FLEETQ_METRICS_TOKEN is not set, or it came as the bearer token. */
+static int may_see_details(const fq_http *h, struct MHD_Connection *conn)
+{
+    static const char bearer[] = "Bearer ";
+    const char *token = h->cfg->metrics_token;
+    if (token[0] == '\0')
+        return 1;
+    const char *auth =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth == NULL || strncmp(auth, bearer, sizeof(bearer) - 1) != 0)
+        return 0;
+    auth += sizeof(bearer) - 1;
+    return fq_secret_equal(auth, strlen(auth), token, strlen(token));
+}
+
+/* /health for a caller without the token: the status alone, with the
+ * same code, which is all a platform's health check reads. */
+static enum MHD_Result respond_status_only(struct MHD_Connection *conn, unsigned status,
+                                           const char *doc)
+{
+    cJSON *full = cJSON_Parse(doc);
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(full, "status"));
+    char line[64];
+    int n = snprintf(line, sizeof(line), "{\"status\":\"%s\"}\n", s != NULL ? s : "unknown");
+    cJSON_Delete(full);
+    return respond(conn, status, TYPE_JSON, line, (size_t)n, NULL);
+}
+
 static enum MHD_Result serve_snapshot(fq_http *h, struct MHD_Connection *conn, int which,
                                       unsigned *status)
 {
+    int details = may_see_details(h, conn);
+    if (which == FQ_SNAPSHOT_METRICS && !details) {
+        *status = MHD_HTTP_UNAUTHORIZED;
+        static const char body[] = "{\"error\":\"/metrics needs FLEETQ_METRICS_TOKEN as a "
+                                   "bearer token (Authorization: Bearer TOKEN)\"}\n";
+        struct MHD_Response *r = fq_http_response(TYPE_JSON, body, sizeof(body) - 1);
+        if (r == NULL)
+            return MHD_NO;
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"fleetq\"");
+        enum MHD_Result ret = MHD_queue_response(conn, *status, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     char *body;
     size_t len;
     if (fq_snapshot_get(h->snapshot, which, &body, &len, status) != 0) {
         *status = MHD_HTTP_INTERNAL_SERVER_ERROR;
         return respond_error(conn, *status, "out of memory", NULL);
     }
-    enum MHD_Result ret = respond(conn, *status,
-                                  which == FQ_SNAPSHOT_HEALTH ? TYPE_JSON : TYPE_PROMETHEUS,
-                                  body, len, NULL);
+    enum MHD_Result ret =
+        !details ? respond_status_only(conn, *status, body)
+                 : respond(conn, *status, which == FQ_SNAPSHOT_HEALTH ? TYPE_JSON : TYPE_PROMETHEUS,
+                           body, len, NULL);
     free(body);
     return ret;
 }

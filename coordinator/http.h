@@ -12,6 +12,10 @@
  *                 SQLite cannot be reached or SQLite refuses the writes.
  *   GET /metrics  the Prometheus text exposition format 0.0.4.
  *
+ * With FLEETQ_METRICS_TOKEN set, /metrics needs it as a bearer token (401
+ * without), and /health without it answers its status alone, with the
+ * same code: what a platform's health check needs, and nothing private.
+ *
  * HEAD works as GET without the body; any other method gets 405, any other
  * path 404, both with a small JSON error.
  */

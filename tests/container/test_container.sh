@@ -125,6 +125,9 @@ chown 10001 "$FQ_TMP/xai_api_key"   # as deploy/secrets/README says
 dashboard_token=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 (umask 077; printf '%s\n' "$dashboard_token" >"$FQ_TMP/dashboard_token")
 chown 10001 "$FQ_TMP/dashboard_token"
+metrics_token=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+(umask 077; printf '%s\n' "$metrics_token" >"$FQ_TMP/metrics_token")
+chown 10001 "$FQ_TMP/metrics_token"
 # The real Compose file, with only the secret's file put elsewhere, so
 # that nothing is written into the source tree.
 cat >"$FQ_TMP/override.yml" <<EOF
@@ -134,6 +137,8 @@ secrets:
     file: $FQ_TMP/xai_api_key
   dashboard_token:
     file: $FQ_TMP/dashboard_token
+  metrics_token:
+    file: $FQ_TMP/metrics_token
 EOF
 dc() {
     env -i PATH="$PATH" HOME="$FQ_TMP" DOCKER_HOST="$DOCKER_HOST" \
@@ -149,12 +154,16 @@ dc up -d --no-build >"$FQ_TMP/up.log" 2>&1 || fq_fail "docker-compose up failed:
 healthy() { [ "$(fqc_podman inspect --format '{{.State.Health.Status}}' "$(cid coordinator)")" = healthy ]; }
 fq_wait_for 90 healthy || fq_fail "the coordinator did not become healthy in 90 s: $(dc logs --tail 20 coordinator 2>&1)"
 health=$(curl -sS -w ' http=%{http_code}' "http://127.0.0.1:$http_port/health")
-fq_assert_contains "$health" '"status":"ok"' "/health on the published port"
-fq_assert_contains "$health" "http=200" "/health on the published port"
+fq_assert_eq "$health" '{"status":"ok"} http=200' "/health on the published port, without the token"
+fq_assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/metrics")" 401 \
+    "/metrics without the token of the Compose secret metrics_token"
+fq_assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $metrics_token" \
+    "http://127.0.0.1:$http_port/metrics")" 200 "/metrics with the token"
 
 redis_cli() { fqc_podman exec -i "$(cid redis)" redis-cli "$@"; }
-workers_live() { [ "$(curl -sf "http://127.0.0.1:$http_port/health" | jq '[.workers[]] | add')" -ge "$1" ]; }
-fq_wait_for 30 workers_live 4 || fq_fail "the four workers did not register: $(curl -s "http://127.0.0.1:$http_port/health")"
+health_doc() { curl -sf -H "Authorization: Bearer $metrics_token" "http://127.0.0.1:$http_port/health"; }
+workers_live() { [ "$(health_doc | jq '[.workers[]] | add')" -ge "$1" ]; }
+fq_wait_for 30 workers_live 4 || fq_fail "the four workers did not register: $(health_doc)"
 
 # every program: uid 10001, tini as PID 1
 for service in coordinator ceo code quality memory mockapi; do
@@ -263,7 +272,7 @@ fq_assert_ge "$n" 7 "containers searched"
 dump image-inspect fqc_podman image inspect "$image"
 dump history fqc_podman history --no-trunc "$image"
 dump compose-config dc config
-leaks=$( (grep -lF -e "$key" -e "$dashboard_token" "$FQ_TMP"/seen/*.txt || true) |
+leaks=$( (grep -lF -e "$key" -e "$dashboard_token" -e "$metrics_token" "$FQ_TMP"/seen/*.txt || true) |
     xargs -r -n1 basename | paste -sd' ')
 fq_assert_eq "$leaks" "" "outputs that hold the key or the dashboard's token"
 

@@ -59,7 +59,7 @@ rc=0
 FLEETQ_DASHBOARD_TOKEN_FILE=$FQ_TMP/empty-token timeout 10 \
     "$FQ_BIN/coordinator/fleetq-coordinator" >"$FQ_TMP/bad.log" 2>&1 || rc=$?
 fq_assert_eq "$rc" 2 "the coordinator with an empty FLEETQ_DASHBOARD_TOKEN_FILE"
-fq_assert_contains "$(cat "$FQ_TMP/bad.log")" "is empty; put the dashboard's token (openssl rand -hex 24) in it" "its error"
+fq_assert_contains "$(cat "$FQ_TMP/bad.log")" "is empty; put the token (openssl rand -hex 24) in it" "its error"
 
 # ---------------------------------------------------------------- a live stack
 # the token from a file, as the Compose secret hands it over

@@ -12,6 +12,10 @@
 # back on the same port, /health is 200 again. POST gets 405, an unknown
 # path 404, a port in use exits 2 with one line. With a Redis password,
 # AUTH and SELECT work and the password never shows, even when wrong.
+# With FLEETQ_METRICS_TOKEN: /metrics answers 401 without it (or with a
+# wrong one) and 200 with it; /health without it is its status alone,
+# with the same code (200, and 503 with a wrong Redis password), and the
+# whole document with it; the token is in no log.
 . "$(dirname "$0")/lib.sh"
 
 command -v promtool >/dev/null || fq_fail "promtool is missing: install the Debian package prometheus"
@@ -221,4 +225,29 @@ curl -s "$URL/metrics" >"$FQ_TMP/metrics.txt"
 if grep -q "$secret" "$FQ_TMP/body" "$FQ_TMP/metrics.txt" "$FQ_TMP"/coordinator*.log; then
     fq_fail "the Redis password appears in an answer or a log"
 fi
+kill -TERM "$FQ_LAST_PID"; wait "$FQ_LAST_PID" || fq_fail "the coordinator did not exit 0 on SIGTERM"
+
+# ---- FLEETQ_METRICS_TOKEN: nothing private without it ------------------------------
+metrics_token=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+export FLEETQ_METRICS_TOKEN=$metrics_token
+start_coordinator_with "redis://:$secret@127.0.0.1:$port/3"
+fq_assert_eq "$(code "$URL/metrics")" 401 "GET /metrics without the token"
+fq_assert_contains "$(jq -r .error "$FQ_TMP/body")" "FLEETQ_METRICS_TOKEN" "the 401 says what is needed"
+fq_assert_eq "$(code -H "Authorization: Bearer ${metrics_token}x" "$URL/metrics")" 401 \
+    "GET /metrics with a wrong token"
+fq_assert_eq "$(code -H "Authorization: Bearer $metrics_token" "$URL/metrics")" 200 \
+    "GET /metrics with the token"
+fq_assert_contains "$(cat "$FQ_TMP/body")" "fleetq_up" "/metrics with the token"
+fq_assert_eq "$(code "$URL/health")" 200 "GET /health without the token"
+fq_assert_eq "$(cat "$FQ_TMP/body")" '{"status":"ok"}' "/health without the token: the status alone"
+fq_assert_eq "$(code -H "Authorization: Bearer $metrics_token" "$URL/health")" 200 \
+    "GET /health with the token"
+fq_assert_eq "$(jq -r '.queues.ceo.queued' "$FQ_TMP/body")" 1 "/health with the token: the details"
+kill -TERM "$FQ_LAST_PID"; wait "$FQ_LAST_PID" || fq_fail "the coordinator did not exit 0 on SIGTERM"
+start_coordinator_with "redis://:wrong-$secret-x@127.0.0.1:$port/3"
+fq_assert_eq "$(code "$URL/health")" 503 "GET /health without the token, Redis refusing"
+fq_assert_eq "$(cat "$FQ_TMP/body")" '{"status":"degraded"}' "the status alone, with its code"
+kill -TERM "$FQ_LAST_PID"; wait "$FQ_LAST_PID" || fq_fail "the coordinator did not exit 0 on SIGTERM"
+unset FLEETQ_METRICS_TOKEN
+if grep -qF "$metrics_token" "$FQ_TMP"/*.log; then fq_fail "the metrics token appears in a log"; fi
 fq_pass
