@@ -3,9 +3,9 @@
 # (NUL, invalid UTF-8, control characters), broken JSON, huge values, fields
 # repeated. Every one ends in a final status with a reason in Redis and in
 # SQLite, the coordinator stays up and its memory flat, and a valid task
-# afterwards completes. Four rounds of 300 (seeded, so a failure can be
+# afterwards completes. Six rounds of 300 (seeded, so a failure can be
 # replayed with FQ_HOSTILE_SEED): the coordinator's resident memory after
-# the last round is compared with the one after the first.
+# the last round is compared with the one after the second.
 . "$(dirname "$0")/lib.sh"
 
 seed=${FQ_HOSTILE_SEED:-$RANDOM}
@@ -14,9 +14,11 @@ fq_log "seed $seed"
 fq_start_redis
 fq_start_mock --latency-ms 5
 export GROK_RATE_LIMIT_RPM=0 DAILY_BUDGET_USD=0
-# a sanitizer build keeps freed memory in quarantine; keep that small so
-# the resident size means something (leaks are still reported at exit)
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
+# a sanitizer build keeps freed memory in quarantine, so the resident size
+# would swing by the size of whichever huge values sit there; without it
+# the size means something (leaks are still reported at exit, and every
+# other test keeps the quarantine)
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
 # and glibc's malloc would raise its mmap threshold after the first huge
 # value is freed, keeping later ones on a heap that never shrinks: a one-off
 # step, not growth, but it hides growth; a fixed threshold returns them
@@ -85,7 +87,7 @@ EOF
 
 final_re='^(done|failed|rejected|expired|cancelled)$'
 rss=()
-for r in 1 2 3 4; do
+for r in 1 2 3 4 5 6; do
     round "$r"
     total=$(( r * 300 ))
     # every entry is acknowledged by the coordinator once handled
@@ -120,7 +122,7 @@ done
 rows=$(fq_sql "SELECT count(*) FROM tasks")
 rejected=$(fq_sql "SELECT count(*) FROM tasks WHERE status = 'rejected'")
 fq_log "rows $rows, rejected $rejected, others: $(fq_sql "SELECT status, count(*) FROM tasks WHERE status <> 'rejected' GROUP BY status" | paste -sd' ')"
-fq_wait_sql 20 "SELECT count(*) FROM tasks" 1200
+fq_wait_sql 20 "SELECT count(*) FROM tasks" 1800
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE status NOT IN ('done','failed','rejected','expired','cancelled')")" 0 \
     "rows without a final status"
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE status <> 'done' AND coalesce(error, '') = ''")" 0 \
@@ -132,8 +134,10 @@ fq_assert_eq "$(jq .requests <<<"$(fq_mock_stats)")" "$(fq_sql "SELECT count(*) 
     "provider calls against attempt rows"
 # every submission, valid or not, was consumed from the submit stream
 fq_assert_eq "$(fq_redis XLEN fleetq:submit)" 0 "entries left in fleetq:submit"
-# memory flat: what the last three rounds added, with the warm-up behind
-fq_assert_le $(( rss[3] - rss[0] )) 4096 "coordinator RSS growth over rounds 2-4 (kB)"
+# memory flat: what the last four rounds added, with the warm-up behind
+# (the first two rounds fill SQLite's page caches, 2 MB a connection, as
+# the database grows; a plain build stays within 300 kB from round 3 to 20)
+fq_assert_le $(( rss[5] - rss[1] )) 4096 "coordinator RSS growth over rounds 3-6 (kB)"
 
 # and a valid task afterwards completes
 fq_submit role code id after-hostile prompt "still working?" >/dev/null
