@@ -46,6 +46,7 @@
 #include "keys.h"
 #include "log.h"
 #include "model_params.h"
+#include "redis_tls.h"
 #include "text.h"
 
 #define DEFAULT_BASE_URL "https://api.x.ai/v1"
@@ -703,6 +704,70 @@ static int load_roles(fq_config *cfg, char *err, size_t errlen)
 }
 
 /* ------------------------------------------------------------------------
+ * Redis: the password's file and TLS
+ * --------------------------------------------------------------------- */
+
+/* REDIS_PASSWORD_FILE (a Compose secret) completes a REDIS_URL that names
+ * the user alone (redis://fleetq-worker@redis:6379/0) or no one. */
+static int read_redis_password(fq_config *cfg, char *err, size_t errlen)
+{
+    const char *file = env("REDIS_PASSWORD_FILE");
+    if (file == NULL) {
+        if (cfg->redis_user[0] != '\0' && cfg->redis_password[0] == '\0')
+            return fq_text_fail(err, errlen,
+                                "REDIS_URL: the user %s has no password; use "
+                                "redis://user:password@host, or set REDIS_PASSWORD_FILE",
+                                cfg->redis_user);
+        return 0;
+    }
+    if (cfg->redis_password[0] != '\0')
+        return fq_text_fail(err, errlen, "REDIS_PASSWORD_FILE: REDIS_URL holds a password too; "
+                            "give it in one place");
+    char *pass = read_key_file("REDIS_PASSWORD_FILE", file, "the Redis password", err, errlen);
+    if (pass == NULL)
+        return -1;
+    size_t n = strlen(pass);
+    int fits = n < sizeof(cfg->redis_password);
+    if (fits)
+        memcpy(cfg->redis_password, pass, n + 1);
+    wipe_free(pass);
+    if (!fits)
+        return fq_text_fail(err, errlen, "REDIS_PASSWORD_FILE: the password is longer than %zu "
+                            "bytes", sizeof(cfg->redis_password) - 1);
+    return 0;
+}
+
+/* FLEETQ_REDIS_CA_FILE, _CERT_FILE, _KEY_FILE and _TLS_VERIFY, for a
+ * rediss:// URL only; the TLS set-up itself checks the files. */
+static int read_redis_tls(fq_config *cfg, char *err, size_t errlen)
+{
+    if (read_str("FLEETQ_REDIS_CA_FILE", "", cfg->redis_ca_file, sizeof(cfg->redis_ca_file), err,
+                 errlen) != 0 ||
+        read_str("FLEETQ_REDIS_CERT_FILE", "", cfg->redis_cert_file,
+                 sizeof(cfg->redis_cert_file), err, errlen) != 0 ||
+        read_str("FLEETQ_REDIS_KEY_FILE", "", cfg->redis_key_file, sizeof(cfg->redis_key_file),
+                 err, errlen) != 0 ||
+        read_bool("FLEETQ_REDIS_TLS_VERIFY", 1, &cfg->redis_tls_verify, err, errlen) != 0)
+        return -1;
+    if ((cfg->redis_cert_file[0] == '\0') != (cfg->redis_key_file[0] == '\0'))
+        return fq_text_fail(err, errlen, "%s: set FLEETQ_REDIS_CERT_FILE and "
+                            "FLEETQ_REDIS_KEY_FILE together (a client certificate and its key)",
+                            cfg->redis_cert_file[0] ? "FLEETQ_REDIS_CERT_FILE"
+                                                    : "FLEETQ_REDIS_KEY_FILE");
+    if (!cfg->redis_tls) {
+        const char *set = cfg->redis_ca_file[0]     ? "FLEETQ_REDIS_CA_FILE"
+                          : cfg->redis_cert_file[0] ? "FLEETQ_REDIS_CERT_FILE"
+                          : env("FLEETQ_REDIS_TLS_VERIFY") ? "FLEETQ_REDIS_TLS_VERIFY"
+                                                           : NULL;
+        if (set != NULL)
+            return fq_text_fail(err, errlen, "%s: set, but REDIS_URL is not rediss:// (TLS)",
+                                set);
+        return 0;
+    }
+    return fq_redis_tls_configure(cfg, err, errlen);
+}
+
+/* ------------------------------------------------------------------------
  * Loading
  * --------------------------------------------------------------------- */
 
@@ -730,6 +795,8 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
     } else if (fq_config_parse_redis_url(cfg, NULL, err, errlen) != 0) {  /* the default */
         return -1;
     }
+    if (read_redis_password(cfg, err, errlen) != 0 || read_redis_tls(cfg, err, errlen) != 0)
+        return -1;
     if (read_str("FLEETQ_KEY_PREFIX", FQ_KEY_PREFIX_DEFAULT, cfg->key_prefix,
                  sizeof(cfg->key_prefix), err, errlen) != 0)
         return -1;

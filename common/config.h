@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "fleet_limits.h"
 #include "task.h"
 
 #define FQ_EXIT_CONFIG 2
@@ -41,7 +41,12 @@ typedef struct fq_config {
     int redis_port;
     int redis_db;
     char redis_user[128];         /* "" when none */
-    char redis_password[256];     /* "" when none */
+    char redis_password[256];     /* "" when none; or from REDIS_PASSWORD_FILE */
+    int redis_tls;                /* rediss:// */
+    int redis_tls_verify;         /* FLEETQ_REDIS_TLS_VERIFY, default 1 */
+    char redis_ca_file[512];      /* FLEETQ_REDIS_CA_FILE, "" = the system's CA store */
+    char redis_cert_file[512];    /* FLEETQ_REDIS_CERT_FILE, "" = no client certificate */
+    char redis_key_file[512];     /* FLEETQ_REDIS_KEY_FILE, with the certificate */
 
     char *api_key;                /* XAI_API_KEY / GROK_API_KEY / *_FILE; NULL when unset */
     char api_key_file[512];       /* the file it came from, "" when from the env */
@@ -111,7 +116,7 @@ int fq_config_load(fq_config *cfg, unsigned needs, char *err, size_t errlen);
 void fq_config_free(fq_config *cfg);
 
 /* The fleet's limits and budget as this process' environment gives them,
- * as field/value pairs of fleetq:limits (limits.h), for publishing. */
+ * as field/value pairs of fleetq:limits (fleet_limits.h), for publishing. */
 int fq_config_limits_argv(const fq_config *cfg, fq_argv *out);
 
 /* Compares the fleet-wide fields of fleetq:limits (hash, as read from

@@ -31,7 +31,7 @@ typedef struct fq_keyset {
     char submit[FQ_KEY_MAX];          /* the submissions stream */
     char events[FQ_KEY_MAX];          /* state changes, trimmed to FQ_EVENTS_MAXLEN */
     char quota[FQ_KEY_MAX];           /* the fleet quota (":<model>" for a model's state) */
-    char limits[FQ_KEY_MAX];          /* the fleet's limits and budget (limits.h) */
+    char limits[FQ_KEY_MAX];          /* the fleet's limits and budget (fleet_limits.h) */
     char delayed[FQ_KEY_MAX];         /* delayed tasks and retries by due ms */
     char expiry[FQ_KEY_MAX];          /* tasks with a ttl by expiry ms */
     char leases[FQ_KEY_MAX];          /* running tasks by lease expiry ms */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "keys.h"
-#include "limits.h"
+#include "fleet_limits.h"
 #include "log.h"
 
 #define QUOTA_NKEYS 7

@@ -5,7 +5,7 @@
  * token ceilings, the in-flight caps, and the call's worst-case cost under
  * the daily budget, all in one atomic script, unless the fleet is paused
  * (key rejected, no credits), the model's breaker is open or the model is
- * frozen after a 429. The limits come from fleetq:limits (limits.h), never
+ * frozen after a 429. The limits come from fleetq:limits (fleet_limits.h), never
  * from the worker. A denial comes back with the exact wait and a reason.
  * After the call the worker reports what happened, which settles the grant
  * and steers the model's state (adaptive request and token rates, freeze,

@@ -19,6 +19,11 @@
  * its command as sent) and sent again on the connection to the node
  * named, after ASKING for an ASK; the other commands in flight end with a
  * NULL reply, as on any lost connection.
+ *
+ * With rediss:// each context is connected to a TLS relay (redis_tls.h)
+ * made for it; the relay goes with the context, and when the connection
+ * is lost the relay's reason (a certificate that does not verify, Redis
+ * gone) is what the log says.
  */
 #include "redis.h"
 
@@ -33,6 +38,7 @@
 #include "keys.h"
 #include "log.h"
 #include "redis_cluster.h"
+#include "redis_tls.h"
 #include "redis_uv.h"
 #include "scripts.h"
 #include "timeutil.h"
@@ -55,8 +61,10 @@ struct fq_redis {
     char user[128];
     char password[256];
     char name[64];
+    int tls;                    /* rediss:// */
 
     redisAsyncContext *ac;
+    fq_tls_relay *relay;        /* with tls: the relay behind ac */
     int connected;
     int closing;
     int open_handles;
@@ -98,6 +106,7 @@ struct pending {
 };
 
 static void connect_now(fq_redis *r);
+static const char *let_relay_go(fq_redis *r, const char *hiredis_error, char *buf, size_t len);
 static void drop_connection(fq_redis *r, const char *why);
 static void on_redirect_timer(uv_timer_t *t);
 static void ready(fq_redis *r);
@@ -439,6 +448,23 @@ static void on_auth_or_select(redisAsyncContext *ac, void *reply_, void *data)
                FQ_LS, "step", (const char *)data, FQ_LS, "error", reply->str, FQ_LEND);
 }
 
+/* Lets the context's TLS relay go. Returns what to log of the lost
+ * connection: the relay's reason when it has one (a certificate that does
+ * not verify is also logged at error), else hiredis' error. */
+static const char *let_relay_go(fq_redis *r, const char *hiredis_error, char *buf, size_t len)
+{
+    fq_tls_relay *t = r->relay;
+    if (t == NULL)
+        return hiredis_error;
+    r->relay = NULL;
+    fq_tls_relay_error(t, buf, len);
+    if (fq_tls_relay_refused(t) && !r->closing)
+        fq_log(FQ_LOG_ERROR, "redis.tls_refused", FQ_LS, "conn", r->name, FQ_LS, "error", buf,
+               FQ_LI, "retry_ms", r->backoff_ms, FQ_LEND);
+    fq_tls_relay_release(t);
+    return buf[0] != '\0' ? buf : hiredis_error;
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     fq_redis *r = ac->data;
@@ -446,16 +472,19 @@ static void on_connect(const redisAsyncContext *ac, int status)
         return;
     if (status != REDIS_OK) {
         /* hiredis frees the context after this callback. */
+        char why[320];
         fq_log(r->backoff_ms >= BACKOFF_MAX_MS ? FQ_LOG_WARN : FQ_LOG_DEBUG,
-               "redis.connect_failed", FQ_LS, "conn", r->name, FQ_LS, "error", ac->errstr,
-               FQ_LI, "retry_ms", r->backoff_ms, FQ_LEND);
+               "redis.connect_failed", FQ_LS, "conn", r->name, FQ_LS, "error",
+               let_relay_go(r, ac->errstr, why, sizeof(why)), FQ_LI, "retry_ms", r->backoff_ms,
+               FQ_LEND);
         r->ac = NULL;
         r->pending = 0;
         next_node(r);
         schedule_reconnect(r);
         return;
     }
-    redisEnableKeepAlive((redisContext *)&ac->c);
+    if (!r->tls)   /* a relay's Unix socket has no keep-alive; its TCP connection has */
+        redisEnableKeepAlive((redisContext *)&ac->c);
     r->last_progress = fq_mono_ms();
     /* ready once CLUSTER SLOTS has said this is the node to use */
 }
@@ -480,10 +509,13 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     r->pending = 0;
     int was = r->connected;
     r->connected = 0;
+    char why[320];
+    const char *error = let_relay_go(r, status == REDIS_OK ? "closed" : ac->errstr, why,
+                                     sizeof(why));
     if (r->closing)
         return;
-    fq_log(FQ_LOG_WARN, "redis.disconnected", FQ_LS, "conn", r->name,
-           FQ_LS, "error", status == REDIS_OK ? "closed" : ac->errstr, FQ_LEND);
+    fq_log(FQ_LOG_WARN, "redis.disconnected", FQ_LS, "conn", r->name, FQ_LS, "error", error,
+           FQ_LEND);
     schedule_reconnect(r);
     if (was)
         notify(r, 0);
@@ -495,12 +527,23 @@ static void connect_now(fq_redis *r)
         return;
     fq_log(FQ_LOG_DEBUG, "redis.connecting", FQ_LS, "conn", r->name, FQ_LS, "host", r->host,
            FQ_LI, "port", (int64_t)r->port, FQ_LEND);
-    redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
+    redisAsyncContext *ac = NULL;
+    char why[320];
+    if (r->tls) {
+        char path[108];
+        r->relay = fq_tls_relay_listen(r->host, r->port, CONNECT_TIMEOUT_MS, path, sizeof(path),
+                                       why, sizeof(why));
+        if (r->relay != NULL)
+            ac = redisAsyncConnectUnix(path);
+    } else {
+        ac = redisAsyncConnect(r->host, r->port);
+    }
     if (ac == NULL || ac->err) {
-        fq_log(FQ_LOG_WARN, "redis.connect_failed", FQ_LS, "conn", r->name,
-               FQ_LS, "error", ac ? ac->errstr : "out of memory", FQ_LEND);
+        fq_log(FQ_LOG_WARN, "redis.connect_failed", FQ_LS, "conn", r->name, FQ_LS, "error",
+               ac ? ac->errstr : r->tls && r->relay == NULL ? why : "out of memory", FQ_LEND);
         if (ac != NULL)
             redisAsyncFree(ac);
+        let_relay_go(r, "", why, sizeof(why));
         next_node(r);
         schedule_reconnect(r);
         return;
@@ -508,6 +551,7 @@ static void connect_now(fq_redis *r)
     ac->data = r;
     if (fq_redis_uv_attach(ac, r->loop) != REDIS_OK) {
         redisAsyncFree(ac);
+        let_relay_go(r, "", why, sizeof(why));
         schedule_reconnect(r);
         return;
     }
@@ -544,6 +588,8 @@ static void drop_connection(fq_redis *r, const char *why)
     int was = r->connected;
     r->ac = NULL;
     r->connected = 0;
+    char relay_why[320];
+    let_relay_go(r, "", relay_why, sizeof(relay_why));
     fq_log(FQ_LOG_WARN, "redis.dropped", FQ_LS, "conn", r->name, FQ_LS, "reason", why,
            FQ_LEND);
     redisAsyncFree(ac);
@@ -602,6 +648,7 @@ fq_redis *fq_redis_new(uv_loop_t *loop, const fq_config *cfg, const char *name,
     snprintf(r->user, sizeof(r->user), "%s", cfg->redis_user);
     snprintf(r->password, sizeof(r->password), "%s", cfg->redis_password);
     snprintf(r->name, sizeof(r->name), "%s", name);
+    r->tls = cfg->redis_tls;
     r->stall_ms = stall_ms > 0 ? stall_ms : DEFAULT_STALL_MS;
     r->backoff_ms = BACKOFF_MIN_MS;
     uv_timer_init(loop, &r->reconnect_timer);
@@ -651,6 +698,8 @@ void fq_redis_close(fq_redis *r)
     r->connected = 0;
     if (ac != NULL)
         redisAsyncFree(ac);
+    char why[320];
+    let_relay_go(r, "", why, sizeof(why));
     flush_redirected(r, 0);
     uv_close((uv_handle_t *)&r->reconnect_timer, on_handle_closed);
     uv_close((uv_handle_t *)&r->watchdog, on_handle_closed);

@@ -1,16 +1,18 @@
 /* redis_sync.c -- a blocking Redis connection with fleetq's settings (see
  * redis_sync.h): connect and reply timeouts, AUTH and SELECT from
- * REDIS_URL, errors that say what to check, and on a Redis Cluster the
- * node that owns the fleet's slot.
+ * REDIS_URL, TLS for rediss:// (redis_tls.h), errors that say what to
+ * check, and on a Redis Cluster the node that owns the fleet's slot.
  */
 #include "redis_sync.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "keys.h"
 #include "redis_cluster.h"
+#include "redis_tls.h"
 
 static struct timeval ms_to_tv(int ms)
 {
@@ -71,6 +73,31 @@ static redisContext *connect_node(const fq_config *cfg, const fq_cluster_node *a
                                   int connect_ms, int reply_ms, int *refused, char *err,
                                   size_t errlen);
 
+/* rediss://: a TLS relay (redis_tls.h) and hiredis on its other end, once
+ * the session is up. A certificate that does not verify sets *refused. */
+static redisContext *connect_tls(const fq_cluster_node *at, int connect_ms, int *refused,
+                                 char *err, size_t errlen)
+{
+    char why[320];
+    int fd = -1;
+    fq_tls_relay *t = fq_tls_relay_pair(at->host, at->port, connect_ms, &fd, why, sizeof(why));
+    if (t == NULL || fq_tls_relay_wait(t, connect_ms, why, sizeof(why)) != 0) {
+        if (t != NULL)
+            *refused = fq_tls_relay_refused(t);
+        snprintf(err, errlen, "cannot reach Redis at %s:%d over TLS: %s; check REDIS_URL and "
+                 "that Redis is running", at->host, at->port, why);
+        if (fd >= 0)
+            close(fd);
+        fq_tls_relay_release(t);
+        return NULL;
+    }
+    fq_tls_relay_detach(t);   /* it lives on until hiredis closes fd */
+    redisContext *c = redisConnectFd(fd);
+    if (c == NULL)
+        close(fd);
+    return c;
+}
+
 redisContext *fq_redis_connect_sync(const fq_config *cfg, int connect_ms, int reply_ms,
                                     int *refused, char *err, size_t errlen)
 {
@@ -94,7 +121,11 @@ static redisContext *connect_node(const fq_config *cfg, const fq_cluster_node *a
                                   size_t errlen)
 {
     int refused_here = 0;
-    redisContext *c = redisConnectWithTimeout(at->host, at->port, ms_to_tv(connect_ms));
+    redisContext *c = cfg->redis_tls ? connect_tls(at, connect_ms, &refused_here, err, errlen)
+                                     : redisConnectWithTimeout(at->host, at->port,
+                                                               ms_to_tv(connect_ms));
+    if (cfg->redis_tls && c == NULL)
+        goto err;
     if (c == NULL || c->err) {
         snprintf(err, errlen, "cannot reach Redis at %s:%d: %s; check REDIS_URL and that "
                  "Redis is running", at->host, at->port, c != NULL ? c->errstr : "out of memory");

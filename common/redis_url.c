@@ -7,8 +7,10 @@
  * reported with that advice. User and password are percent-decoded (a
  * decoded NUL is refused). The host is a name of letters, digits, '.', '-'
  * and '_', or an IPv6 address in brackets; the port defaults to 6379 and
- * the database to 0. rediss:// and query parameters are refused with a
- * line saying what to use instead.
+ * the database to 0. rediss:// is the same over TLS (redis_tls.h).
+ * A user without a password (user@host) is kept for REDIS_PASSWORD_FILE
+ * to complete; config.c refuses it when that is not set. Query
+ * parameters are refused with a line saying what to use instead.
  *
  * Error lines show the URL through fq_config_show_url() (config.c), which
  * hides user:password and, while the configuration loads, the API key.
@@ -63,7 +65,7 @@ static int pct_decode(const char *s, size_t len, char *out, size_t outlen)
     return 0;
 }
 
-#define REDIS_URL_SHAPE "redis://[user:password@]host[:port][/db]"
+#define REDIS_URL_SHAPE "redis[s]://[user:password@]host[:port][/db]"
 
 int fq_config_parse_redis_url(fq_config *cfg, const char *url, char *err, size_t errlen)
 {
@@ -75,15 +77,12 @@ int fq_config_parse_redis_url(fq_config *cfg, const char *url, char *err, size_t
 
     if (url == NULL || url[0] == '\0')
         url = DEFAULT_REDIS_URL;
-    if (strncasecmp(url, "rediss://", 9) == 0)
-        return fq_text_fail(err, errlen,
-                            "REDIS_URL: TLS (rediss://) is not supported; use redis:// on a "
-                            "private network, or a TLS tunnel such as stunnel");
-    if (strncasecmp(url, "redis://", 8) != 0)
+    int tls = strncasecmp(url, "rediss://", 9) == 0;
+    if (!tls && strncasecmp(url, "redis://", 8) != 0)
         return fq_text_fail(err, errlen, "REDIS_URL: must look like " REDIS_URL_SHAPE ", got %s",
                             fq_config_show_url(&sh, url));
 
-    const char *a = url + 8;
+    const char *a = url + (tls ? 9 : 8);
     size_t alen = strcspn(a, "/?#");
     const char *rest = a + alen;
     const char *hp = a;
@@ -98,14 +97,12 @@ int fq_config_parse_redis_url(fq_config *cfg, const char *url, char *err, size_t
         size_t uilen = (size_t)(at - a);
         const char *colon = memchr(a, ':', uilen);
         if (colon == NULL)
-            return fq_text_fail(err, errlen,
-                                "REDIS_URL: a user without a password (user@host); use "
-                                "redis://user:password@host or redis://:password@host");
+            colon = at;   /* user@host: the password comes from REDIS_PASSWORD_FILE */
         if (pct_decode(a, (size_t)(colon - a), user, sizeof(user)) != 0)
             return fq_text_fail(err, errlen,
                                 "REDIS_URL: the user has a bad %%-escape or is longer than "
                                 "%zu bytes", sizeof(user) - 1);
-        if (pct_decode(colon + 1, (size_t)(at - colon - 1), pass, sizeof(pass)) != 0)
+        if (colon < at && pct_decode(colon + 1, (size_t)(at - colon - 1), pass, sizeof(pass)) != 0)
             return fq_text_fail(err, errlen,
                                 "REDIS_URL: the password has a bad %%-escape or is longer "
                                 "than %zu bytes; escape special characters as %%XX",
@@ -204,6 +201,7 @@ int fq_config_parse_redis_url(fq_config *cfg, const char *url, char *err, size_t
     snprintf(cfg->redis_password, sizeof(cfg->redis_password), "%s", pass);
     cfg->redis_port = (int)port;
     cfg->redis_db = (int)db;
+    cfg->redis_tls = tls;
     explicit_bzero(pass, sizeof(pass));
     return 0;
 }

@@ -8,7 +8,7 @@
  * answers until then (a health check sees the drain), and is stopped just
  * before the last handles close.
  *
- * The fleet's limits and budget (fleetq:limits, limits.h) are published
+ * The fleet's limits and budget (fleetq:limits, fleet_limits.h) are published
  * from this environment once Redis first answers, and again on SIGHUP;
  * after a reconnect they are only filled in if Redis lost them.
  */

@@ -1,5 +1,5 @@
 /* cmd_limits.c -- `fleetqctl limits`: shows and changes the fleet's limits
- * and budget, the hash fleetq:limits every worker's quota obeys (limits.h).
+ * and budget, the hash fleetq:limits every worker's quota obeys (fleet_limits.h).
  *
  *   fleetqctl limits [--json]
  *   fleetqctl limits set budget USD | scope model|key | inflight N | burst N
@@ -21,7 +21,7 @@
 #include "cost.h"
 #include "ctl.h"
 #include "keys.h"
-#include "limits.h"
+#include "fleet_limits.h"
 #include "record.h"
 #include "text.h"
 

@@ -14,7 +14,7 @@ shift || true
 
 packages=(build-essential cmake pkg-config
           libhiredis-dev libcurl4-openssl-dev libcjson-dev libuv1-dev libsqlite3-dev
-          libmicrohttpd-dev libcmocka-dev
+          libmicrohttpd-dev libcmocka-dev libssl-dev
           redis-server redis-tools sqlite3 curl jq procps file)
 # the test suite adds its own tools (valgrind, clang for the fuzzers, ...)
 read -r -a extra <<<"${FLEETQ_EXTRA_PACKAGES:-}"

@@ -12,7 +12,7 @@
 -- the cap on calls in flight, and the figures of the whole fleet.
 --
 -- The limits themselves are never a caller's: they are read from
--- fleetq:limits (limits.h) on every grant, so every worker obeys the same
+-- fleetq:limits (fleet_limits.h) on every grant, so every worker obeys the same
 -- ones and a change holds at the next call. A state remembers what it
 -- learned about the provider apart from its ceiling: a lower ceiling caps
 -- the learned rate, a higher one lets it climb from where it was.

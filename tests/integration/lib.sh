@@ -109,26 +109,96 @@ fq_wait_for() {
     done
 }
 
-# fq_start_redis [extra redis-server args...]: sets FQ_REDIS_PORT, REDIS_URL.
+# FQ_REDIS_TLS runs a test's Redis over TLS: "" (plain TCP), "tls"
+# (rediss://, the server's certificate checked against the test's own CA)
+# or "mutual" (and a client certificate, which the server requires).
+# ctest runs some tests a second time that way (tests/CMakeLists.txt).
+FQ_REDIS_TLS=${FQ_REDIS_TLS:-}
+FQ_TLS="$FQ_TMP/tls"
+
+# fq_tls_cert NAME CN SAN [CA] [openssl x509 args...]: a key and a
+# certificate signed by CA (default the test's CA), in $FQ_TLS/NAME.{key,crt}.
+fq_tls_cert() {
+    local name=$1 cn=$2 san=$3 ca=${4:-ca}
+    shift 4 || shift $#
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$cn" \
+        -keyout "$FQ_TLS/$name.key" -out "$FQ_TLS/$name.csr" 2>/dev/null
+    printf 'subjectAltName=%s\n' "$san" >"$FQ_TLS/$name.ext"
+    openssl x509 -req -in "$FQ_TLS/$name.csr" -CA "$FQ_TLS/$ca.crt" -CAkey "$FQ_TLS/$ca.key" \
+        -CAcreateserial -days "${FQ_TLS_DAYS:-30}" -extfile "$FQ_TLS/$name.ext" "$@" \
+        -out "$FQ_TLS/$name.crt" 2>/dev/null || fq_fail "openssl could not sign $name"
+}
+
+# fq_tls_ca NAME: a certificate authority of the test's own.
+fq_tls_ca() {
+    mkdir -p "$FQ_TLS"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+        -subj "/CN=fleetq test $1" -keyout "$FQ_TLS/$1.key" -out "$FQ_TLS/$1.crt" 2>/dev/null ||
+        fq_fail "openssl could not make the CA $1"
+}
+
+# The server's and a client's certificates, made once per test: the
+# server's names are localhost and 127.0.0.1.
+fq_tls_setup() {
+    [ -s "$FQ_TLS/redis.crt" ] && return 0
+    fq_tls_ca ca
+    fq_tls_cert redis localhost "DNS:localhost,IP:127.0.0.1"
+    fq_tls_cert client fleetq-client "DNS:fleetq-client"
+}
+
+# fq_start_redis [extra redis-server args...]: sets FQ_REDIS_PORT, REDIS_URL
+# (and, over TLS, the FLEETQ_REDIS_* files); fq_restart_redis starts it
+# again with the same arguments.
 fq_start_redis() {
     local port
     for _ in 1 2 3 4 5; do
         port=$(fq_free_port)
+        FQ_REDIS_PORT=$port
+        FQ_REDIS_ARGS=(--bind 127.0.0.1 --save '' --appendonly no --dir "$FQ_TMP/redis"
+                       --daemonize no)
+        FQ_REDIS_CLI=(redis-cli -p "$port")
+        if [ -n "$FQ_REDIS_TLS" ]; then
+            fq_tls_setup
+            FQ_REDIS_ARGS+=(--port 0 --tls-port "$port" --tls-cert-file "$FQ_TLS/redis.crt"
+                            --tls-key-file "$FQ_TLS/redis.key" --tls-ca-cert-file "$FQ_TLS/ca.crt"
+                            --tls-auth-clients "$([ "$FQ_REDIS_TLS" = mutual ] && echo yes || echo no)")
+            FQ_REDIS_CLI=(redis-cli -h localhost -p "$port" --tls --cacert "$FQ_TLS/ca.crt"
+                          --cert "$FQ_TLS/client.crt" --key "$FQ_TLS/client.key")
+        else
+            FQ_REDIS_ARGS+=(--port "$port")
+        fi
+        FQ_REDIS_ARGS+=("$@")
         mkdir -p "$FQ_TMP/redis"
-        redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-            --dir "$FQ_TMP/redis" --daemonize no "$@" >"$FQ_TMP/redis.log" 2>&1 &
-        local pid=$!
-        if fq_wait_for 5 redis-cli -p "$port" ping; then
-            FQ_PIDS+=("$pid"); FQ_REDIS_PID=$pid; FQ_REDIS_PORT=$port
-            export REDIS_URL="redis://127.0.0.1:$port/0"
+        if fq_restart_redis 5; then
+            if [ -n "$FQ_REDIS_TLS" ]; then
+                export REDIS_URL="rediss://localhost:$port/0" FLEETQ_REDIS_CA_FILE="$FQ_TLS/ca.crt"
+                if [ "$FQ_REDIS_TLS" = mutual ]; then
+                    export FLEETQ_REDIS_CERT_FILE="$FQ_TLS/client.crt" \
+                           FLEETQ_REDIS_KEY_FILE="$FQ_TLS/client.key"
+                fi
+            else
+                export REDIS_URL="redis://127.0.0.1:$port/0"
+            fi
             return 0
         fi
-        kill "$pid" 2>/dev/null || true
     done
     fq_fail "redis-server did not start"
 }
 
-fq_redis() { redis-cli -p "$FQ_REDIS_PORT" "$@"; }
+# fq_restart_redis [wait seconds]: redis-server with the arguments of the
+# last fq_start_redis, on the same port; FQ_REDIS_PID is the new one.
+fq_restart_redis() {
+    redis-server "${FQ_REDIS_ARGS[@]}" >>"$FQ_TMP/redis.log" 2>&1 &
+    local pid=$!
+    if fq_wait_for "${1:-10}" "${FQ_REDIS_CLI[@]}" ping; then
+        FQ_PIDS+=("$pid"); FQ_REDIS_PID=$pid
+        return 0
+    fi
+    kill "$pid" 2>/dev/null || true
+    return 1
+}
+
+fq_redis() { "${FQ_REDIS_CLI[@]}" "$@"; }
 
 # fq_start_mock [mockapi args...]: sets FQ_MOCK_PORT, FQ_MOCK_URL, and
 # exports XAI_BASE_URL and XAI_API_KEY for the programs started after it.

@@ -16,10 +16,7 @@ fq_submit_n "$n" r "code memory"
 sleep 0.7
 kill -KILL "$FQ_REDIS_PID"
 sleep 2
-redis-server --port "$FQ_REDIS_PORT" --bind 127.0.0.1 --appendonly yes --appendfsync always \
-    --dir "$FQ_TMP/redis" >>"$FQ_TMP/redis.log" 2>&1 &
-FQ_REDIS_PID=$!
-FQ_PIDS+=("$FQ_REDIS_PID")
+fq_restart_redis 30 || fq_fail "Redis did not start again"
 
 fq_wait_sql 60 "SELECT count(*) FROM tasks" "$n"
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE status='done'")" "$n" "tasks done"

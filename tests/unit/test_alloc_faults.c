@@ -27,7 +27,7 @@
 #include "falloc.h"
 #include "fields.h"
 #include "keys.h"
-#include "limits.h"
+#include "fleet_limits.h"
 #include "model_params.h"
 #include "record.h"
 #include "sse.h"

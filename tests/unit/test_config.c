@@ -35,7 +35,9 @@ static const char *const all_vars[] = {
     "FLEETQ_LOG_LEVEL", "FLEETQ_MAX_SUBMISSION_BYTES", "FLEETQ_REASONING_RESERVE",
     "FLEETQ_BACKOFF_BASE_MS", "FLEETQ_BACKOFF_MAX_MS", "FLEETQ_PRICES", "FLEETQ_STREAM",
     "FLEETQ_ADAPTIVE", "FLEETQ_RATE_WINDOW_MS", "FLEETQ_FREEZE_MS", "FLEETQ_BREAKER_THRESHOLD",
-    "FLEETQ_BREAKER_COOLDOWN_MS", "FLEETQ_PAUSE_PROBE_SECONDS",
+    "FLEETQ_BREAKER_COOLDOWN_MS", "FLEETQ_PAUSE_PROBE_SECONDS", "REDIS_PASSWORD_FILE",
+    "FLEETQ_REDIS_CA_FILE", "FLEETQ_REDIS_CERT_FILE", "FLEETQ_REDIS_KEY_FILE",
+    "FLEETQ_REDIS_TLS_VERIFY",
 };
 static const char *const role_upper[] = {"CEO", "CODE", "QUALITY", "MEMORY"};
 static const char *const role_suffix[] = {"MODEL", "SYSTEM", "PRIORITY", "SHARE", "RESERVE"};
@@ -452,19 +454,22 @@ static void test_redis_url(void **state)
 {
     static const struct {
         const char *url, *host, *user, *pass;
-        int port, db;
+        int port, db, tls;
     } ok[] = {
-        {"redis://localhost", "localhost", "", "", 6379, 0},
-        {"redis://redis:6380", "redis", "", "", 6380, 0},
-        {"redis://redis:6380/", "redis", "", "", 6380, 0},
-        {"redis://10.0.0.5:1/15", "10.0.0.5", "", "", 1, 15},
-        {"redis://h/20", "h", "", "", 6379, 20},
-        {"redis://:s3cret@red-abc.internal:6379/2", "red-abc.internal", "", "s3cret", 6379, 2},
-        {"redis://default:p%40ss%3Aw%2Fd@host:65535/1", "host", "default", "p@ss:w/d", 65535, 1},
-        {"redis://us%65r:a:b@host", "host", "user", "a:b", 6379, 0},
-        {"redis://[::1]:6379/3", "::1", "", "", 6379, 3},
-        {"redis://[fe80::1]", "fe80::1", "", "", 6379, 0},
-        {"REDIS://Host_1", "Host_1", "", "", 6379, 0},
+        {"redis://localhost", "localhost", "", "", 6379, 0, 0},
+        {"rediss://red-abc.example.com:6380/1", "red-abc.example.com", "", "", 6380, 1, 1},
+        {"REDISS://:pw@h", "h", "", "pw", 6379, 0, 1},
+        {"redis://fleetq-worker@redis:6379/0", "redis", "fleetq-worker", "", 6379, 0, 0},
+        {"redis://redis:6380", "redis", "", "", 6380, 0, 0},
+        {"redis://redis:6380/", "redis", "", "", 6380, 0, 0},
+        {"redis://10.0.0.5:1/15", "10.0.0.5", "", "", 1, 15, 0},
+        {"redis://h/20", "h", "", "", 6379, 20, 0},
+        {"redis://:s3cret@red-abc.internal:6379/2", "red-abc.internal", "", "s3cret", 6379, 2, 0},
+        {"redis://default:p%40ss%3Aw%2Fd@host:65535/1", "host", "default", "p@ss:w/d", 65535, 1, 0},
+        {"redis://us%65r:a:b@host", "host", "user", "a:b", 6379, 0, 0},
+        {"redis://[::1]:6379/3", "::1", "", "", 6379, 3, 0},
+        {"redis://[fe80::1]", "fe80::1", "", "", 6379, 0, 0},
+        {"REDIS://Host_1", "Host_1", "", "", 6379, 0, 0},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         fq_config c;
@@ -477,13 +482,14 @@ static void test_redis_url(void **state)
         assert_string_equal(c.redis_password, ok[i].pass);
         assert_int_equal(c.redis_port, ok[i].port);
         assert_int_equal(c.redis_db, ok[i].db);
+        assert_int_equal(c.redis_tls, ok[i].tls);
     }
 
     static const struct {
         const char *url, *want;
     } no[] = {
-        {"rediss://host:6380", "REDIS_URL: TLS (rediss://) is not supported"},
-        {"http://host", "REDIS_URL: must look like redis://[user:password@]host[:port][/db]"},
+        {"http://host", "REDIS_URL: must look like redis[s]://[user:password@]host[:port][/db]"},
+        {"rediss:/host", "must look like"},
         {"localhost:6379", "must look like"},
         {"redis://", "no host"},
         {"redis:///0", "no host"},
@@ -497,7 +503,6 @@ static void test_redis_url(void **state)
         {"redis://host/0/x", "the database must be a non-negative integer"},
         {"redis://host/99999999999", "the database must be a non-negative integer"},
         {"redis://host?db=1", "query parameters are not supported"},
-        {"redis://user@host", "a user without a password"},
         {"redis://:bad%zzpw@host", "bad %-escape"},
         {"redis://:bad%00pw@host", "bad %-escape"},
         {"redis://:abc/def@host", "'@' after the host"},
@@ -543,6 +548,55 @@ static void test_redis_url(void **state)
     assert_int_equal(l.cfg.redis_db, 4);
     fq_config_free(&l.cfg);
     assert_string_equal(l.cfg.redis_password, "");
+}
+
+/* REDIS_PASSWORD_FILE completes a URL that names the user alone. */
+static void test_redis_password_file(void **state)
+{
+    loaded l;
+    setenv("REDIS_URL", "redis://fleetq-worker@redis:6379/0", 1);
+    expect_error(0, "REDIS_URL", "the user fleetq-worker has no password");
+    setenv("REDIS_PASSWORD_FILE", write_file("redis_pw", "\n  s3cret-worker-pw \n"), 1);
+    load(&l, 0);
+    if (l.rc != 0)
+        fail_msg("%s", l.err);
+    assert_string_equal(l.cfg.redis_user, "fleetq-worker");
+    assert_string_equal(l.cfg.redis_password, "s3cret-worker-pw");
+    fq_config_free(&l.cfg);
+    setenv("REDIS_URL", "redis://fleetq-worker:other@redis:6379/0", 1);
+    expect_error(0, "REDIS_PASSWORD_FILE", "REDIS_URL holds a password too");
+    setenv("REDIS_URL", "redis://redis:6379/0", 1);
+    setenv("REDIS_PASSWORD_FILE", write_file("redis_pw", " \n"), 1);
+    expect_error(0, "REDIS_PASSWORD_FILE", "empty");
+    setenv("REDIS_PASSWORD_FILE", "/nonexistent/redis_pw", 1);
+    expect_error(0, "REDIS_PASSWORD_FILE", "cannot read");
+}
+
+/* The TLS settings: only with rediss://, a certificate with its key, and
+ * files that can be read. */
+static void test_redis_tls_settings(void **state)
+{
+    setenv("REDIS_URL", "redis://redis:6379/0", 1);
+    bad("FLEETQ_REDIS_CA_FILE", "/etc/ssl/certs/ca-certificates.crt",
+        "set, but REDIS_URL is not rediss://");
+    bad("FLEETQ_REDIS_TLS_VERIFY", "false", "set, but REDIS_URL is not rediss://");
+    setenv("REDIS_URL", "rediss://redis:6380/0", 1);
+    bad("FLEETQ_REDIS_TLS_VERIFY", "maybe", "must be true or false");
+    bad("FLEETQ_REDIS_CERT_FILE", write_file("client.crt", "x"),
+        "set FLEETQ_REDIS_CERT_FILE and FLEETQ_REDIS_KEY_FILE together");
+    bad("FLEETQ_REDIS_CA_FILE", write_file("ca.crt", "not a certificate\n"),
+        "cannot read CA certificates from");
+    setenv("FLEETQ_REDIS_KEY_FILE", write_file("client.key", "x"), 1);
+    bad("FLEETQ_REDIS_CERT_FILE", write_file("client.crt", "x"), "cannot read a certificate from");
+    unsetenv("FLEETQ_REDIS_KEY_FILE");
+    loaded l;
+    setenv("FLEETQ_REDIS_TLS_VERIFY", "false", 1);
+    load(&l, 0);
+    if (l.rc != 0)
+        fail_msg("%s", l.err);
+    assert_int_equal(l.cfg.redis_tls, 1);
+    assert_int_equal(l.cfg.redis_tls_verify, 0);
+    fq_config_free(&l.cfg);
 }
 
 /* ------------------------------------------------------------------------
@@ -764,6 +818,8 @@ int main(void)
         cmocka_unit_test_setup(test_redact, setup),
         cmocka_unit_test_setup(test_key_never_in_errors, setup),
         cmocka_unit_test_setup(test_redis_url, setup),
+        cmocka_unit_test_setup(test_redis_password_file, setup),
+        cmocka_unit_test_setup(test_redis_tls_settings, setup),
         cmocka_unit_test_setup(test_base_url_db_port, setup),
         cmocka_unit_test_setup(test_integers, setup),
         cmocka_unit_test_setup(test_backoff, setup),

@@ -6,7 +6,7 @@
  * them (ticks per USD, attempts, buckets, the final record's and a
  * follower's fields), each
  * script's fq_contract() agrees with the table of scripts.c, the fields of
- * <prefix>:limits quota.lua reads are the ones limits.h names
+ * <prefix>:limits quota.lua reads are the ones fleet_limits.h names
  * (fq_limit_fields, fq_model_limit_fields), and the scripts fleetqctl and
  * the coordinator call by name are embedded.
  */
@@ -22,7 +22,7 @@
 
 #include "embedded.h"
 #include "keys.h"
-#include "limits.h"
+#include "fleet_limits.h"
 #include "record.h"
 #include "scripts.h"
 
@@ -193,17 +193,17 @@ static void test_limit_fields_in_quota(void **state)
     for (int i = 0; fq_limit_fields[i] != NULL; i++) {
         snprintf(needle, sizeof(needle), "L.%s", fq_limit_fields[i]);
         if (strstr(q, needle) == NULL)
-            fail_msg("quota.lua does not read the limit %s (limits.h)", fq_limit_fields[i]);
+            fail_msg("quota.lua does not read the limit %s (fleet_limits.h)", fq_limit_fields[i]);
     }
     for (int i = 0; fq_model_limit_fields[i] != NULL; i++) {
         snprintf(needle, sizeof(needle), "own('%s'", fq_model_limit_fields[i]);
         char direct[96];
         snprintf(direct, sizeof(direct), "':%s'", fq_model_limit_fields[i]);
         if (strstr(q, needle) == NULL && strstr(q, direct) == NULL)
-            fail_msg("quota.lua does not read a model's %s (limits.h)", fq_model_limit_fields[i]);
+            fail_msg("quota.lua does not read a model's %s (fleet_limits.h)", fq_model_limit_fields[i]);
     }
     if (strstr(q, "'model:' .. model .. ':'") == NULL)
-        fail_msg("quota.lua does not name a model's fields model:<m>:<key> as limits.h does");
+        fail_msg("quota.lua does not name a model's fields model:<m>:<key> as fleet_limits.h does");
 }
 
 /* The constants every script starts with are the C side's (both come from

@@ -1,4 +1,4 @@
-/* limits.h -- the fleet's limits and budget: the one source of truth that
+/* fleet_limits.h -- the fleet's limits and budget: the one source of truth that
  * every worker's quota obeys, held in Redis in the hash fleetq:limits.
  *
  * The coordinator publishes them from its environment at start and on

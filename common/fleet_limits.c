@@ -1,7 +1,7 @@
-/* limits.c -- the names of the fleet's limits and the parsers of a model's
- * own ceilings (see limits.h).
+/* fleet_limits.c -- the names of the fleet's limits and the parsers of a model's
+ * own ceilings (see fleet_limits.h).
  */
-#include "limits.h"
+#include "fleet_limits.h"
 
 #include <stdio.h>
 #include <string.h>
