@@ -16,17 +16,19 @@
 #              submitted with redis-cli in the Redis container ends done
 #              (BLPOP), and sqlite3 in the coordinator container shows it;
 #              the dashboard answers with the token of the Compose secret
-#              dashboard_token only;
+#              dashboard_token only; Redis wants a password, and refuses
+#              FLUSHALL to the workers' user (NOPERM) while tasks complete;
 #   scale      `--scale code=4`: 40 tasks are spread over at least three
 #              code workers;
 #   stop       `stop` with calls in flight: every container exits 0 within
 #              its stop_grace_period, and each call in flight either
 #              finished or was handed back (all of them end done later);
 #   restart    `down` then `up` again: the rows are still in the volume;
-#   secrets    the key and the dashboard's token from the secret files
-#              are nowhere in `inspect` output, the image's history or any
-#              container's environment (and are where they belong: the
-#              worker's and the coordinator's secret files);
+#   secrets    the key, the dashboard's token and the Redis passwords from
+#              the secret files are nowhere in `inspect` output, the
+#              image's history or any container's environment (and are
+#              where they belong: the worker's and the coordinator's
+#              secret files);
 #   root disk  the coordinator works on a fresh volume whose mount point
 #              belongs to root (the entrypoint gives it to uid 10001), and
 #              started as uid 10001 on one it says clearly what to fix.
@@ -128,6 +130,15 @@ chown 10001 "$FQ_TMP/dashboard_token"
 metrics_token=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 (umask 077; printf '%s\n' "$metrics_token" >"$FQ_TMP/metrics_token")
 chown 10001 "$FQ_TMP/metrics_token"
+# the Redis users' passwords (deploy/secrets/README): the admin's is read by
+# the Redis container alone (as root), the others by uid 10001 too
+redis_passwords=()
+for user in admin coordinator worker; do
+    pw=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+    redis_passwords+=("$pw")
+    (umask 077; printf '%s\n' "$pw" >"$FQ_TMP/redis_${user}_password")
+done
+chown 10001 "$FQ_TMP/redis_coordinator_password" "$FQ_TMP/redis_worker_password"
 # The real Compose file, with only the secret's file put elsewhere, so
 # that nothing is written into the source tree.
 cat >"$FQ_TMP/override.yml" <<EOF
@@ -139,6 +150,12 @@ secrets:
     file: $FQ_TMP/dashboard_token
   metrics_token:
     file: $FQ_TMP/metrics_token
+  redis_admin_password:
+    file: $FQ_TMP/redis_admin_password
+  redis_coordinator_password:
+    file: $FQ_TMP/redis_coordinator_password
+  redis_worker_password:
+    file: $FQ_TMP/redis_worker_password
 EOF
 dc() {
     env -i PATH="$PATH" HOME="$FQ_TMP" DOCKER_HOST="$DOCKER_HOST" \
@@ -153,14 +170,24 @@ fqc_health_loop "$project"
 dc up -d --no-build >"$FQ_TMP/up.log" 2>&1 || fq_fail "docker-compose up failed: $(tail -n 10 "$FQ_TMP/up.log")"
 healthy() { [ "$(fqc_podman inspect --format '{{.State.Health.Status}}' "$(cid coordinator)")" = healthy ]; }
 fq_wait_for 90 healthy || fq_fail "the coordinator did not become healthy in 90 s: $(dc logs --tail 20 coordinator 2>&1)"
-health=$(curl -sS -w ' http=%{http_code}' "http://127.0.0.1:$http_port/health")
+health=$(curl -sS -w ' http=%{http_code}' "http://127.0.0.1:$http_port/health" | tr -d '\n')   # the body ends its line
 fq_assert_eq "$health" '{"status":"ok"} http=200' "/health on the published port, without the token"
 fq_assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/metrics")" 401 \
     "/metrics without the token of the Compose secret metrics_token"
 fq_assert_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $metrics_token" \
     "http://127.0.0.1:$http_port/metrics")" 200 "/metrics with the token"
 
-redis_cli() { fqc_podman exec -i "$(cid redis)" redis-cli "$@"; }
+# redis-cli in the Redis container as USER (default: the administrator), with
+# the password of its secret there: no password on a command line
+redis_cli_as() {
+    local user=$1
+    shift
+    fqc_podman exec -i -e FQ_USER="$user" "$(cid redis)" sh -c '
+        REDISCLI_AUTH=$(tr -d "[:space:]" <"/run/secrets/redis_${FQ_USER}_password")
+        export REDISCLI_AUTH
+        exec redis-cli $([ "$FQ_USER" = admin ] || echo --user "fleetq-$FQ_USER") "$@"' sh "$@"
+}
+redis_cli() { redis_cli_as admin "$@"; }
 health_doc() { curl -sf -H "Authorization: Bearer $metrics_token" "http://127.0.0.1:$http_port/health"; }
 workers_live() { [ "$(health_doc | jq '[.workers[]] | add')" -ge "$1" ]; }
 fq_wait_for 30 workers_live 4 || fq_fail "the four workers did not register: $(health_doc)"
@@ -186,6 +213,15 @@ dash() { curl -s -o /dev/null -w '%{http_code}' "$@" "http://127.0.0.1:$http_por
 fq_assert_eq "$(dash)" 401 "the dashboard's API without the token"
 fq_assert_eq "$(dash -H "Authorization: Bearer $dashboard_token")" 200 \
     "the dashboard's API with the token of the Compose secret"
+# least privilege in Redis: no way in without a password, and the workers'
+# user may not wipe the fleet; the tasks below still complete
+fq_assert_contains "$(fqc_podman exec "$(cid redis)" redis-cli PING 2>&1)" NOAUTH \
+    "redis-cli without a password"
+fq_assert_contains "$(redis_cli_as worker FLUSHALL 2>&1)" NOPERM "FLUSHALL as fleetq-worker"
+fq_assert_contains "$(redis_cli_as worker CONFIG GET maxmemory 2>&1)" NOPERM "CONFIG GET as fleetq-worker"
+fq_assert_eq "$(redis_cli_as worker HGET fleetq:task:first-task status)" done "HGET as fleetq-worker"
+fq_assert_eq "$(redis_cli ACL USERS | paste -sd' ')" "default fleetq-coordinator fleetq-worker" \
+    "the Redis users"
 
 # ---- Compose: scale ----------------------------------------------------------------
 step "compose: --scale code=4, 40 tasks"
@@ -272,17 +308,21 @@ fq_assert_ge "$n" 7 "containers searched"
 dump image-inspect fqc_podman image inspect "$image"
 dump history fqc_podman history --no-trunc "$image"
 dump compose-config dc config
-leaks=$( (grep -lF -e "$key" -e "$dashboard_token" -e "$metrics_token" "$FQ_TMP"/seen/*.txt || true) |
+leaks=$( (grep -lF -e "$key" -e "$dashboard_token" -e "$metrics_token" \
+    -e "${redis_passwords[0]}" -e "${redis_passwords[1]}" -e "${redis_passwords[2]}" "$FQ_TMP"/seen/*.txt || true) |
     xargs -r -n1 basename | paste -sd' ')
-fq_assert_eq "$leaks" "" "outputs that hold the key or the dashboard's token"
+fq_assert_eq "$leaks" "" "outputs that hold the key, a token or a Redis password"
 
 # ---- a root-owned disk -------------------------------------------------------------------
 step "root disk: the coordinator on a mount point owned by root"
 network=$(fqc_podman inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' "$(cid redis)" | awk '{ print $1 }')
 disk=$FQ_TMP/root-disk
 mkdir -m 0755 "$disk"   # owned by root, as a platform's disk may come
+redis_login=(-v "$FQ_TMP/redis_coordinator_password:/run/secrets/redis_coordinator_password:ro"
+             -e REDIS_URL=redis://fleetq-coordinator@redis:6379/1
+             -e REDIS_PASSWORD_FILE=/run/secrets/redis_coordinator_password)
 fqc_podman run -d --name "$project-rootdisk" --network "$network" -v "$disk:/data" \
-    -e REDIS_URL=redis://redis:6379/1 -e PORT=8080 "$image" >/dev/null
+    "${redis_login[@]}" -e PORT=8080 "$image" >/dev/null
 root_healthy() { fqc_podman exec "$project-rootdisk" curl -sf http://127.0.0.1:8080/health; }
 fq_wait_for 30 root_healthy || fq_fail "the coordinator on a root-owned disk is not healthy: $(fqc_podman logs --tail 5 "$project-rootdisk" 2>&1)"
 fq_assert_eq "$(stat -c %u "$disk")" 10001 "owner of the disk's mount point after start"
@@ -294,7 +334,7 @@ disk2=$FQ_TMP/root-disk-2
 mkdir -m 0755 "$disk2"
 rc=0
 out=$(fqc_podman run --rm --user 10001:10001 --network "$network" -v "$disk2:/data" \
-    -e REDIS_URL=redis://redis:6379/1 "$image" 2>&1) || rc=$?
+    "${redis_login[@]}" "$image" 2>&1) || rc=$?
 fq_assert_ge "$rc" 1 "exit status of a coordinator that cannot write its directory"
 fq_assert_contains "$out" "the directory /data (owner uid 0, mode 0755) is not writable by this process (uid 10001)" \
     "the coordinator's start-up check"

@@ -8,19 +8,25 @@ The first form validates the file against the Compose Specification JSON
 schema (draft-07, with python3-jsonschema) and then checks what the fleet
 needs from it:
   - redis: append-only file on, maxmemory-policy noeviction, a named
-    volume for /data, a `redis-cli ping` health check;
+    volume for /data, the ACL users of deploy/redis-acl.sh (mounted
+    read-only, run on the three password secrets, redis-server started
+    with --aclfile), a `redis-cli ping` health check that logs in;
   - coordinator: built from deploy/Dockerfile with the repository as the
     context, the SQLite store on a named volume at /data, port 8080
-    published, REDIS_URL pointing at the redis service, started once redis
-    is healthy, a health check on /health;
+    published, REDIS_URL pointing at the redis service as the user
+    fleetq-coordinator with the password from its own secret
+    (REDIS_PASSWORD_FILE), started once redis is healthy, a health check
+    on /health;
   - one service per role (ceo, code, quality, memory) running
-    `fleetq-worker --role ROLE`, with the key only as the secret
+    `fleetq-worker --role ROLE`, logged in to Redis as fleetq-worker with
+    the password of its own secret, with the key only as the secret
     xai_api_key read through XAI_API_KEY_FILE=/run/secrets/xai_api_key,
     XAI_BASE_URL defaulting to https://api.x.ai/v1, no container_name and
     no published port (so --scale works), a restart policy, waiting for a
     healthy redis, and a stop_grace_period above FLEETQ_GRACE_SECONDS;
-  - the secret read from ./secrets/xai_api_key, and no key anywhere in an
-    environment;
+  - the secrets read from ./secrets/ (the key and the Redis passwords),
+    no password in a REDIS_URL, no service given another's Redis password,
+    and no key anywhere in an environment;
   - an optional mockapi service only under a profile.
 
 The second form reads what `docker-compose config` printed (variables
@@ -41,6 +47,11 @@ from findings import Findings, load_mapping, report
 ROLES = ("ceo", "code", "quality", "memory")
 DEFAULT_BASE_URL = "https://api.x.ai/v1"
 KEY_FILE = "/run/secrets/xai_api_key"
+# The Redis users (deploy/redis-acl.sh): service -> (user, its password's secret)
+REDIS_USERS = {"coordinator": ("fleetq-coordinator", "redis_coordinator_password"),
+               "worker": ("fleetq-worker", "redis_worker_password")}
+REDIS_SECRETS = ("redis_admin_password", "redis_coordinator_password", "redis_worker_password")
+ACL_SCRIPT = "/usr/local/bin/fleetq-redis-acl"
 
 
 def seconds(duration):
@@ -101,6 +112,29 @@ def healthcheck_text(service):
 
 
 
+def check_redis_login(name, svc, kind, f):
+    """REDIS_URL names the service's user and no password; the password
+    comes from the service's own secret, and no other Redis password is
+    given to it."""
+    user, secret = REDIS_USERS[kind]
+    env = env_of(svc)
+    want = "redis://%s@redis:6379/0" % user
+    url = env.get("REDIS_URL", "")
+    if re.match(r"rediss?://[^/@]*:[^/@]*@", url):
+        f.add(name, "REDIS_URL holds a password: name the user only, the password goes in "
+              "REDIS_PASSWORD_FILE")
+    elif url != want:
+        f.add(name, "REDIS_URL must be %s" % want)
+    if env.get("REDIS_PASSWORD_FILE") != "/run/secrets/%s" % secret:
+        f.add(name, "REDIS_PASSWORD_FILE must be /run/secrets/%s" % secret)
+    names = secret_names(svc)
+    if secret not in names:
+        f.add(name, "does not get the secret %s" % secret)
+    for other in REDIS_SECRETS:
+        if other != secret and other in names:
+            f.add(name, "must not get the secret %s (another user's Redis password)" % other)
+
+
 def check_secret_free_env(doc, f):
     for name, svc in (doc.get("services") or {}).items():
         for k, v in env_of(svc).items():
@@ -127,8 +161,7 @@ def check_workers(doc, f, resolved, base_url):
             f.add(role, "XAI_BASE_URL is %r, expected %r" % (got, want))
         if not resolved and url and url == got:
             f.add(role, "XAI_BASE_URL should be ${XAI_BASE_URL:-%s}, so a user can change it" % want)
-        if env.get("REDIS_URL") != "redis://redis:6379/0":
-            f.add(role, "REDIS_URL must be redis://redis:6379/0")
+        check_redis_login(role, svc, "worker", f)
         if "xai_api_key" not in secret_names(svc):
             f.add(role, "does not get the secret xai_api_key")
         if "container_name" in svc:
@@ -161,8 +194,24 @@ def check_raw(doc, f):
             f.add("redis", "must run with --appendonly yes (acknowledged work survives a restart)")
         if not re.search(r"--maxmemory-policy\s+noeviction", cmd):
             f.add("redis", "must run with --maxmemory-policy noeviction (queues must never be evicted)")
-        if "redis-cli ping" not in healthcheck_text(redis):
+        health = healthcheck_text(redis)
+        if not re.search(r"\bredis-cli\b[^|;&]*\bping\b", health):
             f.add("redis", "needs a `redis-cli ping` health check")
+        elif not re.search(r"REDISCLI_AUTH=|--pass|--askpass", health):
+            f.add("redis", "the health check must log in (redis-cli --askpass): the default user has a password")
+        if not re.search(r"--aclfile\s", cmd) or not re.search(r"(sh\s+)?%s\b" % re.escape(ACL_SCRIPT), cmd):
+            f.add("redis", "must run redis-server --aclfile with the file %s (deploy/redis-acl.sh) "
+                  "writes" % ACL_SCRIPT)
+        if not any(str(v).split(":")[:3] == ["./redis-acl.sh", ACL_SCRIPT, "ro"]
+                   for v in redis.get("volumes") or []):
+            f.add("redis", "needs ./redis-acl.sh mounted read-only at %s" % ACL_SCRIPT)
+        env = env_of(redis)
+        for secret in REDIS_SECRETS:
+            if secret not in secret_names(redis):
+                f.add("redis", "does not get the secret %s" % secret)
+            var = "REDIS_%s_FILE" % secret.split("_", 1)[1].upper()
+            if env.get(var) != "/run/secrets/%s" % secret:
+                f.add("redis", "%s must be /run/secrets/%s" % (var, secret))
         if not any(str(v).split(":")[0] in volumes and str(v).split(":")[1] == "/data"
                    for v in redis.get("volumes") or []):
             f.add("redis", "needs a named volume at /data")
@@ -181,8 +230,7 @@ def check_raw(doc, f):
         if not any(str(p).endswith(":8080") or str(p) == "8080" for p in coord.get("ports") or []):
             f.add("coordinator", "port 8080 must be published")
         env = env_of(coord)
-        if env.get("REDIS_URL") != "redis://redis:6379/0":
-            f.add("coordinator", "REDIS_URL must be redis://redis:6379/0")
+        check_redis_login("coordinator", coord, "coordinator", f)
         if env.get("FLEETQ_DB", "/data/fleetq.db") != "/data/fleetq.db":
             f.add("coordinator", "FLEETQ_DB must be on the volume, /data/fleetq.db")
         if condition(coord, "redis") != "service_healthy":
@@ -202,12 +250,13 @@ def check_raw(doc, f):
     if mock is not None and not mock.get("profiles"):
         f.add("mockapi", "the mock must only run under a profile (e.g. demo)")
 
-    secret = (doc.get("secrets") or {}).get("xai_api_key") or {}
-    if secret.get("file") != "./secrets/xai_api_key":
-        f.add("secrets", "xai_api_key must be read from ./secrets/xai_api_key (git-ignored)")
-    extra = set(secret) - {"file"}
-    if extra:
-        f.add("secrets", "xai_api_key: only `file` is expected, found %s" % sorted(extra))
+    for name in ("xai_api_key",) + REDIS_SECRETS:
+        secret = (doc.get("secrets") or {}).get(name) or {}
+        if secret.get("file") != "./secrets/%s" % name:
+            f.add("secrets", "%s must be read from ./secrets/%s (git-ignored)" % (name, name))
+        extra = set(secret) - {"file"}
+        if extra:
+            f.add("secrets", "%s: only `file` is expected, found %s" % (name, sorted(extra)))
 
     check_workers(doc, f, resolved=False, base_url=None)
     check_secret_free_env(doc, f)

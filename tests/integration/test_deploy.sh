@@ -80,6 +80,13 @@ expect_rejected "compose invariants (eviction)" "noeviction" \
     "$py" "$helpers/check_compose.py" --schema "$schema" "$FQ_TMP/bad/invariants.yml"
 expect_rejected "compose invariants (key in the environment)" "environment sets XAI_API_KEY" \
     "$py" "$helpers/check_compose.py" --schema "$schema" "$FQ_TMP/bad/invariants.yml"
+# the Redis users: a password in REDIS_URL, another user's secret, no ACL file
+sed 's#redis://fleetq-worker@redis#redis://fleetq-worker:not-a-password@redis#; s#--aclfile#--acl-file#
+     s#^    - redis_worker_password$#&\n    - redis_admin_password#' "$compose" >"$FQ_TMP/bad/redis-users.yml"
+for word in "REDIS_URL holds a password" "must not get the secret redis_admin_password" "--aclfile"; do
+    expect_rejected "compose invariants (Redis users)" "$word" \
+        "$py" "$helpers/check_compose.py" --schema "$schema" "$FQ_TMP/bad/redis-users.yml"
+done
 
 # ---- compose: docker-compose config ----------------------------------------
 # A clean environment and an empty env file, so nothing from the caller's
@@ -132,8 +139,11 @@ if git -C "$FQ_SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     # tracked and new files, but not git-ignored ones (a local key file)
     while IFS= read -r f; do deploy_files+=("$FQ_SRC/$f"); done < <(git -C "$FQ_SRC" ls-files -co \
         --exclude-standard -- deploy render.yaml .dockerignore .gitignore tests/deploy README.md)
-    git -C "$FQ_SRC" check-ignore -q deploy/secrets/xai_api_key ||
-        fq_fail ".gitignore does not ignore deploy/secrets/xai_api_key"
+    for secret in xai_api_key dashboard_token metrics_token redis_admin_password \
+            redis_coordinator_password redis_worker_password; do
+        git -C "$FQ_SRC" check-ignore -q "deploy/secrets/$secret" ||
+            fq_fail ".gitignore does not ignore deploy/secrets/$secret"
+    done
 else
     while IFS= read -r f; do deploy_files+=("$f"); done < <(find "$FQ_SRC/deploy" "$FQ_SRC/tests/deploy" \
         -type f ! -path '*/deploy/secrets/xai_api_key'; ls "$FQ_SRC"/render.yaml "$FQ_SRC"/.dockerignore)
