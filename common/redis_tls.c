@@ -186,6 +186,8 @@ static void relay_unref(fq_tls_relay *t)
 
 /* Ends the relay with a reason (the first one given is kept). */
 static void relay_end(fq_tls_relay *t, int refused, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void relay_end(fq_tls_relay *t, int refused, const char *fmt, ...)
 {
     pthread_mutex_lock(&t->mu);
     if (t->state != RELAY_ENDED) {
