@@ -1,5 +1,6 @@
-/* admin.c -- the small routes: the model list and the /mock/ controls that
- * tests use to read counters, start afresh and change behaviour at runtime.
+/* admin.c -- the small routes: the model list (OpenAI's shape, the served
+ * models only) and the /mock/ controls that tests use to read counters,
+ * start afresh and change behaviour at runtime.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,12 +17,15 @@
 
 enum MHD_Result mock_admin_models(struct MHD_Connection *c, mock_req *r)
 {
+    mock_config cfg;
+    mock_config_get(&cfg);
     cJSON *root = cJSON_CreateObject();
     if (!root) goto err;
     if (!cJSON_AddStringToObject(root, "object", "list")) goto err;
     cJSON *data = cJSON_AddArrayToObject(root, "data");
     if (!data) goto err;
     for (size_t i = 0; i < mock_prices_count(); i++) {
+        if (!mock_model_list_has(&cfg.models, mock_prices_at(i))) continue;
         cJSON *m = cJSON_CreateObject();
         if (!m) goto err;
         if (!cJSON_AddItemToArray(data, m)) {

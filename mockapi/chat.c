@@ -11,7 +11,8 @@
  * counts that are not forced by the settings come from the shared PRNG.
  * A plan request (a system message with FQ_PLAN_MARK, plan.h) is answered
  * with what follows "mock-plan:" in the user message, as it is, or else
- * with a plan of two code subtasks, each reviewed by quality.
+ * with a plan of two code subtasks, each reviewed by quality. The answer's
+ * JSON is written by chat_body.c.
  */
 #include "mock_chat.h"
 
@@ -185,8 +186,8 @@ static const char *refused_parameter(const cJSON *root, const mock_model *m)
     return NULL;
 }
 
-int mock_chat_parse(const char *body, size_t len, mock_chat_req *req,
-                    char *err, size_t errlen)
+int mock_chat_parse(const char *body, size_t len, const mock_model_list *served,
+                    mock_chat_req *req, char *err, size_t errlen)
 {
     memset(req, 0, sizeof(*req));
     req->root = cJSON_ParseWithLength(body, len);
@@ -214,7 +215,7 @@ int mock_chat_parse(const char *body, size_t len, mock_chat_req *req,
                        err, errlen) != 0)
         goto bad;
     if (check_options(req->root, req, err, errlen) != 0) goto bad;
-    req->model = mock_prices_find(model->valuestring);
+    req->model = mock_model_list_find(served, model->valuestring);
     if (!req->model) {
         snprintf(err, errlen, "The model %.200s does not exist or your team does not have "
                  "access to it. Please ensure you're using the correct API key. If you "
@@ -442,76 +443,4 @@ void mock_chat_answer_free(mock_chat_answer *a)
 {
     free(a->content);
     a->content = NULL;
-}
-
-/* ---------------------------------------------------------------------
- * JSON
- * ------------------------------------------------------------------- */
-
-cJSON *mock_chat_usage_json(const mock_chat_answer *a, int with_cost)
-{
-    cJSON *u = cJSON_CreateObject();
-    if (!u) return NULL;
-    cJSON *pd = NULL, *cd = NULL;
-    if (!cJSON_AddNumberToObject(u, "prompt_tokens", (double)a->prompt_tokens)) goto err;
-    if (!cJSON_AddNumberToObject(u, "completion_tokens", (double)a->completion_tokens)) goto err;
-    if (!cJSON_AddNumberToObject(u, "total_tokens", (double)(a->prompt_tokens +
-                                 a->completion_tokens + a->reasoning_tokens))) goto err;
-    if (!(pd = cJSON_AddObjectToObject(u, "prompt_tokens_details"))) goto err;
-    if (!cJSON_AddNumberToObject(pd, "text_tokens", (double)a->prompt_tokens)) goto err;
-    if (!cJSON_AddNumberToObject(pd, "audio_tokens", 0)) goto err;
-    if (!cJSON_AddNumberToObject(pd, "image_tokens", 0)) goto err;
-    if (!cJSON_AddNumberToObject(pd, "cached_tokens", (double)a->cached_tokens)) goto err;
-    if (!(cd = cJSON_AddObjectToObject(u, "completion_tokens_details"))) goto err;
-    if (!cJSON_AddNumberToObject(cd, "reasoning_tokens", (double)a->reasoning_tokens)) goto err;
-    if (!cJSON_AddNumberToObject(cd, "audio_tokens", 0)) goto err;
-    if (!cJSON_AddNumberToObject(cd, "accepted_prediction_tokens", 0)) goto err;
-    if (!cJSON_AddNumberToObject(cd, "rejected_prediction_tokens", 0)) goto err;
-    if (!cJSON_AddNumberToObject(u, "num_sources_used", 0)) goto err;
-    if (with_cost && !cJSON_AddNumberToObject(u, "cost_in_usd_ticks", (double)a->cost_ticks))
-        goto err;
-    return u;
-err:
-    cJSON_Delete(u);
-    return NULL;
-}
-
-char *mock_chat_body(const mock_chat_req *req, const mock_chat_answer *a,
-                     int with_cost, size_t *len)
-{
-    char *out = NULL;
-    cJSON *root = cJSON_CreateObject();
-    if (!root) return NULL;
-    if (!cJSON_AddStringToObject(root, "id", a->id)) goto done;
-    if (!cJSON_AddStringToObject(root, "object", "chat.completion")) goto done;
-    if (!cJSON_AddNumberToObject(root, "created", (double)a->created)) goto done;
-    if (!cJSON_AddStringToObject(root, "model", req->model->id)) goto done;
-    cJSON *choices = cJSON_AddArrayToObject(root, "choices");
-    if (!choices) goto done;
-    cJSON *choice = cJSON_CreateObject();
-    if (!choice) goto done;
-    if (!cJSON_AddItemToArray(choices, choice)) {
-        cJSON_Delete(choice);
-        goto done;
-    }
-    if (!cJSON_AddNumberToObject(choice, "index", 0)) goto done;
-    cJSON *msg = cJSON_AddObjectToObject(choice, "message");
-    if (!msg) goto done;
-    if (!cJSON_AddStringToObject(msg, "role", "assistant")) goto done;
-    if (!cJSON_AddStringToObject(msg, "content", a->content)) goto done;
-    if (!cJSON_AddNullToObject(msg, "refusal")) goto done;
-    if (!cJSON_AddStringToObject(choice, "finish_reason", a->cut_at_max ? "length" : "stop"))
-        goto done;
-    cJSON *usage = mock_chat_usage_json(a, with_cost);
-    if (!usage) goto done;
-    if (!cJSON_AddItemToObject(root, "usage", usage)) {
-        cJSON_Delete(usage);
-        goto done;
-    }
-    if (!cJSON_AddStringToObject(root, "system_fingerprint", "fp_mock")) goto done;
-    out = cJSON_PrintUnformatted(root);
-    if (out) *len = strlen(out);
-done:
-    cJSON_Delete(root);
-    return out;
 }

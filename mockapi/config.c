@@ -24,6 +24,12 @@ void mock_config_defaults(mock_config *c)
     c->window_ms = 60000;
     c->advertised_limit = -1;
     c->credits_status = 403;
+    c->rate_headers = MOCK_STYLE_AUTO;
+    c->stream_error_status = 500;
+    c->auth = 1;
+    mock_model_list_all(&c->models);
+    c->models_endpoint = 1;
+    c->usage = 1;
     c->reasoning_tokens = -1;
     c->completion_tokens = -1;
     c->cost_ticks = 1;
@@ -35,6 +41,23 @@ int mock_config_parse_style(const char *name, int *style)
     else if (strcmp(name, "openai") == 0) *style = MOCK_STYLE_OPENAI;
     else return -1;
     return 0;
+}
+
+int mock_config_parse_header_style(const char *name, int *style)
+{
+    if (strcmp(name, "auto") != 0) return mock_config_parse_style(name, style);
+    *style = MOCK_STYLE_AUTO;
+    return 0;
+}
+
+int mock_config_header_style(const mock_config *c)
+{
+    return c->rate_headers == MOCK_STYLE_AUTO ? c->error_style : c->rate_headers;
+}
+
+int mock_config_stream_status_known(int status)
+{
+    return status == 429 || status == 500 || status == 503;
 }
 
 int mock_config_check(const mock_config *c, char *err, size_t errlen)
@@ -51,6 +74,7 @@ int mock_config_check(const mock_config *c, char *err, size_t errlen)
     else if (!(c->rate_noise >= 0.0 && c->rate_noise <= 0.5))
         bad = "rate_noise must be between 0 and 0.5";
     else if (c->token_limit < 0) bad = "token_limit must be 0 (off) or more";
+    else if (c->request_token_limit < 0) bad = "request_token_limit must be 0 (off) or more";
     else if (!(c->fail_rate >= 0.0 && c->fail_rate <= 1.0))
         bad = "fail_rate must be between 0 and 1";
     else if (!(c->hang_rate >= 0.0 && c->hang_rate <= 1.0))
@@ -59,8 +83,14 @@ int mock_config_check(const mock_config *c, char *err, size_t errlen)
         bad = "reset_rate must be between 0 and 1";
     else if (!(c->truncate_rate >= 0.0 && c->truncate_rate <= 1.0))
         bad = "truncate_rate must be between 0 and 1";
-    else if (c->fail_rate + c->hang_rate + c->reset_rate + c->truncate_rate > 1.0 + 1e-9)
-        bad = "fail_rate + hang_rate + reset_rate + truncate_rate must add up to at most 1";
+    else if (!(c->stream_error_rate >= 0.0 && c->stream_error_rate <= 1.0))
+        bad = "stream_error_rate must be between 0 and 1";
+    else if (c->fail_rate + c->hang_rate + c->reset_rate + c->truncate_rate +
+             c->stream_error_rate > 1.0 + 1e-9)
+        bad = "fail_rate + hang_rate + reset_rate + truncate_rate + stream_error_rate must add "
+              "up to at most 1";
+    else if (!mock_config_stream_status_known(c->stream_error_status))
+        bad = "stream_error_status must be 429, 500 or 503";
     else if (c->credits_ticks < 0) bad = "credits_usd must be 0 (unlimited) or more";
     else if (c->credits_status != 403 && c->credits_status != 429)
         bad = "credits_status must be 403 or 429";
@@ -98,9 +128,11 @@ enum setting_kind {
     SET_BOOL,        /* true/false or 0/1 */
     SET_KEY,         /* string, or null / "" for "any key" */
     SET_USD,         /* number of dollars, stored as ticks */
-    SET_STATUS,      /* 403 or 429 */
+    SET_STATUS,      /* an HTTP status (mock_config_check says which ones) */
     SET_STYLE,       /* "xai" or "openai" */
-    SET_MODEL_LIMITS /* a per-model SPEC string, or null / "" for none */
+    SET_HEADER_STYLE,/* "auto", "xai" or "openai" */
+    SET_MODEL_LIMITS,/* a per-model SPEC string, or null / "" for none */
+    SET_MODEL_LIST   /* a comma list of models, or null / "" for all */
 };
 
 struct setting {
@@ -123,17 +155,26 @@ static const struct setting settings[] = {
     SETTING(rate_noise, SET_RATE),
     SETTING(count_refused, SET_BOOL),
     SETTING(token_limit, SET_LONG),
+    SETTING(request_token_limit, SET_LONG),
     SETTING(model_limits, SET_MODEL_LIMITS),
     SETTING(error_style, SET_STYLE),
+    SETTING(rate_headers, SET_HEADER_STYLE),
     SETTING(fail_rate, SET_RATE),
     SETTING(hang_rate, SET_RATE),
     SETTING(reset_rate, SET_RATE),
     SETTING(truncate_rate, SET_RATE),
+    SETTING(stream_error_rate, SET_RATE),
+    SETTING(stream_error_status, SET_STATUS),
     { "credits_usd", SET_USD, offsetof(mock_config, credits_ticks) },
     SETTING(credits_status, SET_STATUS),
+    SETTING(quota_exhausted, SET_BOOL),
     SETTING(blocked, SET_BOOL),
+    SETTING(auth, SET_BOOL),
+    SETTING(models, SET_MODEL_LIST),
+    SETTING(models_endpoint, SET_BOOL),
     SETTING(reasoning_tokens, SET_LONG_AUTO),
     SETTING(completion_tokens, SET_LONG_AUTO),
+    SETTING(usage, SET_BOOL),
     SETTING(cost_ticks, SET_BOOL),
     SETTING(verbose, SET_BOOL),
 };
@@ -186,7 +227,7 @@ static int apply_one(mock_config *c, const struct setting *s, const cJSON *v,
         *(int64_t *)field = (int64_t)llround(v->valuedouble * (double)MOCK_TICKS_PER_USD);
         return 0;
     case SET_STATUS:
-        if (json_whole(v, 0, &n) != 0 || (n != 403 && n != 429)) goto bad;
+        if (json_whole(v, 0, &n) != 0 || n > 999) goto bad;
         *(int *)field = (int)n;
         return 0;
     case SET_STYLE:
@@ -195,11 +236,22 @@ static int apply_one(mock_config *c, const struct setting *s, const cJSON *v,
             return -1;
         }
         return 0;
-    case SET_MODEL_LIMITS: {
+    case SET_HEADER_STYLE:
+        if (!cJSON_IsString(v) || mock_config_parse_header_style(v->valuestring, field) != 0) {
+            snprintf(err, errlen, "setting \"%s\" must be \"auto\", \"xai\" or \"openai\"",
+                     s->name);
+            return -1;
+        }
+        return 0;
+    case SET_MODEL_LIMITS:
+    case SET_MODEL_LIST: {
         char why[200];
-        if (cJSON_IsNull(v)) return mock_model_limits_parse("", field, why, sizeof(why));
-        if (!cJSON_IsString(v)) goto bad;
-        if (mock_model_limits_parse(v->valuestring, field, why, sizeof(why)) != 0) {
+        const char *text = cJSON_IsNull(v) ? "" : cJSON_IsString(v) ? v->valuestring : NULL;
+        if (!text) goto bad;
+        int rc = s->kind == SET_MODEL_LIMITS
+                     ? mock_model_limits_parse(text, field, why, sizeof(why))
+                     : mock_model_list_parse(text, field, why, sizeof(why));
+        if (rc != 0) {
             snprintf(err, errlen, "setting \"%s\": %s", s->name, why);
             return -1;
         }

@@ -3,8 +3,9 @@
  * The generator state is seeded through splitmix64 and guarded by a mutex,
  * because MHD runs request handlers on one thread per connection. A fault
  * is drawn with a single uniform number compared against the cumulative
- * rates reset, hang, server error, truncate, in that order; the config check
- * keeps their sum at most 1.
+ * rates reset, hang, server error, truncate, stream error, in that order
+ * (a stream error drawn for a call that is not streamed is no fault); the
+ * config check keeps their sum at most 1.
  */
 #include "mock_faults.h"
 
@@ -71,9 +72,10 @@ void mock_rand_uuid(char out[37])
              (unsigned long long)(b & 0xffffffffffffULL));
 }
 
-mock_fault mock_faults_draw(const mock_config *cfg)
+mock_fault mock_faults_draw(const mock_config *cfg, int stream)
 {
-    double total = cfg->reset_rate + cfg->hang_rate + cfg->fail_rate + cfg->truncate_rate;
+    double total = cfg->reset_rate + cfg->hang_rate + cfg->fail_rate + cfg->truncate_rate +
+                   cfg->stream_error_rate;
     if (total <= 0.0) return MOCK_FAULT_NONE;
     double u = mock_rand_unit();
     double edge = cfg->reset_rate;
@@ -84,6 +86,8 @@ mock_fault mock_faults_draw(const mock_config *cfg)
     if (u < edge) return MOCK_FAULT_SERVER_ERROR;
     edge += cfg->truncate_rate;
     if (u < edge) return MOCK_FAULT_TRUNCATE;
+    edge += cfg->stream_error_rate;
+    if (u < edge && stream) return MOCK_FAULT_STREAM_ERROR;
     return MOCK_FAULT_NONE;
 }
 
@@ -94,6 +98,7 @@ const char *mock_faults_name(mock_fault f)
     case MOCK_FAULT_HANG: return "hang";
     case MOCK_FAULT_SERVER_ERROR: return "server_error";
     case MOCK_FAULT_TRUNCATE: return "truncated";
+    case MOCK_FAULT_STREAM_ERROR: return "stream_error";
     case MOCK_FAULT_NONE: break;
     }
     return "none";

@@ -169,10 +169,13 @@ void mock_limiter_view(const mock_config *cfg, const mock_model *m, int64_t now_
     pthread_mutex_lock(&limiter_lock);
     window_prune(&key_window, cfg, now_ms);
     window_prune(mw, cfg, now_ms);
-    out->remaining_requests = remaining(out->limit_requests,
-                                        (own_rate ? mw : &key_window)->requests.sum);
-    out->remaining_tokens = remaining(out->limit_tokens,
-                                      (own_tokens ? mw : &key_window)->tokens.sum);
+    const mock_series *requests = &(own_rate ? mw : &key_window)->requests;
+    const mock_series *tokens = &(own_tokens ? mw : &key_window)->tokens;
+    out->remaining_requests = remaining(out->limit_requests, requests->sum);
+    out->remaining_tokens = remaining(out->limit_tokens, tokens->sum);
+    out->reset_requests_ms = (long)mock_series_wait(requests, requests->sum, cfg->window_ms,
+                                                    now_ms);
+    out->reset_tokens_ms = (long)mock_series_wait(tokens, tokens->sum, cfg->window_ms, now_ms);
     pthread_mutex_unlock(&limiter_lock);
 }
 

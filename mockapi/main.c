@@ -24,97 +24,20 @@
 #include "mock_request_log.h"
 #include "mock_server.h"
 #include "mock_timing.h"
+#include "mock_usage.h"
 
 #ifndef FQ_VERSION
 #define FQ_VERSION "unknown"
 #endif
-
-static void usage(FILE *out)
-{
-    fputs(
-"Usage: fleetq-mockapi [OPTION]...\n"
-"A local stand-in for the xAI chat API (OpenAI-compatible chat completions with\n"
-"usage, costs, rate limits and failures), for demos and tests.\n"
-"\n"
-"Serving:\n"
-"  --port N               port to listen on (default 8000; 0 = any free port)\n"
-"  --port-file PATH       after binding, write the port number to PATH\n"
-"  --bind ADDR            address to listen on (default 127.0.0.1)\n"
-"  --key KEY              the valid Bearer key (also MOCK_API_KEY); without one,\n"
-"                         any non-empty Bearer token is accepted\n"
-"  --latency-ms N         delay before each answer (default 0)\n"
-"  --jitter-ms N          uniform extra delay of 0..N ms (default 0)\n"
-"  --stream-chunk-ms N    in a streamed answer (\"stream\": true), delay before\n"
-"                         each chunk after the first, so the deltas arrive one\n"
-"                         by one (default 0: all at once). The content comes in\n"
-"                         about 6 chunks (pieces of at least 16 bytes)\n"
-"\n"
-"Limits (the true ones, which the headers overstate):\n"
-"  --rate-limit N         at most N admitted requests in any window for the key,\n"
-"                         over all models together (0 = off)\n"
-"  --window-ms W          sliding window length (default 60000)\n"
-"  --advertised-limit N   x-ratelimit-limit-requests (default 2x the true limit,\n"
-"                         or 480 when off)\n"
-"  --rate-noise F         the true limit wobbles by +-F (0..0.5), redrawn each window\n"
-"  --count-refused        requests answered 429 count towards the window too, as\n"
-"                         on providers where retrying at once only prolongs a 429\n"
-"  --token-limit N        true prompt+completion+reasoning tokens per window for\n"
-"                         the key, over all models together (0 = off)\n"
-"  --model-limits SPEC    each listed model's own true limits, on top of the key's:\n"
-"                         MODEL:KEY=N[,KEY=N...][;MODEL:...], KEY rate (admitted\n"
-"                         requests per window) or tokens (tokens per window), e.g.\n"
-"                         'grok-4:rate=4;grok-code-fast-1:rate=20,tokens=50000'.\n"
-"                         Each listed model has its own windows and noise; its\n"
-"                         200s advertise 2x its own limits\n"
-"  --credits-usd X        spending limit in USD; then 403 credits exhausted (0 = none)\n"
-"  --credits-status S     status for exhausted credits: 403 (default) or 429\n"
-"  --blocked              the key is blocked: answer 403\n"
-"  --error-style STYLE    whose words errors take: xai (default), flat\n"
-"                         {\"code\", \"error\"} bodies; or openai, nested {\"error\":\n"
-"                         {\"message\", \"type\", \"param\", \"code\"}} bodies with\n"
-"                         OpenAI's codes (invalid_api_key: a wrong key is a 401;\n"
-"                         model_not_found; rate_limit_exceeded of type requests\n"
-"                         or tokens; insufficient_quota: spent credits are a 429).\n"
-"                         Either way a 429 names the limit and the model\n"
-"\n"
-"Faults (shares of admitted calls, adding up to at most 1):\n"
-"  --fail-rate F          answered 500, 502 or 503\n"
-"  --hang-rate F          sleep --hang-ms before answering\n"
-"  --hang-ms N            length of a hang (default 600000)\n"
-"  --reset-rate F         connection closed without an answer\n"
-"  --truncate-rate F      200 with a body cut in half\n"
-"\n"
-"Answers:\n"
-"  --reasoning-tokens N   reasoning tokens for reasoning models (default random)\n"
-"  --completion-tokens N  completion tokens, capped by max_tokens (default random)\n"
-"  --no-cost-ticks        leave usage.cost_in_usd_ticks out\n"
-"  --seed N               seed of the random choices (default from the clock)\n"
-"  --request-log PATH     append every accepted chat request to PATH, one\n"
-"                         compact JSON object per line\n"
-"\n"
-"  --verbose              one JSON line per request on stderr\n"
-"  --quiet                no request log (default)\n"
-"  --help                 show this text\n"
-"  --version              show the version\n"
-"\n"
-"Endpoints: POST /v1/chat/completions, GET /v1/models, GET /mock/stats,\n"
-"POST /mock/reset, POST /mock/config (a JSON object of settings such as\n"
-"{\"fail_rate\": 0.2, \"key\": \"new-key\"}; the settings are named like the\n"
-"options, e.g. \"model_limits\": \"grok-4:rate=4\" or \"error_style\": \"openai\").\n"
-"A plan request (fleetq's plan tasks: a system message with \"[fleetq plan]\")\n"
-"is answered with what follows \"mock-plan:\" in the user message, as it is\n"
-"(good or bad plans for tests), else with a plan of two code subtasks, each\n"
-"reviewed by quality.\n"
-"GET /mock/stats counts per model under \"by_model\": requests, admitted,\n"
-"rate_limited, rate_limited_tokens, tokens and max_in_window.\n", out);
-}
 
 enum {
     OPT_PORT = 256, OPT_PORT_FILE, OPT_BIND, OPT_KEY, OPT_LATENCY, OPT_JITTER, OPT_STREAM_CHUNK,
     OPT_RATE, OPT_WINDOW, OPT_ADVERTISED, OPT_NOISE, OPT_TOKENS, OPT_MODEL_LIMITS,
     OPT_ERROR_STYLE, OPT_FAIL, OPT_HANG, OPT_HANG_MS, OPT_RESET, OPT_TRUNCATE, OPT_CREDITS,
     OPT_CREDITS_STATUS, OPT_BLOCKED, OPT_COUNT_REFUSED, OPT_REASONING, OPT_COMPLETION,
-    OPT_NO_COST, OPT_SEED, OPT_REQUEST_LOG, OPT_VERBOSE, OPT_QUIET, OPT_HELP, OPT_VERSION
+    OPT_NO_COST, OPT_SEED, OPT_REQUEST_LOG, OPT_VERBOSE, OPT_QUIET, OPT_HELP, OPT_VERSION,
+    OPT_NO_AUTH, OPT_MODELS, OPT_NO_MODELS_ENDPOINT, OPT_REQUEST_TOKENS, OPT_QUOTA_EXHAUSTED,
+    OPT_RATE_HEADERS, OPT_STREAM_ERROR_RATE, OPT_STREAM_ERROR_STATUS, OPT_NO_USAGE
 };
 
 static const struct option options[] = {
@@ -123,6 +46,9 @@ static const struct option options[] = {
     { "request-log", required_argument, NULL, OPT_REQUEST_LOG },
     { "bind", required_argument, NULL, OPT_BIND },
     { "key", required_argument, NULL, OPT_KEY },
+    { "no-auth", no_argument, NULL, OPT_NO_AUTH },
+    { "models", required_argument, NULL, OPT_MODELS },
+    { "no-models-endpoint", no_argument, NULL, OPT_NO_MODELS_ENDPOINT },
     { "latency-ms", required_argument, NULL, OPT_LATENCY },
     { "jitter-ms", required_argument, NULL, OPT_JITTER },
     { "stream-chunk-ms", required_argument, NULL, OPT_STREAM_CHUNK },
@@ -132,19 +58,25 @@ static const struct option options[] = {
     { "rate-noise", required_argument, NULL, OPT_NOISE },
     { "token-limit", required_argument, NULL, OPT_TOKENS },
     { "model-limits", required_argument, NULL, OPT_MODEL_LIMITS },
+    { "request-token-limit", required_argument, NULL, OPT_REQUEST_TOKENS },
     { "error-style", required_argument, NULL, OPT_ERROR_STYLE },
+    { "rate-headers", required_argument, NULL, OPT_RATE_HEADERS },
     { "fail-rate", required_argument, NULL, OPT_FAIL },
     { "hang-rate", required_argument, NULL, OPT_HANG },
     { "hang-ms", required_argument, NULL, OPT_HANG_MS },
     { "reset-rate", required_argument, NULL, OPT_RESET },
     { "truncate-rate", required_argument, NULL, OPT_TRUNCATE },
+    { "stream-error-rate", required_argument, NULL, OPT_STREAM_ERROR_RATE },
+    { "stream-error-status", required_argument, NULL, OPT_STREAM_ERROR_STATUS },
     { "credits-usd", required_argument, NULL, OPT_CREDITS },
     { "credits-status", required_argument, NULL, OPT_CREDITS_STATUS },
+    { "quota-exhausted", no_argument, NULL, OPT_QUOTA_EXHAUSTED },
     { "blocked", no_argument, NULL, OPT_BLOCKED },
     { "count-refused", no_argument, NULL, OPT_COUNT_REFUSED },
     { "reasoning-tokens", required_argument, NULL, OPT_REASONING },
     { "completion-tokens", required_argument, NULL, OPT_COMPLETION },
     { "no-cost-ticks", no_argument, NULL, OPT_NO_COST },
+    { "no-usage", no_argument, NULL, OPT_NO_USAGE },
     { "seed", required_argument, NULL, OPT_SEED },
     { "verbose", no_argument, NULL, OPT_VERBOSE },
     { "quiet", no_argument, NULL, OPT_QUIET },
@@ -225,6 +157,12 @@ int main(int argc, char **argv)
             snprintf(cfg.key, sizeof(cfg.key), "%s", optarg);
             have_key = 1;
             break;
+        case OPT_NO_AUTH: cfg.auth = 0; break;
+        case OPT_MODELS:
+            if (mock_model_list_parse(optarg, &cfg.models, err, sizeof(err)) != 0)
+                die_config("--models", err);
+            break;
+        case OPT_NO_MODELS_ENDPOINT: cfg.models_endpoint = 0; break;
         case OPT_LATENCY: cfg.latency_ms = arg_long("--latency-ms", optarg, 0, 86400000); break;
         case OPT_JITTER: cfg.jitter_ms = arg_long("--jitter-ms", optarg, 0, 86400000); break;
         case OPT_STREAM_CHUNK:
@@ -241,6 +179,14 @@ int main(int argc, char **argv)
             if (mock_model_limits_parse(optarg, &cfg.model_limits, err, sizeof(err)) != 0)
                 die_config("--model-limits", err);
             break;
+        case OPT_REQUEST_TOKENS:
+            cfg.request_token_limit = arg_long("--request-token-limit", optarg, 0,
+                                               1000000000000L);
+            break;
+        case OPT_RATE_HEADERS:
+            if (mock_config_parse_header_style(optarg, &cfg.rate_headers) != 0)
+                die_config("--rate-headers", "must be auto, xai or openai");
+            break;
         case OPT_ERROR_STYLE:
             if (mock_config_parse_style(optarg, &cfg.error_style) != 0)
                 die_config("--error-style", "must be xai or openai");
@@ -250,6 +196,14 @@ int main(int argc, char **argv)
         case OPT_HANG_MS: cfg.hang_ms = arg_long("--hang-ms", optarg, 0, 86400000); break;
         case OPT_RESET: cfg.reset_rate = arg_double("--reset-rate", optarg, 0, 1); break;
         case OPT_TRUNCATE: cfg.truncate_rate = arg_double("--truncate-rate", optarg, 0, 1); break;
+        case OPT_STREAM_ERROR_RATE:
+            cfg.stream_error_rate = arg_double("--stream-error-rate", optarg, 0, 1);
+            break;
+        case OPT_STREAM_ERROR_STATUS:
+            cfg.stream_error_status = (int)arg_long("--stream-error-status", optarg, 100, 599);
+            if (!mock_config_stream_status_known(cfg.stream_error_status))
+                die_config("--stream-error-status", "must be 429, 500 or 503");
+            break;
         case OPT_CREDITS:
             cfg.credits_ticks = llround(arg_double("--credits-usd", optarg, 0, 1e8) *
                                         (double)MOCK_TICKS_PER_USD);
@@ -259,6 +213,7 @@ int main(int argc, char **argv)
             if (cfg.credits_status != 403 && cfg.credits_status != 429)
                 die_config("--credits-status", "must be 403 or 429");
             break;
+        case OPT_QUOTA_EXHAUSTED: cfg.quota_exhausted = 1; break;
         case OPT_BLOCKED: cfg.blocked = 1; break;
         case OPT_COUNT_REFUSED: cfg.count_refused = 1; break;
         case OPT_REASONING:
@@ -268,6 +223,7 @@ int main(int argc, char **argv)
             cfg.completion_tokens = arg_long("--completion-tokens", optarg, 0, 100000000);
             break;
         case OPT_NO_COST: cfg.cost_ticks = 0; break;
+        case OPT_NO_USAGE: cfg.usage = 0; break;
         case OPT_SEED:
             seed = (uint64_t)arg_long("--seed", optarg, 0, 0x7fffffffffffffffL);
             have_seed = 1;
@@ -277,10 +233,10 @@ int main(int argc, char **argv)
             break;
         case OPT_VERBOSE: cfg.verbose = 1; break;
         case OPT_QUIET: cfg.verbose = 0; break;
-        case OPT_HELP: usage(stdout); return 0;
+        case OPT_HELP: mock_usage_print(stdout); return 0;
         case OPT_VERSION: printf("fleetq-mockapi %s\n", FQ_VERSION); return 0;
         default:
-            usage(stderr);
+            mock_usage_print(stderr);
             return 2;
         }
     }

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "mock_config.h"
+#include "mock_model_list.h"
 #include "mock_prices.h"
 
 #define MOCK_DEFAULT_MAX_TOKENS 1024
@@ -45,11 +46,12 @@ typedef struct mock_chat_answer {
     size_t content_len;
 } mock_chat_answer;
 
-/* Parses and checks a request body. Returns 0 with req filled (free it with
- * mock_chat_req_free), or the HTTP status to answer (400 or 404) with the
- * message for the "error" field in err; req then owns nothing. */
-int mock_chat_parse(const char *body, size_t len, mock_chat_req *req,
-                    char *err, size_t errlen);
+/* Parses and checks a request body; a model that is not served is unknown
+ * (404). Returns 0 with req filled (free it with mock_chat_req_free), or
+ * the HTTP status to answer (400 or 404) with the message for the "error"
+ * field in err; req then owns nothing. */
+int mock_chat_parse(const char *body, size_t len, const mock_model_list *served,
+                    mock_chat_req *req, char *err, size_t errlen);
 
 void mock_chat_req_free(mock_chat_req *req);
 
@@ -60,12 +62,14 @@ int mock_chat_answer_make(const mock_chat_req *req, const mock_config *cfg,
 
 void mock_chat_answer_free(mock_chat_answer *a);
 
-/* The "usage" object of an answer (NULL when out of memory). */
-cJSON *mock_chat_usage_json(const mock_chat_answer *a, int with_cost);
+/* Adds the "usage" object of an answer to obj, as the settings shape it:
+ * none with usage off, cost_in_usd_ticks only with cost_ticks on. Returns
+ * 0, or -1 when out of memory. */
+int mock_chat_add_usage(cJSON *obj, const mock_chat_answer *a, const mock_config *cfg);
 
 /* The whole chat.completion body, printed; free with cJSON_free. NULL when
  * out of memory. */
 char *mock_chat_body(const mock_chat_req *req, const mock_chat_answer *a,
-                     int with_cost, size_t *len);
+                     const mock_config *cfg, size_t *len);
 
 #endif

@@ -16,7 +16,8 @@ typedef enum mock_fault {
     MOCK_FAULT_RESET,         /* close the connection, no answer */
     MOCK_FAULT_HANG,          /* sleep hang_ms before answering */
     MOCK_FAULT_SERVER_ERROR,  /* 500, 502 or 503 */
-    MOCK_FAULT_TRUNCATE       /* 200 with a cut body */
+    MOCK_FAULT_TRUNCATE,      /* 200 with a cut body */
+    MOCK_FAULT_STREAM_ERROR   /* a streamed 200 that ends in an error event */
 } mock_fault;
 
 /* Seeds the generator (thread-safe; may be called again to reseed). */
@@ -34,8 +35,9 @@ long mock_rand_range(long lo, long hi);
 /* Writes a random uuid-like id "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
 void mock_rand_uuid(char out[37]);
 
-/* Draws the fault for one admitted request from the rates in cfg. */
-mock_fault mock_faults_draw(const mock_config *cfg);
+/* Draws the fault for one admitted request from the rates in cfg; a
+ * stream error only for a streamed one (stream 1). */
+mock_fault mock_faults_draw(const mock_config *cfg, int stream);
 
 /* A short lowercase name for a fault ("reset", "hang", ...). */
 const char *mock_faults_name(mock_fault f);

@@ -37,8 +37,10 @@ typedef struct mock_limit_hit {
 typedef struct mock_limit_view {
     long limit_requests;
     long remaining_requests;
+    long reset_requests_ms;    /* until the request window is empty again */
     long limit_tokens;
     long remaining_tokens;
+    long reset_tokens_ms;      /* until the token window is empty again */
 } mock_limit_view;
 
 /* Decides whether a request for model m with this many prompt tokens is
@@ -59,7 +61,9 @@ int mock_limiter_charge(const mock_config *cfg, const mock_model *m, int64_t now
  * them. Each of requests and tokens describes m's own limit when m has one
  * of that kind (advertised: twice the true limit), else the key's: requests
  * advertised_limit, else twice the true limit, else 480 when off; tokens
- * twice the true token limit, else 2000000 when off. */
+ * twice the true token limit, else 2000000 when off. The resets are the
+ * true windows': how long until what they hold has left them (0 when they
+ * are empty). */
 void mock_limiter_view(const mock_config *cfg, const mock_model *m, int64_t now_ms,
                        mock_limit_view *out);
 

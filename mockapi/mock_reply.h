@@ -35,6 +35,12 @@ typedef enum mock_error {
     MOCK_ERR_UNAVAILABLE        /* 503 */
 } mock_error;
 
+/* The words of a server that failed (500) or is overloaded (503). */
+#define MOCK_MSG_INTERNAL "An internal error occurred while processing your request. " \
+                          "Please try again later."
+#define MOCK_MSG_UNAVAILABLE "The service is temporarily overloaded and cannot handle " \
+                             "your request. Please try again later."
+
 /* A response over buf (len bytes), which it takes over and frees with
  * free_fn; content_type may be NULL. On failure buf is freed and NULL
  * returned. */
@@ -52,6 +58,10 @@ enum MHD_Result mock_reply_json(struct MHD_Connection *c, mock_req *r, unsigned 
 
 /* The HTTP status of an error of this kind in r's error style. */
 unsigned mock_reply_error_status(const mock_req *r, mock_error kind);
+
+/* The body stating the error in r's error style (NULL when out of memory),
+ * for a response or an event of a stream. */
+cJSON *mock_reply_error_json(const mock_req *r, mock_error kind, const char *message);
 
 /* A response stating the error in r's error style, for a caller that adds
  * headers before sending it with mock_reply_error_status (NULL when out of

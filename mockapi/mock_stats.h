@@ -31,6 +31,9 @@ void mock_stats_model_request(const mock_model *m);
  * model's or the key's); tokens is 1 when a token limit refused it. */
 void mock_stats_rate_limited(const mock_model *m, int tokens);
 
+/* A chat request asked for more tokens than request_token_limit. */
+void mock_stats_request_too_large(void);
+
 /* A chat request for model m passed the rate limits. */
 void mock_stats_admitted(const mock_model *m);
 

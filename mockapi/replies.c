@@ -128,12 +128,16 @@ static cJSON *xai_body(const struct error_words *w, const char *message)
     return obj;
 }
 
+cJSON *mock_reply_error_json(const mock_req *r, mock_error kind, const char *message)
+{
+    const struct error_words *w = &error_words[kind];
+    return r->error_style == MOCK_STYLE_OPENAI ? openai_body(w, message) : xai_body(w, message);
+}
+
 struct MHD_Response *mock_reply_error_response(const mock_req *r, mock_error kind,
                                                const char *message)
 {
-    const struct error_words *w = &error_words[kind];
-    cJSON *obj = r->error_style == MOCK_STYLE_OPENAI ? openai_body(w, message)
-                                                     : xai_body(w, message);
+    cJSON *obj = mock_reply_error_json(r, kind, message);
     char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
     cJSON_Delete(obj);
     if (!text) return NULL;

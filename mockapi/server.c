@@ -37,12 +37,20 @@ int mock_server_client_fd(struct MHD_Connection *c)
     return info ? info->connect_fd : -1;
 }
 
+/* 0 while the setting models_endpoint is off: GET /v1/models is a 404. */
+static int models_endpoint_on(void)
+{
+    mock_config cfg;
+    mock_config_get(&cfg);
+    return cfg.models_endpoint;
+}
+
 static enum MHD_Result not_found(struct MHD_Connection *c, mock_req *r)
 {
     char msg[256];
     snprintf(msg, sizeof(msg), "No route for %s %s. The mock serves POST /v1/chat/completions, "
-             "GET /v1/models, GET /mock/stats, POST /mock/reset and POST /mock/config.",
-             r->method, r->path);
+             "%sGET /mock/stats, POST /mock/reset and POST /mock/config.", r->method, r->path,
+             models_endpoint_on() ? "GET /v1/models, " : "");
     r->outcome = "no_route";
     return mock_reply_error(c, r, MOCK_ERR_NO_ROUTE, msg);
 }
@@ -53,7 +61,8 @@ static enum MHD_Result route(struct MHD_Connection *c, mock_req *r, const char *
     int post = strcmp(r->method, "POST") == 0;
 
     if (r->chat) return mock_completions_handle(c, r);
-    if (get && strcmp(url, "/v1/models") == 0) return mock_admin_models(c, r);
+    if (get && strcmp(url, "/v1/models") == 0 && models_endpoint_on())
+        return mock_admin_models(c, r);
     if (get && strcmp(url, "/mock/stats") == 0) return mock_admin_stats(c, r);
     if (post && strcmp(url, "/mock/reset") == 0) return mock_admin_reset(c, r);
     if (post && strcmp(url, "/mock/config") == 0) return mock_admin_config(c, r);

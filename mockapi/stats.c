@@ -3,9 +3,14 @@
  * "requests" counts every POST to /v1/chat/completions; "status" counts
  * final HTTP statuses of those (a reset connection has none and a hang whose
  * client left has none); "ok" counts well-formed 200s, while truncated 200s
- * count under status "200" and faults.truncated. Tokens and spend_ticks sum
- * over every billed 200, truncated ones included, because the provider
- * bills a call whose answer got lost on the way. "models" counts admitted
+ * count under status "200" and faults.truncated, and streams that end in an
+ * error event under status "200" and faults.stream_error. Tokens and
+ * spend_ticks sum over every billed 200, truncated ones included, because
+ * the provider bills a call whose answer got lost on the way, but not the
+ * streams that end in an error (the provider failed). They count the usage
+ * of answers sent without one (the setting usage off) all the same.
+ * "request_too_large" counts the requests refused before the rate limits
+ * for asking more tokens than request_token_limit. "models" counts admitted
  * requests per model; "by_model" has more per model: requests that reached
  * the rate limits (= admitted + rate_limited), those refused by a limit
  * (its own or the key's; rate_limited_tokens of them by a token limit),
@@ -25,7 +30,8 @@ struct model_counters {
 
 struct counters {
     int64_t requests, admitted, ok, rate_limited, auth_failures;
-    int64_t reset, hang, truncated, server_error;
+    int64_t request_too_large;
+    int64_t reset, hang, truncated, server_error, stream_error;
     int64_t prompt, completion, reasoning, cached, spend;
     int64_t max_concurrent;
     int64_t status[STATUS_SLOTS];
@@ -87,6 +93,13 @@ void mock_stats_rate_limited(const mock_model *m, int tokens)
     pthread_mutex_unlock(&stats_lock);
 }
 
+void mock_stats_request_too_large(void)
+{
+    pthread_mutex_lock(&stats_lock);
+    stats.request_too_large++;
+    pthread_mutex_unlock(&stats_lock);
+}
+
 void mock_stats_admitted(const mock_model *m)
 {
     pthread_mutex_lock(&stats_lock);
@@ -103,6 +116,7 @@ void mock_stats_fault(mock_fault f)
     case MOCK_FAULT_HANG: stats.hang++; break;
     case MOCK_FAULT_SERVER_ERROR: stats.server_error++; break;
     case MOCK_FAULT_TRUNCATE: stats.truncated++; break;
+    case MOCK_FAULT_STREAM_ERROR: stats.stream_error++; break;
     case MOCK_FAULT_NONE: break;
     }
     pthread_mutex_unlock(&stats_lock);
@@ -167,12 +181,14 @@ cJSON *mock_stats_json(void)
     }
     if (add_num(root, "ok", s.ok) != 0) goto err;
     if (add_num(root, "rate_limited", s.rate_limited) != 0) goto err;
+    if (add_num(root, "request_too_large", s.request_too_large) != 0) goto err;
     cJSON *faults = cJSON_AddObjectToObject(root, "faults");
     if (!faults) goto err;
     if (add_num(faults, "reset", s.reset) != 0) goto err;
     if (add_num(faults, "hang", s.hang) != 0) goto err;
     if (add_num(faults, "truncated", s.truncated) != 0) goto err;
     if (add_num(faults, "server_error", s.server_error) != 0) goto err;
+    if (add_num(faults, "stream_error", s.stream_error) != 0) goto err;
     if (add_num(root, "auth_failures", s.auth_failures) != 0) goto err;
     if (add_num(root, "prompt_tokens", s.prompt) != 0) goto err;
     if (add_num(root, "completion_tokens", s.completion) != 0) goto err;

@@ -7,6 +7,9 @@
  * connection without finishing the body, and the client sees a partial
  * transfer, exactly as when a proxy drops a connection mid-answer.
  *
+ * A feed that ends in an error event ends there, cleanly: the event is its
+ * last piece and the transfer finishes as any other.
+ *
  * A paced feed (stream_chunk_ms) sleeps in the reader callback at the start
  * of each paced piece, once per piece. MHD runs a thread per connection, so
  * the sleep holds back only this answer; it is mock_timing_wait, which ends
@@ -14,10 +17,10 @@
  */
 #include "mock_stream.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mock_config.h"
 #include "mock_timing.h"
 
 struct feed {
@@ -107,11 +110,11 @@ static int feed_event(struct feed *f, cJSON *obj)
     return rc;
 }
 
-/* One chat.completion.chunk. delta_content NULL: an empty delta; role set
- * only on the first. finish set only on the last, with usage. */
+/* One chat.completion.chunk. content NULL: an empty delta; role set only
+ * on the first. finish set only on the last, with usage as cfg shapes it. */
 static cJSON *chunk(const mock_chat_req *req, const mock_chat_answer *a, int with_role,
                     const char *content, size_t content_len, const char *finish,
-                    int with_cost)
+                    const mock_config *cfg)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
@@ -140,12 +143,7 @@ static cJSON *chunk(const mock_chat_req *req, const mock_chat_answer *a, int wit
     }
     if (finish) {
         if (!cJSON_AddStringToObject(choice, "finish_reason", finish)) goto err;
-        cJSON *usage = mock_chat_usage_json(a, with_cost);
-        if (!usage) goto err;
-        if (!cJSON_AddItemToObject(root, "usage", usage)) {
-            cJSON_Delete(usage);
-            goto err;
-        }
+        if (mock_chat_add_usage(root, a, cfg) != 0) goto err;
     }
     if (!cJSON_AddStringToObject(root, "system_fingerprint", "fp_mock")) goto err;
     return root;
@@ -161,35 +159,64 @@ static size_t char_start(const char *s, size_t off)
     return off;
 }
 
-struct MHD_Response *mock_stream_sse(const mock_chat_req *req, const mock_chat_answer *a,
-                                     int with_cost, int cut)
+/* Appends the content chunks, at most max of them. */
+static int feed_content(struct feed *f, const mock_chat_req *req, const mock_chat_answer *a,
+                        const mock_config *cfg, size_t max)
 {
-    struct feed *f = calloc(1, sizeof(*f));
-    if (!f) return NULL;
-    f->free_buf = free;
-    if (feed_event(f, chunk(req, a, 1, "", 0, NULL, with_cost)) != 0) goto err;
     size_t piece = a->content_len / 6 + 1;
     if (piece < 16) piece = 16;
     size_t off = 0;
-    while (off < a->content_len) {
+    for (size_t sent = 0; off < a->content_len && sent < max; sent++) {
         size_t end = off + piece >= a->content_len ? a->content_len
                                                    : char_start(a->content, off + piece);
         if (end <= off) end = a->content_len;
-        if (feed_event(f, chunk(req, a, 0, a->content + off, end - off, NULL, with_cost)) != 0)
-            goto err;
+        if (feed_event(f, chunk(req, a, 0, a->content + off, end - off, NULL, cfg)) != 0)
+            return -1;
         off = end;
     }
-    if (feed_event(f, chunk(req, a, 0, NULL, 0, a->cut_at_max ? "length" : "stop",
-                            with_cost)) != 0)
+    return 0;
+}
+
+/* Appends how the answer ends and sets where the feed stops and which
+ * pieces are paced; consumes error_event. */
+static int feed_ending(struct feed *f, const mock_chat_req *req, const mock_chat_answer *a,
+                       const mock_config *cfg, mock_stream_end end, cJSON *error_event)
+{
+    if (end == MOCK_STREAM_ERROR) {
+        if (feed_event(f, error_event) != 0) return -1;
+        f->stop = f->len;
+        f->last_paced = f->nmarks - 1;   /* the error event */
+        return 0;
+    }
+    cJSON_Delete(error_event);
+    if (feed_event(f, chunk(req, a, 0, NULL, 0, a->cut_at_max ? "length" : "stop", cfg)) != 0)
+        return -1;
+    if (feed_add(f, "data: [DONE]\n\n", 14) != 0 || feed_mark(f) != 0) return -1;
+    f->cut = end == MOCK_STREAM_CUT;
+    f->stop = f->cut ? f->marks[f->nmarks / 2 - 1] : f->len;
+    f->last_paced = f->nmarks - 2;       /* the finish chunk; [DONE] follows it at once */
+    return 0;
+}
+
+struct MHD_Response *mock_stream_sse(const mock_chat_req *req, const mock_chat_answer *a,
+                                     const mock_config *cfg, mock_stream_end end,
+                                     cJSON *error_event)
+{
+    struct feed *f = calloc(1, sizeof(*f));
+    if (!f) {
+        cJSON_Delete(error_event);
+        return NULL;
+    }
+    f->free_buf = free;
+    size_t max_content = end == MOCK_STREAM_ERROR ? MOCK_STREAM_ERROR_AFTER : SIZE_MAX;
+    if (feed_event(f, chunk(req, a, 1, "", 0, NULL, cfg)) != 0 ||
+        feed_content(f, req, a, cfg, max_content) != 0) {
+        cJSON_Delete(error_event);
         goto err;
-    if (feed_add(f, "data: [DONE]\n\n", 14) != 0 || feed_mark(f) != 0) goto err;
-    f->cut = cut;
-    f->stop = cut ? f->marks[f->nmarks / 2 - 1] : f->len;
-    mock_config cfg;
-    mock_config_get(&cfg);
-    f->pause_ms = cfg.stream_chunk_ms;
+    }
+    if (feed_ending(f, req, a, cfg, end, error_event) != 0) goto err;
+    f->pause_ms = cfg->stream_chunk_ms;
     f->next_paced = 1;              /* not before the role chunk */
-    f->last_paced = f->nmarks - 2;  /* the finish chunk; [DONE] follows it at once */
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, feed_read, f, feed_free);
     if (!resp) goto err;

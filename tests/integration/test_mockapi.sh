@@ -6,7 +6,10 @@
 # per-model limits beside the key's, 429s that name the limit and the
 # model, OpenAI's nested error bodies, streaming (chunks at once, or paced
 # one by one with --stream-chunk-ms), credits exhaustion, injected faults,
-# and the /mock/ controls.
+# and the /mock/ controls. And OpenAI's shapes: its rate-limit headers
+# (reset waits, retry-after), answers without usage, an error event inside
+# a streamed 200, "Request too large", insufficient_quota turned on and
+# off, a key-less server, and the model list narrowed or switched off.
 . "$(dirname "$0")/lib.sh"
 
 MOCK="$FQ_BIN/mockapi/fleetq-mockapi"
@@ -30,6 +33,17 @@ header() { # name: value of that response header, or empty
 mstat() { fq_mock_stats | jq -r "$1"; }
 mstat_c() { fq_mock_stats | jq -c "$1"; }
 json_ok() { jq -e . "$FQ_TMP/body" >/dev/null 2>&1; }
+# start_beside NAME [mockapi args...]: one more fleetq-mockapi beside the
+# main one, its log in $FQ_TMP/mock-NAME.log; sets BESIDE_URL and BESIDE_PID.
+start_beside() {
+    local name=$1; shift
+    local pf="$FQ_TMP/$name.port"
+    "$MOCK" --port 0 --port-file "$pf" "$@" >"$FQ_TMP/mock-$name.log" 2>&1 &
+    BESIDE_PID=$!
+    FQ_PIDS+=("$BESIDE_PID")
+    fq_wait_for 10 test -s "$pf" || fq_fail "the $name fleetq-mockapi did not start"
+    BESIDE_URL="http://127.0.0.1:$(cat "$pf")"
+}
 
 SIMPLE='{"model":"grok-3-mini","messages":[{"role":"user","content":"ping"}]}'
 
@@ -63,6 +77,27 @@ SPECS
 rc=0; err=$(timeout 10 "$MOCK" --port 0 --error-style anthropic 2>&1 >/dev/null) || rc=$?
 fq_assert_eq "$rc" 2 "a bad --error-style exits 2"
 fq_assert_contains "$err" "--error-style" "a bad --error-style is named"
+for opt in "--rate-headers STYLE" "--no-usage" "--stream-error-rate F" "--stream-error-status N" \
+        "--request-token-limit N" "--quota-exhausted" "--no-auth" "--models LIST" \
+        "--no-models-endpoint"; do
+    fq_assert_contains "$("$MOCK" --help)" "$opt" "--help documents $opt"
+done
+# a bad value of a new option: exit 2 with one line that names the option and why
+while IFS='|' read -r opt value why; do
+    rc=0; err=$(timeout 10 "$MOCK" --port 0 "$opt" "$value" 2>&1 >/dev/null) || rc=$?
+    fq_assert_eq "$rc" 2 "$opt '$value' exits 2"
+    fq_assert_eq "$(wc -l <<<"$err")" 1 "$opt '$value': one line"
+    fq_assert_contains "$err" "$opt" "$opt '$value' is named"
+    fq_assert_contains "$err" "$why" "$opt '$value' says why"
+done <<'OPTS'
+--rate-headers|soap|auto, xai or openai
+--stream-error-status|404|429, 500 or 503
+--stream-error-rate|1.5|not a number from 0 to 1
+--request-token-limit|-5|not a whole number
+--models|grok-9|no model "grok-9"
+--models|grok-4,,grok-3|empty model name
+--models|grok-4,grok-4|grok-4 is given twice
+OPTS
 
 fq_start_mock --seed 42 --verbose
 
@@ -151,6 +186,8 @@ fq_assert_eq "$(header x-ratelimit-remaining-requests)" 478 "x-ratelimit-remaini
 [ -n "$(header x-ratelimit-limit-tokens)" ] || fq_fail "x-ratelimit-limit-tokens missing"
 [ -n "$(header x-ratelimit-remaining-tokens)" ] || fq_fail "x-ratelimit-remaining-tokens missing"
 [ -n "$(header x-request-id)" ] || fq_fail "x-request-id missing on a 200"
+[ -z "$(header x-ratelimit-reset-requests)$(header x-ratelimit-reset-tokens)" ] ||
+    fq_fail "xAI's headers have OpenAI's reset waits"
 
 call "$FQ_KEY" '{"model":"grok-3","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}'
 fq_assert_eq "$(body | jq -r .usage.completion_tokens)" 10 "capped by max_tokens"
@@ -203,13 +240,8 @@ fq_assert_ge "$chunks" 4 "chunks of an unpaced answer"
 fq_assert_le "$spread" 199 "ms over which the chunks of an unpaced answer arrive"
 
 # --stream-chunk-ms: the chunks of one answer arrive one by one
-paced_port="$FQ_TMP/paced.port"
-"$MOCK" --port 0 --port-file "$paced_port" --key "$FQ_KEY" --completion-tokens 120 \
-    --stream-chunk-ms 300 >"$FQ_TMP/mock-paced.log" 2>&1 &
-paced_pid=$!
-FQ_PIDS+=("$paced_pid")
-fq_wait_for 10 test -s "$paced_port" || fq_fail "the paced fleetq-mockapi did not start"
-paced_url="http://127.0.0.1:$(cat "$paced_port")"
+start_beside paced --key "$FQ_KEY" --completion-tokens 120 --stream-chunk-ms 300
+paced_pid=$BESIDE_PID paced_url=$BESIDE_URL
 stream_arrivals "$paced_url" "$FQ_TMP/paced"
 read -r chunks spread least_gap < <(arrival_figures "$FQ_TMP/paced")
 fq_log "paced stream (300 ms): $chunks chunks over $spread ms, at least $least_gap ms apart"
@@ -451,7 +483,7 @@ fq_assert_eq "$CODE" 429 "openai style: spent credits are a 429"
 oa_shape "openai credits"
 fq_assert_eq "$(oa_error)" '["insufficient_quota","insufficient_quota",null]' "openai credits"
 fq_assert_eq "$(body | jq -r .error.message)" \
-    "You exceeded your current quota, please check your plan and billing details." \
+    "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors." \
     "openai credits message"
 code=$(curl -s -o "$FQ_TMP/body" -w '%{http_code}' "$FQ_MOCK_URL/v2/nothing")
 fq_assert_eq "$code" 404 "openai style: unknown route"
@@ -459,6 +491,270 @@ oa_shape "openai no route"
 fq_mock_config '{"error_style":"xai","credits_usd":0,"completion_tokens":null}'
 call "" "$SIMPLE"
 fq_assert_eq "$(body | jq -c 'keys')" '["code","error"]' "back to xAI's flat bodies"
+
+# ---- OpenAI's rate-limit headers ------------------------------------------------------
+# a wait the way OpenAI writes it ("0s", "120ms", "1.5s", "6m0s", "1h0m0s")
+DUR_RE='^(0s|[1-9][0-9]*ms|([1-9][0-9]*h)?([0-9]+m)?[0-9]+(\.[0-9]{1,3})?s)$'
+dur_ms() { # WAIT: its ms
+    awk -v d="$1" 'BEGIN {
+        if (d ~ /ms$/) { print d + 0; exit }
+        ms = 0
+        if (match(d, /[0-9]+h/)) ms += substr(d, RSTART, RLENGTH - 1) * 3600000
+        if (match(d, /[0-9]+m/)) ms += substr(d, RSTART, RLENGTH - 1) * 60000
+        if (match(d, /[0-9.]+s$/)) ms += substr(d, RSTART, RLENGTH - 1) * 1000
+        printf "%d\n", ms + 0.5 }'
+}
+reset_within() { # HEADER LOW HIGH: the header is a wait of LOW..HIGH ms
+    local v
+    v=$(header "$1")
+    [[ "$v" =~ $DUR_RE ]] || fq_fail "$1 '$v' is not a wait like 6m0s, 1s or 120ms"
+    fq_assert_ge "$(dur_ms "$v")" "$2" "$1 '$v' in ms"
+    fq_assert_le "$(dur_ms "$v")" "$3" "$1 '$v' in ms"
+}
+fq_assert_eq "$(dur_ms 1m0s) $(dur_ms 59.5s) $(dur_ms 120ms) $(dur_ms 1h0m0.25s)" \
+    "60000 59500 120 3600250" "dur_ms reads Go durations"
+fq_curl_reset
+fq_mock_config '{"error_style":"openai","rate_limit":2,"window_ms":60000,"completion_tokens":40}'
+chat grok-3
+fq_assert_eq "$CODE" 200 "openai headers: a 200"
+total=$(body | jq -r .usage.total_tokens)
+fq_assert_eq "$(header x-ratelimit-limit-requests)" 4 "openai 200: the advertised limit, 2x the true 2"
+fq_assert_eq "$(header x-ratelimit-remaining-requests)" 3 "openai 200: remaining requests"
+reset_within x-ratelimit-reset-requests 50000 60000
+fq_assert_eq "$(header x-ratelimit-limit-tokens)" 2000000 "openai 200: the token limit"
+fq_assert_eq "$(header x-ratelimit-remaining-tokens)" $((2000000 - total)) "openai 200: remaining tokens"
+reset_within x-ratelimit-reset-tokens 50000 60000
+[ -z "$(header retry-after)" ] || fq_fail "retry-after on a 200"
+chat grok-3
+chat grok-3
+fq_assert_eq "$CODE" 429 "openai headers: a 429 of the request window"
+fq_assert_eq "$(header x-ratelimit-limit-requests)" 4 "openai 429: the advertised request limit"
+fq_assert_eq "$(header x-ratelimit-remaining-requests)" 0 "openai 429: remaining requests"
+reset_within x-ratelimit-reset-requests 50000 60000
+fq_assert_eq "$(header x-ratelimit-limit-tokens)" 2000000 "openai 429: the token limit"
+[[ "$(header x-ratelimit-remaining-tokens)" =~ ^[1-9][0-9]*$ ]] ||
+    fq_fail "openai 429 remaining tokens '$(header x-ratelimit-remaining-tokens)'"
+reset_within x-ratelimit-reset-tokens 50000 60000
+ra=$(header retry-after)
+[[ "$ra" =~ ^[0-9]+$ ]] || fq_fail "openai 429 retry-after '$ra' is not whole seconds"
+fq_assert_ge "$ra" 50 "openai 429 retry-after: until the first call leaves the window"
+fq_assert_le "$ra" 60 "openai 429 retry-after: at most the window"
+ORG=$(body | jq -r .error.message | grep -oE 'org-[0-9a-f]{32}') || fq_fail "no organization: $(body)"
+# the setting rate_headers picks the set whatever the error style
+fq_mock_config '{"error_style":"xai","rate_headers":"openai","rate_limit":0}'
+chat grok-3
+fq_assert_eq "$CODE" 200 "rate_headers openai under xAI's errors"
+reset_within x-ratelimit-reset-requests 50000 60000
+fq_mock_config '{"error_style":"openai","rate_headers":"xai"}'
+chat grok-3
+[ -z "$(header x-ratelimit-reset-requests)" ] || fq_fail "rate_headers xai sends reset waits"
+[ -n "$(header x-ratelimit-remaining-requests)" ] || fq_fail "rate_headers xai: no remaining requests"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"rate_headers":"soap"}' "$FQ_MOCK_URL/mock/config")
+fq_assert_eq "$code" 400 "a bad rate_headers is refused"
+fq_mock_config '{"rate_headers":"auto","error_style":"xai"}'
+
+# ---- answers without usage ----------------------------------------------------------
+fq_curl_reset
+fq_mock_config '{"usage":false,"completion_tokens":40}'
+USAGE_REQ='{"model":"grok-3","messages":[{"role":"user","content":"count me"}]}'
+USAGE_STREAM='{"model":"grok-3","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"count me"}]}'
+# events: the streamed chunks in the body, without what differs from call to call
+events() { grep '^data: {' "$FQ_TMP/body" | cut -c7- | jq -c 'del(.id, .created, .usage)'; }
+call "$FQ_KEY" "$USAGE_REQ"
+fq_assert_eq "$CODE" 200 "no usage: a plain answer"
+fq_assert_eq "$(body | jq 'has("usage")')" false "no usage: no usage key in a plain answer"
+fq_assert_contains "$(body | jq -r '.choices[0].message.content')" "Mock answer to: count me" \
+    "no usage: the content"
+call "$FQ_KEY" "$USAGE_STREAM"
+fq_assert_eq "$CODE" 200 "no usage: a streamed answer"
+fq_assert_eq "$(grep -c '"usage"' "$FQ_TMP/body")" 0 "no usage: no usage chunk though include_usage asks"
+fq_assert_eq "$(grep '^data: ' "$FQ_TMP/body" | tail -n 1)" "data: [DONE]" "no usage: [DONE] ends the stream"
+events >"$FQ_TMP/events-without"
+# "count me": 8 bytes -> 2 + 3 prompt tokens; 40 completion tokens each
+fq_assert_eq "$(mstat_c '[.prompt_tokens, .completion_tokens, .ok]')" "[10,80,2]" \
+    "no usage: /mock/stats counts the tokens it did not report"
+fq_mock_config '{"usage":true}'
+call "$FQ_KEY" "$USAGE_STREAM"
+fq_assert_eq "$(grep '^data: {' "$FQ_TMP/body" | tail -n 1 | cut -c7- | jq -c '.usage | [.prompt_tokens, .completion_tokens]')" \
+    "[5,40]" "with usage: the final chunk carries it"
+events >"$FQ_TMP/events-with"
+fq_assert_ge "$(wc -l <"$FQ_TMP/events-with")" 4 "streamed events compared"
+cmp -s "$FQ_TMP/events-with" "$FQ_TMP/events-without" ||
+    fq_fail "without usage the stream differs otherwise: $(diff "$FQ_TMP/events-with" "$FQ_TMP/events-without")"
+
+# ---- an error event inside a streamed 200 ----------------------------------------------
+fq_curl_reset
+fq_mock_config '{"error_style":"openai","stream_error_rate":1,"stream_error_status":500,"completion_tokens":120}'
+STREAM_REQ='{"model":"grok-3","stream":true,"messages":[{"role":"user","content":"break off"}]}'
+stream_call() { # URL: one streamed call; curl's exit status in CURL_RC
+    CURL_RC=0
+    CODE=$(curl -s -o "$FQ_TMP/body" -D "$FQ_TMP/headers" -w '%{http_code}' \
+        -H "Authorization: Bearer $FQ_KEY" --data-binary "$STREAM_REQ" \
+        "$1/v1/chat/completions") || CURL_RC=$?
+}
+last_event() { grep '^data: ' "$FQ_TMP/body" | tail -n 1 | cut -c7-; }
+# stream_error_shape WHAT: a 200 event stream of a role chunk, two content
+# chunks and the error event, that ends cleanly with no finish chunk nor [DONE]
+stream_error_shape() {
+    fq_assert_eq "$CODE" 200 "$1: the status"
+    fq_assert_eq "$CURL_RC" 0 "$1: the transfer ends cleanly"
+    fq_assert_contains "$(header content-type)" "text/event-stream" "$1: content type"
+    fq_assert_eq "$(grep -c '^data: ' "$FQ_TMP/body")" 4 "$1: events"
+    fq_assert_eq "$(grep '^data: {"id"' "$FQ_TMP/body" | cut -c7- | jq -c '.choices[0].delta | keys' | paste -sd' ')" \
+        '["content","role"] ["content"] ["content"]' "$1: a role chunk and two content chunks"
+    if grep -q -e 'data: \[DONE\]' -e '"finish_reason"' "$FQ_TMP/body"; then
+        fq_fail "$1: a finish chunk or [DONE] besides the error: $(body)"
+    fi
+}
+stream_call "$FQ_MOCK_URL"
+stream_error_shape "stream error 500"
+fq_assert_eq "$(last_event | jq -c '.error | keys')" '["code","message","param","type"]' \
+    "stream error 500: OpenAI's fields"
+fq_assert_eq "$(last_event | jq -c '.error | [.type, .code, .param]')" '["server_error",null,null]' \
+    "stream error 500: type and code"
+fq_assert_eq "$(last_event | jq -r .error.message)" \
+    "An internal error occurred while processing your request. Please try again later." \
+    "stream error 500: message"
+reset_within x-ratelimit-reset-requests 0 60000
+fq_mock_config '{"stream_error_status":429}'
+stream_call "$FQ_MOCK_URL"
+stream_error_shape "stream error 429"
+fq_assert_eq "$(last_event | jq -c '.error | [.type, .code, .param]')" \
+    '["tokens","rate_limit_exceeded",null]' "stream error 429: type and code"
+fq_assert_eq "$(last_event | jq -r .error.message)" \
+    "Rate limit reached for grok-3 in organization $ORG on tokens per min (TPM). Please try again later." \
+    "stream error 429: message"
+fq_mock_config '{"stream_error_status":503,"error_style":"xai"}'
+stream_call "$FQ_MOCK_URL"
+stream_error_shape "stream error 503 in xAI's words"
+fq_assert_eq "$(last_event | jq -c '[keys, .code]')" '[["code","error"],"The service is currently unavailable"]' \
+    "stream error 503: xAI's flat body"
+call "$FQ_KEY" '{"model":"grok-3","messages":[{"role":"user","content":"not streamed"}]}'
+fq_assert_eq "$CODE" 200 "stream_error_rate leaves a plain call alone"
+json_ok || fq_fail "a plain call under stream_error_rate 1 is not whole: $(body)"
+fq_assert_eq "$(mstat_c '[.faults.stream_error, .status["200"], .ok, .completion_tokens]')" "[3,4,1,120]" \
+    "stats: stream errors are 200s, not ok and not billed"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"stream_error_status":404}' "$FQ_MOCK_URL/mock/config")
+fq_assert_eq "$code" 400 "a stream_error_status other than 429, 500, 503 is refused"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"stream_error_rate":0.5,"fail_rate":0.6}' "$FQ_MOCK_URL/mock/config")
+fq_assert_eq "$code" 400 "stream_error_rate counts among the fault rates"
+fq_mock_config '{"stream_error_rate":0,"stream_error_status":500,"completion_tokens":null}'
+
+# ---- "Request too large" ---------------------------------------------------------------
+fq_curl_reset
+fq_mock_config '{"error_style":"openai","rate_limit":2,"request_token_limit":500}'
+BIG='{"model":"grok-3","max_tokens":600,"messages":[{"role":"user","content":"hi"}]}'
+SMALL='{"model":"grok-3","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}'
+for round in 1 2 3; do
+    call "$FQ_KEY" "$BIG"
+    fq_assert_eq "$CODE" 429 "request too large ($round)"
+done
+# "hi": 2 bytes -> 1 + 3 prompt tokens, + max_tokens 600
+fq_assert_eq "$(body | jq -c .)" \
+    "{\"error\":{\"message\":\"Request too large for grok-3 in organization $ORG on tokens per min (TPM): Limit 500, Requested 604. The input or output tokens must be reduced in order to run successfully. Visit https://platform.openai.com/account/rate-limits to learn more.\",\"type\":\"tokens\",\"param\":null,\"code\":\"rate_limit_exceeded\"}}" \
+    "request too large: OpenAI's body"
+[ -z "$(header retry-after)" ] || fq_fail "request too large: a retry-after, though waiting cannot help"
+fq_assert_eq "$(header x-ratelimit-remaining-requests)" 4 "request too large: the request window is empty"
+CODES=""
+for _ in 1 2 3; do call "$FQ_KEY" "$SMALL"; CODES="$CODES${CODES:+ }$CODE"; done
+fq_assert_eq "$CODES" "200 200 429" "the refused large requests did not count against the rate window"
+fq_assert_eq "$(mstat_c '[.request_too_large, .admitted, .rate_limited, .by_model["grok-3"].requests, .max_in_window]')" \
+    "[3,2,1,3,2]" "stats: request_too_large stays out of the windows"
+fq_assert_eq "$(mstat '.status["429"]')" 4 "stats: the 429s"
+fq_mock_config '{"error_style":"xai"}'
+call "$FQ_KEY" "$BIG"
+fq_assert_eq "$CODE" 429 "request too large in xAI's words"
+fq_assert_eq "$(body | jq -c 'keys')" '["code","error"]' "request too large: xAI's flat body"
+fq_assert_eq "$(body | jq -r .code)" "Some resource has been exhausted" "request too large: xAI's code"
+[[ "$(body | jq -r .error)" =~ ^"Request too large for team "$TEAM_RE" and model grok-3 on tokens per min (TPM): Limit 500, Requested 604. " ]] ||
+    fq_fail "request too large: xAI's message: $(body)"
+fq_mock_config '{"rate_limit":0,"request_token_limit":0}'
+
+# ---- insufficient_quota, on and off ---------------------------------------------------
+fq_curl_reset
+fq_mock_config '{"error_style":"openai","quota_exhausted":true}'
+chat grok-3
+fq_assert_eq "$CODE" 429 "quota_exhausted: a 429"
+fq_assert_eq "$(body | jq -c .)" \
+    '{"error":{"message":"You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}' \
+    "quota_exhausted: OpenAI's body"
+fq_mock_config '{"quota_exhausted":false}'
+chat grok-3
+fq_assert_eq "$CODE" 200 "quota_exhausted off: answered again"
+fq_mock_config '{"error_style":"xai","quota_exhausted":true}'
+chat grok-3
+fq_assert_eq "$CODE" 403 "quota_exhausted in xAI's words: credits_status"
+fq_assert_eq "$(body | jq -r .code)" "permission-denied" "quota_exhausted: xAI's code"
+fq_mock_config '{"quota_exhausted":false}'
+chat grok-3
+fq_assert_eq "$CODE" 200 "answered again in xAI's words"
+
+# ---- a key-less server with a few models -------------------------------------------------
+start_beside keyless --no-auth --models grok-4,grok-3 --no-models-endpoint --quota-exhausted \
+    --no-usage --error-style openai --rate-headers xai --request-token-limit 100000 \
+    --stream-error-status 429 --completion-tokens 30
+keyless_url=$BESIDE_URL
+kset() { curl -sf -X POST -d "$1" "$keyless_url/mock/config" >/dev/null || fq_fail "keyless config $1"; }
+kcall() { # MODEL [curl args...]: a call to the key-less mock, with no key unless given
+    local model=$1; shift
+    CODE=$(curl -s -o "$FQ_TMP/body" -D "$FQ_TMP/headers" -w '%{http_code}' "$@" \
+        --data-binary "{\"model\":\"$model\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" \
+        "$keyless_url/v1/chat/completions") || true
+}
+code=$(curl -s -o "$FQ_TMP/body" -w '%{http_code}' "$keyless_url/v1/models")
+fq_assert_eq "$code" 404 "--no-models-endpoint: GET /v1/models is a 404"
+oa_shape "no models endpoint"
+case "$(body | jq -r .error.message)" in
+*"/v1/models,"*) fq_fail "the 404 offers GET /v1/models: $(body)" ;;
+esac
+kcall grok-3
+fq_assert_eq "$CODE" 429 "--quota-exhausted"
+fq_assert_eq "$(oa_error)" '["insufficient_quota","insufficient_quota",null]' "--quota-exhausted: insufficient_quota"
+kset '{"quota_exhausted":false}'
+kcall grok-3
+fq_assert_eq "$CODE" 200 "--no-auth: no Authorization header"
+fq_assert_eq "$(body | jq 'has("usage")')" false "--no-usage: no usage"
+[ -z "$(header x-ratelimit-reset-requests)" ] || fq_fail "--rate-headers xai: reset waits"
+kcall grok-4 -H "Authorization: Bearer anything-at-all"
+fq_assert_eq "$CODE" 200 "--no-auth: any key"
+kcall grok-3-mini
+fq_assert_eq "$CODE" 404 "--models: a model left out"
+fq_assert_eq "$(oa_error)" '["invalid_request_error","model_not_found",null]' "--models: model_not_found"
+CODE=$(curl -s -o "$FQ_TMP/body" -w '%{http_code}' --data-binary \
+    '{"model":"grok-3","max_tokens":200000,"messages":[{"role":"user","content":"hi"}]}' \
+    "$keyless_url/v1/chat/completions")
+fq_assert_eq "$CODE" 429 "--request-token-limit"
+fq_assert_contains "$(body | jq -r .error.message)" "Limit 100000, Requested 200004." "--request-token-limit: the words"
+kset '{"stream_error_rate":1}'
+stream_call "$keyless_url"
+stream_error_shape "--stream-error-status 429"
+fq_assert_eq "$(last_event | jq -r .error.code)" rate_limit_exceeded "--stream-error-status 429: the code"
+kset '{"stream_error_rate":0,"models_endpoint":true}'
+models=$(curl -sf "$keyless_url/v1/models")
+fq_assert_eq "$(jq -r .object <<<"$models")" list "models_endpoint on: a list"
+fq_assert_eq "$(jq -c '[.data[].id] | sort' <<<"$models")" '["grok-3","grok-4"]' "--models: the list"
+fq_assert_eq "$(jq -c '[.data[] | keys] | unique' <<<"$models")" '[["created","id","object","owned_by"]]' \
+    "the list's fields"
+fq_assert_eq "$(jq '[.data[] | .object == "model" and (.created | type) == "number" and (.owned_by | type) == "string"] | all' <<<"$models")" \
+    true "the list's entries are models"
+kset '{"models":"grok-3-mini"}'
+fq_assert_eq "$(curl -sf "$keyless_url/v1/models" | jq -c '[.data[].id]')" '["grok-3-mini"]' "models: the list"
+kcall grok-4
+fq_assert_eq "$CODE" 404 "models: a model left out at run time"
+kcall grok-3-mini
+fq_assert_eq "$CODE" 200 "models: a model listed at run time"
+code=$(curl -s -o "$FQ_TMP/body" -w '%{http_code}' -X POST -d '{"models":"grok-9"}' "$keyless_url/mock/config")
+fq_assert_eq "$code" 400 "models: an unknown model is refused"
+fq_assert_contains "$(body | jq -r .error)" 'models' "models: the setting is named"
+kset '{"models":null}'
+fq_assert_eq "$(curl -sf "$keyless_url/v1/models" | jq '.data | length')" 5 "models null: every model"
+kset '{"auth":true}'
+kcall grok-3
+fq_assert_eq "$CODE" 401 "auth on again: a key is needed"
+fq_assert_eq "$(oa_error)" '["invalid_request_error","invalid_api_key",null]' "auth on again: invalid_api_key"
+kill -TERM "$BESIDE_PID"
+rc=0; wait "$BESIDE_PID" || rc=$?
+fq_assert_eq "$rc" 0 "the key-less mock stops cleanly"
 
 # ---- credits, blocked key, key rotation ---------------------------------------
 fq_curl_reset
@@ -521,7 +817,7 @@ fq_assert_ge "$(mstat .spend_ticks)" 1 "truncated 200s are billed"
 
 # ---- reset zeroes everything ----------------------------------------------------
 curl -sf -X POST "$FQ_MOCK_URL/mock/reset" | jq -e '.ok == true' >/dev/null || fq_fail "/mock/reset reply"
-fq_assert_eq "$(mstat '[.requests, .admitted, .ok, .rate_limited, .auth_failures, .spend_ticks, .prompt_tokens, .max_in_window, .faults.truncated] | add')" 0 "stats after reset"
+fq_assert_eq "$(mstat '[.requests, .admitted, .ok, .rate_limited, .request_too_large, .auth_failures, .spend_ticks, .prompt_tokens, .max_in_window, .faults.truncated, .faults.stream_error] | add')" 0 "stats after reset"
 fq_assert_eq "$(mstat '[.by_model[][]] | add')" 0 "by_model after reset"
 fq_assert_eq "$(mstat '.status | length')" 0 "status counts after reset"
 call "$FQ_KEY" "$SIMPLE"
