@@ -441,6 +441,23 @@ static void lost(fq_tls_relay *t, int ssl_error, const char *doing)
         relay_end(t, 0, "TLS connection to %s:%d lost while %s", t->host, t->port, doing);
 }
 
+/* After an SSL_read or SSL_write that returned rc <= 0: 0 with what the
+ * socket must become (readable, writable) added to *remote, or -1 when
+ * the relay is over. */
+static int must_wait(fq_tls_relay *t, int rc, short *remote, const char *doing)
+{
+    int e = SSL_get_error(t->ssl, rc);
+    if (e == SSL_ERROR_WANT_READ)
+        *remote |= POLLIN;
+    else if (e == SSL_ERROR_WANT_WRITE)
+        *remote |= POLLOUT;
+    else {
+        lost(t, e, doing);
+        return -1;
+    }
+    return 0;
+}
+
 /* One pass of every step that can make progress without waiting. Sets
  * the poll events each socket waits for; 1 on progress, 0 when all must
  * wait, -1 when the relay is over. */
@@ -474,16 +491,8 @@ static int pump(fq_tls_relay *t, buf *up, buf *down, short *local_ev, short *rem
             if (up->off == up->len)
                 up->len = 0;
             progress = 1;
-        } else {
-            int e = SSL_get_error(t->ssl, n);
-            if (e == SSL_ERROR_WANT_READ)
-                remote |= POLLIN;
-            else if (e == SSL_ERROR_WANT_WRITE)
-                remote |= POLLOUT;
-            else {
-                lost(t, e, "sending");
-                return -1;
-            }
+        } else if (must_wait(t, n, &remote, "sending") != 0) {
+            return -1;
         }
     }
 
@@ -495,16 +504,8 @@ static int pump(fq_tls_relay *t, buf *up, buf *down, short *local_ev, short *rem
             down->len = (size_t)n;
             down->off = 0;
             progress = 1;
-        } else {
-            int e = SSL_get_error(t->ssl, n);
-            if (e == SSL_ERROR_WANT_READ)
-                remote |= POLLIN;
-            else if (e == SSL_ERROR_WANT_WRITE)
-                remote |= POLLOUT;
-            else {
-                lost(t, e, "reading");
-                return -1;
-            }
+        } else if (must_wait(t, n, &remote, "reading") != 0) {
+            return -1;
         }
     }
     if (down->len > 0) {
