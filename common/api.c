@@ -759,6 +759,25 @@ int fq_api_set_key(fq_api *api, const char *key)
     return 0;
 }
 
+int fq_api_add_auth(struct curl_slist **list, const char *key, size_t key_len)
+{
+    size_t plen = strlen(AUTH_PREFIX);
+    size_t n = plen + key_len + 1;
+    char *auth = malloc(n);
+    if (auth == NULL)
+        return -1;
+    memcpy(auth, AUTH_PREFIX, plen);
+    memcpy(auth + plen, key, key_len);
+    auth[plen + key_len] = '\0';
+    struct curl_slist *t = curl_slist_append(*list, auth);
+    explicit_bzero(auth, n);
+    free(auth);
+    if (t == NULL)
+        return -1;
+    *list = t;
+    return 0;
+}
+
 /* Builds the header list; the Authorization line is assembled in a
  * scratch buffer that is wiped as soon as curl has its copy. */
 static struct curl_slist *make_headers(const fq_api *api)
@@ -775,21 +794,8 @@ static struct curl_slist *make_headers(const fq_api *api)
             goto err;
         list = t;
     }
-    if (api->key != NULL) {
-        size_t plen = strlen(AUTH_PREFIX);
-        size_t n = plen + api->key_len + 1;
-        char *auth = malloc(n);
-        if (auth == NULL)
-            goto err;
-        memcpy(auth, AUTH_PREFIX, plen);
-        memcpy(auth + plen, api->key, api->key_len + 1);
-        t = curl_slist_append(list, auth);
-        explicit_bzero(auth, n);
-        free(auth);
-        if (t == NULL)
-            goto err;
-        list = t;
-    }
+    if (api->key != NULL && fq_api_add_auth(&list, api->key, api->key_len) != 0)
+        goto err;
     return list;
 err:
     curl_slist_free_all(list);

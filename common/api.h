@@ -47,6 +47,8 @@ typedef struct fq_api_result {
                                      joined (owned), NULL if none */
     char *finish_reason;          /* owned, NULL if none */
     fq_usage usage;               /* zeros and cost_ticks -1 when absent */
+    int usage_estimated;          /* a 200 that came without usage: the tokens are the
+                                     caller's estimate (fq_cost_estimate_usage()) */
     char *error;                  /* one-line reason for a failed call (owned) */
     char request_id[128];         /* x-request-id, "" when absent */
     fq_ratelimit_headers rl;
@@ -77,6 +79,11 @@ void fq_api_parse_response(long status, const char *body, size_t len,
  * else 500; and out->error (any previous one freed) to
  * "stream error <code>: <message>", cleaned and bounded like the others. */
 void fq_api_parse_stream_error(const char *data, size_t len, fq_api_result *out);
+
+/* The bytes of text a request body sends (every message's content) and,
+ * in *messages, how many messages: what an estimate of its prompt tokens
+ * counts (fq_cost_estimate_usage()). 0 for a body that does not parse. */
+size_t fq_api_request_text_bytes(const char *body, int *messages);
 
 /* Reads an OpenAI/xAI "usage" object into u, normalised as for a whole
  * response (see api_parse.c); cost_in_usd_ticks is looked for in usage,
@@ -115,6 +122,12 @@ typedef struct fq_api_request {
  * request always gives the same bytes: the response cache names an answer
  * by the body built with stream 0. */
 char *fq_api_build_request(const fq_api_request *req);
+
+/* Appends "Authorization: Bearer <key>" to *list (curl's header list),
+ * through a scratch copy that is wiped once curl has its own. 0, or -1
+ * when out of memory (*list unchanged). */
+struct curl_slist;
+int fq_api_add_auth(struct curl_slist **list, const char *key, size_t key_len);
 
 typedef struct fq_api fq_api;
 typedef struct fq_api_call fq_api_call;

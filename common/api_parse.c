@@ -4,9 +4,11 @@
  *
  * Nothing here does I/O, so every rule can be unit-tested with canned bytes:
  *
- *  - A 200 is a success only when choices[0].message.content is a string
- *    and usage is an object; anything else (truncated JSON, content null, no
- *    usage) is a malformed body, which the fleet retries. Usage numbers may
+ *  - A 200 is a success only when choices[0].message.content is a string;
+ *    anything else (truncated JSON, content null) is a malformed body, which
+ *    the fleet retries. Usage is optional: many OpenAI-compatible servers
+ *    send none, and then usage_estimated is set for the worker to estimate
+ *    the tokens (fq_cost_estimate_usage()). Usage numbers may
  *    arrive as doubles; each is accepted only when it is finite, non-negative
  *    and below FQ_COUNT_MAX, otherwise it counts as absent.
  *  - Usage is normalised to xAI's convention, where completion_tokens leaves
@@ -202,6 +204,31 @@ void fq_api_parse_usage(const cJSON *root, const cJSON *usage, fq_usage *u)
         u->cost_ticks = json_count(root, "cost_in_usd_ticks", -1);
 }
 
+size_t fq_api_request_text_bytes(const char *body, int *messages)
+{
+    size_t bytes = 0;
+    *messages = 0;
+    cJSON *root = body != NULL ? cJSON_Parse(body) : NULL;
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+    for (const cJSON *m = cJSON_IsArray(msgs) ? msgs->child : NULL; m != NULL; m = m->next) {
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        (*messages)++;
+        if (cJSON_IsString(content)) {
+            bytes += strlen(content->valuestring);
+            continue;
+        }
+        /* parts: the text of each */
+        for (const cJSON *p = cJSON_IsArray(content) ? content->child : NULL; p != NULL;
+             p = p->next) {
+            const cJSON *text = cJSON_GetObjectItemCaseSensitive(p, "text");
+            if (cJSON_IsString(text))
+                bytes += strlen(text->valuestring);
+        }
+    }
+    cJSON_Delete(root);
+    return bytes;
+}
+
 /* Returns 1 and fills out when the body is a complete chat completion. */
 static int parse_success(const char *body, size_t len, fq_api_result *out)
 {
@@ -218,12 +245,15 @@ static int parse_success(const char *body, size_t len, fq_api_result *out)
     const cJSON *content = cJSON_IsObject(msg)
                                ? cJSON_GetObjectItemCaseSensitive(msg, "content") : NULL;
     const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
-    if (cJSON_IsString(content) && cJSON_IsObject(usage)) {
+    if (cJSON_IsString(content)) {
         const cJSON *fr = cJSON_GetObjectItemCaseSensitive(first, "finish_reason");
         out->content = strdup(content->valuestring);
         if (cJSON_IsString(fr))
             out->finish_reason = strdup(fr->valuestring);
-        fq_api_parse_usage(root, usage, &out->usage);
+        if (cJSON_IsObject(usage))
+            fq_api_parse_usage(root, usage, &out->usage);
+        else
+            out->usage_estimated = 1;
         /* else out of memory: retried like a bad body */
         ok = out->content != NULL && (!cJSON_IsString(fr) || out->finish_reason != NULL);
     }
@@ -358,11 +388,6 @@ static long status_number(const cJSON *it)
     return (d >= 400.0 && d < 600.0) ? (long)d : 0;
 }
 
-static int mentions(const char *s, const char *needle)
-{
-    return s != NULL && strcasestr(s, needle) != NULL;
-}
-
 /* The HTTP status an error event stands for: a "status" or "code" from 400
  * to 599 in the error object or the event, else 429 when its text speaks of
  * a rate limit or of credits (fq_outcome_classify() tells the two apart),
@@ -382,15 +407,8 @@ static long stream_error_status(const cJSON *root, const error_text *et)
                 return st;
         }
     }
-    static const char *const limits[] = {
-        "rate limit", "rate_limit", "too many requests", "resource-exhausted",
-        "resource_exhausted", "credits", "spending limit",
-    };
-    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
-        if (mentions(et->code, limits[i]) || mentions(et->msg, limits[i]))
-            return 429;
-    }
-    return 500;
+    long st = fq_outcome_status_of_text(et->code, et->msg);
+    return st != 0 ? st : 500;
 }
 
 void fq_api_parse_stream_error(const char *data, size_t len, fq_api_result *out)
@@ -414,6 +432,7 @@ void fq_api_result_reset(fq_api_result *out, long status)
     out->error = NULL;
     memset(&out->usage, 0, sizeof(out->usage));
     out->usage.cost_ticks = -1;
+    out->usage_estimated = 0;
 }
 
 void fq_api_parse_response(long status, const char *body, size_t len,

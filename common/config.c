@@ -453,6 +453,20 @@ static int same_key(const char *a, const char *b)
     return same;
 }
 
+/* The key "none" (FQ_KEY_NONE) stands for a server that needs no key: the
+ * worker then sends no Authorization header. Any other value keeps every
+ * rule of a real key. */
+static int take_key(fq_config *cfg, char *key)
+{
+    cfg->api_keyless = strcmp(key, FQ_KEY_NONE) == 0;
+    if (cfg->api_keyless) {
+        wipe_free(key);
+        key = NULL;
+    }
+    cfg->api_key = key;
+    return 0;
+}
+
 static int load_key(fq_config *cfg, unsigned needs, char *err, size_t errlen)
 {
     const char *xk = env("XAI_API_KEY"), *gk = env("GROK_API_KEY");
@@ -477,14 +491,16 @@ static int load_key(fq_config *cfg, unsigned needs, char *err, size_t errlen)
         if (strlen(file) >= sizeof(cfg->api_key_file))
             return fq_text_fail(err, errlen, "%s: the path %s is longer than %zu bytes", fname,
                                 fq_config_show(&sh, file), sizeof(cfg->api_key_file) - 1);
-        if ((cfg->api_key = read_key_file(fname, file, "the xAI API key", err, errlen)) == NULL)
+        char *k = read_key_file(fname, file, "the xAI API key", err, errlen);
+        if (k == NULL)
             return -1;
         snprintf(cfg->api_key_file, sizeof(cfg->api_key_file), "%s", file);
-        return 0;
+        return take_key(cfg, k);
     }
     if (key != NULL) {
-        if ((cfg->api_key = key_clean(key, strlen(key), &why)) != NULL)
-            return 0;
+        char *k = key_clean(key, strlen(key), &why);
+        if (k != NULL)
+            return take_key(cfg, k);
         if (strcmp(why, "empty") == 0)
             return fq_text_fail(err, errlen, "%s: only white space; set the xAI API key", kname);
         if (strcmp(why, "oom") == 0)
@@ -499,7 +515,8 @@ static int load_key(fq_config *cfg, unsigned needs, char *err, size_t errlen)
     if (needs & FQ_NEED_KEY)
         return fq_text_fail(err, errlen,
                             "XAI_API_KEY: not set; set XAI_API_KEY or XAI_API_KEY_FILE "
-                            "(the xAI API key)");
+                            "(the xAI API key), or XAI_API_KEY=" FQ_KEY_NONE
+                            " for a server that needs no key");
     return 0;
 }
 
@@ -516,12 +533,14 @@ int fq_config_reload_key(fq_config *cfg, char *err, size_t errlen)
     char *key = read_key_file(name, cfg->api_key_file, "the xAI API key", err, errlen);
     if (key == NULL)
         return -1;
-    if (cfg->api_key != NULL && strcmp(cfg->api_key, key) == 0) {
+    int same = cfg->api_key != NULL ? strcmp(cfg->api_key, key) == 0
+                                    : cfg->api_keyless && strcmp(key, FQ_KEY_NONE) == 0;
+    if (same) {
         wipe_free(key);
         return 0;
     }
     wipe_free(cfg->api_key);
-    cfg->api_key = key;
+    take_key(cfg, key);
     return 1;
 }
 

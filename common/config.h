@@ -17,6 +17,7 @@
 #include "task.h"
 
 #define FQ_EXIT_CONFIG 2
+#define FQ_KEY_NONE "none"       /* XAI_API_KEY for a server that needs no key */
 #define FQ_ACCESS_TOKEN_MIN 16   /* characters of FLEETQ_DASHBOARD_TOKEN, FLEETQ_METRICS_TOKEN */
 
 typedef enum fq_on_budget { FQ_ON_BUDGET_WAIT = 0, FQ_ON_BUDGET_FAIL } fq_on_budget;
@@ -48,7 +49,10 @@ typedef struct fq_config {
     char redis_cert_file[512];    /* FLEETQ_REDIS_CERT_FILE, "" = no client certificate */
     char redis_key_file[512];     /* FLEETQ_REDIS_KEY_FILE, with the certificate */
 
-    char *api_key;                /* XAI_API_KEY / GROK_API_KEY / *_FILE; NULL when unset */
+    char *api_key;                /* XAI_API_KEY / GROK_API_KEY / *_FILE; NULL when unset
+                                     or keyless */
+    int api_keyless;              /* the key is "none": a server that needs no key (Ollama,
+                                     llama.cpp, vLLM), called without Authorization */
     char api_key_file[512];       /* the file it came from, "" when from the env */
     char base_url[512];           /* XAI_BASE_URL, no trailing slash */
     char db_path[512];            /* FLEETQ_DB */

@@ -142,6 +142,16 @@ int64_t fq_cost_estimate_prompt_tokens(size_t prompt_bytes, int messages)
     return sat_add(ceil_div(prompt_bytes, 4), sat_mul(4, messages > 0 ? messages : 0));
 }
 
+void fq_cost_estimate_usage(size_t prompt_bytes, int messages, size_t answer_bytes,
+                            fq_usage *u)
+{
+    memset(u, 0, sizeof(*u));
+    u->prompt_tokens = fq_cost_estimate_prompt_tokens(prompt_bytes, messages);
+    u->completion_tokens = ceil_div(answer_bytes, 4);
+    u->total_tokens = sat_add(u->prompt_tokens, u->completion_tokens);
+    u->cost_ticks = -1;
+}
+
 int64_t fq_cost_worst_case(const fq_price *p, size_t prompt_bytes, int messages,
                            int64_t max_tokens, int64_t reasoning_reserve)
 {

@@ -54,6 +54,13 @@ int64_t fq_cost_billed(const fq_price *p, const fq_usage *u);
  * 4 per message. */
 int64_t fq_cost_estimate_prompt_tokens(size_t prompt_bytes, int messages);
 
+/* Usage for an answer that came without any (many OpenAI-compatible
+ * servers send none): the prompt as fq_cost_estimate_prompt_tokens() counts
+ * it, the completion as ceil(answer bytes / 4), no reasoning or caching,
+ * and no provider cost, so the price table bills it. */
+void fq_cost_estimate_usage(size_t prompt_bytes, int messages, size_t answer_bytes,
+                            fq_usage *u);
+
 /* Worst-case ticks of a call before it is made: prompt tokens counted as
  * ceil(bytes / 2) + 8 per message (no tokenizer yields fewer bytes per
  * token), no caching discount, max_tokens of completion plus

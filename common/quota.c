@@ -244,6 +244,10 @@ static void grant_from(const redisReply *e, fq_quota_grant *g)
         g->verdict = FQ_QUOTA_BUDGET;
     } else if (strcmp(g->reason, "over_cap") == 0) {
         g->verdict = FQ_QUOTA_OVER_CAP;
+    } else if (strcmp(g->reason, "too_large") == 0) {
+        g->verdict = FQ_QUOTA_TOO_LARGE;
+        g->tokens_ceiling = g->ticks;
+        g->ticks = 0;
     } else if (strcmp(g->reason, "paused") == 0) {
         g->verdict = FQ_QUOTA_PAUSED;
         if (e->elements > 6) {

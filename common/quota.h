@@ -27,7 +27,9 @@ typedef enum fq_quota_verdict {
     FQ_QUOTA_WAIT,       /* rate, freeze, breaker, in-flight cap, held budget: ask again after wait_ms */
     FQ_QUOTA_BUDGET,     /* today's budget is spent; wait_ms until the UTC day turns */
     FQ_QUOTA_OVER_CAP,   /* one call would cost more than the whole daily cap */
-    FQ_QUOTA_PAUSED      /* the fleet is paused (pause, pause_reason) */
+    FQ_QUOTA_PAUSED,     /* the fleet is paused (pause, pause_reason) */
+    FQ_QUOTA_TOO_LARGE   /* the call's own token estimate is over the model's token
+                            ceiling (tokens_ceiling): no wait lets it through */
 } fq_quota_verdict;
 
 typedef struct fq_quota_grant {
@@ -35,6 +37,7 @@ typedef struct fq_quota_grant {
     int64_t wait_ms;
     int64_t ticks;            /* reserved (granted) or needed (denied) */
     int64_t day;              /* the budget day of the reservation */
+    int64_t tokens_ceiling;   /* TOO_LARGE: the model's tokens per minute */
     int probe;                /* granted as the probe of a pause (1) or open breaker (2) */
     char reason[16];          /* why a WAIT: rate, frozen, breaker, inflight, held, rph, tpm,
                                  nolimits (nobody had published fleetq:limits: this

@@ -40,6 +40,7 @@ static const rec_field attempt_fields[] = {
     I(fq_attempt_record, "prompt_tokens", prompt_tokens, 0),
     I(fq_attempt_record, "completion_tokens", completion_tokens, 0),
     I(fq_attempt_record, "cost_ticks", cost_ticks, 0),
+    I(fq_attempt_record, "usage_estimated", usage_estimated, 0),
 };
 
 static const rec_field final_fields[] = {
@@ -68,6 +69,7 @@ static const rec_field final_fields[] = {
     S(fq_final_record, "recalled", recalled),
     S(fq_final_record, "cached_from", cached_from),
     S(fq_final_record, "notes", notes),
+    I(fq_final_record, "usage_estimated", usage_estimated, 0),
 };
 
 #undef S

@@ -4,7 +4,7 @@
  * Two kinds of entry, told apart by the field `kind`:
  *  - `attempt`: one API call (task, n, http_status, outcome, error,
  *    latency_ms, started_at, worker, model, ttft_ms, prompt_tokens,
- *    completion_tokens, cost_ticks), or one answer taken
+ *    completion_tokens, cost_ticks, usage_estimated), or one answer taken
  *    from the response cache (outcome `cached`);
  *  - `final`: a task's final state (the `tasks` row).
  * Times are milliseconds since the Unix epoch (0 = unknown); money is USD
@@ -28,7 +28,8 @@ enum {
     FQ_FOLLOW_PROMPT_TOKENS, FQ_FOLLOW_COMPLETION_TOKENS, FQ_FOLLOW_REASONING_TOKENS,
     FQ_FOLLOW_CACHED_TOKENS, FQ_FOLLOW_COST_TICKS, FQ_FOLLOW_LATENCY, FQ_FOLLOW_SUBMITTED,
     FQ_FOLLOW_STARTED, FQ_FOLLOW_FINISHED, FQ_FOLLOW_WORKER, FQ_FOLLOW_FLOW_ID,
-    FQ_FOLLOW_PARENTS, FQ_FOLLOW_CACHED_FROM, FQ_FOLLOW_NOTES, FQ_FOLLOW_COUNT
+    FQ_FOLLOW_PARENTS, FQ_FOLLOW_CACHED_FROM, FQ_FOLLOW_NOTES, FQ_FOLLOW_USAGE_ESTIMATED,
+    FQ_FOLLOW_COUNT
 };
 _Static_assert(FQ_FOLLOW_COUNT == FQ_FOLLOW_FIELDS_COUNT, "record.h names every follow field");
 
@@ -46,6 +47,8 @@ typedef struct fq_attempt_record {
     int64_t prompt_tokens;  /* as the provider counted them (0 without an answer) */
     int64_t completion_tokens;
     int64_t cost_ticks;     /* what this call was billed */
+    int64_t usage_estimated;   /* 1: the provider sent no usage; the tokens are fleetq's
+                                  estimate (fq_cost_estimate_usage()) */
 } fq_attempt_record;
 
 typedef struct fq_final_record {
@@ -74,6 +77,7 @@ typedef struct fq_final_record {
     char *recalled;         /* JSON array of the results it was given as context */
     char *cached_from;      /* the task whose answer it was given from the cache, or NULL */
     char *notes;            /* what fleetq changed in the request (parameters left out) */
+    int64_t usage_estimated;   /* 1: the answer's tokens are fleetq's estimate */
 } fq_final_record;
 
 /* Appends the record as stream fields ("kind" first) to an XADD command

@@ -29,8 +29,11 @@
  * api_parse.c's cleaning for provider text, so they are one bounded line.
  *
  * fq_sse_result() decides the outcome with fq_outcome_classify(), the same
- * way a whole body is judged: only a stream with [DONE], a finish_reason
- * and usage is a complete answer; anything less is MALFORMED (retried).
+ * way a whole body is judged: only a stream with [DONE] and a
+ * finish_reason is a complete answer; anything less is MALFORMED
+ * (retried). Usage is optional: many servers ignore
+ * stream_options.include_usage, and the answer is there all the same
+ * (usage_estimated is set, and the worker estimates the tokens).
  */
 #include "sse.h"
 
@@ -481,10 +484,6 @@ void fq_sse_result(fq_sse *p, long status, fq_api_result *out)
         snprintf(err, sizeof(err), "truncated stream: [DONE] without a finish_reason (%zu events)",
                  p->events);
         why = err;
-    } else if (!p->has_usage) {
-        snprintf(err, sizeof(err), "malformed stream: no usage before [DONE] (%zu events)",
-                 p->events);
-        why = err;
     } else {
         out->finish_reason = strdup(p->finish_reason);
         if (p->content != NULL) {
@@ -501,6 +500,7 @@ void fq_sse_result(fq_sse *p, long status, fq_api_result *out)
             why = "out of memory while reading the stream";
         } else {
             out->usage = p->usage;
+            out->usage_estimated = !p->has_usage;   /* many servers send none */
         }
     }
     out->outcome = fq_outcome_classify(200, NULL, NULL, why == NULL, 0);

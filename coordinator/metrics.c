@@ -379,6 +379,8 @@ static int read_counters(fq_metrics *m, const redisReply *hash)
                     m->tokens[k] = v;
         } else if (len == 10 && memcmp(name, "cost_ticks", 10) == 0) {
             m->cost_ticks = v;
+        } else if (field_is(&f[i], "usage_estimated")) {
+            m->usage_estimated = v;
         } else if (field_is(&f[i], "cache:hits")) {
             m->cache_hits = v;
         } else if (field_is(&f[i], "cache:misses")) {

@@ -117,6 +117,7 @@ typedef struct fq_metrics {
     size_t ncalls;
     int64_t tokens[FQ_TOKENS_KINDS];
     int64_t cost_ticks;
+    int64_t usage_estimated;      /* answers without usage, estimated (finish.lua) */
     fq_metrics_hist latency;
     fq_metrics_hist ttft;
     fq_metrics_hist wait;

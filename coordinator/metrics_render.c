@@ -184,6 +184,10 @@ static void render_calls(FILE *out, const fq_metrics *m)
     for (int k = 0; k < FQ_TOKENS_KINDS; k++)
         labelled(out, "fleetq_tokens_total", "kind", fq_metrics_token_kinds[k], NULL, NULL,
                  m->tokens[k]);
+    family(out, "fleetq_usage_estimated_total", "counter",
+           "Answers that came without usage, whose tokens (and so their cost) are fleetq's "
+           "estimate.");
+    sample_ll(out, "fleetq_usage_estimated_total", m->usage_estimated);
     family(out, "fleetq_api_cost_usd_total", "counter", "Cost billed for the fleet's calls, USD.");
     sample_usd(out, "fleetq_api_cost_usd_total", m->cost_ticks);
     histogram(out, "fleetq_api_latency_seconds", "Duration of one API call.", &m->latency);

@@ -72,14 +72,15 @@ enum final_param {
     FP_OUTPUT, FP_ERROR, FP_ATTEMPTS, FP_PROMPT_TOKENS, FP_COMPLETION_TOKENS,
     FP_REASONING_TOKENS, FP_CACHED_TOKENS, FP_COST_USD, FP_COST_TICKS,
     FP_LATENCY_MS, FP_SUBMITTED_AT, FP_STARTED_AT, FP_FINISHED_AT, FP_WORKER,
-    FP_FLOW_ID, FP_PARENTS, FP_PLAN, FP_RECALLED, FP_CACHED_FROM, FP_NOTES
+    FP_FLOW_ID, FP_PARENTS, FP_PLAN, FP_RECALLED, FP_CACHED_FROM, FP_NOTES,
+    FP_USAGE_ESTIMATED
 };
 
 /* Parameter numbers of STMT_PUT_ATTEMPT, in column order. */
 enum attempt_param {
     AP_TASK_ID = 1, AP_N, AP_HTTP_STATUS, AP_OUTCOME, AP_ERROR,
     AP_LATENCY_MS, AP_STARTED_AT, AP_WORKER, AP_MODEL, AP_TTFT_MS,
-    AP_PROMPT_TOKENS, AP_COMPLETION_TOKENS, AP_COST_TICKS
+    AP_PROMPT_TOKENS, AP_COMPLETION_TOKENS, AP_COST_TICKS, AP_USAGE_ESTIMATED
 };
 
 static const char *const stmt_sql[STMT_COUNT] = {
@@ -91,9 +92,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " error, attempts, prompt_tokens, completion_tokens, reasoning_tokens,"
         " cached_tokens, cost_usd, cost_ticks, latency_ms, submitted_at,"
         " started_at, finished_at, worker, flow_id, parents, plan, recalled, cached_from,"
-        " notes)"
+        " notes, usage_estimated)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-        " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+        " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
         " ON CONFLICT (id) DO UPDATE SET"
         " role = excluded.role, priority = excluded.priority,"
         " status = excluded.status, model = excluded.model,"
@@ -110,13 +111,13 @@ static const char *const stmt_sql[STMT_COUNT] = {
         " finished_at = excluded.finished_at, worker = excluded.worker,"
         " flow_id = excluded.flow_id, parents = excluded.parents, plan = excluded.plan,"
         " recalled = excluded.recalled, cached_from = excluded.cached_from,"
-        " notes = excluded.notes"
+        " notes = excluded.notes, usage_estimated = excluded.usage_estimated"
         " WHERE tasks.status <> 'done' OR excluded.status = 'done'",
     [STMT_PUT_ATTEMPT] =
         "INSERT INTO attempts (task_id, n, http_status, outcome, error,"
         " latency_ms, started_at, worker, model, ttft_ms, prompt_tokens, completion_tokens,"
-        " cost_ticks)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        " cost_ticks, usage_estimated)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
         " ON CONFLICT (task_id, n) DO NOTHING",
     [STMT_PING] = "SELECT 1",
     /* the oldest ended tasks before ?1 (ISO-8601), at most ?2 of them:
@@ -518,6 +519,7 @@ int fq_store_put_final(fq_store *s, const fq_final_record *r)
     bind_text(&b, FP_RECALLED, r->recalled);
     bind_text(&b, FP_CACHED_FROM, r->cached_from);
     bind_text(&b, FP_NOTES, r->notes);
+    bind_int(&b, FP_USAGE_ESTIMATED, r->usage_estimated != 0);
     if (b.rc != SQLITE_OK) {
         put_err(s->errbuf, sizeof(s->errbuf), "storing task %s: %s", r->task_id,
                 sqlite3_errstr(b.rc));
@@ -555,6 +557,7 @@ int fq_store_put_attempt(fq_store *s, const fq_attempt_record *r)
     bind_int_min(&b, AP_PROMPT_TOKENS, r->prompt_tokens, 0);
     bind_int_min(&b, AP_COMPLETION_TOKENS, r->completion_tokens, 0);
     bind_int_min(&b, AP_COST_TICKS, r->cost_ticks, 0);
+    bind_int(&b, AP_USAGE_ESTIMATED, r->usage_estimated != 0);
     if (b.rc != SQLITE_OK) {
         put_err(s->errbuf, sizeof(s->errbuf), "storing attempt %lld of task %s: %s",
                 (long long)r->n, r->task_id, sqlite3_errstr(b.rc));

@@ -176,9 +176,11 @@ static void print_text(const task_view *t)
         putchar('\n');
     }
     if (num(t, FQ_FOLLOW_PROMPT_TOKENS) >= 0)
-        printf("%-11s%lld prompt (%lld cached), %lld completion, %lld reasoning\n", "tokens:",
+        printf("%-11s%lld prompt (%lld cached), %lld completion, %lld reasoning%s\n", "tokens:",
                num(t, FQ_FOLLOW_PROMPT_TOKENS), count(t, FQ_FOLLOW_CACHED_TOKENS), count(t, FQ_FOLLOW_COMPLETION_TOKENS),
-               count(t, FQ_FOLLOW_REASONING_TOKENS));
+               count(t, FQ_FOLLOW_REASONING_TOKENS),
+               num(t, FQ_FOLLOW_USAGE_ESTIMATED) > 0
+                   ? " (estimated: the provider sent no usage)" : "");
     if (num(t, FQ_FOLLOW_COST_TICKS) >= 0)
         printf("%-11s$%.6f\n", "cost:", (double)num(t, FQ_FOLLOW_COST_TICKS) / FQ_TICKS_PER_USD);
     if (num(t, FQ_FOLLOW_LATENCY) >= 0)
@@ -258,6 +260,8 @@ static cJSON *to_json(const task_view *t)
     bad |= add_str(o, "worker", get(t, FQ_FOLLOW_WORKER));
     bad |= add_str(o, "cached_from", get(t, FQ_FOLLOW_CACHED_FROM));
     bad |= add_str(o, "notes", get(t, FQ_FOLLOW_NOTES));
+    bad |= cJSON_AddBoolToObject(o, "usage_estimated",
+                                 num(t, FQ_FOLLOW_USAGE_ESTIMATED) > 0) == NULL;
     if (bad) {
         cJSON_Delete(o);
         return NULL;

@@ -7,13 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_models.h"
 #include "config.h"
 #include "log.h"
+#include "model_chain.h"
 #include "worker.h"
 
 #define PROG "fleetq-worker"
 #define DEFAULT_CONCURRENCY 4
 #define MAX_CONCURRENCY 256
+#define MODELS_CHECK_MS 5000    /* the look at the provider's models at start */
 
 static void usage(FILE *out)
 {
@@ -49,6 +52,32 @@ static int parse_concurrency(const char *s, const char *what)
         exit(FQ_EXIT_CONFIG);
     }
     return (int)v;
+}
+
+/* Names, in one warning each, the role's model and fallbacks that the
+ * provider does not list (GET /models); a provider without that endpoint
+ * gets no warning. */
+static void check_models(const fq_config *cfg, fq_role role)
+{
+    fq_api_models listed;
+    if (fq_api_models_fetch(cfg->base_url, cfg->api_key, MODELS_CHECK_MS, &listed) != 0) {
+        fq_log(FQ_LOG_DEBUG, "models.unlisted", FQ_LS, "api", cfg->base_url, FQ_LS, "msg",
+               "the provider gave no list of models; not checked", FQ_LEND);
+        return;
+    }
+    const fq_role_profile *p = &cfg->roles[role];
+    fq_model_chain chain;
+    if (fq_model_chain_init(&chain, p->model, p->fallback) == 0) {
+        for (int i = 0; i < chain.n; i++)
+            if (!fq_api_models_has(&listed, chain.names[i]))
+                fq_log(FQ_LOG_WARN, "model.not_listed", FQ_LS, "model", chain.names[i],
+                       FQ_LS, "as", i == 0 ? "the role's model" : "a fallback", FQ_LS, "api",
+                       cfg->base_url, FQ_LI, "listed", (int64_t)listed.n, FQ_LS, "msg",
+                       "the provider does not list this model: tasks on it will fail with "
+                       "model_not_found unless a fallback serves them", FQ_LEND);
+        fq_model_chain_free(&chain);
+    }
+    fq_api_models_free(&listed);
 }
 
 int main(int argc, char **argv)
@@ -105,6 +134,7 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": libcurl failed to initialise\n");
         return 1;
     }
+    check_models(&cfg, (fq_role)role);
     uv_loop_t loop;
     uv_loop_init(&loop);
     fq_worker *w = fq_worker_new(&loop, &cfg, (fq_role)role, concurrency);

@@ -497,6 +497,18 @@ static void add_usage(fq_argv *hash, const fq_api_result *res, int64_t billed)
     fq_argv_pairll(hash, "reasoning_tokens", res->usage.reasoning_tokens);
     fq_argv_pairll(hash, "cached_tokens", res->usage.cached_tokens);
     fq_argv_pairll(hash, "cost_ticks", billed);
+    fq_argv_pairll(hash, "usage_estimated", res->usage_estimated);
+}
+
+/* An answer that came without usage: its tokens estimated from what was
+ * sent and what came back, so that the budget, the token quota and the
+ * records count it as they would the provider's figures. */
+static void estimate_usage(const slot *s, fq_api_result *res)
+{
+    int messages = 0;
+    size_t sent = fq_api_request_text_bytes(s->body, &messages);
+    fq_cost_estimate_usage(sent, messages, res->content ? strlen(res->content) : 0,
+                           &res->usage);
 }
 
 /* The end entry of a streamed attempt: what became of it. */
@@ -558,6 +570,8 @@ static void conclude(slot *s, fq_api_result *res, const char *cached_from)
 {
     fq_worker *w = s->w;
     int cached = cached_from != NULL;
+    if (!cached && res->outcome == FQ_OUT_OK && res->usage_estimated)
+        estimate_usage(s, res);
     int64_t billed = !cached && res->outcome == FQ_OUT_OK ? fq_cost_billed(s->price, &res->usage)
                                                           : 0;
     if (!cached) {
@@ -579,6 +593,7 @@ static void conclude(slot *s, fq_api_result *res, const char *cached_from)
         .prompt_tokens = cached ? 0 : res->usage.prompt_tokens,
         .completion_tokens = cached ? 0 : res->usage.completion_tokens,
         .cost_ticks = billed,
+        .usage_estimated = !cached && res->usage_estimated,
     };
     fq_argv hash;
     fq_argv_init(&hash);
@@ -896,6 +911,13 @@ static void on_grant(const fq_quota_grant *g, void *data)
                      "today (UTC) and FLEETQ_ON_BUDGET=fail", cap);
             finish_without_call(s, "failed", 0, msg);
         }
+        return;
+    case FQ_QUOTA_TOO_LARGE:
+        snprintf(msg, sizeof(msg), "request too large: its estimate of %lld tokens (the prompt "
+                 "and max_tokens) is over %s's ceiling of %lld tokens per minute, so no wait "
+                 "would let it through; shorten the prompt or lower max_tokens",
+                 (long long)s->est_tokens, slot_model(s), (long long)g->tokens_ceiling);
+        finish_without_call(s, "failed", 0, msg);
         return;
     case FQ_QUOTA_OVER_CAP:
     default:
@@ -1494,6 +1516,7 @@ int fq_worker_start(fq_worker *w)
     fq_log(FQ_LOG_INFO, "worker.started", FQ_LS, "worker", w->id, FQ_LS, "role",
            fq_role_name(w->role), FQ_LI, "concurrency", (int64_t)w->concurrency,
            FQ_LS, "model", w->cfg->roles[w->role].model, FQ_LS, "api", w->cfg->base_url,
+           FQ_LS, "key", w->cfg->api_keyless ? "none: no Authorization header" : "set",
            FQ_LEND);
     return 0;
 }

@@ -57,6 +57,7 @@ local function meter(att, set)
         local v = tonumber(set[kind .. '_tokens'])
         if v and v > 0 then fq_count(counts, 'tokens:' .. kind, math.floor(v)) end
     end
+    if att['usage_estimated'] == '1' then fq_count(counts, 'usage_estimated', 1) end
     local ticks = set['cost_ticks']
     if ticks and string.match(ticks, '^%d+$') and ticks ~= '0' then
         fq_count(counts, 'cost_ticks', tonumber(ticks))

@@ -59,7 +59,12 @@
 --                 98% of what got through; fewer, far over the limit, to
 --                 97% of it, and the
 --                 model freezes for FLEETQ_FREEZE_MS; a further 429 in that
---                 window holds the model for two slots. A token limit does
+--                 window holds the model for two slots. Never below 98% of
+--                 the most the provider let through in one window lately
+--                 (accepted_peak), and a lone 429 at light load (none in
+--                 the window before, far fewer successes than the rate
+--                 allows) only freezes the model briefly: what the fleet
+--                 happened to send is not the provider's limit. A token limit does
 --                 the same to the token rate, measured in tokens, and
 --                 leaves the request rate alone; a refused call's token
 --                 estimate is not refunded, so refusals are paced too;
@@ -259,6 +264,34 @@ local function step_down(rate, measured, retry_after, freeze)
     return math.min(0.95 * rate, 0.97 * measured), measured, hold
 end
 
+-- The most calls the provider let through in one window of the last three
+-- (as long as successes are kept), per second: what it demonstrably
+-- accepts. A learned rate never goes below it on a 429: that the fleet
+-- sent less since then says nothing about the provider's limit.
+local function accepted_peak(oks, window)
+    local best = 0
+    for k = 0, 2 do
+        local n = redis.call('ZCOUNT', oks, now - (k + 1) * window, '(' .. fmt(now - k * window))
+        if n > best then best = n end
+    end
+    return best * 1000 / window
+end
+
+-- A 429 on its own (none in the window before it) while the fleet got far
+-- less through than its rate allows: the fleet was not pressing the
+-- limit, so the refusal teaches nothing about the rate (a provider's
+-- hiccup, or a limit the fleet does not share). It costs a short freeze
+-- and leaves the learned rate alone.
+local function lone_at_light_load(previous_429, measured, rate, window)
+    return now - previous_429 >= window and measured < FAR_SHARE * rate
+end
+
+local function short_freeze(rq, retry_after, freeze)
+    local hold = math.max(freeze, math.min(retry_after >= 0 and retry_after or freeze, 2 * freeze))
+    redis.call('HSET', rq, 'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
+    redis.call('HINCRBY', rq, 'lone_429s', 1)
+end
+
 -- Less than a window of history: the fleet has just started.
 local function in_first_window(oldest, window)
     return #oldest == 0 or now - tonumber(oldest[2]) < window
@@ -407,6 +440,11 @@ if op == 'reserve' then
     local function ask(class, call, est_tokens, base, out_tick, reasoning_default, reserve_frac,
                        min_share)
         local probe = 0
+        -- a call whose own tokens are over the model's ceiling per minute
+        -- can never be let through: said at once, nothing taken
+        if L.rate_on and L.tpm > 0 and est_tokens > L.tpm then
+            return {0, 0, 'too_large', L.tpm, day}
+        end
         -- paused: one probe call per probe interval
         if paused ~= '' then
             if now < probe_at then
@@ -637,6 +675,7 @@ if op == 'settle' then
         end
 
         local ceiling = L.rate_on and L.rpm / 60 or 0
+        local previous_429 = get(rq, 'last_429_ms', 0)
         if outcome == 'rate_limited' and kind == 'tokens' then
             redis.call('HSET', rq, 'last_429_ms', fmt(now))
             redis.call('HINCRBY', rq, 'rate_limited', 1)
@@ -649,17 +688,24 @@ if op == 'settle' then
                 local _, tokens = successes(oks, span)
                 local measured = tokens * 60000 / span
                 local cur = trate > 0 and trate or measured
-                local new, bad, hold = step_down(cur, measured, retry_after, freeze)
-                if cur <= 0 then new, bad = est_tokens * 60000 / window, 0 end
-                new = math.max(MIN_TOKEN_RATE, new)
-                if in_first_window(oldest, window) then
-                    hold = first_window_freeze(rq, oldest, hold, window)
+                -- without a ceiling or a learned rate there is no rate to
+                -- press: a lone 429 cannot say the fleet went too fast
+                if not in_first_window(oldest, window) and
+                    lone_at_light_load(previous_429, measured, trate > 0 and trate or math.huge, window) then
+                    short_freeze(rq, retry_after, freeze)
+                else
+                    local new, bad, hold = step_down(cur, measured, retry_after, freeze)
+                    if cur <= 0 then new, bad = est_tokens * 60000 / window, 0 end
+                    new = math.max(MIN_TOKEN_RATE, new)
+                    if in_first_window(oldest, window) then
+                        hold = first_window_freeze(rq, oldest, hold, window)
+                    end
+                    redis.call('HSET', rq, 'tpm_rate', fmt(new), 'tpm_known_bad', fmt(math.max(bad, new)),
+                        'tpm_last_decrease_ms', fmt(now), 'tpm_probe_streak', 0,
+                        'tpm_tokens', 0, 'tpm_ms', fmt(now),
+                        'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
+                    redis.call('HINCRBY', rq, 'token_decreases', 1)
                 end
-                redis.call('HSET', rq, 'tpm_rate', fmt(new), 'tpm_known_bad', fmt(math.max(bad, new)),
-                    'tpm_last_decrease_ms', fmt(now), 'tpm_probe_streak', 0,
-                    'tpm_tokens', 0, 'tpm_ms', fmt(now),
-                    'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
-                redis.call('HINCRBY', rq, 'token_decreases', 1)
             end
         elseif outcome == 'rate_limited' then
             redis.call('HSET', rq, 'last_429_ms', fmt(now))
@@ -667,9 +713,12 @@ if op == 'settle' then
             if L.adaptive and ceiling > 0 and now - get(rq, 'rate_last_decrease_ms', 0) >= window then
                 local rate = request_rate(rq, L.rpm, true)
                 local span, oldest = measure_span(rq, 'rate_', oks, window)
-                local new, bad, hold = step_down(rate, successes(oks, span) * 1000 / span,
-                    retry_after, freeze)
-                if in_first_window(oldest, window) then
+                local measured = successes(oks, span) * 1000 / span
+                local new, bad, hold = step_down(rate, measured, retry_after, freeze)
+                local first = in_first_window(oldest, window)
+                if not first and lone_at_light_load(previous_429, measured, rate, window) then
+                    new = nil
+                elseif first then
                     -- everything that got through so far fits in one provider
                     -- window, so that count is its limit per window: the
                     -- successes so far and the calls granted before this one
@@ -693,11 +742,16 @@ if op == 'settle' then
                     end
                     hold = first_window_freeze(rq, oldest, hold, window)
                 end
-                new = math.max(MIN_RATE, new)
-                redis.call('HSET', rq, 'rate_known_bad', fmt3(bad), 'rate_per_s', fmt3(new),
-                    'rate_learned', 1, 'rate_last_decrease_ms', fmt(now), 'rate_probe_streak', 0,
-                    'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
-                redis.call('HINCRBY', rq, 'decreases', 1)
+                if new == nil then
+                    short_freeze(rq, retry_after, freeze)
+                else
+                    -- never below what the provider let through lately
+                    new = math.max(MIN_RATE, new, math.min(rate, NEAR_STEP * accepted_peak(oks, window)))
+                    redis.call('HSET', rq, 'rate_known_bad', fmt3(math.max(bad, new)), 'rate_per_s', fmt3(new),
+                        'rate_learned', 1, 'rate_last_decrease_ms', fmt(now), 'rate_probe_streak', 0,
+                        'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
+                    redis.call('HINCRBY', rq, 'decreases', 1)
+                end
             elseif L.adaptive and ceiling > 0 then
                 -- another 429 in the window of a decrease: the provider's window
                 -- is still full (some count their refusals in it), so hold the

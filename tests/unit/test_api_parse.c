@@ -177,7 +177,22 @@ static void test_200_content_null(void **state)
 static void test_200_without_usage_or_choices(void **state)
 {
     fq_api_result r;
-    parse(200, "{\"choices\":[{\"message\":{\"content\":\"hi\"}}]}", &r);
+    /* many OpenAI-compatible servers send no usage: the answer stands, and
+     * the worker estimates its tokens */
+    parse(200, "{\"choices\":[{\"message\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}",
+          &r);
+    assert_int_equal(r.outcome, FQ_OUT_OK);
+    assert_string_equal(r.content, "hi");
+    assert_int_equal(r.usage_estimated, 1);
+    assert_int_equal(r.usage.prompt_tokens, 0);
+    assert_int_equal(r.usage.cost_ticks, -1);
+    fq_api_result_free(&r);
+    parse(200, "{\"choices\":[{\"message\":{\"content\":\"hi\"}}],\"usage\":{\"prompt_tokens\":3}}",
+          &r);
+    assert_int_equal(r.outcome, FQ_OUT_OK);
+    assert_int_equal(r.usage_estimated, 0);
+    fq_api_result_free(&r);
+    parse(200, "{\"choices\":[{\"message\":{\"content\":null}}]}", &r);
     assert_int_equal(r.outcome, FQ_OUT_MALFORMED);
     fq_api_result_free(&r);
     parse(200, "{\"choices\":[],\"usage\":{}}", &r);

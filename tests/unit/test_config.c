@@ -234,7 +234,8 @@ static void test_key_from_env(void **state)
 {
     loaded l;
     expect_error(FQ_NEED_KEY, "XAI_API_KEY",
-                 "XAI_API_KEY: not set; set XAI_API_KEY or XAI_API_KEY_FILE (the xAI API key)");
+                 "XAI_API_KEY: not set; set XAI_API_KEY or XAI_API_KEY_FILE (the xAI API key), "
+                 "or XAI_API_KEY=none for a server that needs no key");
 
     setenv("XAI_API_KEY", "  " KEY "\n", 1);
     load(&l, FQ_NEED_KEY);
@@ -259,6 +260,22 @@ static void test_key_from_env(void **state)
     setenv("XAI_API_KEY", KEY "2", 1);
     expect_error(FQ_NEED_KEY, "XAI_API_KEY", "XAI_API_KEY and GROK_API_KEY are both set");
     unsetenv("GROK_API_KEY");
+
+    /* "none": a server that needs no key; anything else is a key */
+    setenv("XAI_API_KEY", " none\n", 1);
+    load(&l, FQ_NEED_KEY);
+    assert_int_equal(l.rc, 0);
+    assert_null(l.cfg.api_key);
+    assert_int_equal(l.cfg.api_keyless, 1);
+    fq_config_free(&l.cfg);
+    setenv("XAI_API_KEY", "None", 1);
+    load(&l, FQ_NEED_KEY);
+    assert_int_equal(l.rc, 0);
+    assert_string_equal(l.cfg.api_key, "None");
+    assert_int_equal(l.cfg.api_keyless, 0);
+    fq_config_free(&l.cfg);
+    setenv("XAI_API_KEY", "none none", 1);
+    expect_error(FQ_NEED_KEY, "XAI_API_KEY", "not a single key");
 
     setenv("XAI_API_KEY", "   ", 1);
     expect_error(0, "XAI_API_KEY", "only white space");

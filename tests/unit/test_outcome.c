@@ -19,7 +19,7 @@ static void test_names(void **state)
 {
     static const char *const want[FQ_OUT_COUNT] = {
         "ok", "malformed", "bad_param", "bad_request", "key_rejected", "no_credits",
-        "model_not_found", "rate_limited", "server_error", "timeout", "network",
+        "model_not_found", "rate_limited", "server_error", "timeout", "network", "too_large",
     };
     for (int i = 0; i < FQ_OUT_COUNT; i++)
         assert_string_equal(fq_outcome_name((fq_outcome)i), want[i]);
@@ -87,6 +87,29 @@ static void test_429(void **state)
     assert_int_equal(C(429, NULL, "Your team has used all available CREDITS"), FQ_OUT_NO_CREDITS);
     /* the hint may sit in the code as well */
     assert_int_equal(C(429, "spending limit reached", NULL), FQ_OUT_NO_CREDITS);
+    /* OpenAI: spent quota pauses like spent credits */
+    assert_int_equal(C(429, "insufficient_quota",
+                       "You exceeded your current quota, please check your plan and billing "
+                       "details."), FQ_OUT_NO_CREDITS);
+    assert_int_equal(C(402, NULL, "Payment Required"), FQ_OUT_NO_CREDITS);
+    /* one request larger than the limit: final, not a rate limit */
+    assert_int_equal(C(429, "rate_limit_exceeded",
+                       "Request too large for gpt-4o in organization org-x on tokens per min "
+                       "(TPM): Limit 30000, Requested 45000. The input or output tokens must "
+                       "be reduced in order to run successfully."), FQ_OUT_TOO_LARGE);
+    assert_int_equal(C(429, "tokens", "on tokens per min (TPM): Limit 30000, Requested 45000"),
+                     FQ_OUT_TOO_LARGE);
+    /* the usual refusal names what was used: a rate limit */
+    assert_int_equal(C(429, "rate_limit_exceeded",
+                       "Rate limit reached for gpt-4o in organization org-x on tokens per min "
+                       "(TPM): Limit 30000, Used 29000, Requested 2000. Please try again in "
+                       "2s."), FQ_OUT_RATE_LIMITED);
+    assert_int_equal(C(429, NULL, "Limit 30000, Requested 20000"), FQ_OUT_RATE_LIMITED);
+    /* wording nobody taught it: a rate limit */
+    assert_int_equal(C(429, "slow_down", "Please wait a moment"), FQ_OUT_RATE_LIMITED);
+    assert_false(fq_outcome_retryable(FQ_OUT_TOO_LARGE));
+    assert_false(fq_outcome_pauses_fleet(FQ_OUT_TOO_LARGE));
+    assert_false(fq_outcome_trips_breaker(FQ_OUT_TOO_LARGE));
 }
 
 static void test_5xx_and_others(void **state)
@@ -94,7 +117,7 @@ static void test_5xx_and_others(void **state)
     long five[] = {500, 502, 503, 504, 520, 599};
     for (size_t i = 0; i < sizeof(five) / sizeof(five[0]); i++)
         assert_int_equal(C(five[i], NULL, NULL), FQ_OUT_SERVER_ERROR);
-    assert_int_equal(C(402, NULL, NULL), FQ_OUT_BAD_REQUEST);
+    assert_int_equal(C(402, NULL, NULL), FQ_OUT_NO_CREDITS);
     assert_int_equal(C(405, NULL, NULL), FQ_OUT_BAD_REQUEST);
     assert_int_equal(C(451, NULL, NULL), FQ_OUT_BAD_REQUEST);
     assert_int_equal(C(499, NULL, NULL), FQ_OUT_BAD_REQUEST);

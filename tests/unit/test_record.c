@@ -62,6 +62,7 @@ static void test_attempt_round_trip(void **state)
         .prompt_tokens = 40,
         .completion_tokens = 7,
         .cost_ticks = 123456,
+        .usage_estimated = 1,
     };
     fq_argv a;
     fq_argv_init(&a);
@@ -81,7 +82,8 @@ static void test_attempt_round_trip(void **state)
     assert_string_equal(value_at(&a, 3, "model"), "grok-4");
     assert_string_equal(value_at(&a, 3, "ttft_ms"), "321");
     assert_string_equal(value_at(&a, 3, "cost_ticks"), "123456");
-    assert_int_equal(a.argc, 3 + 2 * 14);
+    assert_string_equal(value_at(&a, 3, "usage_estimated"), "1");
+    assert_int_equal(a.argc, 3 + 2 * 15);
 
     fq_field f[32];
     size_t n = as_fields(&a, 3, f, 32);
@@ -170,9 +172,10 @@ static void test_final_round_trip(void **state)
     assert_null(value_of(&a, "error"));
     assert_string_equal(value_of(&a, "priority"), "0");
     assert_string_equal(value_of(&a, "cost_ticks"), "91460000");
-    /* kind + 18 set fields + plan (an integer, always there; error,
-     * flow_id and parents left out) */
-    assert_int_equal(a.argc, 2 * 20);
+    /* kind + 18 set fields + plan and usage_estimated (integers, always
+     * there; error, flow_id and parents left out) */
+    assert_int_equal(a.argc, 2 * 21);
+    assert_string_equal(value_of(&a, "usage_estimated"), "0");
     assert_string_equal(value_of(&a, "plan"), "0");
 
     fq_field f[40];
