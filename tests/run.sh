@@ -15,7 +15,19 @@
 # ctest arguments apply to the asan stage.
 #
 #   tests/run.sh [ctest args...]     e.g. FLEETQ_TEST_STAGES=asan tests/run.sh -R pipeline
+#   tests/run.sh --help              this text; runs nothing
+# Other settings: FLEETQ_FUZZ_SECONDS (fuzz), FLEETQ_TEST_BUILD (the asan
+# stage's build directory, default build-asan), FLEETQ_EXTRA_PACKAGES (more
+# Debian packages to install).
 set -euo pipefail
+
+case ${1:-} in
+-h | --help)
+    # the comment above, which is the one description of the stages
+    sed -n '2,/^set -euo pipefail$/{/^set /d; s/^# \{0,1\}//; p}' "${BASH_SOURCE[0]}"
+    exit 0
+    ;;
+esac
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 stages=${FLEETQ_TEST_STAGES:-asan valgrind fuzz container}
