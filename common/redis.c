@@ -62,6 +62,7 @@ struct fq_redis {
     char password[256];
     char name[64];
     int tls;                    /* rediss:// */
+    int outage_logged;          /* the first failed connect of an outage was logged */
 
     redisAsyncContext *ac;
     fq_tls_relay *relay;        /* with tls: the relay behind ac */
@@ -465,6 +466,31 @@ static const char *let_relay_go(fq_redis *r, const char *hiredis_error, char *bu
     return buf[0] != '\0' ? buf : hiredis_error;
 }
 
+/* The URL the connection uses, for a message: never the password. */
+static const char *show_url(const fq_redis *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s://%s%s%s%s:%d/%d", r->tls ? "rediss" : "redis", r->user,
+             r->password[0] != '\0' ? ":***" : "", r->user[0] || r->password[0] ? "@" : "",
+             r->host, r->port, r->db);
+    return buf;
+}
+
+/* A connect that failed. The first of an outage (since the start, or
+ * since the connection was last up) is logged at error at once, with where
+ * and why; the others quietly, and as warnings once the back-off is at its
+ * longest. */
+static void connect_failed(fq_redis *r, const char *cause)
+{
+    char url[512];
+    int first = !r->outage_logged;
+    r->outage_logged = 1;
+    fq_log(first ? FQ_LOG_ERROR : r->backoff_ms >= BACKOFF_MAX_MS ? FQ_LOG_WARN : FQ_LOG_DEBUG,
+           first ? "redis.unreachable" : "redis.connect_failed", FQ_LS, "conn", r->name,
+           FQ_LS, "url", show_url(r, url, sizeof(url)), FQ_LS, "error", cause, FQ_LI, "retry_ms",
+           r->backoff_ms, FQ_LS, "msg", first ? "retrying with back-off; check REDIS_URL and "
+           "that Redis is running" : NULL, FQ_LEND);
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     fq_redis *r = ac->data;
@@ -473,10 +499,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (status != REDIS_OK) {
         /* hiredis frees the context after this callback. */
         char why[320];
-        fq_log(r->backoff_ms >= BACKOFF_MAX_MS ? FQ_LOG_WARN : FQ_LOG_DEBUG,
-               "redis.connect_failed", FQ_LS, "conn", r->name, FQ_LS, "error",
-               let_relay_go(r, ac->errstr, why, sizeof(why)), FQ_LI, "retry_ms", r->backoff_ms,
-               FQ_LEND);
+        connect_failed(r, let_relay_go(r, ac->errstr, why, sizeof(why)));
         r->ac = NULL;
         r->pending = 0;
         next_node(r);
@@ -495,6 +518,12 @@ static void ready(fq_redis *r)
     r->connected = 1;
     r->backoff_ms = BACKOFF_MIN_MS;
     r->last_progress = fq_mono_ms();
+    if (r->outage_logged) {
+        char url[512];
+        fq_log(FQ_LOG_INFO, "redis.reachable", FQ_LS, "conn", r->name, FQ_LS, "url",
+               show_url(r, url, sizeof(url)), FQ_LEND);
+        r->outage_logged = 0;
+    }
     fq_log(FQ_LOG_DEBUG, "redis.connected", FQ_LS, "conn", r->name, FQ_LS, "host", r->host,
            FQ_LI, "port", (int64_t)r->port, FQ_LEND);
     notify(r, 1);
@@ -514,8 +543,11 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
                                      sizeof(why));
     if (r->closing)
         return;
-    fq_log(FQ_LOG_WARN, "redis.disconnected", FQ_LS, "conn", r->name, FQ_LS, "error", error,
-           FQ_LEND);
+    if (was)
+        fq_log(FQ_LOG_WARN, "redis.disconnected", FQ_LS, "conn", r->name, FQ_LS, "error", error,
+               FQ_LEND);
+    else   /* lost before it was ever up: Redis is not (yet) there */
+        connect_failed(r, error);
     schedule_reconnect(r);
     if (was)
         notify(r, 0);
@@ -539,8 +571,7 @@ static void connect_now(fq_redis *r)
         ac = redisAsyncConnect(r->host, r->port);
     }
     if (ac == NULL || ac->err) {
-        fq_log(FQ_LOG_WARN, "redis.connect_failed", FQ_LS, "conn", r->name, FQ_LS, "error",
-               ac ? ac->errstr : r->tls && r->relay == NULL ? why : "out of memory", FQ_LEND);
+        connect_failed(r, ac ? ac->errstr : r->tls && r->relay == NULL ? why : "out of memory");
         if (ac != NULL)
             redisAsyncFree(ac);
         let_relay_go(r, "", why, sizeof(why));

@@ -54,4 +54,25 @@ for prog in "$worker" "$coord" "$mock"; do
     fq_assert_contains "$("$prog" --help)" "Usage" "$prog --help"
     fq_assert_contains "$("$prog" --version)" "fleetq" "$prog --version"
 done
+
+# An unreachable Redis is said at once, at error, with where (the URL
+# without its password) and why; the programs keep trying.
+port=$(fq_free_port)
+pw="unreachable-$RANDOM-pw"
+for prog in "$coord" "$worker --role code"; do
+    log="$FQ_TMP/unreachable-$(basename "${prog%% *}").log"
+    # shellcheck disable=SC2086 # the worker's --role word by word
+    env REDIS_URL="redis://fleetq-worker:$pw@127.0.0.1:$port/0" XAI_API_KEY="$FQ_KEY" \
+        FLEETQ_DB="$FQ_TMP/unreachable.db" PORT=0 $prog >"$log" 2>&1 &
+    pid=$!
+    fq_wait_for 1 grep -q '"level":"error",.*"event":"redis.unreachable"' "$log" ||
+        fq_fail "$prog: no error within a second about the unreachable Redis: $(cat "$log")"
+    line=$(grep -m1 redis.unreachable "$log")
+    fq_assert_contains "$line" "\"url\":\"redis://fleetq-worker:***@127.0.0.1:$port/0\"" "where"
+    fq_assert_contains "$line" "Connection refused" "why"
+    kill -0 "$pid" || fq_fail "$prog gave up on Redis"
+    kill -TERM "$pid"
+    wait "$pid" || true
+    ! grep -qF "$pw" "$log" || fq_fail "the Redis password is in the log of $prog"
+done
 fq_pass
