@@ -296,7 +296,9 @@ static int ended(fq_ctl *ctl, const char *id, const char *entry, char *status, s
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
         r->element[0]->type == REDIS_REPLY_STRING) {
         const redisReply *st = r->element[0], *en = r->element[1], *stored = r->element[2];
-        int ours = en->type == REDIS_REPLY_STRING && strcmp(en->str, entry) == 0;
+        /* a task stored is left without its entry: then it is ours, as the
+         * id was checked before sending */
+        int ours = en->type != REDIS_REPLY_STRING || strcmp(en->str, entry) == 0;
         int stale = !ours && strcmp(st->str, "rejected") == 0;  /* ours is not in yet */
         if (!stale)
             snprintf(status, size, "%s", st->str);
@@ -352,8 +354,67 @@ static int wait_end(fq_ctl *ctl, const submission *s, const char *id, const char
  * The command
  * --------------------------------------------------------------------- */
 
+/* Checks the submission by the coordinator's own rules
+ * (fq_task_parse_submission(), the same code): 0, or -1 with the reason
+ * the coordinator would give on stderr, and the exit code set. */
+static int validate(fq_ctl *ctl, const submission *s)
+{
+    size_t n = (size_t)s->nwords / 2;
+    fq_field *f = calloc(n > 0 ? n : 1, sizeof(*f));
+    if (f == NULL) {
+        fq_ctl_errorf("out of memory");
+        fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        f[i].name = word(s, (int)(2 * i), &f[i].name_len);
+        f[i].value = word(s, (int)(2 * i + 1), &f[i].value_len);
+    }
+    fq_task task;
+    fq_task_init(&task);
+    fq_task_limits limits = {.max_submission_bytes = ctl->cfg.max_submission_bytes};
+    char reason[512] = "";
+    int rc = fq_task_parse_submission(f, n, &limits, &task, NULL, reason, sizeof(reason));
+    fq_task_free(&task);
+    free(f);
+    if (rc == 0)
+        return 0;
+    fq_ctl_errorf("submit: not sent, the coordinator would reject it: %s", reason);
+    fq_ctl_fail(ctl, FQ_CTL_USAGE);
+    return -1;
+}
+
+/* 1 when a task with this id is known already (the coordinator would not
+ * run it again; said on stderr with its status), 0 when not, -1 when
+ * Redis failed. */
+static int exists_already(fq_ctl *ctl, const char *id)
+{
+    char key[FQ_KEY_MAX];
+    redisReply *r = fq_ctl_command_run(ctl, "HGET %s status", fq_key_task(id, key, sizeof(key)));
+    if (r == NULL)
+        return -1;
+    int exists = r->type == REDIS_REPLY_STRING;
+    if (exists)
+        fq_ctl_errorf("submit: task %s exists already (%s) and is not run again; nothing was "
+                      "sent. See it with: " FQ_CTL_PROG " result %s, or submit under another id",
+                      id, r->str, id);
+    freeReplyObject(r);
+    return exists;
+}
+
 static int submit(fq_ctl *ctl, const submission *s)
 {
+    char named[FQ_ID_MAX + 1];
+    if (validate(ctl, s) != 0)
+        return fq_ctl_exit(ctl);
+    if (named_id(s, named, sizeof(named))) {
+        int known = exists_already(ctl, named);
+        if (known < 0)
+            return fq_ctl_exit(ctl);
+        if (known)
+            return FQ_CTL_EXISTS;
+    }
+
     fq_argv a;
     fq_argv_init(&a);
     int bad = fq_argv_adds(&a, "XADD") | fq_argv_adds(&a, fq_keys()->submit) | fq_argv_adds(&a, "*");

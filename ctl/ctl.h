@@ -51,6 +51,7 @@ enum {
     FQ_CTL_UNREACHABLE = 3,
     FQ_CTL_ENDED = 4,        /* the task ended failed, rejected, expired, cancelled */
     FQ_CTL_NOT_ENDED = 5,    /* the task has not ended (--wait timed out) */
+    FQ_CTL_EXISTS = 6,       /* submit: a task with that id exists; nothing was sent */
 };
 
 #define FQ_CTL_MAX_SCRIPTS 16

@@ -46,7 +46,8 @@ static void usage(FILE *out)
           "command; 2 usage or configuration error; 3 Redis could not be reached.\n"
           "For `result` and `submit --wait`, the task's outcome: 0 done; 4 it ended\n"
           "failed, rejected, expired or cancelled; 5 it has not ended (yet, or\n"
-          "before --wait ran out).\n",
+          "before --wait ran out). For `submit`, 6: a task with that id exists\n"
+          "already; nothing was sent (a repeated id is never run twice).\n",
           out);
 }
 

@@ -110,11 +110,25 @@ fq_ctl submit --json role code prompt "no wait" id s-nowait
 fq_assert_eq "$(jqo '.id')" s-nowait "submit --json prints the id"
 grep -qE '^[0-9]+-[0-9]+$' <<<"$(jqo .entry)" || fq_fail "submit --json: no entry id in $CTL_OUT"
 
+# what the coordinator would reject is refused before it is sent, with
+# the coordinator's reason (the same code) and exit 2
+entries=$(fq_redis XINFO STREAM fleetq:submit | awk 'p { print; exit } /^entries-added$/ { p = 1 }')
 fq_ctl submit role nosuchrole prompt "x" id s-bad --wait 30
-fq_assert_eq "$CTL_RC" 4 "submit --wait of a task with a bad role"
-fq_assert_contains "$CTL_OUT" "status:    rejected" "the status of the rejected task"
-fq_assert_contains "$CTL_OUT" 'role: must be one of ceo, code, quality, memory, got "nosuchrole"' \
-    "the rejection reason"
+fq_assert_eq "$CTL_RC" 2 "submit of a task with a bad role"
+fq_assert_contains "$CTL_ERR" 'role: must be one of ceo, code, quality, memory, got "nosuchrole"' \
+    "the coordinator's reason"
+fq_ctl submit role code
+fq_assert_eq "$CTL_RC" 2 "submit without a prompt"
+fq_assert_contains "$CTL_ERR" "not sent, the coordinator would reject it: prompt" "the reason"
+fq_ctl submit role code prompt x max_tokens lots
+fq_assert_eq "$CTL_RC" 2 "submit with a bad max_tokens"
+fq_assert_contains "$CTL_ERR" "max_tokens: must be an integer" "the reason"
+fq_assert_eq "$(fq_redis XINFO STREAM fleetq:submit | awk 'p { print; exit } /^entries-added$/ { p = 1 }')" \
+    "$entries" "entries added to the submit stream by refused submissions"
+fq_assert_eq "$(fq_redis EXISTS fleetq:task:s-bad)" 0 "a task hash for a refused submission"
+# the same sent with redis-cli is rejected by the coordinator, for result below
+fq_submit role nosuchrole prompt "x" id s-bad >/dev/null
+fq_wait_for 10 fq_status_is s-bad rejected || fq_fail "s-bad was not rejected"
 
 # what a submission wrote, from its row (once stored, Redis keeps no prompt)
 stored_prompt() { fq_sql "SELECT prompt FROM tasks WHERE id = '$1'"; }
@@ -153,11 +167,12 @@ fq_assert_eq "$(stored_prompt s-opt-stdin)" "from stdin" "--prompt - reads stdin
 fq_ctl submit json '{"role":"code","prompt":"in json","id":"s-in-json"}' --wait 30
 fq_assert_eq "$CTL_RC" 0 "submit of one json field"
 fq_assert_eq "$(head -n 1 <<<"$CTL_OUT")" s-in-json "the id inside the json field"
-# a repeated id is not run twice: --wait shows how the first one ended
+# a repeated id is not run twice, nor sent: exit 6 and the task's status
 fq_ctl submit id s-wait role code prompt "again" --wait 10
-fq_assert_eq "$CTL_RC" 0 "submit --wait of a repeated id"
-fq_assert_contains "$CTL_OUT" "Mock answer to: wait for me" "a repeated id shows the first run"
-fq_assert_contains "$CTL_ERR" "submitted before" "the note about a repeated id"
+fq_assert_eq "$CTL_RC" 6 "submit of a repeated id"
+fq_assert_contains "$CTL_ERR" "task s-wait exists already (done) and is not run again; nothing was sent" \
+    "the note about a repeated id"
+fq_assert_eq "$(fq_sql "SELECT prompt FROM tasks WHERE id = 's-wait'")" "wait for me" "the first run's prompt"
 
 # --wait running out: a delayed task
 start=$(date +%s)

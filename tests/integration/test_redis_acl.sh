@@ -142,15 +142,15 @@ submit id acl-reviewed role code review_by quality prompt "Write a parser"
 submit id acl-after role quality after acl-1 prompt "Check what acl-1 did"
 submit id acl-delayed role memory delay 1 prompt "Remember this later"
 submit id acl-stream role code stream true prompt "Stream the answer"
-submit id acl-404 role code model grok-nope fallback grok-3-mini max_attempts 1 prompt "Which model"
+submit id acl-nomodel role code model grok-nope fallback grok-3-mini max_attempts 1 prompt "Which model"
 submit id acl-cache-1 role code temperature 0 cache true prompt "cached question"
 
 fq_wait_sql 60 "SELECT count(*) FROM tasks WHERE id GLOB 'acl-[0-9]*' AND status = 'done'" 40
 fq_wait_sql 30 "SELECT status || ' ' || tasks FROM flows WHERE flow_id = 'acl-plan'" "done 5"
-for id in acl-reviewed acl-reviewed.review acl-after acl-delayed acl-stream acl-404 acl-cache-1; do
+for id in acl-reviewed acl-reviewed.review acl-after acl-delayed acl-stream acl-nomodel acl-cache-1; do
     fq_wait_sql 30 "SELECT status FROM tasks WHERE id = '$id'" "done"
 done
-fq_assert_eq "$(fq_sql "SELECT model FROM tasks WHERE id = 'acl-404'")" grok-3-mini "the fallback's model"
+fq_assert_eq "$(fq_sql "SELECT model FROM tasks WHERE id = 'acl-nomodel'")" grok-3-mini "the fallback's model"
 submit id acl-cache-2 role code temperature 0 cache true prompt "cached question"
 fq_wait_sql 30 "SELECT status FROM tasks WHERE id = 'acl-cache-2'" "done"
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE status = 'done'")" 53 "tasks done"
