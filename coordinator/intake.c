@@ -92,9 +92,16 @@ static void on_recorded(fq_redis *r, redisReply *reply, void *data)
     } else if (reply->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < reply->elements; i++) {
             const redisReply *e = reply->element[i];
-            if (e->type == REDIS_REPLY_STRING && strncmp(e->str, "duplicate:", 10) == 0)
-                fq_log(FQ_LOG_INFO, "intake.duplicate", FQ_LS, "status", e->str + 10,
-                       FQ_LEND);
+            if (e->type == REDIS_REPLY_STRING && strncmp(e->str, "duplicate:", 10) == 0) {
+                /* duplicate:<status>:<id> (a status has no ':') */
+                char status[32];
+                snprintf(status, sizeof(status), "%.*s", (int)strcspn(e->str + 10, ":"),
+                         e->str + 10);
+                const char *id = strchr(e->str + 10, ':');
+                fq_log(FQ_LOG_INFO, "intake.duplicate", FQ_LS, "task", id ? id + 1 : "",
+                       FQ_LS, "status", status, FQ_LS, "msg",
+                       "a task with this id exists: not run again", FQ_LEND);
+            }
             else if (e->type == REDIS_REPLY_STRING && strcmp(e->str, "waiting") == 0)
                 fq_resolver_kick(in->c->resolver);   /* its parents may have ended */
         }

@@ -27,7 +27,7 @@
 --       parents and Q parent ids, then the count of task hash values P and
 --       P values (name/value pairs)
 -- Returns, per entry, 'queued'|'delayed'|'waiting'|'rejected' or the
--- status of the task it duplicates, prefixed 'duplicate:'.
+-- status of the task it duplicates and its id, 'duplicate:<status>:<id>'.
 fq_contract(15, true)
 local delayed, events, results, submit, seq, expiry, resolving =
     KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[15]
@@ -68,7 +68,7 @@ local function record(task, at, k)
     local existing = redis.call('HGET', task, 'status')
     if existing and existing ~= 'rejected' then
         fq_event(events, id, 'duplicate', role, {'entry', entry, 'current', existing})
-        return 'duplicate:' .. existing
+        return 'duplicate:' .. existing .. ':' .. id
     end
     if existing then
         redis.call('DEL', task)

@@ -173,6 +173,10 @@ fq_assert_eq "$CTL_RC" 6 "submit of a repeated id"
 fq_assert_contains "$CTL_ERR" "task s-wait exists already (done) and is not run again; nothing was sent" \
     "the note about a repeated id"
 fq_assert_eq "$(fq_sql "SELECT prompt FROM tasks WHERE id = 's-wait'")" "wait for me" "the first run's prompt"
+# sent past fleetqctl, the coordinator drops it, and its log names the task
+fq_submit id s-wait role code prompt "again, raw" >/dev/null
+fq_wait_for 10 grep -q '"event":"intake.duplicate","task":"s-wait","status":"done"' "$FQ_TMP/coordinator.log" ||
+    fq_fail "the coordinator's line about a repeated id does not name it"
 
 # --wait running out: a delayed task
 start=$(date +%s)
