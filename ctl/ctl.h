@@ -86,6 +86,7 @@ extern const fq_ctl_command fq_ctl_cmd_flow;
 extern const fq_ctl_command fq_ctl_cmd_search;
 extern const fq_ctl_command fq_ctl_cmd_resume;
 extern const fq_ctl_command fq_ctl_cmd_limits;
+extern const fq_ctl_command fq_ctl_cmd_events;
 
 /* fleetqctl's own Lua scripts (the .lua files of ctl/lua, with the common
  * prelude). */

@@ -16,6 +16,7 @@ static const fq_ctl_command *const commands[] = {
     &fq_ctl_cmd_result,
     &fq_ctl_cmd_status,
     &fq_ctl_cmd_watch,
+    &fq_ctl_cmd_events,
     &fq_ctl_cmd_dead,
     &fq_ctl_cmd_requeue,
     &fq_ctl_cmd_cancel,

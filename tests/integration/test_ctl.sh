@@ -12,7 +12,7 @@
 # every command, usage errors (2) and an unreachable Redis (3).
 . "$(dirname "$0")/lib.sh"
 
-COMMANDS="submit result status watch dead requeue cancel flow search resume"
+COMMANDS="submit result status watch events dead requeue cancel flow search resume"
 
 jqo() { jq -r "$1" <<<"$CTL_OUT"; }   # a field of the JSON fleetqctl printed
 quota_empty() { [ -z "$(fq_quota "$1")" ]; }
@@ -342,6 +342,27 @@ fq_assert_eq "$CTL_RC" 0 "watch --json"
 fq_assert_eq "$(jqo '[.progress.ended, .progress.total, .roles.memory.queued] | join(" ")')" \
     "0 2 2" "watch --json: progress and queues"
 kill -0 "$FQ_COORD_PID" || fq_fail "the coordinator died"
+
+# ---------------------------------------------------------------- events
+fq_ctl events --last 5
+fq_assert_eq "$CTL_RC" 0 "events"
+fq_assert_eq "$(wc -l <<<"$CTL_OUT")" 5 "events --last 5"
+grep -qE '^20[0-9-]+T[0-9:.]+Z [^ ]+ (queued|running|done|delayed|retrying|failed|rejected|cancelled|expired|waiting|duplicate)( |$)' \
+    <<<"$CTL_OUT" || fq_fail "events: not 'time task status ...' in: $CTL_OUT"
+# followed: a task's changes appear as they happen, in order
+"$FQ_CTL" events --follow --last 0 --json >"$FQ_TMP/events.out" 2>>"$FQ_TMP/ctl.log" &
+follower=$!
+sleep 0.5
+fq_submit role quality id ev-1 prompt "watch my events" >/dev/null
+fq_wait_for 20 grep -q '"id":"ev-1","status":"done"' "$FQ_TMP/events.out" ||
+    fq_fail "events --follow did not show ev-1 done: $(cat "$FQ_TMP/events.out")"
+kill -0 "$follower" || fq_fail "events --follow stopped by itself"
+kill -TERM "$follower"   # (a background job ignores SIGINT)
+wait "$follower" || true
+fq_assert_eq "$(jq -r 'select(.id == "ev-1") | .status' "$FQ_TMP/events.out" | paste -sd' ')" \
+    "queued running done" "ev-1's events, followed"
+fq_ctl events --bogus
+fq_assert_eq "$CTL_RC" 2 "events --bogus"
 
 # ---------------------------------------------------------------- resume: a rejected key
 stop_fleet
