@@ -43,6 +43,7 @@
 #include "timeutil.h"
 
 #define RELAY_BUF 16384
+#define SETTLE_MS 250      /* how long a TLS 1.3 server may take to refuse our certificate */
 
 enum { RELAY_STARTING = 0, RELAY_UP, RELAY_ENDED };
 
@@ -363,6 +364,37 @@ static int is_ip_literal(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
+static void lost(fq_tls_relay *t, int ssl_error, const char *doing);
+
+/* With TLS 1.3 the client's side of the handshake ends before the server
+ * has checked the client's certificate: a server that wants one it did not
+ * get says so in an alert right after, and one that is content sends its
+ * session tickets. Reads what comes within SETTLE_MS, so that a refusal is
+ * a failed handshake, said before any command is sent. */
+static int settle(fq_tls_relay *t)
+{
+    if (SSL_version(t->ssl) < TLS1_3_VERSION)
+        return 0;
+    int64_t until = fq_mono_ms() + SETTLE_MS;
+    char byte;
+    for (;;) {
+        int ready = wait_fd(t, t->remote_fd, POLLIN, until);
+        if (ready <= 0)
+            return ready == 0 ? 0 : -1;   /* nothing came: content */
+        ERR_clear_error();
+        int n = SSL_peek(t->ssl, &byte, 1);
+        if (n > 0)
+            return 0;
+        int e = SSL_get_error(t->ssl, n);
+        if (e == SSL_ERROR_WANT_READ)
+            return 0;   /* tickets read: the server took the handshake */
+        if (e != SSL_ERROR_WANT_WRITE) {
+            lost(t, e, "finishing the handshake");
+            return -1;
+        }
+    }
+}
+
 static int handshake(fq_tls_relay *t, int64_t deadline)
 {
     char why[200];
@@ -386,7 +418,7 @@ static int handshake(fq_tls_relay *t, int64_t deadline)
         ERR_clear_error();
         int rc = SSL_connect(t->ssl);
         if (rc == 1)
-            return 0;
+            return settle(t);
         int e = SSL_get_error(t->ssl, rc);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
             int ready = wait_fd(t, t->remote_fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,

@@ -79,6 +79,7 @@ refused() {
     local coord=$!
     env "$@" "$FQ_BIN/worker/fleetq-worker" --role code >"$FQ_TMP/refused-$case_n-worker.log" 2>&1 &
     local worker=$!
+    FQ_PIDS+=("$coord" "$worker")   # stopped at exit, should a check below fail
     for log in coordinator worker; do
         fq_wait_for 15 grep -q "\"level\":\"error\",.*\"event\":\"redis.tls_refused\".*$why" \
             "$FQ_TMP/refused-$case_n-$log.log" || {
