@@ -731,12 +731,13 @@ static int load_roles(fq_config *cfg, char *err, size_t errlen)
 static int read_redis_password(fq_config *cfg, char *err, size_t errlen)
 {
     const char *file = env("REDIS_PASSWORD_FILE");
+    fq_text_shown sh;
     if (file == NULL) {
         if (cfg->redis_user[0] != '\0' && cfg->redis_password[0] == '\0')
             return fq_text_fail(err, errlen,
                                 "REDIS_URL: the user %s has no password; use "
                                 "redis://user:password@host, or set REDIS_PASSWORD_FILE",
-                                cfg->redis_user);
+                                fq_config_show(&sh, cfg->redis_user));
         return 0;
     }
     if (cfg->redis_password[0] != '\0')

@@ -40,6 +40,7 @@
 #include <openssl/x509v3.h>
 
 #include "log.h"
+#include "text.h"
 #include "timeutil.h"
 
 #define RELAY_BUF 16384
@@ -110,8 +111,8 @@ static void stop_running_relays(void)
 
 int fq_redis_tls_configure(const fq_config *cfg, char *err, size_t errlen)
 {
-
     char why[200];
+    fq_text_shown sh;
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (ctx == NULL) {
         snprintf(err, errlen, "REDIS_URL: cannot set up TLS: %s", ssl_reason(why, sizeof(why)));
@@ -125,8 +126,8 @@ int fq_redis_tls_configure(const fq_config *cfg, char *err, size_t errlen)
     if (ok != 1) {
         if (cfg->redis_ca_file[0] != '\0')
             snprintf(err, errlen, "FLEETQ_REDIS_CA_FILE: cannot read CA certificates from %s: "
-                     "%s (a PEM file of one or more certificates)", cfg->redis_ca_file,
-                     ssl_reason(why, sizeof(why)));
+                     "%s (a PEM file of one or more certificates)",
+                     fq_config_show(&sh, cfg->redis_ca_file), ssl_reason(why, sizeof(why)));
         else
             snprintf(err, errlen, "REDIS_URL: cannot read the system's CA store: %s; set "
                      "FLEETQ_REDIS_CA_FILE", ssl_reason(why, sizeof(why)));
@@ -135,18 +136,20 @@ int fq_redis_tls_configure(const fq_config *cfg, char *err, size_t errlen)
     if (cfg->redis_cert_file[0] != '\0') {
         if (SSL_CTX_use_certificate_chain_file(ctx, cfg->redis_cert_file) != 1) {
             snprintf(err, errlen, "FLEETQ_REDIS_CERT_FILE: cannot read a certificate from %s: "
-                     "%s", cfg->redis_cert_file, ssl_reason(why, sizeof(why)));
+                     "%s", fq_config_show(&sh, cfg->redis_cert_file),
+                     ssl_reason(why, sizeof(why)));
             goto fail;
         }
         int loaded = SSL_CTX_use_PrivateKey_file(ctx, cfg->redis_key_file, SSL_FILETYPE_PEM);
         if (loaded != 1 && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
             snprintf(err, errlen, "FLEETQ_REDIS_KEY_FILE: cannot read a private key from %s: %s",
-                     cfg->redis_key_file, ssl_reason(why, sizeof(why)));
+                     fq_config_show(&sh, cfg->redis_key_file), ssl_reason(why, sizeof(why)));
             goto fail;
         }
         if (loaded != 1 || SSL_CTX_check_private_key(ctx) != 1) {
             snprintf(err, errlen, "FLEETQ_REDIS_KEY_FILE: the key in %s does not belong to the "
-                     "certificate in FLEETQ_REDIS_CERT_FILE", cfg->redis_key_file);
+                     "certificate in FLEETQ_REDIS_CERT_FILE",
+                     fq_config_show(&sh, cfg->redis_key_file));
             ERR_clear_error();
             goto fail;
         }

@@ -16,9 +16,10 @@
  * is in range and an error line exists exactly when the state is not OK;
  * content has no NUL and never passes FQ_API_MAX_RESPONSE; every error line
  * is shorter than 300 bytes, valid UTF-8, without control characters; the
- * result is OK exactly when [DONE], a finish_reason and usage came without a
- * problem, then with content and finish_reason and no error, and otherwise
- * with an error, no content and no usage.
+ * result is OK exactly when [DONE] and a finish_reason came without a
+ * problem, then with content and finish_reason and no error, and with
+ * usage_estimated set exactly when no usage came; otherwise with an error,
+ * no content and no usage.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -82,7 +83,7 @@ static void compare(const fq_sse *a, const fq_sse *b)
         fail("error differs between whole and cut input");
 }
 
-static void check_result(const fq_api_result *r, int complete)
+static void check_result(const fq_api_result *r, int complete, int had_usage)
 {
     if ((int)r->outcome < 0 || (int)r->outcome >= FQ_OUT_COUNT)
         fail("outcome out of range");
@@ -97,6 +98,8 @@ static void check_result(const fq_api_result *r, int complete)
             r->usage.reasoning_tokens < 0 || r->usage.cached_tokens < 0 ||
             r->usage.total_tokens < 0 || r->usage.cached_tokens > r->usage.prompt_tokens)
             fail("usage out of range");
+        if (r->usage_estimated != !had_usage)
+            fail("usage_estimated does not say whether usage came");
     } else {
         if (r->content != NULL || r->finish_reason != NULL)
             fail("content or finish_reason set on failure");
@@ -104,6 +107,8 @@ static void check_result(const fq_api_result *r, int complete)
         if (r->usage.prompt_tokens || r->usage.completion_tokens || r->usage.reasoning_tokens ||
             r->usage.cached_tokens || r->usage.total_tokens || r->usage.cost_ticks != -1)
             fail("usage filled in for a failed call");
+        if (r->usage_estimated != 0)
+            fail("usage_estimated set for a failed call");
     }
 }
 
@@ -147,14 +152,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fq_usage u;
     int complete = fq_sse_get_state(whole) == FQ_SSE_OK && fq_sse_done(whole) &&
-                   fq_sse_finish_reason(whole) != NULL && fq_sse_usage(whole, &u);
+                   fq_sse_finish_reason(whole) != NULL;
+    int had_usage = fq_sse_usage(whole, &u);
     fq_api_result ra, rb;
     memset(&ra, 0xA5, sizeof(ra));      /* the parser must set what it owns */
     memset(&rb, 0xA5, sizeof(rb));
     fq_sse_result(whole, 200, &ra);
     fq_sse_result(cut, 200, &rb);
-    check_result(&ra, complete);
-    check_result(&rb, complete);
+    check_result(&ra, complete, had_usage);
+    check_result(&rb, complete, had_usage);
     if (ra.outcome != rb.outcome || !same_str(ra.content, rb.content) ||
         !same_str(ra.error, rb.error))
         fail("results differ between whole and cut input");

@@ -572,7 +572,7 @@ static void test_redis_password_file(void **state)
 {
     loaded l;
     setenv("REDIS_URL", "redis://fleetq-worker@redis:6379/0", 1);
-    expect_error(0, "REDIS_URL", "the user fleetq-worker has no password");
+    expect_error(0, "REDIS_URL", "the user \"fleetq-worker\" has no password");
     setenv("REDIS_PASSWORD_FILE", write_file("redis_pw", "\n  s3cret-worker-pw \n"), 1);
     load(&l, 0);
     if (l.rc != 0)
