@@ -572,8 +572,8 @@ static int read_store(fq_metrics *m, const fq_config *cfg, int what)
             continue;
         const char *role = (const char *)sqlite3_column_text(st, 0);
         const char *status = (const char *)sqlite3_column_text(st, 1);
-        if (role == NULL || role[0] == '\0')
-            role = "none";
+        if (role == NULL)
+            role = "";   /* no role (NULL in the row): an empty label, no label to PromQL */
         if (status == NULL)
             status = "";
         if (count_add(&m->tasks, &m->ntasks, role, strlen(role), status, strlen(status),

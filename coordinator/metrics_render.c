@@ -128,8 +128,8 @@ static void histogram(FILE *out, const char *name, const char *help, const fq_me
 static void render_store(FILE *out, const fq_metrics *m)
 {
     family(out, "fleetq_tasks", "gauge",
-           "Tasks in the SQLite store by role and final status (role none: rejected "
-           "without a valid role).");
+           "Tasks in the SQLite store by role and final status (an empty role: rejected "
+           "without a valid role, NULL in the tasks table).");
     for (size_t i = 0; i < m->ntasks; i++)
         labelled(out, "fleetq_tasks", "role", m->tasks[i].a, "status", m->tasks[i].b,
                  m->tasks[i].n);

@@ -183,8 +183,14 @@ static cJSON *health_json(const fq_metrics *m, const fq_health_view *v, const fq
         cJSON_AddNumberToObject(quota, "rate_per_s", m->rate_per_s);
         cJSON_AddNumberToObject(quota, "ceiling_per_s", round(m->ceiling_per_s * 1000) / 1000);
         cJSON_AddBoolToObject(quota, "frozen", m->frozen);
-        cJSON_AddStringToObject(quota, "paused", m->paused);
-        cJSON_AddStringToObject(quota, "pause_reason", m->pause_reason);
+        /* not paused: null, as fleetqctl status --json says it */
+        if (m->paused[0] != '\0') {
+            cJSON_AddStringToObject(quota, "paused", m->paused);
+            cJSON_AddStringToObject(quota, "pause_reason", m->pause_reason);
+        } else {
+            cJSON_AddNullToObject(quota, "paused");
+            cJSON_AddNullToObject(quota, "pause_reason");
+        }
         cJSON_AddStringToObject(quota, "breaker", m->breaker);
         cJSON_AddNumberToObject(quota, "inflight", (double)m->inflight);
         cJSON_AddStringToObject(quota, "scope", m->by_model ? "model" : "key");

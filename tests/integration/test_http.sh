@@ -88,7 +88,8 @@ fq_assert_eq "$(jq -r '.queues | keys | sort | join(",")' <<<"$body")" "ceo,code
 fq_assert_eq "$(jq -r '[.queues[].queued] | add' <<<"$body")" 0 "queued after the run"
 fq_assert_eq "$(jq -r '.running' <<<"$body")" 0 "running after the run"
 fq_assert_eq "$(jq -r '.quota.breaker' <<<"$body")" closed "quota.breaker"
-fq_assert_eq "$(jq -r '.quota.paused' <<<"$body")" "" "quota.paused"
+fq_assert_eq "$(jq -c '[.quota.paused, .quota.pause_reason]' <<<"$body")" "[null,null]" \
+    "quota.paused when not paused, as fleetqctl status --json says it"
 fq_assert_eq "$(jq -r '.budget.left_usd' <<<"$body")" null "budget.left_usd with no cap"
 fq_assert_eq "$(jq -r '.budget.spent_usd > 0' <<<"$body")" true "budget.spent_usd"
 fq_assert_eq "$(jq -r '.version | type' <<<"$body")" string "version"
@@ -118,6 +119,12 @@ done_counted() {
                 "$FQ_TMP/metrics.txt")" = 40 ]
 }
 fq_wait_for 5 done_counted || fq_fail "fleetq_tasks did not count the 40 done tasks within 5 s"
+# no role: absent everywhere, NULL in the row and an empty label (which
+# Prometheus reads as no label) in /metrics
+fq_submit id no-role role nosuchrole prompt x >/dev/null
+fq_wait_sql 10 "SELECT role IS NULL FROM tasks WHERE id = 'no-role'" 1
+fq_wait_for 5 bash -c "curl -sf '$URL/metrics' | grep -qx 'fleetq_tasks{role=\"\",status=\"rejected\"} 1'" ||
+    fq_fail "the rejection without a role is not fleetq_tasks{role=\"\",status=\"rejected\"}"
 curl -sf "$URL/metrics" >"$FQ_TMP/metrics.txt" || fq_fail "GET /metrics failed"
 promtool check metrics <"$FQ_TMP/metrics.txt" >"$FQ_TMP/promtool.out" 2>&1 ||
     fq_fail "promtool check metrics: $(cat "$FQ_TMP/promtool.out")"
