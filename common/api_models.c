@@ -13,6 +13,7 @@
 
 #include "api.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,13 +76,12 @@ int fq_api_models_fetch(const char *base_url, const char *key, int timeout_ms,
     CURL *e = curl_easy_init();
     struct curl_slist *headers = NULL;
     body b = {0};
-    size_t url_len = strlen(base_url) + sizeof("/models");
-    char *url = malloc(url_len);
+    char *url = NULL;
     int rc = -1;
-    if (e == NULL || url == NULL)
+    if (e == NULL || asprintf(&url, "%s/models", base_url) < 0) {
+        url = NULL;
         goto out;
-    memcpy(url, base_url, strlen(base_url));
-    memcpy(url + strlen(base_url), "/models", sizeof("/models"));
+    }
     if (key != NULL && fq_api_add_auth(&headers, key, strlen(key)) != 0)
         goto out;
     long status = 0;

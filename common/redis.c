@@ -107,7 +107,7 @@ struct pending {
 };
 
 static void connect_now(fq_redis *r);
-static const char *let_relay_go(fq_redis *r, const char *hiredis_error, char *buf, size_t len);
+static void forget_relay(fq_redis *r);
 static void drop_connection(fq_redis *r, const char *why);
 static void on_redirect_timer(uv_timer_t *t);
 static void ready(fq_redis *r);
@@ -466,6 +466,14 @@ static const char *let_relay_go(fq_redis *r, const char *hiredis_error, char *bu
     return buf[0] != '\0' ? buf : hiredis_error;
 }
 
+/* The same where the context was given up by fleetq itself: its reason
+ * is not news. */
+static void forget_relay(fq_redis *r)
+{
+    char why[320];
+    let_relay_go(r, "", why, sizeof(why));
+}
+
 /* The URL the connection uses, for a message: never the password. */
 static const char *show_url(const fq_redis *r, char *buf, size_t len)
 {
@@ -574,7 +582,7 @@ static void connect_now(fq_redis *r)
         connect_failed(r, ac ? ac->errstr : r->tls && r->relay == NULL ? why : "out of memory");
         if (ac != NULL)
             redisAsyncFree(ac);
-        let_relay_go(r, "", why, sizeof(why));
+        forget_relay(r);
         next_node(r);
         schedule_reconnect(r);
         return;
@@ -582,7 +590,7 @@ static void connect_now(fq_redis *r)
     ac->data = r;
     if (fq_redis_uv_attach(ac, r->loop) != REDIS_OK) {
         redisAsyncFree(ac);
-        let_relay_go(r, "", why, sizeof(why));
+        forget_relay(r);
         schedule_reconnect(r);
         return;
     }
@@ -619,8 +627,7 @@ static void drop_connection(fq_redis *r, const char *why)
     int was = r->connected;
     r->ac = NULL;
     r->connected = 0;
-    char relay_why[320];
-    let_relay_go(r, "", relay_why, sizeof(relay_why));
+    forget_relay(r);
     fq_log(FQ_LOG_WARN, "redis.dropped", FQ_LS, "conn", r->name, FQ_LS, "reason", why,
            FQ_LEND);
     redisAsyncFree(ac);
@@ -729,8 +736,7 @@ void fq_redis_close(fq_redis *r)
     r->connected = 0;
     if (ac != NULL)
         redisAsyncFree(ac);
-    char why[320];
-    let_relay_go(r, "", why, sizeof(why));
+    forget_relay(r);
     flush_redirected(r, 0);
     uv_close((uv_handle_t *)&r->reconnect_timer, on_handle_closed);
     uv_close((uv_handle_t *)&r->watchdog, on_handle_closed);

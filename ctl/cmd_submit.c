@@ -245,38 +245,6 @@ static const char *word(const submission *s, int i, size_t *len)
     return s->words[i];
 }
 
-/* The id the submission names (`id`, or `id` in `json`) into buf; 0 when
- * it names none that fits. */
-static int named_id(const submission *s, char *buf, size_t size)
-{
-    size_t len;
-    for (int i = 0; i < s->nwords; i += 2) {
-        if (strcmp(s->words[i], "id") != 0)
-            continue;
-        const char *v = word(s, i + 1, &len);
-        if (!fq_id_valid(v, len) || len >= size)
-            return 0;  /* the coordinator rejects it under the entry id */
-        memcpy(buf, v, len);
-        buf[len] = '\0';
-        return 1;
-    }
-    for (int i = 0; i < s->nwords; i += 2) {
-        if (strcmp(s->words[i], "json") != 0)
-            continue;
-        const char *v = word(s, i + 1, &len);
-        cJSON *doc = cJSON_ParseWithLength(v, len);
-        const cJSON *id = cJSON_IsObject(doc) ? cJSON_GetObjectItemCaseSensitive(doc, "id")
-                                              : NULL;
-        int ok = cJSON_IsString(id) && fq_id_valid(id->valuestring, strlen(id->valuestring)) &&
-                 strlen(id->valuestring) < size;
-        if (ok)
-            strcpy(buf, id->valuestring);
-        cJSON_Delete(doc);
-        return ok;
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------------------------
  * Waiting
  * --------------------------------------------------------------------- */
@@ -355,9 +323,10 @@ static int wait_end(fq_ctl *ctl, const submission *s, const char *id, const char
  * --------------------------------------------------------------------- */
 
 /* Checks the submission by the coordinator's own rules
- * (fq_task_parse_submission(), the same code): 0, or -1 with the reason
- * the coordinator would give on stderr, and the exit code set. */
-static int validate(fq_ctl *ctl, const submission *s)
+ * (fq_task_parse_submission(), the same code): 0 with the id it names
+ * (`id`, or `id` in `json`; "" when none) in id, or -1 with the reason the
+ * coordinator would give on stderr, and the exit code set. */
+static int validate(fq_ctl *ctl, const submission *s, char id[FQ_ID_MAX + 1])
 {
     size_t n = (size_t)s->nwords / 2;
     fq_field *f = calloc(n > 0 ? n : 1, sizeof(*f));
@@ -375,6 +344,7 @@ static int validate(fq_ctl *ctl, const submission *s)
     fq_task_limits limits = {.max_submission_bytes = ctl->cfg.max_submission_bytes};
     char reason[512] = "";
     int rc = fq_task_parse_submission(f, n, &limits, &task, NULL, reason, sizeof(reason));
+    memcpy(id, task.id, FQ_ID_MAX + 1);
     fq_task_free(&task);
     free(f);
     if (rc == 0)
@@ -405,9 +375,9 @@ static int exists_already(fq_ctl *ctl, const char *id)
 static int submit(fq_ctl *ctl, const submission *s)
 {
     char named[FQ_ID_MAX + 1];
-    if (validate(ctl, s) != 0)
+    if (validate(ctl, s, named) != 0)
         return fq_ctl_exit(ctl);
-    if (named_id(s, named, sizeof(named))) {
+    if (named[0] != '\0') {
         int known = exists_already(ctl, named);
         if (known < 0)
             return fq_ctl_exit(ctl);
@@ -440,8 +410,7 @@ static int submit(fq_ctl *ctl, const submission *s)
     char entry[64], id[FQ_ID_MAX + 64];
     snprintf(entry, sizeof(entry), "%s", r->str);
     freeReplyObject(r);
-    if (!named_id(s, id, sizeof(id)))
-        snprintf(id, sizeof(id), "%s", entry);
+    snprintf(id, sizeof(id), "%s", named[0] != '\0' ? named : entry);
 
     if (!s->wait || !s->json) {
         if (s->json) {

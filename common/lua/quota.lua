@@ -59,9 +59,9 @@
 --                 98% of what got through; fewer, far over the limit, to
 --                 97% of it, and the
 --                 model freezes for FLEETQ_FREEZE_MS; a further 429 in that
---                 window holds the model for two slots. Never below 98% of
---                 the most the provider let through in one window lately
---                 (accepted_peak), and a lone 429 at light load (none in
+--                 window holds the model for two slots. Far under the rate,
+--                 never below 97% of the most the provider let through in
+--                 one window lately (accepted_peak), and a lone 429 at light load (none in
 --                 the window before, far fewer successes than the rate
 --                 allows) only freezes the model briefly: what the fleet
 --                 happened to send is not the provider's limit. A token limit does
@@ -675,7 +675,7 @@ if op == 'settle' then
         end
 
         local ceiling = L.rate_on and L.rpm / 60 or 0
-        local previous_429 = get(rq, 'last_429_ms', 0)
+        local previous_429 = outcome == 'rate_limited' and get(rq, 'last_429_ms', 0) or 0
         if outcome == 'rate_limited' and kind == 'tokens' then
             redis.call('HSET', rq, 'last_429_ms', fmt(now))
             redis.call('HINCRBY', rq, 'rate_limited', 1)
@@ -745,8 +745,13 @@ if op == 'settle' then
                 if new == nil then
                     short_freeze(rq, retry_after, freeze)
                 else
-                    -- never below what the provider let through lately
-                    new = math.max(MIN_RATE, new, math.min(rate, NEAR_STEP * accepted_peak(oks, window)))
+                    -- under the rate by far: never below what the provider let
+                    -- through lately (at the limit the step down is small anyway,
+                    -- and successes counted when they end can overstate a window)
+                    if measured < FAR_SHARE * rate then
+                        new = math.max(new, math.min(rate, 0.97 * accepted_peak(oks, window)))
+                    end
+                    new = math.max(MIN_RATE, new)
                     redis.call('HSET', rq, 'rate_known_bad', fmt3(math.max(bad, new)), 'rate_per_s', fmt3(new),
                         'rate_learned', 1, 'rate_last_decrease_ms', fmt(now), 'rate_probe_streak', 0,
                         'frozen_until_ms', fmt(math.max(get(rq, 'frozen_until_ms', 0), now + hold)))
