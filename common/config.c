@@ -955,6 +955,9 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
         read_int32("FLEETQ_PAUSE_PROBE_SECONDS", 300, 1, 86400, &cfg->pause_probe_s, err,
                    errlen) != 0)
         return -1;
+    if (read_bool("FLEETQ_STANDBY", 0, &cfg->standby, err, errlen) != 0 ||
+        read_bool("FLEETQ_NEW_DATABASE", 0, &cfg->new_database, err, errlen) != 0)
+        return -1;
     if (read_bool("FLEETQ_STREAM", 0, &cfg->stream, err, errlen) != 0 ||
         read_int32("FLEETQ_STREAM_MAXLEN", 10000, 2, 1000000, &cfg->stream_maxlen, err,
                    errlen) != 0 ||

@@ -98,6 +98,9 @@ typedef struct fq_config {
     int breaker_cooldown_ms;      /* FLEETQ_BREAKER_COOLDOWN_MS, default 5000 */
     int pause_probe_s;            /* FLEETQ_PAUSE_PROBE_SECONDS, default 300 */
     int stream;                   /* FLEETQ_STREAM, default false: ask for streamed answers */
+    int standby;                  /* FLEETQ_STANDBY, default false: a second coordinator waits */
+    int new_database;             /* FLEETQ_NEW_DATABASE, default false: a new store may
+                                     replace the one holding the fleet's results */
     int stream_maxlen;            /* FLEETQ_STREAM_MAXLEN: entries a task's stream keeps */
     fq_cache_mode cache;          /* FLEETQ_CACHE, default auto (temperature 0 only) */
     int cache_ttl_s;              /* FLEETQ_CACHE_TTL, default 86400 */

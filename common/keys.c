@@ -37,6 +37,8 @@ static void build(const char *prefix)
     name(k->events, user, prefix, "events");
     name(k->quota, user, prefix, "quota");
     name(k->limits, user, prefix, "limits");
+    name(k->fleet, user, prefix, "fleet");
+    name(k->coordinator, user, prefix, "coordinator");
     name(k->delayed, internal, prefix, "delayed");
     name(k->expiry, internal, prefix, "expiry");
     name(k->leases, internal, prefix, "leases");

@@ -3,8 +3,9 @@
  * Every name starts with the fleet's key prefix (FLEETQ_KEY_PREFIX, default
  * "fleetq"). User-facing keys are easy to type: <prefix>:submit,
  * <prefix>:task:<id>, <prefix>:done:<id>, <prefix>:events, <prefix>:quota,
- * <prefix>:limits. Internal keys are <prefix>:{q}:<name>, so that with the
- * default prefix they share one slot. On a Redis Cluster the prefix holds a
+ * <prefix>:limits, <prefix>:fleet, <prefix>:coordinator. Internal keys
+ * are <prefix>:{q}:<name>, so that with the default prefix they share one
+ * slot. On a Redis Cluster the prefix holds a
  * hash tag ("{fleetq}"): its tag then decides the slot of every key of the
  * fleet, so every script's keys are in one slot. Scripts never build a key
  * name: each is given every key it touches, in KEYS.
@@ -32,6 +33,8 @@ typedef struct fq_keyset {
     char events[FQ_KEY_MAX];          /* state changes, trimmed to FQ_EVENTS_MAXLEN */
     char quota[FQ_KEY_MAX];           /* the fleet quota (":<model>" for a model's state) */
     char limits[FQ_KEY_MAX];          /* the fleet's limits and budget (fleet_limits.h) */
+    char fleet[FQ_KEY_MAX];           /* the fleet's id and where its results are (lease.lua) */
+    char coordinator[FQ_KEY_MAX];     /* the coordinator's lease: who holds the fleet */
     char delayed[FQ_KEY_MAX];         /* delayed tasks and retries by due ms */
     char expiry[FQ_KEY_MAX];          /* tasks with a ttl by expiry ms */
     char leases[FQ_KEY_MAX];          /* running tasks by lease expiry ms */

@@ -15,6 +15,7 @@ const fq_script_def fq_scripts[] = {
     {"finish", 8, 1},
     {"heartbeat", 2, 1},
     {"intake", 15, 1},
+    {"lease", 2, 0},
     {"limits", 1, 0},
     {"promote", 10, 1},
     {"quota", 7, 0},

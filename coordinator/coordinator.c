@@ -21,6 +21,7 @@
 #include "coordinator.h"
 #include "http.h"
 #include "keys.h"
+#include "lease.h"
 #include "log.h"
 #include "quota.h"
 #include "readers.h"
@@ -121,12 +122,8 @@ static void on_info(fq_redis *r, redisReply *reply, void *data)
     fq_health_warn(c->health, 1, warning);
 }
 
-static void on_main_state(fq_redis *r, int connected, void *data)
+void fq_coordinator_activate(fq_coordinator *c)
 {
-    fq_coordinator *c = data;
-    if (!connected)
-        return;
-    fq_redis_command(r, on_info, c, "INFO");
     publish_limits(c, c->limits_published ? "init" : "publish");
     fq_coordinator_ensure_group(c, fq_keys()->submit, FQ_GROUP_INTAKE);
     fq_coordinator_ensure_group(c, fq_keys()->results, FQ_GROUP_STORE);
@@ -134,17 +131,30 @@ static void on_main_state(fq_redis *r, int connected, void *data)
     fq_persist_kick(c->persist);
 }
 
+/* Nothing but the lease is touched before it is ours; after a reconnect
+ * while it is, the parts carry on. */
+static void on_main_state(fq_redis *r, int connected, void *data)
+{
+    fq_coordinator *c = data;
+    if (!connected)
+        return;
+    fq_redis_command(r, on_info, c, "INFO");
+    if (fq_lease_held(c->lease))
+        fq_coordinator_activate(c);
+    fq_lease_tick(c->lease);
+}
+
 static void on_intake_state(fq_redis *r, int connected, void *data)
 {
     fq_coordinator *c = data;
-    if (connected)
+    if (connected && fq_lease_held(c->lease))
         fq_intake_kick(c->intake);
 }
 
 static void on_results_state(fq_redis *r, int connected, void *data)
 {
     fq_coordinator *c = data;
-    if (connected)
+    if (connected && fq_lease_held(c->lease))
         fq_persist_kick(c->persist);
 }
 
@@ -186,6 +196,9 @@ static void on_tick(uv_timer_t *t)
     fq_coordinator *c = t->data;
     c->ticks++;
     fq_health_beat(c->health);
+    fq_lease_tick(c->lease);
+    if (!fq_lease_held(c->lease))
+        return;
     fq_reaper_tick(c->reaper);
     fq_resolver_kick(c->resolver);
     prune(c);
@@ -201,7 +214,7 @@ void fq_coordinator_maybe_close(fq_coordinator *c)
 {
     if (!c->stopping || c->closed || fq_intake_busy(c->intake) ||
         fq_persist_busy(c->persist) || fq_reaper_busy(c->reaper) ||
-        fq_resolver_busy(c->resolver) || c->pruning)
+        fq_resolver_busy(c->resolver) || c->pruning || fq_lease_release(c->lease))
         return;
     c->closed = 1;
     fq_writer_stop(c->writer);
@@ -235,19 +248,23 @@ static void on_test_stall(uv_signal_t *sig, int signum)
     sleep((unsigned)c->test_stall_s);
 }
 
-static void on_stop_signal(uv_signal_t *sig, int signum)
+void fq_coordinator_stop(fq_coordinator *c, int exit_code, const char *why)
 {
-    fq_coordinator *c = sig->data;
     if (c->stopping)
         return;
     c->stopping = 1;
-    fq_log(FQ_LOG_INFO, "coordinator.stopping", FQ_LS, "signal",
-           signum == SIGTERM ? "SIGTERM" : "SIGINT", FQ_LEND);
+    c->exit_code = exit_code;
+    fq_log(FQ_LOG_INFO, "coordinator.stopping", FQ_LS, "cause", why, FQ_LEND);
     uv_timer_stop(&c->cron);
     fq_redis_close(c->intake_conn);
     fq_redis_close(c->results_conn);
     c->intake_conn = c->results_conn = NULL;
     fq_coordinator_maybe_close(c);
+}
+
+static void on_stop_signal(uv_signal_t *sig, int signum)
+{
+    fq_coordinator_stop(sig->data, 0, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
 int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg,
@@ -285,11 +302,12 @@ int fq_coordinator_start(fq_coordinator *c, uv_loop_t *loop, fq_config *cfg,
     c->persist = fq_persist_new(c);
     c->reaper = fq_reaper_new(c);
     c->resolver = fq_resolver_new(c);
+    c->lease = fq_lease_new(c);
     c->redis = fq_redis_new(loop, cfg, "fleetq-coordinator", 0);
     c->intake_conn = fq_redis_new(loop, cfg, "fleetq-coordinator-intake", 15000);
     c->results_conn = fq_redis_new(loop, cfg, "fleetq-coordinator-results", 15000);
-    if (!c->intake || !c->persist || !c->reaper || !c->resolver || !c->redis || !c->intake_conn ||
-        !c->results_conn)
+    if (!c->intake || !c->persist || !c->reaper || !c->resolver || !c->lease || !c->redis ||
+        !c->intake_conn || !c->results_conn)
         return -1;
     fq_redis_on_state(c->redis, on_main_state, c);
     fq_redis_on_state(c->intake_conn, on_intake_state, c);
@@ -321,6 +339,7 @@ void fq_coordinator_free(fq_coordinator *c)
     c->http = NULL;
     fq_reaper_free(c->reaper);
     fq_resolver_free(c->resolver);
+    fq_lease_free(c->lease);
     if (c->store != NULL)
         fq_store_close(c->store);
 }

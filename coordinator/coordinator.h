@@ -44,6 +44,8 @@ typedef struct fq_coordinator {
     int test_stall_s;
     int stopping;
     int closed;
+    int exit_code;           /* what main returns: 0, or why the coordinator stopped */
+    struct fq_lease *lease;  /* the fleet's lease: the parts work only while it is ours */
     int limits_published;    /* this environment's limits are in fleetq:limits */
     uint64_t ticks;          /* of the timer, since start */
     uint64_t prune_at;       /* the tick of the next FLEETQ_RETAIN_DAYS prune */
@@ -92,6 +94,13 @@ struct fq_resolver *fq_resolver_new(fq_coordinator *c);
 void fq_resolver_kick(struct fq_resolver *rs);
 int fq_resolver_busy(const struct fq_resolver *rs);
 void fq_resolver_free(struct fq_resolver *rs);
+
+/* The lease became ours: publishes the limits, makes sure of the consumer
+ * groups and sets the parts to work. */
+void fq_coordinator_activate(fq_coordinator *c);
+/* Begins a clean stop (as SIGTERM does); main then returns exit_code.
+ * why names the cause in the log. */
+void fq_coordinator_stop(fq_coordinator *c, int exit_code, const char *why);
 
 /* Called by the parts when they go idle, so shutdown can complete. */
 void fq_coordinator_maybe_close(fq_coordinator *c);

@@ -32,7 +32,25 @@ fq_health *fq_health_new(void)
         h->view.parts[i].part = part_names[i];
     h->view.stored_at_ms = fq_now_ms();
     h->view.beat_mono_ms = fq_mono_ms();
+    snprintf(h->view.lease.state, sizeof(h->view.lease.state), "starting");
     return h;
+}
+
+void fq_health_coordinator(fq_health *h, const char *state, const char *fleet, const char *host,
+                           const char *pid, const char *since, const char *db)
+{
+    if (h == NULL)
+        return;
+    fq_health_lease l;
+    snprintf(l.state, sizeof(l.state), "%s", state);
+    snprintf(l.fleet, sizeof(l.fleet), "%s", fleet);
+    snprintf(l.host, sizeof(l.host), "%s", host);
+    snprintf(l.pid, sizeof(l.pid), "%s", pid);
+    snprintf(l.since, sizeof(l.since), "%s", since);
+    snprintf(l.db, sizeof(l.db), "%s", db);
+    uv_mutex_lock(&h->lock);
+    h->view.lease = l;
+    uv_mutex_unlock(&h->lock);
 }
 
 void fq_health_stored(fq_health *h, int64_t now_ms)

@@ -24,12 +24,23 @@ typedef enum fq_part {
 
 #define FQ_HEALTH_WARNINGS_MAX 4
 
+/* Who runs the fleet, as this coordinator knows it (lease.h). */
+typedef struct fq_health_lease {
+    char state[16];         /* starting, active, standby or refused */
+    char fleet[64];         /* the fleet's id once the lease was ours */
+    char host[256];         /* the holder's ("" unknown) */
+    char pid[16];
+    char since[40];
+    char db[512];
+} fq_health_lease;
+
 typedef struct fq_health_view {
     fq_failing parts[FQ_PART_COUNT];   /* part names filled in */
     int store_refused;                 /* the failing store write was SQLite's refusal */
     int64_t stored_at_ms;              /* the last batch committed (the start before one) */
     int64_t beat_mono_ms;              /* the loop's last heartbeat (monotonic) */
     char warnings[FQ_HEALTH_WARNINGS_MAX][256];   /* "" for none */
+    fq_health_lease lease;
 } fq_health_view;
 
 typedef struct fq_health fq_health;
@@ -50,6 +61,9 @@ void fq_health_works(fq_health *h, fq_part part, fq_failing *f);
 /* Sets warning slot i (0..FQ_HEALTH_WARNINGS_MAX-1); "" clears it. */
 void fq_health_warn(fq_health *h, int i, const char *warning);
 void fq_health_snapshot(fq_health *h, fq_health_view *out);
+/* The lease's state, and its holder as last seen. */
+void fq_health_coordinator(fq_health *h, const char *state, const char *fleet, const char *host,
+                           const char *pid, const char *since, const char *db);
 
 /* A batch of results was committed to SQLite at now_ms. */
 void fq_health_stored(fq_health *h, int64_t now_ms);

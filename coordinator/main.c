@@ -79,7 +79,7 @@ int main(int argc, char **argv)
     int rc = 1;
     if (fq_coordinator_start(&coord, &loop, &cfg, http, health) == 0) {
         uv_run(&loop, UV_RUN_DEFAULT);
-        rc = 0;
+        rc = coord.exit_code;
     }
     fq_coordinator_free(&coord);
     uv_loop_close(&loop);

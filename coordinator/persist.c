@@ -20,6 +20,7 @@
 
 #include "coordinator.h"
 #include "keys.h"
+#include "lease.h"
 #include "log.h"
 #include "record.h"
 #include "timeutil.h"
@@ -243,6 +244,7 @@ static void on_written(fq_write_job *job, void *data)
         return;
     }
     fq_health_stored(c->health, fq_now_ms());
+    fq_lease_recorded(c->lease);
     fq_argv finals;
     fq_argv_init(&finals);
     note_finals(p, job, &finals);

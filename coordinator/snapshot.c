@@ -122,6 +122,30 @@ static void add_parts(cJSON *doc, const fq_health_view *v)
             cJSON_AddItemToArray(warnings, cJSON_CreateString(v->warnings[i]));
 }
 
+/* Who runs the fleet: this coordinator's state and the lease's holder. */
+static void add_coordinator(cJSON *doc, const fq_health_lease *l)
+{
+    cJSON *o = cJSON_AddObjectToObject(doc, "coordinator");
+    if (o == NULL)
+        return;
+    cJSON_AddStringToObject(o, "state", l->state);
+    if (l->fleet[0] != '\0')
+        cJSON_AddStringToObject(o, "fleet", l->fleet);
+    else
+        cJSON_AddNullToObject(o, "fleet");
+    if (l->host[0] == '\0') {
+        cJSON_AddNullToObject(o, "holder");
+        return;
+    }
+    cJSON *h = cJSON_AddObjectToObject(o, "holder");
+    if (h == NULL)
+        return;
+    cJSON_AddStringToObject(h, "host", l->host);
+    cJSON_AddNumberToObject(h, "pid", atof(l->pid));
+    cJSON_AddStringToObject(h, "since", l->since);
+    cJSON_AddStringToObject(h, "db", l->db);
+}
+
 static cJSON *health_json(const fq_metrics *m, const fq_health_view *v, const fq_config *cfg,
                           int64_t now_ms)
 {
@@ -131,8 +155,10 @@ static cJSON *health_json(const fq_metrics *m, const fq_health_view *v, const fq
         return NULL;
     int behind = store_behind(m, v, cfg, now_ms);
     int ok = m->redis_ok && m->sqlite_ok && !any_failing(v) && !behind;
-    cJSON_AddStringToObject(doc, "status", ok ? "ok" : "degraded");
+    int standby = strcmp(v->lease.state, "standby") == 0;
+    cJSON_AddStringToObject(doc, "status", standby ? "standby" : ok ? "ok" : "degraded");
     cJSON_AddStringToObject(doc, "version", FQ_VERSION);
+    add_coordinator(doc, &v->lease);
     add_parts(doc, v);
     add_store(doc, m, v, behind);
     add_count(doc, "backlog", up, m->backlog);

@@ -60,6 +60,11 @@ static void run(fq_job *base, void *ctx)
         run_batch(store, job);
         return;
     }
+    if (job->kind == FQ_WRITE_FLEET) {
+        if (fq_store_set_fleet(store, job->fleet_id) != 0)
+            note_failure(job, store);
+        return;
+    }
     job->deleted = fq_store_prune(store, job->before_ms, job->limit);
     if (job->deleted < 0)
         note_failure(job, store);

@@ -19,7 +19,7 @@
 #include "record.h"
 #include "store.h"
 
-typedef enum fq_write_kind { FQ_WRITE_BATCH, FQ_WRITE_PRUNE } fq_write_kind;
+typedef enum fq_write_kind { FQ_WRITE_BATCH, FQ_WRITE_PRUNE, FQ_WRITE_FLEET } fq_write_kind;
 
 /* One entry of a batch, in the order of the results stream. */
 typedef struct fq_write_entry {
@@ -38,6 +38,7 @@ struct fq_write_job {
     size_t n;
     int64_t before_ms;              /* FQ_WRITE_PRUNE */
     int limit;
+    char fleet_id[64];              /* FQ_WRITE_FLEET: the id to record */
     /* the outcome, set by the thread */
     int rc;                         /* 0, or -1 */
     int busy;                       /* the failure was a locked or busy database */
