@@ -70,6 +70,16 @@ for prog in "$coord" "$worker --role code"; do
     line=$(grep -m1 redis.unreachable "$log")
     fq_assert_contains "$line" "\"url\":\"redis://fleetq-worker:***@127.0.0.1:$port/0\"" "where"
     fq_assert_contains "$line" "Connection refused" "why"
+    if [ "$prog" = "$coord" ]; then   # /health says the same
+        http=$(grep -o '"event":"http.listening".*"port":[0-9]*' "$log" | grep -o '[0-9]*$')
+        fq_wait_for 3 bash -c "curl -s http://127.0.0.1:$http/health | grep -q 'cannot reach'" ||
+            fq_fail "/health does not say Redis is unreachable"
+        health=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$http/health")
+        fq_assert_contains "$health" "cannot reach Redis at 127.0.0.1:$port: Connection refused" "/health: where and why"
+        fq_assert_contains "$health" '"state":"starting"' "/health: no lease without Redis"
+        fq_assert_eq "${health##* }" 503 "/health's code without Redis"
+        ! grep -qF "$pw" <<<"$health" || fq_fail "the Redis password is in /health"
+    fi
     kill -0 "$pid" || fq_fail "$prog gave up on Redis"
     kill -TERM "$pid"
     wait "$pid" || true
