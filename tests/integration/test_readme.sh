@@ -257,6 +257,10 @@ fq_assert_ge "$(fq_sql "SELECT count(*) FROM tasks WHERE flow_id = 'app' AND id 
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE id IN ('cap-1', 'cap-2') AND cached_from IN ('cap-1', 'cap-2') AND cost_ticks = 0")" \
     1 "one of the two Explain CAP tasks answered from the cache, for nothing"
 fq_assert_ge "$(fq_redis XLEN fleetq:stream:story)" 2 "entries in fleetq:stream:story"
+# "The marker is one entry, which the first BLPOP to return takes": the
+# block of "Following a task" took plan-42's, and its hash stays.
+fq_assert_eq "$(fq_redis EXISTS fleetq:done:plan-42)" 0 "plan-42's done marker after a BLPOP"
+fq_status_is plan-42 "done" || fq_fail "plan-42's hash after the BLPOP of its marker"
 fq_assert_eq "$(fq_sql "SELECT role || ' ' || priority || ' ' || prompt FROM tasks WHERE id = 'plan-q4'")" \
     "ceo 0 Draft the Q4 plan" "plan-q4, its prompt read from stdin"
 fq_wait_sql 20 "SELECT status FROM tasks WHERE id = 'plan-44'" cancelled
