@@ -8,6 +8,7 @@
 #include "coordinator.h"
 #include "http.h"
 #include "log.h"
+#include "settings.h"
 
 #define PROG "fleetq-coordinator"
 
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
     }
     fq_log_init(PROG, (fq_log_level)cfg.log_level);
     fq_log_add_secret(cfg.api_key);
+    fq_settings_log_unknown();   /* a misspelled variable changes nothing: say so */
 
     fq_health *health = fq_health_new();
     if (health == NULL) {

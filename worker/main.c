@@ -10,6 +10,7 @@
 #include "api_models.h"
 #include "config.h"
 #include "log.h"
+#include "settings.h"
 #include "model_chain.h"
 #include "worker.h"
 
@@ -129,6 +130,7 @@ int main(int argc, char **argv)
     }
     fq_log_init(PROG, (fq_log_level)cfg.log_level);
     fq_log_add_secret(cfg.api_key);
+    fq_settings_log_unknown();   /* a misspelled variable changes nothing: say so */
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, PROG ": libcurl failed to initialise\n");
