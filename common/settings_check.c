@@ -8,9 +8,9 @@
  * compared with every known name, each role's name of a role's row, whole
  * and without the prefixes (FLEETQ_, GROK_, XAI_), so that
  * FLEETQ_DAILY_BUDGET_USD finds DAILY_BUDGET_USD; a match without them
- * costs 1 more. A name is suggested when it is at most a third of the
+ * costs 1 more. A name is suggested when it is at most a quarter of the
  * variable's length without its prefix away (at least 1): a slip of a
- * letter or two, not another word.
+ * letter or two, not another word (FLEETQ_ROLE_INTERN_MODEL gets none).
  *
  * Only names are ever read from the environment: never a value.
  */
@@ -90,7 +90,7 @@ const char *fq_settings_suggest(const char *name, char *buf, size_t len)
     size_t n = strlen(name);
     if (n == 0 || n > NAME_MAX_COMPARED || len == 0)
         return NULL;
-    size_t limit = (n - prefix_len(name)) / 3;
+    size_t limit = (n - prefix_len(name)) / 4;
     if (limit < 1)
         limit = 1;
     size_t best = limit + 1;
