@@ -715,9 +715,10 @@ int fq_cfg_read_redis_tls(fq_config *cfg, const fq_setting *s, unsigned needs, c
  * --------------------------------------------------------------------- */
 
 /* Reads every row of the table that fq_config_load() reads, in order: a
- * row with a reader of its own through it, a typed row through the generic
- * reader (each role's variable, for a role's row); a row read with another
- * is read by that one's reader. */
+ * row with a reader of its own through it, any other row through the
+ * generic reader of its type; a role's row for each role in turn (through
+ * its reader of one role's variable, if it has one). A row read with
+ * another is read by that one's reader. */
 static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
 {
     for (size_t i = 0; i < fq_settings_count; i++) {
@@ -737,8 +738,11 @@ static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
         for (int r = 0; r < FQ_ROLE_COUNT; r++) {
             char name[64];
             fq_setting_name(s, r, name, sizeof(name));
-            if (fq_cfg_read_value(s, name, (char *)&cfg->roles[r] + s->offset,
-                                  fq_setting_default(s, r), err, errlen) != 0)
+            int rc = s->read_role != NULL
+                         ? s->read_role(cfg, s, r, name, err, errlen)
+                         : fq_cfg_read_value(s, name, (char *)&cfg->roles[r] + s->offset,
+                                             fq_setting_default(s, r), err, errlen);
+            if (rc != 0)
                 return -1;
         }
     }

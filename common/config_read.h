@@ -53,11 +53,17 @@ FQ_CFG_READER(fq_cfg_read_cache_max)
 FQ_CFG_READER(fq_cfg_read_cache)
 FQ_CFG_READER(fq_cfg_read_prices)
 FQ_CFG_READER(fq_cfg_read_model_params)
-FQ_CFG_READER(fq_cfg_read_role_model)
-FQ_CFG_READER(fq_cfg_read_role_system)
-FQ_CFG_READER(fq_cfg_read_role_priority)
 FQ_CFG_READER(fq_cfg_read_role_shares)
-FQ_CFG_READER(fq_cfg_read_role_fallback)
 #undef FQ_CFG_READER
+
+/* The readers of one role's variable of a role's row (config_roles.c). */
+#define FQ_CFG_ROLE_READER(fn)                                                          \
+    int fn(fq_config *cfg, const fq_setting *s, int role, const char *name, char *err, \
+           size_t errlen);
+FQ_CFG_ROLE_READER(fq_cfg_read_role_model)
+FQ_CFG_ROLE_READER(fq_cfg_read_role_system)
+FQ_CFG_ROLE_READER(fq_cfg_read_role_priority)
+FQ_CFG_ROLE_READER(fq_cfg_read_role_fallback)
+#undef FQ_CFG_ROLE_READER
 
 #endif

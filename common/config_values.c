@@ -76,33 +76,38 @@ int fq_cfg_read_http_port(fq_config *cfg, const fq_setting *s, unsigned needs, c
                              errlen);
 }
 
-/* The index of v (trimmed, any case) in words[0..n), or -1. */
-static int pick_word(const char *v, const char *const *words, int n)
+/* Reads row s's value (its default when unset) as one word: what parse
+ * makes of it, or else its index in words[0..n) (any case). Returns that,
+ * or -1 with "NAME: must be <expected>, got ..." in err. */
+static int read_word(const fq_setting *s, int (*parse)(const char *word),
+                     const char *const *words, int n, const char *expected, char *err,
+                     size_t errlen)
 {
+    const char *given = fq_cfg_given(s);
     char buf[16];
-    if (fq_cfg_trim(v, buf, sizeof(buf)) >= sizeof(buf))
-        return -1;
-    for (int i = 0; i < n; i++)
-        if (strcasecmp(buf, words[i]) == 0)
-            return i;
-    return -1;
+    fq_text_shown sh;
+    int found = -1;
+    if (fq_cfg_trim(given, buf, sizeof(buf)) < sizeof(buf)) {
+        if (parse != NULL)
+            found = parse(buf);
+        for (int i = 0; found < 0 && i < n; i++)
+            if (strcasecmp(buf, words[i]) == 0)
+                found = i;
+    }
+    if (found < 0)
+        fq_text_fail(err, errlen, "%s: must be %s, got %s", s->name, expected,
+                     fq_config_show(&sh, given));
+    return found;
 }
 
 int fq_cfg_read_limit_scope(fq_config *cfg, const fq_setting *s, unsigned needs, char *err,
                             size_t errlen)
 {
     (void)needs;
-    const char *given = fq_cfg_given(s);
-    char buf[16];
-    fq_text_shown sh;
-    size_t n = fq_cfg_trim(given, buf, sizeof(buf));
-    int scope = n < sizeof(buf) ? fq_limit_scope_parse(buf) : -1;
-    if (scope < 0)
-        return fq_text_fail(err, errlen, "FLEETQ_LIMIT_SCOPE: must be model (each model "
-                            "limited on its own) or key (one limit for all), got %s",
-                            fq_config_show(&sh, given));
+    int scope = read_word(s, fq_limit_scope_parse, NULL, 0, "model (each model limited on its "
+                          "own) or key (one limit for all)", err, errlen);
     cfg->limit_scope = (fq_limit_scope)scope;
-    return 0;
+    return scope < 0 ? -1 : 0;
 }
 
 int fq_cfg_read_model_limits(fq_config *cfg, const fq_setting *s, unsigned needs, char *err,
@@ -123,31 +128,18 @@ int fq_cfg_read_on_budget(fq_config *cfg, const fq_setting *s, unsigned needs, c
     (void)needs;
     static const char *const words[] = {[FQ_ON_BUDGET_WAIT] = "wait",
                                         [FQ_ON_BUDGET_FAIL] = "fail"};
-    const char *given = fq_cfg_given(s);
-    fq_text_shown sh;
-    int found = pick_word(given, words, 2);
-    if (found < 0)
-        return fq_text_fail(err, errlen, "FLEETQ_ON_BUDGET: must be wait or fail, got %s",
-                            fq_config_show(&sh, given));
+    int found = read_word(s, NULL, words, 2, "wait or fail", err, errlen);
     cfg->on_budget = (fq_on_budget)found;
-    return 0;
+    return found < 0 ? -1 : 0;
 }
 
 int fq_cfg_read_log_level(fq_config *cfg, const fq_setting *s, unsigned needs, char *err,
                           size_t errlen)
 {
     (void)needs;
-    const char *given = fq_cfg_given(s);
-    char buf[16];
-    fq_text_shown sh;
-    size_t n = fq_cfg_trim(given, buf, sizeof(buf));
-    int lvl = n < sizeof(buf) ? fq_log_level_parse(buf) : -1;
-    if (lvl < 0)
-        return fq_text_fail(err, errlen,
-                            "FLEETQ_LOG_LEVEL: must be debug, info, warn or error, got %s",
-                            fq_config_show(&sh, given));
-    cfg->log_level = lvl;
-    return 0;
+    cfg->log_level = read_word(s, fq_log_level_parse, NULL, 0, "debug, info, warn or error", err,
+                               errlen);
+    return cfg->log_level < 0 ? -1 : 0;
 }
 
 int fq_cfg_read_cache(fq_config *cfg, const fq_setting *s, unsigned needs, char *err,
@@ -156,14 +148,10 @@ int fq_cfg_read_cache(fq_config *cfg, const fq_setting *s, unsigned needs, char 
     (void)needs;
     static const char *const modes[] = {[FQ_CACHE_OFF] = "off", [FQ_CACHE_AUTO] = "auto",
                                         [FQ_CACHE_ON] = "on"};
-    const char *given = fq_cfg_given(s);
-    fq_text_shown sh;
-    int found = pick_word(given, modes, 3);
-    if (found < 0)
-        return fq_text_fail(err, errlen, "FLEETQ_CACHE: must be off, auto (cache answers "
-                            "to temperature 0 only) or on, got %s", fq_config_show(&sh, given));
+    int found = read_word(s, NULL, modes, 3, "off, auto (cache answers to temperature 0 only) "
+                          "or on", err, errlen);
     cfg->cache = (fq_cache_mode)found;
-    return 0;
+    return found < 0 ? -1 : 0;
 }
 
 /* FLEETQ_MAX_SUBMISSION_BYTES, kept as a size. */
@@ -215,17 +203,25 @@ int fq_cfg_read_backoff_max(fq_config *cfg, const fq_setting *s, unsigned needs,
     return 0;
 }
 
+/* A row whose value a parser of its own reads (over a table of the whole
+ * process): its error line is the variable's name and the parser's reason. */
+static int read_by_parser(const fq_setting *s, int (*parse)(const char *v, char *why, size_t len),
+                          char *err, size_t errlen)
+{
+    const char *v = fq_cfg_env(s->name);
+    char why[256];
+    if (v != NULL && parse(v, why, sizeof(why)) != 0)
+        return fq_text_fail(err, errlen, "%s: %s", s->name, why);
+    return 0;
+}
+
 /* FLEETQ_PRICES: over cost.c's table, for the whole process. */
 int fq_cfg_read_prices(fq_config *cfg, const fq_setting *s, unsigned needs, char *err,
                        size_t errlen)
 {
     (void)cfg;
     (void)needs;
-    const char *v = fq_cfg_env(s->name);
-    char reason[256];
-    if (v != NULL && fq_cost_override(v, reason, sizeof(reason)) != 0)
-        return fq_text_fail(err, errlen, "FLEETQ_PRICES: %s", reason);
-    return 0;
+    return read_by_parser(s, fq_cost_override, err, errlen);
 }
 
 /* FLEETQ_MODEL_PARAMS: over model_params.c's table, for the whole process. */
@@ -234,9 +230,5 @@ int fq_cfg_read_model_params(fq_config *cfg, const fq_setting *s, unsigned needs
 {
     (void)cfg;
     (void)needs;
-    const char *v = fq_cfg_env(s->name);
-    char reason[256];
-    if (v != NULL && fq_model_params_override(v, reason, sizeof(reason)) != 0)
-        return fq_text_fail(err, errlen, "FLEETQ_MODEL_PARAMS: %s", reason);
-    return 0;
+    return read_by_parser(s, fq_model_params_override, err, errlen);
 }

@@ -65,6 +65,12 @@ enum {
 typedef int (*fq_setting_reader)(struct fq_config *cfg, const struct fq_setting *s,
                                  unsigned needs, char *err, size_t errlen);
 
+/* A role's row's own reader of one role's variable (name) into
+ * cfg->roles[role]; fq_config_load() calls it for each role in turn.
+ * Returns as fq_setting_reader. */
+typedef int (*fq_setting_role_reader)(struct fq_config *cfg, const struct fq_setting *s,
+                                      int role, const char *name, char *err, size_t errlen);
+
 typedef struct fq_setting {
     const char *name;        /* "GROK_RATE_LIMIT_RPM", "FLEETQ_ROLE_<ROLE>_MODEL" */
     fq_setting_type type;
@@ -79,6 +85,8 @@ typedef struct fq_setting {
     const char *range;       /* what else the value may be, in words, or NULL */
     const char *zero;        /* what 0 means, for every row that allows 0 */
     fq_setting_reader read;  /* NULL: the generic reader of the type */
+    fq_setting_role_reader read_role;   /* a role's row: its reader of one role's variable,
+                                           instead of the generic one */
     const char *with;        /* read by that row's reader, together with it */
     const char *where;       /* FQ_BY_SCRIPTS, FQ_BY_TESTS: what reads it */
     unsigned flags;          /* FQ_SETTING_* */

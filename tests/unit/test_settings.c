@@ -133,10 +133,13 @@ static void test_rows_well_formed(void **state)
             const fq_setting *w = fq_setting_find(s->with);
             if (w == NULL || w->read == NULL || w->by != FQ_BY_CONFIG)
                 fail_msg("%s: read with %s, which has no reader of its own", s->name, s->with);
-        } else if (s->by == FQ_BY_CONFIG && s->read == NULL &&
+        } else if (s->by == FQ_BY_CONFIG && s->read == NULL && s->read_role == NULL &&
                    (s->type == FQ_SET_TEXT || s->size == 0)) {
             fail_msg("%s: neither a reader nor a typed field", s->name);
         }
+        if (s->read_role != NULL && (!fq_setting_per_role(s) || s->read != NULL))
+            fail_msg("%s: a reader of one role's variable, but not a role's row alone",
+                     s->name);
         if ((s->by == FQ_BY_SCRIPTS || s->by == FQ_BY_TESTS) && s->where == NULL)
             fail_msg("%s: read by scripts or tests, but which is not said", s->name);
         if (fq_setting_per_role(s))
@@ -193,8 +196,8 @@ static void test_ranges_as_loaded(void **state)
         const fq_setting *s = &fq_settings[i];
         char name[96], err[512], v[48];
         fq_config cfg;
-        if (s->by != FQ_BY_CONFIG || s->read != NULL || s->with != NULL || !numeric(s) ||
-            s->type == FQ_SET_USD)
+        if (s->by != FQ_BY_CONFIG || s->read != NULL || s->read_role != NULL ||
+            s->with != NULL || !numeric(s) || s->type == FQ_SET_USD)
             continue;
         test_name(s, name, sizeof(name));
         snprintf(v, sizeof(v), "%lld", (long long)s->lo);
