@@ -24,7 +24,8 @@ static void usage(FILE *out)
           "Configuration comes from the environment: REDIS_URL (default\n"
           "redis://127.0.0.1:6379/0), FLEETQ_DB (default ./fleetq.db), PORT or\n"
           "FLEETQ_HTTP_PORT (default 8080), GROK_MAX_RETRIES,\n"
-          "FLEETQ_MAX_SUBMISSION_BYTES, FLEETQ_LOG_LEVEL, ... (see README).\n"
+          "FLEETQ_MAX_SUBMISSION_BYTES, FLEETQ_LOG_LEVEL, ... (see README, or\n"
+          "`fleetqctl settings` for them all); a misspelled one is named in a warning.\n"
           "SIGTERM/SIGINT stop it after the current batch is written.\n",
           out);
 }
