@@ -1,11 +1,16 @@
 /* config.c -- configuration from the environment (see config.h and the
  * configuration table in the README).
  *
- * fq_config_load() fills an fq_config in one pass: defaults first, then
- * each variable in turn, each through a small typed reader (integer in a
- * range, boolean, USD amount, URL, ...) that writes one error line starting
- * with the variable's name. An empty variable counts as unset. Values other
- * than the key are trimmed of surrounding white space.
+ * fq_config_load() fills an fq_config in one pass over the table of
+ * settings (settings.def), in its order: each typed row through the generic
+ * reader of its type (an integer in a range, a boolean, text, a fraction,
+ * an amount in USD), which parses the row's default the same way when the
+ * variable is unset; every other row through the reader it names (here:
+ * the key, the access tokens, Redis' URL, password file and TLS;
+ * config_values.c and config_roles.c: the rest). Each writes one error line
+ * starting with the variable's name; for a number whose range allows 0,
+ * the line ends with what 0 means. An empty variable counts as unset.
+ * Values other than the key are trimmed of surrounding white space.
  *
  * The API key comes first: XAI_API_KEY or its alias GROK_API_KEY, or a file
  * named by XAI_API_KEY_FILE / GROK_API_KEY_FILE (Docker and Render
@@ -42,15 +47,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_read.h"
 #include "cost.h"
-#include "keys.h"
-#include "log.h"
-#include "model_params.h"
 #include "redis_tls.h"
+#include "settings.h"
 #include "text.h"
 
-#define DEFAULT_BASE_URL "https://api.x.ai/v1"
-#define DEFAULT_DB "./fleetq.db"
 #define KEY_FILE_MAX (64 * 1024)
 #define KEY_MAX 4096
 
@@ -59,7 +61,7 @@
  * --------------------------------------------------------------------- */
 
 /* The variable's value, NULL when unset or empty. */
-static const char *env(const char *name)
+const char *fq_cfg_env(const char *name)
 {
     const char *v = getenv(name);
     return (v != NULL && v[0] != '\0') ? v : NULL;
@@ -67,7 +69,7 @@ static const char *env(const char *name)
 
 /* Copies s without surrounding white space into out (bounded); returns the
  * trimmed length, which may exceed outlen - 1 (then out is cut). */
-static size_t trim_into(const char *s, char *out, size_t outlen)
+size_t fq_cfg_trim(const char *s, char *out, size_t outlen)
 {
     size_t b = 0, e = strlen(s);
     while (b < e && fq_text_is_space(s[b]))
@@ -177,101 +179,118 @@ const char *fq_config_show_url(fq_text_shown *b, const char *url)
  * Typed readers: each names its variable in the error
  * --------------------------------------------------------------------- */
 
-static int read_int(const char *name, int64_t def, int64_t lo, int64_t hi, int64_t *out,
-                    char *err, size_t errlen)
-{
-    const char *v = env(name);
-    char buf[64];
-    int64_t x;
-    fq_text_shown sh;
-    if (v == NULL) {
-        *out = def;
-        return 0;
-    }
-    size_t n = trim_into(v, buf, sizeof(buf));
-    if (n < sizeof(buf) && fq_text_parse_int64(buf, n, &x) == 0 && x >= lo && x <= hi) {
-        *out = x;
-        return 0;
-    }
-    if (lo == 0 && hi == INT64_MAX)
-        return fq_text_fail(err, errlen, "%s: must be a non-negative integer, got %s", name,
-                            fq_config_show(&sh, v));
-    return fq_text_fail(err, errlen, "%s: must be an integer from %lld to %lld, got %s", name,
-                        (long long)lo, (long long)hi, fq_config_show(&sh, v));
-}
-
-static int read_int32(const char *name, int def, int lo, int hi, int *out, char *err, size_t errlen)
-{
-    int64_t x;
-    if (read_int(name, def, lo, hi, &x, err, errlen) != 0)
-        return -1;
-    *out = (int)x;
-    return 0;
-}
-
-static int read_bool(const char *name, int def, int *out, char *err, size_t errlen)
+/* Parses the trimmed text buf[0..n) as a value of row s's type into field.
+ * Returns 0, or -1 when it is not one or out of the row's range. */
+static int parse_value(const fq_setting *s, const char *buf, size_t n, void *field)
 {
     static const char *const yes[] = {"true", "1", "yes", "on"};
     static const char *const no[] = {"false", "0", "no", "off"};
-    const char *v = env(name);
-    char buf[16];
-    fq_text_shown sh;
-    if (v == NULL) {
-        *out = def;
+    int64_t x;
+    double d;
+    switch (s->type) {
+    case FQ_SET_INT64:
+    case FQ_SET_INT:
+        if (fq_text_parse_int64(buf, n, &x) != 0 || x < s->lo || x > s->hi)
+            return -1;
+        if (s->type == FQ_SET_INT)
+            *(int *)field = (int)x;
+        else
+            *(int64_t *)field = x;
         return 0;
-    }
-    if (trim_into(v, buf, sizeof(buf)) < sizeof(buf)) {
+    case FQ_SET_BOOL:
         for (int i = 0; i < 4; i++) {
-            if (strcasecmp(buf, yes[i]) == 0) {
-                *out = 1;
-                return 0;
-            }
-            if (strcasecmp(buf, no[i]) == 0) {
-                *out = 0;
+            if (strcasecmp(buf, yes[i]) == 0 || strcasecmp(buf, no[i]) == 0) {
+                *(int *)field = strcasecmp(buf, yes[i]) == 0;
                 return 0;
             }
         }
+        return -1;
+    case FQ_SET_FRACTION:
+        if (fq_text_parse_decimal(buf, n, &d) != 0 || d < (double)s->lo || d > (double)s->hi)
+            return -1;
+        *(double *)field = d;
+        return 0;
+    case FQ_SET_USD:
+        return fq_cost_parse_usd(buf, field);
+    default:
+        return -1;
     }
-    return fq_text_fail(err, errlen, "%s: must be true or false (also 1/0, yes/no, on/off), got %s",
-                        name, fq_config_show(&sh, v));
 }
 
-/* A decimal number from lo to hi: digits with an optional fraction. */
-static int read_fraction(const char *name, double def, double lo, double hi, double *out,
-                         char *err, size_t errlen)
+/* What a value of row s's type must be, for its error line; for a number
+ * whose range allows 0, what 0 means comes after the value (tail). */
+static void expected(const fq_setting *s, char *what, size_t len, char *tail, size_t tlen)
 {
-    const char *v = env(name);
-    char buf[64];
-    fq_text_shown sh;
-    if (v == NULL) {
-        *out = def;
-        return 0;
+    if (s->zero != NULL && s->type != FQ_SET_USD)
+        snprintf(tail, tlen, "; 0 means %s", s->zero);
+    switch (s->type) {
+    case FQ_SET_INT64:
+    case FQ_SET_INT:
+        if (s->lo == 0 && s->hi == INT64_MAX)
+            snprintf(what, len, "must be a non-negative integer");
+        else
+            snprintf(what, len, "must be an integer from %lld to %lld", (long long)s->lo,
+                     (long long)s->hi);
+        return;
+    case FQ_SET_BOOL:
+        snprintf(what, len, "must be true or false (also 1/0, yes/no, on/off)");
+        return;
+    case FQ_SET_FRACTION:
+        snprintf(what, len, "must be a number from %g to %g (like 0.25)", (double)s->lo,
+                 (double)s->hi);
+        return;
+    case FQ_SET_USD:
+        snprintf(what, len, "must be a non-negative amount in USD like 50 or 12.5 (0 = %s)",
+                 s->zero ? s->zero : "nothing");
+        return;
+    default:
+        snprintf(what, len, "has no reader");
     }
-    size_t n = trim_into(v, buf, sizeof(buf));
-    double d;
-    if (n < sizeof(buf) && fq_text_parse_decimal(buf, n, &d) == 0 && d >= lo && d <= hi) {
-        *out = d;
-        return 0;
-    }
-    return fq_text_fail(err, errlen, "%s: must be a number from %g to %g (like 0.25), got %s", name,
-                        lo, hi, fq_config_show(&sh, v));
 }
 
 /* A string copied into a fixed buffer; trimmed. */
 static int read_str(const char *name, const char *def, char *out, size_t outlen, char *err,
                     size_t errlen)
 {
-    const char *v = env(name);
+    const char *v = fq_cfg_env(name);
     if (v == NULL) {
         snprintf(out, outlen, "%s", def);
         return 0;
     }
-    size_t n = trim_into(v, out, outlen);
+    size_t n = fq_cfg_trim(v, out, outlen);
     if (n >= outlen)
         return fq_text_fail(err, errlen, "%s: longer than %zu bytes", name, outlen - 1);
     if (n == 0)
         snprintf(out, outlen, "%s", def);
     return 0;
+}
+
+int fq_cfg_read_value(const fq_setting *s, const char *name, void *field, const char *def,
+                      char *err, size_t errlen)
+{
+    const char *v = fq_cfg_env(name);
+    const char *given = v != NULL ? v : def;
+    char buf[64], what[160], tail[160] = "";
+    fq_text_shown sh;
+    if (s->type == FQ_SET_STR)
+        return read_str(name, def, field, s->size, err, errlen);
+    size_t n = fq_cfg_trim(given, buf, sizeof(buf));
+    if (n < sizeof(buf) && parse_value(s, buf, n, field) == 0)
+        return 0;
+    expected(s, what, sizeof(what), tail, sizeof(tail));
+    return fq_text_fail(err, errlen, "%s: %s, got %s%s", name, what, fq_config_show(&sh, given),
+                        tail);
+}
+
+int fq_cfg_read_row(const fq_setting *s, void *field, char *err, size_t errlen)
+{
+    return fq_cfg_read_value(s, s->name, field, fq_setting_default(s, -1), err, errlen);
+}
+
+const char *fq_cfg_given(const fq_setting *s)
+{
+    const char *v = fq_cfg_env(s->name);
+    return v != NULL ? v : fq_setting_default(s, -1);
 }
 
 /* ------------------------------------------------------------------------
@@ -405,8 +424,8 @@ static int read_access_token(const char *name, char *out, size_t outlen, char *e
 {
     char file_name[64];
     snprintf(file_name, sizeof(file_name), "%s_FILE", name);
-    const char *file = env(file_name);
-    if (file != NULL && env(name) != NULL)
+    const char *file = fq_cfg_env(file_name);
+    if (file != NULL && fq_cfg_env(name) != NULL)
         return fq_text_fail(err, errlen, "set %s or %s, not both", name, file_name);
     if (file != NULL) {
         name = file_name;
@@ -469,8 +488,8 @@ static int take_key(fq_config *cfg, char *key)
 
 static int load_key(fq_config *cfg, unsigned needs, char *err, size_t errlen)
 {
-    const char *xk = env("XAI_API_KEY"), *gk = env("GROK_API_KEY");
-    const char *xf = env("XAI_API_KEY_FILE"), *gf = env("GROK_API_KEY_FILE");
+    const char *xk = fq_cfg_env("XAI_API_KEY"), *gk = fq_cfg_env("GROK_API_KEY");
+    const char *xf = fq_cfg_env("XAI_API_KEY_FILE"), *gf = fq_cfg_env("GROK_API_KEY_FILE");
     const char *kname = xk ? "XAI_API_KEY" : "GROK_API_KEY", *key = xk ? xk : gk;
     const char *fname = xf ? "XAI_API_KEY_FILE" : "GROK_API_KEY_FILE", *file = xf ? xf : gf;
     const char *why = NULL;
@@ -520,11 +539,33 @@ static int load_key(fq_config *cfg, unsigned needs, char *err, size_t errlen)
     return 0;
 }
 
+/* The row XAI_API_KEY (with GROK_API_KEY and both _FILE forms): the key,
+ * unless the program never needs it (FQ_NO_KEY); from here on every
+ * message hides it. */
+int fq_cfg_read_key(fq_config *cfg, const fq_setting *s, unsigned needs, char *err,
+                    size_t errlen)
+{
+    (void)s;
+    if (!(needs & FQ_NO_KEY) && load_key(cfg, needs, err, errlen) != 0)
+        return -1;
+    hidden_set(0, cfg->api_key);
+    return 0;
+}
+
+/* The rows FLEETQ_DASHBOARD_TOKEN and FLEETQ_METRICS_TOKEN (with their
+ * _FILE forms), into their fields. */
+int fq_cfg_read_token(fq_config *cfg, const fq_setting *s, unsigned needs, char *err,
+                      size_t errlen)
+{
+    (void)needs;
+    return read_access_token(s->name, (char *)cfg + s->offset, s->size, err, errlen);
+}
+
 int fq_config_reload_key(fq_config *cfg, char *err, size_t errlen)
 {
     const char *name = "XAI_API_KEY_FILE";
-    const char *gf = env("GROK_API_KEY_FILE");
-    if (env("XAI_API_KEY_FILE") == NULL && gf != NULL && strcmp(gf, cfg->api_key_file) == 0)
+    const char *gf = fq_cfg_env("GROK_API_KEY_FILE");
+    if (fq_cfg_env("XAI_API_KEY_FILE") == NULL && gf != NULL && strcmp(gf, cfg->api_key_file) == 0)
         name = "GROK_API_KEY_FILE";
     if (cfg->api_key_file[0] == '\0')
         return fq_text_fail(err, errlen,
@@ -588,149 +629,34 @@ static void scrub_err(char *err, size_t errlen, const char *secret)
 }
 
 /* ------------------------------------------------------------------------
- * The API base URL
- * --------------------------------------------------------------------- */
-
-static int read_base_url(fq_config *cfg, char *err, size_t errlen)
-{
-    const char *v = env("XAI_BASE_URL");
-    fq_text_shown sh;
-    if (read_str("XAI_BASE_URL", DEFAULT_BASE_URL, cfg->base_url, sizeof(cfg->base_url), err,
-                 errlen) != 0)
-        return -1;
-    char *u = cfg->base_url;
-    size_t n = strlen(u);
-    size_t scheme = strncasecmp(u, "https://", 8) == 0 ? 8 : strncasecmp(u, "http://", 7) == 0 ? 7 : 0;
-    if (scheme == 0)
-        return fq_text_fail(err, errlen, "XAI_BASE_URL: must start with http:// or https:// "
-                            "(like " DEFAULT_BASE_URL "), got %s",
-                            fq_config_show_url(&sh, v ? v : u));
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)u[i];
-        if (c <= 0x20 || c >= 0x7f)
-            return fq_text_fail(err, errlen,
-                                "XAI_BASE_URL: must not contain spaces or control "
-                                "characters, got %s",
-                                fq_config_show_url(&sh, u));
-    }
-    while (n > scheme && u[n - 1] == '/')
-        u[--n] = '\0';
-    if (n == scheme || u[scheme] == '/')
-        return fq_text_fail(err, errlen, "XAI_BASE_URL: no host, got %s",
-                            fq_config_show_url(&sh, v ? v : u));
-    return 0;
-}
-
-/* ------------------------------------------------------------------------
- * Role profiles
- * --------------------------------------------------------------------- */
-
-static const struct {
-    const char *upper;
-    const char *model;
-    const char *system;
-    int priority;
-    double share;
-} role_defaults[FQ_ROLE_COUNT] = {
-    [FQ_ROLE_CEO] = {"CEO", "grok-4",
-        "You are the strategic lead of a software team. Think about goals, trade-offs and "
-        "risks, then give a clear, prioritised plan with concrete next steps.",
-        2, 0.40},
-    [FQ_ROLE_CODE] = {"CODE", "grok-code-fast-1",
-        "You are a senior software engineer. Write correct, clear, tested code; explain briefly "
-        "what you changed and why.",
-        4, 0.30},
-    [FQ_ROLE_QUALITY] = {"QUALITY", "grok-3-mini",
-        "You are a careful code reviewer. Find bugs, security problems and unclear code; say "
-        "what is wrong, why it matters and how to fix it.",
-        4, 0.20},
-    [FQ_ROLE_MEMORY] = {"MEMORY", "grok-4-fast",
-        "You keep the team's memory. Summarise and index what you are given into short, "
-        "factual notes that are easy to search later.",
-        6, 0.10},
-};
-
-static int load_roles(fq_config *cfg, char *err, size_t errlen)
-{
-    char name[64];
-    fq_text_shown sh;
-    double sum = 0;
-    const char *last_share = NULL;
-    char share_names[FQ_ROLE_COUNT][64];
-
-    for (int r = 0; r < FQ_ROLE_COUNT; r++) {
-        fq_role_profile *p = &cfg->roles[r];
-        const char *up = role_defaults[r].upper;
-
-        snprintf(name, sizeof(name), "FLEETQ_ROLE_%s_MODEL", up);
-        const char *mv = env(name);
-        char model[256];
-        size_t mlen = trim_into(mv ? mv : role_defaults[r].model, model, sizeof(model));
-        if (mlen >= sizeof(p->model) || !fq_text_name_valid(model, mlen, sizeof(p->model) - 1))
-            return fq_text_fail(err, errlen,
-                                "%s: must be 1 to %zu characters of A-Z a-z 0-9 . _ : -, got %s",
-                                name, sizeof(p->model) - 1, fq_config_show(&sh, mv ? mv : ""));
-        memcpy(p->model, model, mlen + 1);
-
-        snprintf(name, sizeof(name), "FLEETQ_ROLE_%s_SYSTEM", up);
-        const char *sys = env(name);
-        if (sys != NULL && !fq_utf8_valid(sys, strlen(sys)))
-            return fq_text_fail(err, errlen, "%s: not valid UTF-8; use UTF-8 text", name);
-        if ((p->system = strdup(sys ? sys : role_defaults[r].system)) == NULL)
-            return fq_text_fail(err, errlen, "%s: out of memory", name);
-
-        snprintf(name, sizeof(name), "FLEETQ_ROLE_%s_PRIORITY", up);
-        const char *pv = env(name);
-        p->priority = role_defaults[r].priority;
-        if (pv != NULL) {
-            char buf[16];
-            size_t n = trim_into(pv, buf, sizeof(buf));
-            int prio = n < sizeof(buf) ? fq_priority_parse(buf, n) : -1;
-            if (prio < 0)
-                return fq_text_fail(err, errlen,
-                                    "%s: must be critical, high, normal, low, bulk or a "
-                                    "digit 0-9, got %s",
-                                    name, fq_config_show(&sh, pv));
-            p->priority = prio;
-        }
-
-        snprintf(share_names[r], sizeof(share_names[r]), "FLEETQ_ROLE_%s_SHARE", up);
-        if (read_fraction(share_names[r], role_defaults[r].share, 0, 1, &p->share, err, errlen) != 0)
-            return -1;
-        if (env(share_names[r]) != NULL)
-            last_share = share_names[r];
-        sum += p->share;
-
-        char reserve_name[64];
-        snprintf(reserve_name, sizeof(reserve_name), "FLEETQ_ROLE_%s_RESERVE", up);
-        if (read_fraction(reserve_name, 0, 0, 1, &p->reserve, err, errlen) != 0)
-            return -1;
-
-        snprintf(name, sizeof(name), "FLEETQ_ROLE_%s_FALLBACK", up);
-        const char *fb = env(name);
-        if (fq_fallback_parse(name, fb ? fb : "", fb ? strlen(fb) : 0, NULL, &p->fallback, err,
-                              errlen) != 0)
-            return -1;
-    }
-    if (sum > 1.0 + 1e-9)
-        return fq_text_fail(err, errlen,
-                            "%s: the shares of the four roles add up to %.4g (ceo %g, code "
-                            "%g, quality %g, memory %g); they must add up to at most 1",
-                            last_share ? last_share : "FLEETQ_ROLE_CEO_SHARE", sum,
-                            cfg->roles[0].share, cfg->roles[1].share, cfg->roles[2].share,
-                            cfg->roles[3].share);
-    return 0;
-}
-
-/* ------------------------------------------------------------------------
  * Redis: the password's file and TLS
  * --------------------------------------------------------------------- */
 
+/* REDIS_URL, parsed by redis_url.c; unset, the row's default. */
+int fq_cfg_read_redis_url(fq_config *cfg, const fq_setting *s, unsigned needs, char *err,
+                          size_t errlen)
+{
+    (void)needs;
+    const char *given = fq_cfg_given(s);
+    size_t n = strlen(given);
+    char *url = malloc(n + 1);
+    if (url == NULL)
+        return fq_text_fail(err, errlen, "REDIS_URL: out of memory");
+    fq_cfg_trim(given, url, n + 1);
+    int rc = fq_config_parse_redis_url(cfg, url, err, errlen);
+    explicit_bzero(url, n);
+    free(url);
+    return rc;
+}
+
 /* REDIS_PASSWORD_FILE (a Compose secret) completes a REDIS_URL that names
  * the user alone (redis://fleetq-worker@redis:6379/0) or no one. */
-static int read_redis_password(fq_config *cfg, char *err, size_t errlen)
+int fq_cfg_read_redis_password(fq_config *cfg, const fq_setting *s, unsigned needs, char *err,
+                               size_t errlen)
 {
-    const char *file = env("REDIS_PASSWORD_FILE");
+    (void)s;
+    (void)needs;
+    const char *file = fq_cfg_env("REDIS_PASSWORD_FILE");
     fq_text_shown sh;
     if (file == NULL) {
         if (cfg->redis_user[0] != '\0' && cfg->redis_password[0] == '\0')
@@ -757,17 +683,14 @@ static int read_redis_password(fq_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-/* FLEETQ_REDIS_CA_FILE, _CERT_FILE, _KEY_FILE and _TLS_VERIFY, for a
- * rediss:// URL only; the TLS set-up itself checks the files. */
-static int read_redis_tls(fq_config *cfg, char *err, size_t errlen)
+/* FLEETQ_REDIS_TLS_VERIFY, then the TLS settings together (the rows before
+ * it read FLEETQ_REDIS_CA_FILE, _CERT_FILE and _KEY_FILE): for a rediss://
+ * URL only; the TLS set-up itself checks the files. */
+int fq_cfg_read_redis_tls(fq_config *cfg, const fq_setting *s, unsigned needs, char *err,
+                          size_t errlen)
 {
-    if (read_str("FLEETQ_REDIS_CA_FILE", "", cfg->redis_ca_file, sizeof(cfg->redis_ca_file), err,
-                 errlen) != 0 ||
-        read_str("FLEETQ_REDIS_CERT_FILE", "", cfg->redis_cert_file,
-                 sizeof(cfg->redis_cert_file), err, errlen) != 0 ||
-        read_str("FLEETQ_REDIS_KEY_FILE", "", cfg->redis_key_file, sizeof(cfg->redis_key_file),
-                 err, errlen) != 0 ||
-        read_bool("FLEETQ_REDIS_TLS_VERIFY", 1, &cfg->redis_tls_verify, err, errlen) != 0)
+    (void)needs;
+    if (fq_cfg_read_row(s, &cfg->redis_tls_verify, err, errlen) != 0)
         return -1;
     if ((cfg->redis_cert_file[0] == '\0') != (cfg->redis_key_file[0] == '\0'))
         return fq_text_fail(err, errlen, "%s: set FLEETQ_REDIS_CERT_FILE and "
@@ -777,7 +700,7 @@ static int read_redis_tls(fq_config *cfg, char *err, size_t errlen)
     if (!cfg->redis_tls) {
         const char *set = cfg->redis_ca_file[0]     ? "FLEETQ_REDIS_CA_FILE"
                           : cfg->redis_cert_file[0] ? "FLEETQ_REDIS_CERT_FILE"
-                          : env("FLEETQ_REDIS_TLS_VERIFY") ? "FLEETQ_REDIS_TLS_VERIFY"
+                          : fq_cfg_env("FLEETQ_REDIS_TLS_VERIFY") ? "FLEETQ_REDIS_TLS_VERIFY"
                                                            : NULL;
         if (set != NULL)
             return fq_text_fail(err, errlen, "%s: set, but REDIS_URL is not rediss:// (TLS)",
@@ -791,215 +714,47 @@ static int read_redis_tls(fq_config *cfg, char *err, size_t errlen)
  * Loading
  * --------------------------------------------------------------------- */
 
+/* Reads every row of the table that fq_config_load() reads, in order: a
+ * row with a reader of its own through it, any other row through the
+ * generic reader of its type; a role's row for each role in turn (through
+ * its reader of one role's variable, if it has one). A row read with
+ * another is read by that one's reader. */
 static int load_all(fq_config *cfg, unsigned needs, char *err, size_t errlen)
 {
-    const char *v;
-    fq_text_shown sh;
-    int64_t x;
-
-    if (!(needs & FQ_NO_KEY) && load_key(cfg, needs, err, errlen) != 0)
-        return -1;
-    hidden_set(0, cfg->api_key);
-
-    if ((v = env("REDIS_URL")) != NULL) {
-        size_t n = strlen(v);
-        char *url = malloc(n + 1);
-        if (url == NULL)
-            return fq_text_fail(err, errlen, "REDIS_URL: out of memory");
-        trim_into(v, url, n + 1);
-        int rc = fq_config_parse_redis_url(cfg, url, err, errlen);
-        explicit_bzero(url, n);
-        free(url);
-        if (rc != 0)
-            return -1;
-    } else if (fq_config_parse_redis_url(cfg, NULL, err, errlen) != 0) {  /* the default */
-        return -1;
+    for (size_t i = 0; i < fq_settings_count; i++) {
+        const fq_setting *s = &fq_settings[i];
+        /* a program's own setting is read here when it has a field
+         * (FLEETQ_STANDBY): checked like every other, at start */
+        if ((s->by != FQ_BY_CONFIG && s->size == 0) || s->with != NULL)
+            continue;
+        if (s->read != NULL) {
+            if (s->read(cfg, s, needs, err, errlen) != 0)
+                return -1;
+            continue;
+        }
+        if (!fq_setting_per_role(s)) {
+            if (fq_cfg_read_row(s, (char *)cfg + s->offset, err, errlen) != 0)
+                return -1;
+            continue;
+        }
+        for (int r = 0; r < FQ_ROLE_COUNT; r++) {
+            char name[64];
+            fq_setting_name(s, r, name, sizeof(name));
+            int rc = s->read_role != NULL
+                         ? s->read_role(cfg, s, r, name, err, errlen)
+                         : fq_cfg_read_value(s, name, (char *)&cfg->roles[r] + s->offset,
+                                             fq_setting_default(s, r), err, errlen);
+            if (rc != 0)
+                return -1;
+        }
     }
-    if (read_redis_password(cfg, err, errlen) != 0 || read_redis_tls(cfg, err, errlen) != 0)
-        return -1;
-    if (read_str("FLEETQ_KEY_PREFIX", FQ_KEY_PREFIX_DEFAULT, cfg->key_prefix,
-                 sizeof(cfg->key_prefix), err, errlen) != 0)
-        return -1;
-    char prefix_err[160];
-    if (fq_keys_init(cfg->key_prefix, prefix_err, sizeof(prefix_err)) != 0)
-        return fq_text_fail(err, errlen, "FLEETQ_KEY_PREFIX: %s, got %s", prefix_err,
-                            fq_config_show(&sh, cfg->key_prefix));
-    if (read_int32("FLEETQ_STORE_STALL_SECONDS", 10, 1, 86400, &cfg->store_stall_s, err,
-                   errlen) != 0)
-        return -1;
-    if (read_int32("FLEETQ_RESULT_TTL", 86400, 1, 30 * 86400, &cfg->result_ttl_s, err,
-                   errlen) != 0 ||
-        read_int32("FLEETQ_RETAIN_DAYS", 0, 0, 100000, &cfg->retain_days, err, errlen) != 0)
-        return -1;
-    if (read_base_url(cfg, err, errlen) != 0)
-        return -1;
-    if (read_str("FLEETQ_DB", DEFAULT_DB, cfg->db_path, sizeof(cfg->db_path), err, errlen) != 0)
-        return -1;
-    if (read_int32(env("PORT") ? "PORT" : "FLEETQ_HTTP_PORT", 8080, 0, 65535, &cfg->http_port,
-                   err, errlen) != 0)
-        return -1;
-
-    if (read_access_token("FLEETQ_DASHBOARD_TOKEN", cfg->dashboard_token,
-                          sizeof(cfg->dashboard_token), err, errlen) != 0 ||
-        read_access_token("FLEETQ_METRICS_TOKEN", cfg->metrics_token, sizeof(cfg->metrics_token),
-                          err, errlen) != 0)
-        return -1;
-
-    if (read_int("GROK_RATE_LIMIT_RPM", 480, 0, INT64_MAX, &cfg->rate_limit_rpm, err, errlen) != 0 ||
-        read_int("GROK_RATE_LIMIT_RPH", 0, 0, INT64_MAX, &cfg->rate_limit_rph, err, errlen) != 0 ||
-        read_int("GROK_RATE_LIMIT_TPM", 0, 0, INT64_MAX, &cfg->rate_limit_tpm, err, errlen) != 0 ||
-        read_int("FLEETQ_MAX_INFLIGHT", 0, 0, INT64_MAX, &cfg->max_inflight, err, errlen) != 0)
-        return -1;
-    if (read_bool("ENABLE_RATE_LIMITING", 1, &cfg->rate_limiting, err, errlen) != 0)
-        return -1;
-    if (read_int32("FLEETQ_RATE_BURST", 1, 1, 1000, &cfg->rate_burst, err, errlen) != 0)
-        return -1;
-
-    cfg->daily_budget_ticks = 50 * FQ_TICKS_PER_USD;
-    if ((v = env("DAILY_BUDGET_USD")) != NULL) {
-        char buf[64];
-        size_t n = trim_into(v, buf, sizeof(buf));
-        if (n >= sizeof(buf) || fq_cost_parse_usd(buf, &cfg->daily_budget_ticks) != 0)
-            return fq_text_fail(err, errlen,
-                                "DAILY_BUDGET_USD: must be a non-negative amount in USD "
-                                "like 50 or 12.5 (0 = no cap), got %s",
-                                fq_config_show(&sh, v));
-    }
-
-    cfg->limit_scope = FQ_SCOPE_MODEL;
-    if ((v = env("FLEETQ_LIMIT_SCOPE")) != NULL) {
-        char buf[16];
-        size_t n = trim_into(v, buf, sizeof(buf));
-        int scope = n < sizeof(buf) ? fq_limit_scope_parse(buf) : -1;
-        if (scope < 0)
-            return fq_text_fail(err, errlen, "FLEETQ_LIMIT_SCOPE: must be model (each model "
-                                "limited on its own) or key (one limit for all), got %s",
-                                fq_config_show(&sh, v));
-        cfg->limit_scope = (fq_limit_scope)scope;
-    }
-    if ((v = env("FLEETQ_MODEL_LIMITS")) != NULL) {
-        char why[256];
-        if (fq_model_limits_parse(v, cfg->model_limits, FQ_MODEL_LIMITS_MAX,
-                                  &cfg->n_model_limits, why, sizeof(why)) != 0)
-            return fq_text_fail(err, errlen, "FLEETQ_MODEL_LIMITS: %s", why);
-    }
-
-    if (read_int32("MAX_TOKENS_DEFAULT", 500, 1, FQ_MAX_TOKENS_LIMIT, &cfg->max_tokens_default,
-                   err, errlen) != 0 ||
-        read_int32("REQUEST_TIMEOUT", 90, 1, FQ_TIMEOUT_LIMIT, &cfg->request_timeout_s, err,
-                   errlen) != 0 ||
-        read_int32("GROK_MAX_RETRIES", 3, 0, 20, &cfg->max_retries, err, errlen) != 0 ||
-        read_int32("FLEETQ_LEASE_SECONDS", 30, 5, 3600, &cfg->lease_s, err, errlen) != 0 ||
-        read_int32("FLEETQ_GRACE_SECONDS", 25, 0, 3600, &cfg->grace_s, err, errlen) != 0 ||
-        read_int32("FLEETQ_PLAN_MAX", 20, 1, (int)FQ_AFTER_MAX - 1, &cfg->plan_max, err,
-                   errlen) != 0 ||
-        read_int32("FLEETQ_PLAN_DEPTH", 3, 1, FQ_PLAN_DEPTH_LIMIT, &cfg->plan_depth, err,
-                   errlen) != 0 ||
-        read_int32("FLEETQ_RECALL_K", 3, 0, 10, &cfg->recall_k, err, errlen) != 0)
-        return -1;
-
-    cfg->on_budget = FQ_ON_BUDGET_WAIT;
-    if ((v = env("FLEETQ_ON_BUDGET")) != NULL) {
-        char buf[16];
-        trim_into(v, buf, sizeof(buf));
-        if (strcasecmp(buf, "fail") == 0)
-            cfg->on_budget = FQ_ON_BUDGET_FAIL;
-        else if (strcasecmp(buf, "wait") != 0)
-            return fq_text_fail(err, errlen, "FLEETQ_ON_BUDGET: must be wait or fail, got %s",
-                                fq_config_show(&sh, v));
-    }
-
-    cfg->log_level = FQ_LOG_INFO;
-    if ((v = env("FLEETQ_LOG_LEVEL")) != NULL) {
-        char buf[16];
-        size_t n = trim_into(v, buf, sizeof(buf));
-        int lvl = n < sizeof(buf) ? fq_log_level_parse(buf) : -1;
-        if (lvl < 0)
-            return fq_text_fail(err, errlen,
-                                "FLEETQ_LOG_LEVEL: must be debug, info, warn or error, got %s",
-                                fq_config_show(&sh, v));
-        cfg->log_level = lvl;
-    }
-
-    if (read_int("FLEETQ_MAX_SUBMISSION_BYTES", 1 << 20, 1024, 64 << 20, &x, err, errlen) != 0)
-        return -1;
-    cfg->max_submission_bytes = (size_t)x;
-    if (read_int("FLEETQ_REASONING_RESERVE", 2048, 0, 1000000, &cfg->reasoning_reserve, err,
-                 errlen) != 0)
-        return -1;
-    if (read_int32("FLEETQ_BACKOFF_BASE_MS", 1000, 1, 600000, &cfg->backoff_base_ms, err,
-                   errlen) != 0)
-        return -1;
-    int max_def = cfg->backoff_base_ms > 60000 ? cfg->backoff_base_ms : 60000;
-    if ((v = env("FLEETQ_BACKOFF_MAX_MS")) != NULL) {
-        if (read_int("FLEETQ_BACKOFF_MAX_MS", max_def, 1, 3600000, &x, err, errlen) != 0)
-            return -1;
-        if (x < cfg->backoff_base_ms)
-            return fq_text_fail(err, errlen,
-                                "FLEETQ_BACKOFF_MAX_MS: must be at least "
-                                "FLEETQ_BACKOFF_BASE_MS (%d), got %s",
-                                cfg->backoff_base_ms, fq_config_show(&sh, v));
-        cfg->backoff_max_ms = (int)x;
-    } else {
-        cfg->backoff_max_ms = max_def;
-    }
-
-    if (read_bool("FLEETQ_ADAPTIVE", 1, &cfg->adaptive, err, errlen) != 0 ||
-        read_int32("FLEETQ_RATE_WINDOW_MS", 1000, 100, 3600000, &cfg->rate_window_ms, err,
-                   errlen) != 0 ||
-        read_int32("FLEETQ_FREEZE_MS", 250, 0, 600000, &cfg->freeze_ms, err, errlen) != 0 ||
-        read_int32("FLEETQ_BREAKER_THRESHOLD", 5, 1, 1000, &cfg->breaker_threshold, err,
-                   errlen) != 0 ||
-        read_int32("FLEETQ_BREAKER_COOLDOWN_MS", 5000, 100, 3600000, &cfg->breaker_cooldown_ms,
-                   err, errlen) != 0 ||
-        read_int32("FLEETQ_PAUSE_PROBE_SECONDS", 300, 1, 86400, &cfg->pause_probe_s, err,
-                   errlen) != 0)
-        return -1;
-    if (read_bool("FLEETQ_STANDBY", 0, &cfg->standby, err, errlen) != 0 ||
-        read_bool("FLEETQ_NEW_DATABASE", 0, &cfg->new_database, err, errlen) != 0)
-        return -1;
-    if (read_bool("FLEETQ_STREAM", 0, &cfg->stream, err, errlen) != 0 ||
-        read_int32("FLEETQ_STREAM_MAXLEN", 10000, 2, 1000000, &cfg->stream_maxlen, err,
-                   errlen) != 0 ||
-        read_int32("FLEETQ_CACHE_TTL", 86400, 1, 30 * 86400, &cfg->cache_ttl_s, err,
-                   errlen) != 0 ||
-        read_int("FLEETQ_CACHE_MAX_MB", 64, 1, 1 << 20, &x, err, errlen) != 0)
-        return -1;
-    cfg->cache_max_bytes = x << 20;
-    cfg->cache = FQ_CACHE_AUTO;
-    if ((v = env("FLEETQ_CACHE")) != NULL) {
-        static const char *const modes[] = {[FQ_CACHE_OFF] = "off", [FQ_CACHE_AUTO] = "auto",
-                                            [FQ_CACHE_ON] = "on"};
-        char buf[16];
-        trim_into(v, buf, sizeof(buf));
-        int found = -1;
-        for (int m = 0; m < 3; m++)
-            if (strcasecmp(buf, modes[m]) == 0)
-                found = m;
-        if (found < 0)
-            return fq_text_fail(err, errlen, "FLEETQ_CACHE: must be off, auto (cache answers "
-                                "to temperature 0 only) or on, got %s", fq_config_show(&sh, v));
-        cfg->cache = (fq_cache_mode)found;
-    }
-
-    if ((v = env("FLEETQ_PRICES")) != NULL) {
-        char reason[256];
-        if (fq_cost_override(v, reason, sizeof(reason)) != 0)
-            return fq_text_fail(err, errlen, "FLEETQ_PRICES: %s", reason);
-    }
-    if ((v = env("FLEETQ_MODEL_PARAMS")) != NULL) {
-        char reason[256];
-        if (fq_model_params_override(v, reason, sizeof(reason)) != 0)
-            return fq_text_fail(err, errlen, "FLEETQ_MODEL_PARAMS: %s", reason);
-    }
-
-    return load_roles(cfg, err, errlen);
+    return 0;
 }
 
 int fq_config_load(fq_config *cfg, unsigned needs, char *err, size_t errlen)
 {
     const char *why;
-    const char *xk = env("XAI_API_KEY"), *gk = env("GROK_API_KEY");
+    const char *xk = fq_cfg_env("XAI_API_KEY"), *gk = fq_cfg_env("GROK_API_KEY");
     char *raw[2] = {xk ? key_clean(xk, strlen(xk), &why) : NULL,
                     gk ? key_clean(gk, strlen(gk), &why) : NULL};
     memset(cfg, 0, sizeof(*cfg));

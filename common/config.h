@@ -1,7 +1,8 @@
 /* config.h -- configuration from the environment, the same names for every
  * program (the README's configuration table), validated once at start-up.
  *
- * fq_config_load() reads every variable, applies defaults, reads *_FILE
+ * fq_config_load() reads every variable of the table of settings
+ * (settings.h, settings.def) in its order, applies defaults, reads *_FILE
  * secrets, and checks each value. A bad value is reported as one line naming
  * the variable and what is wrong ("fleetq-worker: GROK_RATE_LIMIT_RPM: must
  * be a non-negative integer, got \"-5\""); programs print it and exit 2.

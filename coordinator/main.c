@@ -8,6 +8,7 @@
 #include "coordinator.h"
 #include "http.h"
 #include "log.h"
+#include "settings.h"
 
 #define PROG "fleetq-coordinator"
 
@@ -23,7 +24,8 @@ static void usage(FILE *out)
           "Configuration comes from the environment: REDIS_URL (default\n"
           "redis://127.0.0.1:6379/0), FLEETQ_DB (default ./fleetq.db), PORT or\n"
           "FLEETQ_HTTP_PORT (default 8080), GROK_MAX_RETRIES,\n"
-          "FLEETQ_MAX_SUBMISSION_BYTES, FLEETQ_LOG_LEVEL, ... (see README).\n"
+          "FLEETQ_MAX_SUBMISSION_BYTES, FLEETQ_LOG_LEVEL, ... (see README, or\n"
+          "`fleetqctl settings` for them all); a misspelled one is named in a warning.\n"
           "SIGTERM/SIGINT stop it after the current batch is written.\n",
           out);
 }
@@ -57,6 +59,7 @@ int main(int argc, char **argv)
     }
     fq_log_init(PROG, (fq_log_level)cfg.log_level);
     fq_log_add_secret(cfg.api_key);
+    fq_settings_log_unknown();   /* a misspelled variable changes nothing: say so */
 
     fq_health *health = fq_health_new();
     if (health == NULL) {

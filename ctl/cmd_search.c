@@ -122,11 +122,8 @@ static int run(fq_ctl *ctl, int argc, char **argv)
     const char *query = argv[optind];
 
     char err[512];
-    if (fq_config_load(&ctl->cfg, FQ_NO_KEY, err, sizeof(err)) != 0) {
-        fq_ctl_errorf("%s", err);
+    if (fq_ctl_load_config(ctl) != 0)
         return FQ_CTL_USAGE;
-    }
-    ctl->have_cfg = 1;
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(ctl->cfg.db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         fq_ctl_errorf("search: cannot open FLEETQ_DB %s: %s (run it where the coordinator's "

@@ -87,12 +87,18 @@ extern const fq_ctl_command fq_ctl_cmd_search;
 extern const fq_ctl_command fq_ctl_cmd_resume;
 extern const fq_ctl_command fq_ctl_cmd_limits;
 extern const fq_ctl_command fq_ctl_cmd_events;
+extern const fq_ctl_command fq_ctl_cmd_settings;
 
 /* fleetqctl's own Lua scripts (the .lua files of ctl/lua, with the common
  * prelude). */
 extern const fq_embedded fq_ctl_lua_files[];
 
 /* ---- ctl_redis.c ---- */
+
+/* Reads the configuration (never the key) into ctl->cfg, and the first
+ * time warns on stderr of each unknown FLEETQ_/GROK_/XAI_ variable
+ * (settings.h). Returns 0, or 2 after printing why. */
+int fq_ctl_load_config(fq_ctl *ctl);
 
 /* Reads the configuration and connects. Returns 0, or the exit code
  * (2 configuration, 3 unreachable) after printing why. */

@@ -5,9 +5,10 @@
  * synchronously (redisConnectWithTimeout, with a timeout on every reply)
  * instead of running an event loop. The configuration is the one every
  * fleetq program reads (fq_config_load without FQ_NEED_KEY: the tool never
- * needs the API key). Every failure prints one line naming what went wrong
- * and what to check, and records the exit code that scripts see (see
- * ctl.h). Scripts are the same .lua files the coordinator and the workers
+ * needs the API key), with a warning on stderr, once, for each variable
+ * that looks like a setting but is none (settings.h). Every failure prints
+ * one line naming what went wrong and what to check, and records the exit
+ * code that scripts see (see ctl.h). Scripts are the same .lua files the coordinator and the workers
  * run (fq_lua_files), or fleetqctl's own (fq_ctl_lua_files, ctl/lua):
  * loaded once per run with SCRIPT LOAD and called with EVALSHA, and sent
  * whole with EVAL when Redis has lost them (NOSCRIPT).
@@ -20,6 +21,9 @@
 #include "embedded.h"
 #include "redis_sync.h"
 #include "scripts.h"
+#include "settings.h"
+
+extern char **environ;
 
 #define CONNECT_TIMEOUT_S 5
 #define REPLY_TIMEOUT_S 30
@@ -28,8 +32,16 @@
  * Connecting
  * --------------------------------------------------------------------- */
 
-int fq_ctl_connect(fq_ctl *ctl)
+static void warn_unknown(const char *name, const char *suggestion, void *arg)
 {
+    (void)arg;
+    char msg[512];
+    fq_ctl_errorf("warning: %s", fq_settings_warning(name, suggestion, msg, sizeof(msg)));
+}
+
+int fq_ctl_load_config(fq_ctl *ctl)
+{
+    static int warned;
     char err[512];
     if (fq_config_load(&ctl->cfg, FQ_NO_KEY, err, sizeof(err)) != 0) {
         fq_ctl_errorf("%s", err);
@@ -37,6 +49,18 @@ int fq_ctl_connect(fq_ctl *ctl)
         return FQ_CTL_USAGE;
     }
     ctl->have_cfg = 1;
+    if (!warned) {
+        warned = 1;
+        fq_settings_each_unknown(environ, warn_unknown, NULL);
+    }
+    return 0;
+}
+
+int fq_ctl_connect(fq_ctl *ctl)
+{
+    char err[512];
+    if (fq_ctl_load_config(ctl) != 0)
+        return FQ_CTL_USAGE;
     int refused = 0;
     redisContext *c = fq_redis_connect_sync(&ctl->cfg, CONNECT_TIMEOUT_S * 1000,
                                             REPLY_TIMEOUT_S * 1000, &refused, err, sizeof(err));

@@ -24,6 +24,7 @@ static const fq_ctl_command *const commands[] = {
     &fq_ctl_cmd_search,
     &fq_ctl_cmd_resume,
     &fq_ctl_cmd_limits,
+    &fq_ctl_cmd_settings,
     NULL,
 };
 

@@ -10,6 +10,7 @@
 #include "api_models.h"
 #include "config.h"
 #include "log.h"
+#include "settings.h"
 #include "model_chain.h"
 #include "worker.h"
 
@@ -35,7 +36,8 @@ static void usage(FILE *out)
         "\n"
         "Configuration comes from the environment: REDIS_URL, XAI_API_KEY or\n"
         "XAI_API_KEY_FILE, XAI_BASE_URL, GROK_RATE_LIMIT_RPM, DAILY_BUDGET_USD,\n"
-        "MAX_TOKENS_DEFAULT, REQUEST_TIMEOUT, GROK_MAX_RETRIES, ... (see README).\n"
+        "MAX_TOKENS_DEFAULT, REQUEST_TIMEOUT, GROK_MAX_RETRIES, ... (see README, or\n"
+        "`fleetqctl settings` for them all); a misspelled one is named in a warning.\n"
         "Signals: SIGTERM/SIGINT finish in-flight calls within FLEETQ_GRACE_SECONDS\n"
         "and hand back the rest; SIGHUP re-reads XAI_API_KEY_FILE.\n",
         MAX_CONCURRENCY, DEFAULT_CONCURRENCY);
@@ -129,6 +131,7 @@ int main(int argc, char **argv)
     }
     fq_log_init(PROG, (fq_log_level)cfg.log_level);
     fq_log_add_secret(cfg.api_key);
+    fq_settings_log_unknown();   /* a misspelled variable changes nothing: say so */
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, PROG ": libcurl failed to initialise\n");

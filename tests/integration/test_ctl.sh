@@ -12,7 +12,7 @@
 # every command, usage errors (2) and an unreachable Redis (3).
 . "$(dirname "$0")/lib.sh"
 
-COMMANDS="submit result status watch events dead requeue cancel flow search resume"
+COMMANDS="submit result status watch events dead requeue cancel flow search resume settings"
 
 jqo() { jq -r "$1" <<<"$CTL_OUT"; }   # a field of the JSON fleetqctl printed
 quota_empty() { [ -z "$(fq_quota "$1")" ]; }
