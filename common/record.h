@@ -33,6 +33,11 @@ enum {
 };
 _Static_assert(FQ_FOLLOW_COUNT == FQ_FOLLOW_FIELDS_COUNT, "record.h names every follow field");
 
+/* The positions in fq_task_phases (shared.def: a running task's `phase`,
+ * which quota.lua marks): its call under way, or waiting for the quota. */
+enum { FQ_PHASE_CALLING, FQ_PHASE_QUOTA, FQ_PHASE_COUNT };
+_Static_assert(FQ_PHASE_COUNT == FQ_TASK_PHASES_COUNT, "record.h names every task phase");
+
 typedef struct fq_attempt_record {
     char *task_id;
     int64_t n;              /* 1-based attempt number */

@@ -8,7 +8,9 @@
  *
  *   RESERVING -- quota.lua: a rate slot and the worst-case cost; a denied
  *                slot sleeps on its timer for exactly the wait it was told
- *                (WAITING), then asks again;
+ *                (WAITING), then asks again; the same call marks the task's
+ *                phase in its hash (quota while denied, calling once
+ *                granted), which `fleetqctl status` and /metrics count;
  *   CALLING   -- one HTTP call through libcurl multi on the loop;
  *   FINISHING -- finish.lua: the attempt record plus done / failed / retry
  *                (back-off with jitter through the delayed set) / release,
@@ -946,6 +948,8 @@ static void reserve(slot *s)
                      (unsigned long long)++w->calls);
     fq_quota_ask ask = {
         .call_id = s->call_id,
+        .task_id = s->id,
+        .lease = s->token,
         .klass = s->task.priority == 0 ? FQ_ROLE_CEO : (int)w->role,
         .price = s->price,
         .prompt_bytes = strlen(text) + (system ? strlen(system) : 0),
