@@ -1,7 +1,8 @@
 /* cmd_status.c -- `fleetqctl status`: one screen on the state of the fleet.
  *
  * The figures are one snapshot (ctl_fleet.c): per role the tasks queued,
- * delayed (and of those, waiting to retry), running and the live workers;
+ * delayed (and of those, waiting to retry), running (and of those, calling
+ * the API or waiting for the quota) and the live workers;
  * the dead letters; the fleet quota (effective rate and ceiling, this
  * minute's calls, calls in flight, freeze, pause, circuit breaker) and
  * today's budget. Text for people, --json for scripts.
@@ -25,23 +26,31 @@ static void help(void)
     fputs("\n"
           "Shows the fleet as it is now, on Redis' clock:\n"
           "  - per role: tasks queued; delayed (waiting for their start time or for a\n"
-          "    retry), and of those retrying; running (under a lease); live workers\n"
-          "    (a heartbeat in the last FLEETQ_LEASE_SECONDS, default 30);\n"
+          "    retry), and of those retrying; running (claimed by a worker, under a\n"
+          "    lease), and of those CALLING (the API call under way) and waiting for\n"
+          "    the QUOTA (held back by the rate, the token or hourly ceiling, the cap\n"
+          "    on calls in flight, the budget, a freeze or the breaker); the rest of\n"
+          "    running are between the two (a cache lookup, an identical task's answer\n"
+          "    or the worker's first call awaited, the report); live workers (a\n"
+          "    heartbeat in the last FLEETQ_LEASE_SECONDS, default 30);\n"
           "  - dead letters (tasks that ended failed; see " FQ_CTL_PROG " dead);\n"
           "  - the fleet quota from fleetq:quota: effective rate and its ceiling,\n"
-          "    calls this minute, calls in flight, a freeze after a 429, a pause (key\n"
-          "    rejected, no credits) and its reason, the circuit breaker;\n"
+          "    calls this minute, calls in flight (and the running tasks waiting for\n"
+          "    the quota), a freeze after a 429, a pause (key rejected, no credits)\n"
+          "    and its reason, the circuit breaker;\n"
           "  - today's budget (UTC day): spent, cap and what is left;\n"
           "  - the response cache: hits, misses, the USD its hits saved, the answers\n"
           "    it holds and their size.\n"
-          "Delayed, retrying and running tasks are counted by role while there are at\n"
-          "most 5000 of them; past that only the total is shown (a dash, or null).\n"
+          "Delayed, retrying and running tasks are counted by role (and running ones\n"
+          "by phase) while there are at most 5000 of them; past that only the total\n"
+          "is shown (a dash, or null).\n"
           "\n"
           "Options:\n"
           "  --json       print one JSON object: time, now_ms, roles (ceo, code,\n"
           "               quality, memory: queued, delayed, retrying, running,\n"
-          "               workers), all (the same summed), workers (live, registered,\n"
-          "               lease_seconds), dead, quota (rate_limiting, rate_per_s,\n"
+          "               calling, waiting_quota, workers), all (the same summed),\n"
+          "               workers (live, registered, lease_seconds), dead, quota\n"
+          "               (rate_limiting, rate_per_s,\n"
           "               rpm_ceiling, window_requests, inflight, frozen,\n"
           "               frozen_until_ms, paused, pause_reason, paused_at_ms,\n"
           "               resumed_at_ms, breaker, breaker_failures, decreases,\n"
