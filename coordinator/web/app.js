@@ -163,7 +163,8 @@ function drawOverview(view, o) {
     card('Status', f.status || '?', null, { 'data-field': 'status' }),
     card('Spent today', usd(b.spent_usd), budgetBar(b.spent_usd || 0, b.cap_usd), { 'data-field': 'spent' }),
     card('Calls in flight', num(q.inflight), null, { 'data-field': 'inflight' }),
-    card('Running', num(f.running), null, { 'data-field': 'running' }),
+    card('Running', num(f.running), el('div', { class: 'muted', 'data-field': 'phases',
+      text: `${num(f.calling)} calling, ${num(f.waiting_quota)} waiting for the quota` }), { 'data-field': 'running' }),
     card('Dead letters', num(f.dead), null, { 'data-field': 'dead' }),
     card('Waiting for SQLite', num(f.backlog), null, { 'data-field': 'backlog' })));
 
@@ -173,10 +174,12 @@ function drawOverview(view, o) {
     return el('tr', { 'data-role': r },
       cell(r), cell(num(qr.queued), 'num', { 'data-col': 'queued' }), cell(num(qr.delayed), 'num', { 'data-col': 'delayed' }),
       cell(num(qr.retrying), 'num', { 'data-col': 'retrying' }), cell(num(qr.running), 'num', { 'data-col': 'running' }),
+      cell(num(qr.calling), 'num', { 'data-col': 'calling' }), cell(num(qr.waiting_quota), 'num', { 'data-col': 'waiting_quota' }),
       cell(num((f.workers || {})[r]), 'num', { 'data-col': 'workers' }));
   });
   view.append(table([{ label: 'role' }, { label: 'queued', num: 1 }, { label: 'delayed', num: 1 },
-    { label: 'retrying', num: 1 }, { label: 'running', num: 1 }, { label: 'live workers', num: 1 }], rows, { id: 'roles' }));
+    { label: 'retrying', num: 1 }, { label: 'running', num: 1 }, { label: 'of those calling', num: 1 },
+    { label: 'waiting for the quota', num: 1 }, { label: 'live workers', num: 1 }], rows, { id: 'roles' }));
 
   view.append(el('h2', { text: 'Models' }));
   const recent = {};
