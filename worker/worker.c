@@ -80,6 +80,7 @@ typedef struct slot {
     fq_task task;
     int attempt;
     int max_attempts;
+    int fallback_attempts; /* what fallbacks after a 404 added to max_attempts */
     const fq_price *price;
     char *body;
     int holding;
@@ -659,8 +660,11 @@ static void conclude(slot *s, fq_api_result *res, const char *cached_from)
                slot_model(s), FQ_LS, "to", s->models.names[s->models.at + 1], FQ_LS, "reason",
                "the model does not exist (404)", FQ_LEND);
         fq_model_chain_advance(&s->models);
-        if (s->attempt >= s->max_attempts)
+        if (s->attempt >= s->max_attempts) {   /* the limit makes room for it */
             fq_argv_pairll(&hash, "max_attempts", s->attempt + 1);
+            fq_argv_pairll(&hash, "fallback_attempts",
+                           s->fallback_attempts + s->attempt + 1 - s->max_attempts);
+        }
         action = "retry";
     } else if (fq_outcome_retryable(res->outcome) &&
                (w->stopping || s->attempt < s->max_attempts)) {
@@ -1093,6 +1097,7 @@ static void take_task(fq_worker *w, const redisReply *t)
         s->attempt = (int)fq_fields_int(fields, nf, "attempts", 1);
         s->max_attempts = (int)fq_fields_int(fields, nf, "max_attempts",
                                              w->cfg->max_retries + 1);
+        s->fallback_attempts = (int)fq_fields_int(fields, nf, "fallback_attempts", 0);
     }
     free(fields);
     s->state = SLOT_RESERVING;

@@ -309,7 +309,7 @@ async function drawTask(view) {
   if (['failed', 'expired', 'cancelled'].includes(t.status)) actions.append(requeue);
   if (!STATUSES.includes(t.status)) actions.append(cancel);
   const fields = [['status', statusBadge(t.status)], ['role', t.role], ['model', t.model], ['priority', t.priority],
-    ['attempts', num(t.attempts) + (t.max_attempts ? ' of ' + t.max_attempts : '')],
+    ['attempts', num(t.attempts) + (t.max_attempts ? ' of ' + t.max_attempts : '') + (t.attempts_note ? ` (${t.attempts_note})` : '')],
     ['tokens', `${num(t.prompt_tokens)} in, ${num(t.completion_tokens)} out` + (t.reasoning_tokens ? `, ${t.reasoning_tokens} reasoning` : '')],
     ['cost', usd(t.cost_usd !== undefined ? t.cost_usd : (t.cost_ticks ? t.cost_ticks / 1e10 : null))],
     ['latency', ms(t.latency_ms)], ['submitted', when(t.submitted_at)], ['started', when(t.started_at)],
@@ -347,7 +347,7 @@ async function drawDead(view) {
       .then(() => tr.remove()).catch(e => notice(e.message, true));
     requeue.addEventListener('click', run('requeue'));
     cancel.addEventListener('click', run('cancel'));
-    tr.append(cell(taskLink(d.id)), cell(d.role || '–'), cell(d.model || '–'), cell(`${d.attempts} of ${d.max_attempts}`, 'num'),
+    tr.append(cell(taskLink(d.id)), cell(d.role || '–'), cell(d.model || '–'), cell(`${d.attempts} of ${d.max_attempts}`, 'num', d.attempts_note ? { title: d.attempts_note } : null),
       cell(when(d.finished_at)), cell(d.error || '', 'text'), cell(d.prompt || '', 'text'), el('td', {}, requeue, ' ', cancel));
     return tr;
   });

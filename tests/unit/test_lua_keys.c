@@ -273,6 +273,13 @@ static void test_shared_constants(void **state)
     assert_string_equal(fq_follow_fields[FQ_FOLLOW_WORKER], "worker");
     assert_string_equal(fq_follow_fields[FQ_FOLLOW_FLOW_ID], "flow_id");
     assert_string_equal(fq_follow_fields[FQ_FOLLOW_PARENTS], "parents");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_CACHED_FROM], "cached_from");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_NOTES], "notes");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_USAGE_ESTIMATED], "usage_estimated");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_ALLOWANCE], "allowance");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_REQUEUES], "requeues");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_AT_REQUEUE], "attempts_at_requeue");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_FALLBACK_ATTEMPTS], "fallback_attempts");
     /* and the scripts use them, not numbers of their own */
     assert_non_null(strstr(script("requeue.lua"), "local MAX_ATTEMPTS = FQ_MAX_ATTEMPTS"));
     assert_non_null(strstr(script("quota.lua"), "local TICKS = FQ_TICKS_PER_USD"));
