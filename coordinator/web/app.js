@@ -178,7 +178,7 @@ function drawOverview(view, o) {
       cell(num((f.workers || {})[r]), 'num', { 'data-col': 'workers' }));
   });
   view.append(table([{ label: 'role' }, { label: 'queued', num: 1 }, { label: 'delayed', num: 1 },
-    { label: 'retrying', num: 1 }, { label: 'running', num: 1 }, { label: 'of those calling', num: 1 },
+    { label: 'retrying', num: 1 }, { label: 'running', num: 1 }, { label: 'calling', num: 1 },
     { label: 'waiting for the quota', num: 1 }, { label: 'live workers', num: 1 }], rows, { id: 'roles' }));
 
   view.append(el('h2', { text: 'Models' }));
