@@ -6,12 +6,13 @@
  * moment, on Redis' clock): per role the ready queue, the delayed set
  * (delayed and retrying tasks), the leases (running tasks, and of those
  * the ones calling the API and the ones waiting for the quota, by the
- * phase quota.lua marks in their hashes) and the live workers, plus the dead letters, the calls in flight, <prefix>:quota as
- * it stands (the pause, the budget, the key's figures) and the state of
- * each model the quota has seen (<prefix>:quota:<model>: its rate,
- * ceilings, freeze and breaker; with FLEETQ_LIMIT_SCOPE=key that state is
- * <prefix>:quota itself, for every model at once). The members it counts
- * by role are read just before, in one pipeline. A worker is live when its heartbeat in the registry is at most
+ * phase quota.lua marks in their hashes) and the live workers, plus the
+ * dead letters, the calls in flight, <prefix>:quota as it stands (the
+ * pause, the budget, the key's figures) and the state of each model the
+ * quota has seen (<prefix>:quota:<model>: its rate, ceilings, freeze and
+ * breaker; with FLEETQ_LIMIT_SCOPE=key that state is <prefix>:quota
+ * itself, for every model at once). The members it counts by role are
+ * read just before, in one pipeline. A worker is live when its heartbeat in the registry is at most
  * FLEETQ_LEASE_SECONDS old (fleetqctl's own setting, which should be the
  * fleet's).
  *
@@ -403,8 +404,7 @@ static void cell(FILE *out, int known, long long n)
         fprintf(out, "%10s", "-");
 }
 
-/* The running tasks of every role calling the API, and waiting for the
- * quota. */
+/* A count of each role, added up. */
 static long long sum(const long long *by_role)
 {
     long long n = 0;
