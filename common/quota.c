@@ -13,22 +13,33 @@
 #define QUOTA_NKEYS 7
 #define BATCH_MAX 64      /* the most asks or reports one call carries */
 
-/* The script's keys (quota.lua), for a call to model ("" when none), and
- * the operation. */
-static int start_call(fq_argv *a, const char *model, const char *op)
+/* The script's keys (quota.lua), for a call to model ("" when none). */
+static int add_keys(fq_argv *a, const char *model)
 {
     return fq_argv_adds(a, fq_keys()->quota) | fq_argv_adds(a, fq_keys()->inflight) |
            fq_argv_adds(a, fq_keys()->oks) | fq_argv_adds(a, fq_keys()->limits) |
            fq_argv_add_model_key(a, model, strlen(model)) |
            fq_argv_addf(a, "%s:%s", fq_keys()->oks, model) |
-           fq_argv_adds(a, fq_keys()->models) | fq_argv_adds(a, op);
+           fq_argv_adds(a, fq_keys()->models);
+}
+
+/* The keys and the operation. */
+static int start_call(fq_argv *a, const char *model, const char *op)
+{
+    return add_keys(a, model) | fq_argv_adds(a, op);
+}
+
+/* Runs quota.lua with its keys and nkeys - QUOTA_NKEYS task keys. */
+static int run_keys(fq_redis *r, fq_argv *a, int nkeys, int bad, fq_redis_cb cb, void *data)
+{
+    int rc = bad ? -1 : fq_redis_script(r, "quota", nkeys, a, cb, data);
+    fq_argv_free(a);
+    return rc;
 }
 
 static int run(fq_redis *r, fq_argv *a, int bad, fq_redis_cb cb, void *data)
 {
-    int rc = bad ? -1 : fq_redis_script(r, "quota", QUOTA_NKEYS, a, cb, data);
-    fq_argv_free(a);
-    return rc;
+    return run_keys(r, a, QUOTA_NKEYS, bad, cb, data);
 }
 
 void fq_quota_call_id(char *buf, size_t len, const char *model, const char *worker,
@@ -123,6 +134,7 @@ int fq_quota_publish_limits(fq_redis *r, const fq_config *cfg, const char *op, c
 
 typedef struct quota_item {
     char *model;
+    char *key;           /* asks: the task's hash, NULL for reports */
     fq_argv vals;        /* its values, as quota.lua reads them */
     fq_quota_cb cb;      /* asks: who gets the grant */
     void *data;
@@ -158,6 +170,7 @@ fq_quota_batch *fq_quota_batch_new(fq_redis *r, const fq_config *cfg)
 static void item_free(quota_item *it)
 {
     free(it->model);
+    free(it->key);
     fq_argv_free(&it->vals);
 }
 
@@ -179,7 +192,8 @@ void fq_quota_batch_free(fq_quota_batch *b)
 }
 
 /* Takes vals (on success and on failure alike). */
-static int enqueue(quota_queue *q, const char *model, fq_argv *vals, fq_quota_cb cb, void *data)
+static int enqueue(quota_queue *q, const char *model, const char *key, fq_argv *vals,
+                   fq_quota_cb cb, void *data)
 {
     if (q->n == q->cap) {
         int cap = q->cap ? q->cap * 2 : 16;
@@ -193,8 +207,10 @@ static int enqueue(quota_queue *q, const char *model, fq_argv *vals, fq_quota_cb
     }
     quota_item *it = &q->items[q->n];
     it->model = strdup(model);
-    if (it->model == NULL || !fq_argv_ok(vals)) {
+    it->key = key != NULL ? strdup(key) : NULL;
+    if (it->model == NULL || (key != NULL && it->key == NULL) || !fq_argv_ok(vals)) {
         free(it->model);
+        free(it->key);
         fq_argv_free(vals);
         return -1;
     }
@@ -304,7 +320,10 @@ int fq_quota_reserve(fq_quota_batch *b, const fq_quota_ask *ask, fq_quota_cb cb,
     fq_argv_addll(&v, p->reasoning ? b->cfg->reasoning_reserve : 0);
     fq_argv_addf(&v, "%.6f", profile->reserve);
     fq_argv_addf(&v, "%.6f", profile->share);
-    return enqueue(&b->asks, p->model, &v, cb, data);
+    fq_argv_adds(&v, ask->lease);
+    char key[FQ_KEY_MAX];
+    return enqueue(&b->asks, p->model, fq_key_task(ask->task_id, key, sizeof(key)), &v, cb,
+                   data);
 }
 
 int fq_quota_settle(fq_quota_batch *b, const fq_quota_report *rep)
@@ -322,7 +341,7 @@ int fq_quota_settle(fq_quota_batch *b, const fq_quota_report *rep)
     fq_argv_addll(&v, rep->used_tokens);
     fq_argv_addll(&v, rep->retry_after_ms);
     fq_argv_adds(&v, rep->error ? rep->error : "");
-    return enqueue(&b->reports, rep->model, &v, NULL, NULL);
+    return enqueue(&b->reports, rep->model, NULL, &v, NULL, NULL);
 }
 
 /* The reports first: the slots they free are there for the asks. */
@@ -349,14 +368,23 @@ void fq_quota_flush(fq_quota_batch *b)
     }
     while (b->asks.n > 0) {
         char *model;
-        fq_argv a;
+        fq_argv a, vals;
         fq_argv_init(&a);
-        int bad = start_call(&a, b->asks.items[0].model, "reserve");
-        bad |= fq_argv_adds(&a, b->asks.items[0].model) |
+        fq_argv_init(&vals);
+        int n = take_group(&b->asks, &vals, taken, &model);
+        /* the keys: the script's, then each ask's task hash */
+        int bad = add_keys(&a, model);
+        for (int i = 0; i < n; i++) {
+            bad |= fq_argv_adds(&a, taken[i].key);
+            free(taken[i].key);
+            taken[i].key = NULL;
+        }
+        bad |= fq_argv_adds(&a, "reserve") | fq_argv_adds(&a, model) |
                fq_argv_addll(&a, (long long)cfg->lease_s * 1000) |
                fq_argv_addll(&a, (long long)cfg->pause_probe_s * 1000) |
                fq_argv_addll(&a, cfg->breaker_cooldown_ms) | fq_argv_addll(&a, cfg->rate_window_ms);
-        int n = take_group(&b->asks, &a, taken, &model);
+        bad |= fq_argv_append(&a, &vals);
+        fq_argv_free(&vals);
         free(model);
         reserve_call *call = malloc(sizeof(*call) + (size_t)n * sizeof(call->items[0]));
         if (call != NULL) {
@@ -364,7 +392,8 @@ void fq_quota_flush(fq_quota_batch *b)
             call->n = n;
             memcpy(call->items, taken, (size_t)n * sizeof(taken[0]));
         }
-        if (call == NULL || run(b->redis, &a, bad, on_reserved, call) != 0) {
+        if (call == NULL ||
+            run_keys(b->redis, &a, QUOTA_NKEYS + n, bad, on_reserved, call) != 0) {
             if (call == NULL)
                 fq_argv_free(&a);
             snprintf(last_error, sizeof(last_error), "connection lost or out of memory");

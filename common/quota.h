@@ -52,6 +52,8 @@ typedef void (*fq_quota_cb)(const fq_quota_grant *grant, void *data);
 typedef struct fq_quota_ask {
     const char *call_id;      /* unique per call: names its in-flight slot, "MODEL|..."
                                  (fq_quota_call_id) */
+    const char *task_id;      /* the task the call is for, and its lease token: */
+    const char *lease;        /* its hash gets the phase, calling or waiting */
     int klass;                /* 0 ceo ... 3 memory: priority class */
     const fq_price *price;
     size_t prompt_bytes;
@@ -81,7 +83,9 @@ void fq_quota_batch_free(fq_quota_batch *b);
 void fq_quota_flush(fq_quota_batch *b);
 
 /* Queues an ask for a grant; cb gets it, or NULL when Redis could not be
- * asked (fq_quota_last_error says why). */
+ * asked (fq_quota_last_error says why). The task's hash gets its phase
+ * (`phase`: calling once granted, quota while denied) as long as the
+ * lease is still ask->lease. */
 int fq_quota_reserve(fq_quota_batch *b, const fq_quota_ask *ask, fq_quota_cb cb, void *data);
 /* Why the last reserve that called back with NULL failed (one loop, one
  * buffer: read it in that callback). */

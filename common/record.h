@@ -29,9 +29,15 @@ enum {
     FQ_FOLLOW_CACHED_TOKENS, FQ_FOLLOW_COST_TICKS, FQ_FOLLOW_LATENCY, FQ_FOLLOW_SUBMITTED,
     FQ_FOLLOW_STARTED, FQ_FOLLOW_FINISHED, FQ_FOLLOW_WORKER, FQ_FOLLOW_FLOW_ID,
     FQ_FOLLOW_PARENTS, FQ_FOLLOW_CACHED_FROM, FQ_FOLLOW_NOTES, FQ_FOLLOW_USAGE_ESTIMATED,
+    FQ_FOLLOW_ALLOWANCE, FQ_FOLLOW_REQUEUES, FQ_FOLLOW_AT_REQUEUE, FQ_FOLLOW_FALLBACK_ATTEMPTS,
     FQ_FOLLOW_COUNT
 };
 _Static_assert(FQ_FOLLOW_COUNT == FQ_FOLLOW_FIELDS_COUNT, "record.h names every follow field");
+
+/* The positions in fq_task_phases (shared.def: a running task's `phase`,
+ * which quota.lua marks): its call under way, or waiting for the quota. */
+enum { FQ_PHASE_CALLING, FQ_PHASE_QUOTA, FQ_PHASE_COUNT };
+_Static_assert(FQ_PHASE_COUNT == FQ_TASK_PHASES_COUNT, "record.h names every task phase");
 
 typedef struct fq_attempt_record {
     char *task_id;

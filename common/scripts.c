@@ -18,7 +18,7 @@ const fq_script_def fq_scripts[] = {
     {"lease", 2, 0},
     {"limits", 1, 0},
     {"promote", 10, 1},
-    {"quota", 7, 0},
+    {"quota", 7, 1},
     {"reap", 12, 1},
     {"requeue", 12, 1},
     {"resolve", 13, 1},

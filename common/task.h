@@ -125,6 +125,28 @@ int fq_task_to_hash(const fq_task *t, fq_argv *out);
 int fq_task_from_hash(const fq_field *fields, size_t n, fq_task *out,
                       char *err, size_t errlen);
 
+/* What a task's limit of attempts (its hash's max_attempts) is made of:
+ * the number it was submitted with, plus the attempts it had made when it
+ * was last requeued (requeue.lua gives a fresh allowance on top of them),
+ * plus what fallbacks after a 404 added since (the fallback's call may go
+ * beyond the limit). */
+typedef struct fq_attempt_limit {
+    long long max;              /* max_attempts */
+    long long asked;            /* what it was submitted with */
+    long long requeues;         /* times requeued */
+    long long at_requeue;       /* attempts made when last requeued */
+    long long by_fallback;      /* added by fallbacks since then */
+} fq_attempt_limit;
+
+/* From the hash's max_attempts, allowance (the number asked, kept from
+ * the first requeue on), requeues, attempts_at_requeue and
+ * fallback_attempts, each -1 when absent. */
+void fq_attempt_limit_read(long long max_attempts, long long allowance, long long requeues,
+                           long long at_requeue, long long fallbacks, fq_attempt_limit *out);
+/* Why the limit is not simply the number asked, such as "4 asked, +1 made
+ * before the requeue"; "" when it is (or max is unknown). */
+void fq_attempt_limit_note(const fq_attempt_limit *l, char *buf, size_t len);
+
 /* `after` (task_after.c): parses ids separated by commas (s, len) or a
  * JSON array of them (j, from `json`) into a compact JSON array in
  * *parents (malloc'd). own_id (may be NULL) may not be among them. Returns

@@ -1,5 +1,5 @@
 /* task_hash.c -- a parsed task to and from the field list of its task hash
- * (see task.h).
+ * (see task.h), and what its limit of attempts is made of.
  *
  * The coordinator writes every accepted task with HSET into
  * `fleetq:task:<id>` and the workers read it back with HGETALL.
@@ -16,6 +16,7 @@
 #include "task.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,4 +217,57 @@ int fq_task_from_hash(const fq_field *fields, size_t n, fq_task *out,
 err:
     fq_task_free(out);
     return -1;
+}
+
+/* ------------------------------------------------------------------------
+ * The limit of attempts
+ * --------------------------------------------------------------------- */
+
+void fq_attempt_limit_read(long long max_attempts, long long allowance, long long requeues,
+                           long long at_requeue, long long fallbacks, fq_attempt_limit *out)
+{
+    out->max = max_attempts;
+    out->requeues = requeues > 0 ? requeues : 0;
+    out->by_fallback = fallbacks > 0 ? fallbacks : 0;
+    /* before its first requeue a task keeps only max_attempts, which the
+     * fallbacks raised */
+    out->asked = out->requeues > 0 && allowance > 0 ? allowance : max_attempts - out->by_fallback;
+    if (out->asked < 1)
+        out->asked = max_attempts;
+    /* a hash requeued without attempts_at_requeue: what the rest leaves */
+    long long rest = max_attempts - out->asked - out->by_fallback;
+    out->at_requeue = out->requeues == 0 ? 0 : at_requeue >= 0 ? at_requeue : rest > 0 ? rest : 0;
+}
+
+/* Appends to buf[*n..len) what fits, NUL-terminated. */
+__attribute__((format(printf, 4, 5))) static void append(char *buf, size_t len, size_t *n,
+                                                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *n, len - *n, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        *n = *n + (size_t)w < len ? *n + (size_t)w : len - 1;
+}
+
+void fq_attempt_limit_note(const fq_attempt_limit *l, char *buf, size_t len)
+{
+    size_t n = 0;
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    if (l->max <= 0 || l->max == l->asked)
+        return;
+    append(buf, len, &n, "%lld asked", l->asked);
+    if (l->at_requeue > 0 && l->requeues == 1)
+        append(buf, len, &n, ", +%lld made before the requeue", l->at_requeue);
+    else if (l->at_requeue > 0)
+        append(buf, len, &n, ", +%lld made before the last of %lld requeues", l->at_requeue,
+               l->requeues);
+    if (l->by_fallback > 0)
+        append(buf, len, &n, ", +%lld for %s after a 404", l->by_fallback,
+               l->by_fallback == 1 ? "a fallback" : "fallbacks");
+    if (l->asked + l->at_requeue + l->by_fallback > l->max)
+        append(buf, len, &n, ", at most %d", FQ_MAX_ATTEMPTS_LIMIT);
 }

@@ -364,6 +364,22 @@ static cJSON *tasks(answer *a)
     return doc;
 }
 
+/* attempts_note: why max_attempts is not the number the task was
+ * submitted with (task.h), from its hash's max_attempts and the four
+ * fields after it: allowance, requeues, attempts_at_requeue and
+ * fallback_attempts; nothing when it is. */
+static void add_attempts_note(cJSON *o, const redisReply *max, redisReply *const *four)
+{
+    fq_attempt_limit l;
+    char note[160];
+    fq_attempt_limit_read(fq_reply_int(max, -1), fq_reply_int(four[0], -1),
+                          fq_reply_int(four[1], -1), fq_reply_int(four[2], -1),
+                          fq_reply_int(four[3], -1), &l);
+    fq_attempt_limit_note(&l, note, sizeof(note));
+    if (note[0] != '\0')
+        cJSON_AddStringToObject(o, "attempts_note", note);
+}
+
 /* A task not stored yet: what its hash says, or NULL when it has none. */
 static cJSON *task_in_flight(answer *a, const char *id)
 {
@@ -393,6 +409,9 @@ static cJSON *task_in_flight(answer *a, const char *id)
             if (r->element[i]->type == REDIS_REPLY_STRING)
                 cJSON_AddStringToObject(task, i == 0 ? "prompt" : fq_follow_fields[i - 1],
                                         r->element[i]->str);
+        if (task != NULL && r->elements == 1 + FQ_FOLLOW_COUNT)
+            add_attempts_note(task, r->element[1 + FQ_FOLLOW_MAX_ATTEMPTS],
+                              &r->element[1 + FQ_FOLLOW_ALLOWANCE]);
     }
     if (r != NULL)
         freeReplyObject(r);
@@ -521,9 +540,12 @@ static void add_reply_time(cJSON *obj, const char *name, const redisReply *r)
 }
 
 static const char *const dead_fields[] = {"status", "role", "model", "attempts", "max_attempts",
-                                          "error", "finished_at", "prompt"};
+                                          "error", "finished_at", "prompt", "allowance",
+                                          "requeues", "attempts_at_requeue",
+                                          "fallback_attempts"};
 enum { DF_STATUS, DF_ROLE, DF_MODEL, DF_ATTEMPTS, DF_MAX_ATTEMPTS, DF_ERROR, DF_FINISHED,
-       DF_PROMPT, DF_COUNT };
+       DF_PROMPT, DF_ALLOWANCE, DF_REQUEUES, DF_AT_REQUEUE, DF_FALLBACK_ATTEMPTS, DF_COUNT };
+_Static_assert(sizeof(dead_fields) / sizeof(dead_fields[0]) == DF_COUNT, "a name per field");
 
 static cJSON *dead_letter(const redisReply *id, const redisReply *h)
 {
@@ -538,6 +560,7 @@ static cJSON *dead_letter(const redisReply *id, const redisReply *h)
     cJSON_AddNumberToObject(o, "attempts", (double)fq_reply_int(h->element[DF_ATTEMPTS], 0));
     cJSON_AddNumberToObject(o, "max_attempts",
                             (double)fq_reply_int(h->element[DF_MAX_ATTEMPTS], 0));
+    add_attempts_note(o, h->element[DF_MAX_ATTEMPTS], &h->element[DF_ALLOWANCE]);
     add_reply_str(o, "error", h->element[DF_ERROR]);
     add_reply_time(o, "finished_at", h->element[DF_FINISHED]);
     const redisReply *p = h->element[DF_PROMPT];
@@ -572,9 +595,10 @@ static cJSON *dead(answer *a)
     for (size_t i = 0; i < ids->elements; i++) {
         char key[FQ_KEY_MAX];
         fq_key_task(ids->element[i]->str, key, sizeof(key));
-        redisAppendCommand(c, "HMGET %s %s %s %s %s %s %s %s %s", key, dead_fields[0],
-                           dead_fields[1], dead_fields[2], dead_fields[3], dead_fields[4],
-                           dead_fields[5], dead_fields[6], dead_fields[7]);
+        const char *argv[2 + DF_COUNT] = {"HMGET", key};
+        for (int f = 0; f < DF_COUNT; f++)
+            argv[2 + f] = dead_fields[f];
+        redisAppendCommandArgv(c, 2 + DF_COUNT, argv, NULL);
     }
     doc = cJSON_CreateObject();
     cJSON_AddNumberToObject(doc, "total", (double)fq_reply_int(total, 0));

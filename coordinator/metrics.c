@@ -20,6 +20,7 @@
  */
 #include "metrics.h"
 #include "quota.h"
+#include "record.h"
 
 #include <errno.h>
 #include <math.h>
@@ -412,11 +413,12 @@ static void read_workers(fq_metrics *m, const redisReply *list)
     }
 }
 
-/* Counts the tasks of the set key per role into counts, and into retrying
- * (when not NULL) those that have been tried before, from their hashes,
- * pipelined. */
+/* Counts the tasks of the set key per role into counts, into retrying
+ * (when not NULL) those that have been tried before, and into phases
+ * (when not NULL) those calling the API and those waiting for the quota
+ * (the phase quota.lua marks), from their hashes, pipelined. */
 static int read_roles(fq_metrics *m, redisContext *c, const char *key, int64_t *counts,
-                      int64_t *retrying)
+                      int64_t *retrying, int64_t *calling, int64_t *waiting_quota)
 {
     redisReply *ids = redisCommand(c, "ZRANGE %s 0 %d", key, FQ_METRICS_DELAYED_SCAN - 1);
     if (ids == NULL)
@@ -428,7 +430,7 @@ static int read_roles(fq_metrics *m, redisContext *c, const char *key, int64_t *
         for (size_t i = at; i < end; i++) {
             char task[FQ_KEY_MAX];
             const redisReply *id = ids->element[i];
-            redisAppendCommand(c, "HMGET %s role attempts",
+            redisAppendCommand(c, "HMGET %s role attempts phase",
                                fq_key_task(id->type == REDIS_REPLY_STRING ? id->str : "", task,
                                            sizeof(task)));
         }
@@ -439,14 +441,22 @@ static int read_roles(fq_metrics *m, redisContext *c, const char *key, int64_t *
                 break;
             }
             const redisReply *h = r;
-            const redisReply *role = h->type == REDIS_REPLY_ARRAY && h->elements == 2
+            const redisReply *role = h->type == REDIS_REPLY_ARRAY && h->elements == 3
                                          ? h->element[0] : NULL;
             int k = role != NULL && role->type == REDIS_REPLY_STRING
                         ? fq_role_parse(role->str, role->len) : -1;
             if (k >= 0) {
+                const redisReply *phase = h->element[2];
+                int known = phase->type == REDIS_REPLY_STRING;
                 counts[k]++;
                 if (retrying != NULL && fq_reply_int(h->element[1], 0) > 0)
                     retrying[k]++;
+                if (calling != NULL && known &&
+                    strcmp(phase->str, fq_task_phases[FQ_PHASE_CALLING]) == 0)
+                    calling[k]++;
+                if (waiting_quota != NULL && known &&
+                    strcmp(phase->str, fq_task_phases[FQ_PHASE_QUOTA]) == 0)
+                    waiting_quota[k]++;
             }
             freeReplyObject(r);
         }
@@ -529,8 +539,9 @@ static int read_redis(fq_metrics *m, const fq_config *cfg, int what)
     read_workers(m, live);
     freeReplyObject(live);
     if ((m->delayed_total > 0 &&
-         read_roles(m, c, fq_keys()->delayed, m->delayed, m->retrying) != 0) ||
-        (m->running > 0 && read_roles(m, c, fq_keys()->leases, m->running_role, NULL) != 0))
+         read_roles(m, c, fq_keys()->delayed, m->delayed, m->retrying, NULL, NULL) != 0) ||
+        (m->running > 0 && read_roles(m, c, fq_keys()->leases, m->running_role, NULL,
+                                      m->calling_role, m->waiting_quota_role) != 0))
         goto out;
     m->redis_ok = 1;
     rc = 0;

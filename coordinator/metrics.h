@@ -13,7 +13,8 @@
  * Where the figures come from (key names in keys.h):
  *   ready queues, delayed set, leases, dead letters -- ZCARD (delayed,
  *     retrying and running per role from the tasks' hashes, for the first
- *     FQ_METRICS_DELAYED_SCAN of each set);
+ *     FQ_METRICS_DELAYED_SCAN of each set; of the running, those calling
+ *     the API and those waiting for the quota by the phase quota.lua marks);
  *   live workers -- the registry fleetq:{q}:workers, members "host:pid:role"
  *     whose heartbeat (score, ms) is within FLEETQ_LEASE_SECONDS of Redis'
  *     TIME;
@@ -92,6 +93,8 @@ typedef struct fq_metrics {
     int64_t retrying[FQ_ROLE_COUNT];     /* of the delayed: waiting to try again (attempts > 0) */
     int64_t running;                     /* leases held */
     int64_t running_role[FQ_ROLE_COUNT]; /* per role, among the first FQ_METRICS_DELAYED_SCAN */
+    int64_t calling_role[FQ_ROLE_COUNT]; /* of those, calling the API */
+    int64_t waiting_quota_role[FQ_ROLE_COUNT];   /* of those, waiting for the quota */
     int64_t dead;                        /* dead letters */
     int64_t backlog;                     /* records waiting for SQLite (the results stream) */
     int64_t workers[FQ_ROLE_COUNT];      /* live ones */

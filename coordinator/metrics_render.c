@@ -144,6 +144,13 @@ static void render_queues(FILE *out, const fq_metrics *m)
              "the 20000 due first).", m->delayed);
     family(out, "fleetq_tasks_running", "gauge", "Tasks held by a worker under a lease.");
     sample_ll(out, "fleetq_tasks_running", m->running);
+    per_role(out, "fleetq_tasks_calling", "gauge",
+             "Running tasks whose API call is under way (counted per role among the 20000 "
+             "leases due first).", m->calling_role);
+    per_role(out, "fleetq_tasks_waiting_quota", "gauge",
+             "Running tasks a worker holds while the quota makes them wait: rate, tokens, "
+             "in-flight cap, budget, freeze or breaker (per role, as above).",
+             m->waiting_quota_role);
     family(out, "fleetq_dead_letters", "gauge", "Tasks in the dead-letter set.");
     sample_ll(out, "fleetq_dead_letters", m->dead);
     family(out, "fleetq_results_backlog", "gauge",

@@ -181,6 +181,7 @@ static cJSON *health_json(const fq_metrics *m, const fq_health_view *v, const fq
 
     cJSON *queues = cJSON_AddObjectToObject(doc, "queues");
     cJSON *workers = cJSON_CreateObject();
+    int64_t calling = 0, waiting_quota = 0;   /* running tasks by phase, every role */
     for (int r = 0; r < FQ_ROLE_COUNT; r++) {
         const char *role = fq_role_name((fq_role)r);
         cJSON *q = queues != NULL ? cJSON_AddObjectToObject(queues, role) : NULL;
@@ -189,12 +190,18 @@ static cJSON *health_json(const fq_metrics *m, const fq_health_view *v, const fq
             add_count(q, "delayed", up, m->delayed[r]);
             add_count(q, "retrying", up, m->retrying[r]);
             add_count(q, "running", up, m->running_role[r]);
+            add_count(q, "calling", up, m->calling_role[r]);
+            add_count(q, "waiting_quota", up, m->waiting_quota_role[r]);
         }
+        calling += m->calling_role[r];
+        waiting_quota += m->waiting_quota_role[r];
         if (workers != NULL)
             add_count(workers, role, up, m->workers[r]);
     }
     add_count(doc, "delayed", up, m->delayed_total);
     add_count(doc, "running", up, m->running);
+    add_count(doc, "calling", up, calling);
+    add_count(doc, "waiting_quota", up, waiting_quota);
     add_count(doc, "dead", up, m->dead);
     if (workers != NULL)
         cJSON_AddItemToObject(doc, "workers", workers);

@@ -44,7 +44,9 @@ static void help(void)
           "\n"
           "Options:\n"
           "  --json         print a JSON array of objects: id, role, attempts,\n"
-          "                 max_attempts, finished_at (ISO-8601), finished_at_ms, error\n"
+          "                 max_attempts, attempts_note (why max_attempts is not the\n"
+          "                 number asked, as in result; null when it is), finished_at\n"
+          "                 (ISO-8601), finished_at_ms, error\n"
           "  -n, --limit N  show at most N (default 100); 0 shows all\n"
           "  -h, --help     show this help\n",
           stdout);
@@ -53,11 +55,13 @@ static void help(void)
 typedef struct letter {
     const char *id;
     size_t id_len;
-    redisReply *hash;     /* HMGET status role attempts max_attempts finished_at error */
+    redisReply *hash;     /* HMGET status role attempts max_attempts finished_at error,
+                             and what max_attempts is made of (task.h) */
     long long died_ms;    /* the set's score */
 } letter;
 
-enum { H_STATUS, H_ROLE, H_ATTEMPTS, H_MAX_ATTEMPTS, H_FINISHED, H_ERROR, H_COUNT };
+enum { H_STATUS, H_ROLE, H_ATTEMPTS, H_MAX_ATTEMPTS, H_FINISHED, H_ERROR, H_ALLOWANCE,
+       H_REQUEUES, H_AT_REQUEUE, H_FALLBACK_ATTEMPTS, H_COUNT };
 
 static const redisReply *hash_field(const letter *l, int i)
 {
@@ -120,6 +124,14 @@ static int print_json(const letter *ls, size_t n)
                                            (double)hash_int(l, H_ATTEMPTS, 0)) != NULL;
         ok = ok && cJSON_AddNumberToObject(o, "max_attempts",
                                            (double)hash_int(l, H_MAX_ATTEMPTS, 0)) != NULL;
+        fq_attempt_limit lim;
+        char note[160];
+        fq_attempt_limit_read(hash_int(l, H_MAX_ATTEMPTS, -1), hash_int(l, H_ALLOWANCE, -1),
+                              hash_int(l, H_REQUEUES, -1), hash_int(l, H_AT_REQUEUE, -1),
+                              hash_int(l, H_FALLBACK_ATTEMPTS, -1), &lim);
+        fq_attempt_limit_note(&lim, note, sizeof(note));
+        ok = ok && (note[0] != '\0' ? cJSON_AddStringToObject(o, "attempts_note", note)
+                                    : cJSON_AddNullToObject(o, "attempts_note")) != NULL;
         ok = ok && cJSON_AddStringToObject(o, "finished_at",
                                            fq_iso8601_ms(finished_ms(l), iso, sizeof(iso)));
         ok = ok && cJSON_AddNumberToObject(o, "finished_at_ms", (double)finished_ms(l)) != NULL;
@@ -147,7 +159,8 @@ static long read_letters(fq_ctl *ctl, const redisReply *range, letter *ls)
     for (size_t i = 0; i < n; i++) {
         const redisReply *id = range->element[2 * i];
         if (fq_ctl_append(ctl, "HMGET %s:task:%b status role attempts max_attempts "
-                               "finished_at error", fq_keys()->prefix, id->str, id->len) != 0)
+                               "finished_at error allowance requeues attempts_at_requeue "
+                               "fallback_attempts", fq_keys()->prefix, id->str, id->len) != 0)
             return -1;
     }
     fq_argv stale;

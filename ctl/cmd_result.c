@@ -40,14 +40,20 @@ static void help(void)
           "Shows one task from its record in Redis (fleetq:task:ID): a few header\n"
           "lines (id, status, role and priority, model, attempts, tokens, cost,\n"
           "latency, times in UTC, worker, the task an answer from the cache came from,\n"
-          "notes, error), then a blank line and the output as\n"
-          "the model wrote it. Ended tasks are kept in Redis for FLEETQ_RESULT_TTL\n"
+          "notes, error), then a blank line and the output as the model wrote it.\n"
+          "The attempts line is \"MADE of MOST\"; when MOST is not the number the\n"
+          "task was submitted with it says why, e.g. \"2 of 5 (4 asked, +1 made\n"
+          "before the requeue)\": a requeue gives a fresh allowance on top of the\n"
+          "attempts made; \"+1 for a fallback after a 404\": a fallback's call may go\n"
+          "past the limit. Ended tasks are kept in Redis for FLEETQ_RESULT_TTL\n"
           "(24 h by default) once stored; older ones are only in SQLite (the tasks\n"
           "table of FLEETQ_DB).\n"
           "\n"
           "Options:\n"
           "  --json       print one JSON object: id, status, final (true once ended),\n"
-          "               role, priority, model, attempts, max_attempts, error, output,\n"
+          "               role, priority, model, attempts, max_attempts (and what it\n"
+          "               is made of: attempts_asked, requeues, attempts_at_requeue,\n"
+          "               fallback_attempts, attempts_note), error, output,\n"
           "               finish_reason, prompt_tokens, completion_tokens,\n"
           "               reasoning_tokens, cached_tokens, cost_usd, latency_ms,\n"
           "               submitted_at, started_at, finished_at (ISO-8601), worker,\n"
@@ -102,6 +108,14 @@ static long long count(const task_view *t, int i)
 {
     long long n = num(t, i);
     return n < 0 ? 0 : n;
+}
+
+/* What its max_attempts is made of. */
+static void attempt_limit(const task_view *t, fq_attempt_limit *l)
+{
+    fq_attempt_limit_read(num(t, FQ_FOLLOW_MAX_ATTEMPTS), num(t, FQ_FOLLOW_ALLOWANCE),
+                          num(t, FQ_FOLLOW_REQUEUES), num(t, FQ_FOLLOW_AT_REQUEUE),
+                          num(t, FQ_FOLLOW_FALLBACK_ATTEMPTS), l);
 }
 
 /* Reads the hash; returns the HMGET reply (owning t's fields), or NULL
@@ -170,9 +184,15 @@ static void print_text(const task_view *t)
     }
     header("model:", get(t, FQ_FOLLOW_MODEL));
     if (num(t, FQ_FOLLOW_ATTEMPTS) >= 0) {
+        fq_attempt_limit l;
+        char note[160];
+        attempt_limit(t, &l);
+        fq_attempt_limit_note(&l, note, sizeof(note));
         printf("%-11s%lld", "attempts:", num(t, FQ_FOLLOW_ATTEMPTS));
-        if (num(t, FQ_FOLLOW_MAX_ATTEMPTS) > 0)
-            printf(" of %lld", num(t, FQ_FOLLOW_MAX_ATTEMPTS));
+        if (l.max > 0)
+            printf(" of %lld", l.max);
+        if (note[0] != '\0')
+            printf(" (%s)", note);
         putchar('\n');
     }
     if (num(t, FQ_FOLLOW_PROMPT_TOKENS) >= 0)
@@ -230,6 +250,24 @@ static int add_time(cJSON *o, const char *name, long long ms)
     return cJSON_AddStringToObject(o, name, fq_iso8601_ms(ms, t, sizeof(t))) != NULL ? 0 : -1;
 }
 
+/* What max_attempts is made of: attempts_asked, requeues,
+ * attempts_at_requeue, fallback_attempts, and attempts_note (why it is
+ * not what was asked, null when it is); null without a max_attempts. */
+static int add_attempt_limit(cJSON *o, const task_view *t)
+{
+    fq_attempt_limit l;
+    char note[160];
+    attempt_limit(t, &l);
+    fq_attempt_limit_note(&l, note, sizeof(note));
+    int known = l.max > 0;
+    return add_num(o, "attempts_asked", known, (double)l.asked) |
+           add_num(o, "requeues", known, (double)l.requeues) |
+           add_num(o, "attempts_at_requeue", known, (double)l.at_requeue) |
+           add_num(o, "fallback_attempts", known, (double)l.by_fallback) |
+           (note[0] != '\0' ? cJSON_AddStringToObject(o, "attempts_note", note) == NULL
+                            : cJSON_AddNullToObject(o, "attempts_note") == NULL);
+}
+
 static cJSON *to_json(const task_view *t)
 {
     cJSON *o = cJSON_CreateObject();
@@ -244,6 +282,7 @@ static cJSON *to_json(const task_view *t)
     bad |= add_str(o, "model", get(t, FQ_FOLLOW_MODEL));
     bad |= add_int(o, "attempts", num(t, FQ_FOLLOW_ATTEMPTS));
     bad |= add_int(o, "max_attempts", num(t, FQ_FOLLOW_MAX_ATTEMPTS));
+    bad |= add_attempt_limit(o, t);
     bad |= add_str(o, "error", get(t, FQ_FOLLOW_ERROR));
     bad |= add_str(o, "output", get(t, FQ_FOLLOW_OUTPUT));
     bad |= add_str(o, "finish_reason", get(t, FQ_FOLLOW_FINISH_REASON));

@@ -226,8 +226,11 @@ typedef struct fq_ctl_fleet {
     long long delayed_all;
     int delayed_by_role;                    /* 0: too many to count by role */
     long long running[FQ_ROLE_COUNT];       /* leases */
+    long long calling[FQ_ROLE_COUNT];       /* of those, calling the API (phase) */
+    long long waiting_quota[FQ_ROLE_COUNT]; /* of those, waiting for the quota */
     long long running_all;
-    int running_by_role;
+    int running_by_role;                    /* 0: too many to count by role (nor
+                                               by phase) */
     long long workers[FQ_ROLE_COUNT];       /* live workers (registry) */
     long long workers_live, workers_registered;
     long long dead;                         /* dead letters */

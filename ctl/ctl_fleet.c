@@ -4,13 +4,15 @@
  *
  * The snapshot is ctl/lua/fleet.lua's (one round trip, one consistent
  * moment, on Redis' clock): per role the ready queue, the delayed set
- * (delayed and retrying tasks), the leases (running tasks) and the live
- * workers, plus the dead letters, the calls in flight, <prefix>:quota as
- * it stands (the pause, the budget, the key's figures) and the state of
- * each model the quota has seen (<prefix>:quota:<model>: its rate,
- * ceilings, freeze and breaker; with FLEETQ_LIMIT_SCOPE=key that state is
- * <prefix>:quota itself, for every model at once). The members it counts
- * by role are read just before, in one pipeline. A worker is live when its heartbeat in the registry is at most
+ * (delayed and retrying tasks), the leases (running tasks, and of those
+ * the ones calling the API and the ones waiting for the quota, by the
+ * phase quota.lua marks in their hashes) and the live workers, plus the
+ * dead letters, the calls in flight, <prefix>:quota as it stands (the
+ * pause, the budget, the key's figures) and the state of each model the
+ * quota has seen (<prefix>:quota:<model>: its rate, ceilings, freeze and
+ * breaker; with FLEETQ_LIMIT_SCOPE=key that state is <prefix>:quota
+ * itself, for every model at once). The members it counts by role are
+ * read just before, in one pipeline. A worker is live when its heartbeat in the registry is at most
  * FLEETQ_LEASE_SECONDS old (fleetqctl's own setting, which should be the
  * fleet's).
  *
@@ -63,7 +65,7 @@ static int take(fq_ctl_fleet *f, const redisReply *r)
     redisReply *const *e = r->element;
     if (!is_int(e[0]) || !is_array(e[1], FQ_ROLE_COUNT) || !is_int(e[2]) || !is_int(e[3]) ||
         !is_int(e[4]) || !(is_array(e[5], 0) || is_array(e[5], 2 * FQ_ROLE_COUNT)) ||
-        !(is_array(e[6], 0) || is_array(e[6], FQ_ROLE_COUNT)) ||
+        !(is_array(e[6], 0) || is_array(e[6], 3 * FQ_ROLE_COUNT)) ||
         !is_array(e[7], FQ_ROLE_COUNT + 2) || !is_int(e[8]) ||
         e[9]->type != REDIS_REPLY_ARRAY || e[10]->type != REDIS_REPLY_STRING ||
         e[10]->len >= sizeof(f->events_last) || e[11]->type != REDIS_REPLY_ARRAY ||
@@ -87,8 +89,11 @@ static int take(fq_ctl_fleet *f, const redisReply *r)
             f->delayed[i] = e[5]->element[i]->integer;
             f->retrying[i] = e[5]->element[FQ_ROLE_COUNT + i]->integer;
         }
-        if (f->running_by_role)
+        if (f->running_by_role) {
             f->running[i] = e[6]->element[i]->integer;
+            f->calling[i] = e[6]->element[FQ_ROLE_COUNT + i]->integer;
+            f->waiting_quota[i] = e[6]->element[2 * FQ_ROLE_COUNT + i]->integer;
+        }
         f->workers[i] = e[7]->element[i]->integer;
     }
     f->workers_live = e[7]->element[FQ_ROLE_COUNT]->integer;
@@ -399,28 +404,41 @@ static void cell(FILE *out, int known, long long n)
         fprintf(out, "%10s", "-");
 }
 
+/* A count of each role, added up. */
+static long long sum(const long long *by_role)
+{
+    long long n = 0;
+    for (int i = 0; i < FQ_ROLE_COUNT; i++)
+        n += by_role[i];
+    return n;
+}
+
 static void print_table(const fq_ctl_fleet *f, FILE *out)
 {
-    fprintf(out, "%-8s%10s%10s%10s%10s%10s\n", "ROLE", "QUEUED", "DELAYED", "RETRYING",
-            "RUNNING", "WORKERS");
-    long long retrying_all = 0;
+    fprintf(out, "%-8s%10s%10s%10s%10s%10s%10s%10s\n", "ROLE", "QUEUED", "DELAYED", "RETRYING",
+            "RUNNING", "CALLING", "QUOTA", "WORKERS");
     for (int i = 0; i < FQ_ROLE_COUNT; i++) {
         fprintf(out, "%-8s", fq_role_name((fq_role)i));
         cell(out, 1, f->queued[i]);
         cell(out, f->delayed_by_role, f->delayed[i]);
         cell(out, f->delayed_by_role, f->retrying[i]);
         cell(out, f->running_by_role, f->running[i]);
+        cell(out, f->running_by_role, f->calling[i]);
+        cell(out, f->running_by_role, f->waiting_quota[i]);
         cell(out, 1, f->workers[i]);
         fputc('\n', out);
-        retrying_all += f->retrying[i];
     }
     fprintf(out, "%-8s", "all");
     cell(out, 1, f->queued_all);
     cell(out, 1, f->delayed_all);
-    cell(out, f->delayed_by_role, retrying_all);
+    cell(out, f->delayed_by_role, sum(f->retrying));
     cell(out, 1, f->running_all);
+    cell(out, f->running_by_role, sum(f->calling));
+    cell(out, f->running_by_role, sum(f->waiting_quota));
     cell(out, 1, f->workers_live);
     fputc('\n', out);
+    fputs("(RUNNING: under a lease; of those CALLING the API, or waiting for the QUOTA)\n",
+          out);
     if (!f->delayed_by_role || !f->running_by_role)
         fprintf(out, "(a dash: more than %d tasks, not counted by role)\n", BY_ROLE_LIMIT);
 }
@@ -514,7 +532,13 @@ static void print_quota(const fq_ctl_fleet *f, const quota_view *q, FILE *out)
                         : "key (FLEETQ_LIMIT_SCOPE=key: one rate for every model)");
     if (q->by_model && q->nmodels > 0)
         print_models(q, out);
-    fprintf(out, LABEL "%lld call%s\n", "in flight", f->inflight, f->inflight == 1 ? "" : "s");
+    fprintf(out, LABEL "%lld call%s", "in flight", f->inflight, f->inflight == 1 ? "" : "s");
+    if (f->running_by_role) {
+        long long waiting = sum(f->waiting_quota);
+        fprintf(out, "; %lld running task%s waiting for the quota", waiting,
+                waiting == 1 ? "" : "s");
+    }
+    fputc('\n', out);
     if (all->frozen_left_ms > 0)
         fprintf(out, LABEL "yes, for %lld ms more (after a 429)\n", "frozen", all->frozen_left_ms);
     else
@@ -583,18 +607,34 @@ static int add_count(cJSON *o, const char *name, int known, long long n)
                   : cJSON_AddNullToObject(o, name)) != NULL ? 0 : -1;
 }
 
-/* One row of the table: queued, delayed (of which retrying), running,
- * workers; a count not known is null. */
-static int add_counts(cJSON *parent, const char *name, long long queued, int delayed_known,
-                      long long delayed, int retrying_known, long long retrying,
-                      int running_known, long long running, long long workers)
+/* One row of the table. */
+typedef struct row {
+    long long queued;
+    int delayed_known;
+    long long delayed;
+    int retrying_known;
+    long long retrying;
+    int running_known;
+    long long running;
+    int phase_known;             /* calling and waiting_quota */
+    long long calling, waiting_quota;
+    long long workers;
+} row;
+
+/* A row as an object: queued, delayed (of which retrying), running (of
+ * which calling and waiting_quota), workers; a count not known is null. */
+static int add_counts(cJSON *parent, const char *name, const row *r)
 {
     cJSON *o = cJSON_AddObjectToObject(parent, name);
     if (o == NULL)
         return -1;
-    return add_count(o, "queued", 1, queued) | add_count(o, "delayed", delayed_known, delayed) |
-           add_count(o, "retrying", retrying_known, retrying) |
-           add_count(o, "running", running_known, running) | add_count(o, "workers", 1, workers);
+    return add_count(o, "queued", 1, r->queued) |
+           add_count(o, "delayed", r->delayed_known, r->delayed) |
+           add_count(o, "retrying", r->retrying_known, r->retrying) |
+           add_count(o, "running", r->running_known, r->running) |
+           add_count(o, "calling", r->phase_known, r->calling) |
+           add_count(o, "waiting_quota", r->phase_known, r->waiting_quota) |
+           add_count(o, "workers", 1, r->workers);
 }
 
 static int add_time(cJSON *o, const char *name, long long ms)
@@ -685,16 +725,15 @@ cJSON *fq_ctl_fleet_json(const fq_ctl *ctl, const fq_ctl_fleet *f)
     bad |= add_count(root, "now_ms", 1, f->now_ms);
     cJSON *roles = cJSON_AddObjectToObject(root, "roles");
     bad |= roles == NULL;
-    long long retrying_all = 0;
+    int dk = f->delayed_by_role, rk = f->running_by_role;
     for (int i = 0; !bad && i < FQ_ROLE_COUNT; i++) {
-        int by_role = f->delayed_by_role;
-        bad |= add_counts(roles, fq_role_name((fq_role)i), f->queued[i], by_role, f->delayed[i],
-                          by_role, f->retrying[i], f->running_by_role, f->running[i],
-                          f->workers[i]);
-        retrying_all += f->retrying[i];
+        row r = {f->queued[i], dk, f->delayed[i], dk, f->retrying[i], rk, f->running[i], rk,
+                 f->calling[i], f->waiting_quota[i], f->workers[i]};
+        bad |= add_counts(roles, fq_role_name((fq_role)i), &r);
     }
-    bad = bad || add_counts(root, "all", f->queued_all, 1, f->delayed_all, f->delayed_by_role,
-                            retrying_all, 1, f->running_all, f->workers_live);
+    row all = {f->queued_all, 1, f->delayed_all, dk, sum(f->retrying), 1, f->running_all, rk,
+               sum(f->calling), sum(f->waiting_quota), f->workers_live};
+    bad = bad || add_counts(root, "all", &all);
     cJSON *w = bad ? NULL : cJSON_AddObjectToObject(root, "workers");
     bad |= w == NULL;
     bad = bad || add_count(w, "live", 1, f->workers_live) ||

@@ -8,7 +8,9 @@
  *
  *   RESERVING -- quota.lua: a rate slot and the worst-case cost; a denied
  *                slot sleeps on its timer for exactly the wait it was told
- *                (WAITING), then asks again;
+ *                (WAITING), then asks again; the same call marks the task's
+ *                phase in its hash (quota while denied, calling once
+ *                granted), which `fleetqctl status` and /metrics count;
  *   CALLING   -- one HTTP call through libcurl multi on the loop;
  *   FINISHING -- finish.lua: the attempt record plus done / failed / retry
  *                (back-off with jitter through the delayed set) / release,
@@ -78,6 +80,7 @@ typedef struct slot {
     fq_task task;
     int attempt;
     int max_attempts;
+    int fallback_attempts; /* what fallbacks after a 404 added to max_attempts */
     const fq_price *price;
     char *body;
     int holding;
@@ -657,8 +660,11 @@ static void conclude(slot *s, fq_api_result *res, const char *cached_from)
                slot_model(s), FQ_LS, "to", s->models.names[s->models.at + 1], FQ_LS, "reason",
                "the model does not exist (404)", FQ_LEND);
         fq_model_chain_advance(&s->models);
-        if (s->attempt >= s->max_attempts)
+        if (s->attempt >= s->max_attempts) {   /* the limit makes room for it */
             fq_argv_pairll(&hash, "max_attempts", s->attempt + 1);
+            fq_argv_pairll(&hash, "fallback_attempts",
+                           s->fallback_attempts + s->attempt + 1 - s->max_attempts);
+        }
         action = "retry";
     } else if (fq_outcome_retryable(res->outcome) &&
                (w->stopping || s->attempt < s->max_attempts)) {
@@ -946,6 +952,8 @@ static void reserve(slot *s)
                      (unsigned long long)++w->calls);
     fq_quota_ask ask = {
         .call_id = s->call_id,
+        .task_id = s->id,
+        .lease = s->token,
         .klass = s->task.priority == 0 ? FQ_ROLE_CEO : (int)w->role,
         .price = s->price,
         .prompt_bytes = strlen(text) + (system ? strlen(system) : 0),
@@ -1089,6 +1097,7 @@ static void take_task(fq_worker *w, const redisReply *t)
         s->attempt = (int)fq_fields_int(fields, nf, "attempts", 1);
         s->max_attempts = (int)fq_fields_int(fields, nf, "max_attempts",
                                              w->cfg->max_retries + 1);
+        s->fallback_attempts = (int)fq_fields_int(fields, nf, "fallback_attempts", 0);
     }
     free(fields);
     s->state = SLOT_RESERVING;

@@ -97,7 +97,7 @@ local function report(key, at)
         set[#set + 1] = metered
     end
 
-    local drop = {'HDEL', key, 'lease'}
+    local drop = {'HDEL', key, 'lease', 'phase'}   -- the phase quota.lua marks
     if action == 'done' or action == 'failed' then
         if action == 'done' then
             drop[#drop + 1] = 'error'  -- earlier attempts' errors are in `attempts`

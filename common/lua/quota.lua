@@ -74,8 +74,9 @@
 -- KEYS: 1 fleetq:quota, 2 in-flight slots (zset: "model|call" -> lease
 --       expiry), 3 successes of the key scope (zset "call#tokens" -> ms),
 --       4 fleetq:limits, 5 fleetq:quota:<model>, 6 the model's successes,
---       7 the models seen (zset: model -> last grant ms)
-fq_contract(7, false)
+--       7 the models seen (zset: model -> last grant ms); for 'reserve',
+--       then the hash of each ask's task, in the order of the asks
+fq_contract(7, true)
 local q, inflight, key_oks, limits_key, model_q, model_oks, models =
     KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local op = ARGV[1]
@@ -349,18 +350,38 @@ end
 --       ask: priority class, call id, token estimate, worst-case cost
 --       ticks before reasoning, ticks per output token, the reasoning
 --       allowance when none is known yet, the class' burst reserve, its
---       minimum share.
+--       minimum share, the task's lease token.
 -- Returns, per ask, {1, 0, 'ok', ticks, day, probe} or {0, wait ms,
 -- reason, ticks, day[, pause, pause reason]}.
+--
+-- Each ask's task hash gets its phase, for `fleetqctl status` and
+-- /metrics: `phase` 'calling' once granted (the call starts at once),
+-- 'quota' while denied (the worker waits and asks again). It is written
+-- only while the task's lease is still the asker's, and only when it
+-- changes; finish.lua and reap.lua drop it with the lease, so a phase is
+-- never older than the lease it belongs to.
 if op == 'reserve' then
-    local RESERVE_ASK = 8
+    local RESERVE_ASK = 9
+    local function mark_phases(out)
+        for i, o in ipairs(out) do
+            local key, token = KEYS[7 + i], ARGV[6 + i * RESERVE_ASK]
+            if key then
+                local phase = FQ_TASK_PHASES[o[1] == 1 and 1 or 2]   -- calling, quota
+                local v = redis.call('HMGET', key, 'lease', 'phase')
+                if v[1] == token and v[2] ~= phase then
+                    redis.call('HSET', key, 'phase', phase)
+                end
+            end
+        end
+        return out
+    end
     local model, lease_ms, probe_ms = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
     local cooldown_ms, window = tonumber(ARGV[5]), tonumber(ARGV[6])
     local out = {}
     local L = read_limits(model)
     if not L then
         for _ = 7, #ARGV, RESERVE_ASK do out[#out + 1] = {0, NOLIMITS_RETRY_MS, 'nolimits', 0, day} end
-        return out
+        return mark_phases(out)
     end
     local rq = state_of(L)
     local qset, rqset = {}, {}     -- fields to write at the end
@@ -623,7 +644,7 @@ if op == 'reserve' then
     end
     if #dels > 2 then redis.call(unpack(dels)) end
     if budget_touched then publish_budget(spent, reserved, cap) end
-    return out
+    return mark_phases(out)
 end
 
 -- ================================================================= settle

@@ -20,7 +20,7 @@ fq_each_due(leases, 1, 12, now, function(id, key)
         'worker')
     local slot = slots[t[1] or '']
     if slot and t[3] == 'running' then
-        redis.call('HDEL', key, 'lease')
+        redis.call('HDEL', key, 'lease', 'phase')
         local attempts, max_attempts = tonumber(t[4]) or 0, tonumber(t[5]) or 1
         if attempts >= max_attempts then
             redis.call('HSET', key, 'status', 'failed', 'finished_at', now, 'error',

@@ -4,8 +4,11 @@
 -- A task that ended failed, expired or cancelled goes back to its role's
 -- ready queue in the place it was given at intake (its score), the way
 -- promote.lua puts tasks there, with a fresh allowance of attempts: its
--- max_attempts becomes the attempts made so far plus the number it was
--- submitted with (kept in `allowance` from the first requeue on). Attempt
+-- max_attempts becomes the attempts made so far (kept in
+-- `attempts_at_requeue`) plus the number it was submitted with (kept in
+-- `allowance` from the first requeue on: until then it is max_attempts
+-- less what fallbacks after a 404 added, `fallback_attempts`, which starts
+-- again from none). fq_attempt_limit (task.h) explains the limit so. Attempt
 -- numbers thus keep counting up, so every call keeps its own row in the
 -- store's attempts table, and the next final record updates the task's row.
 -- The hash loses its expiry, its ttl (expires_at) and what belonged to the
@@ -38,7 +41,7 @@ local now = fq_now_ms()
 -- Returns the outcome, and whether the id stays a dead letter.
 local function requeue(id, key, done)
     local t = redis.call('HMGET', key, 'status', 'role', 'score', 'priority', 'attempts',
-        'max_attempts', 'allowance', 'parents')
+        'max_attempts', 'allowance', 'parents', 'fallback_attempts')
     local status, role = t[1], t[2]
     if not status then
         return 'not found', false
@@ -56,7 +59,8 @@ local function requeue(id, key, done)
         return status .. ': it has used ' .. attempts .. ' attempts, the most a task may ' ..
             'have; submit it anew under a new id', stays
     end
-    local allowance = tonumber(t[7]) or tonumber(t[6]) or 1
+    local allowance = tonumber(t[7]) or
+        math.max(1, (tonumber(t[6]) or 1) - (tonumber(t[9]) or 0))
     local score = tonumber(t[3])
     if not score then
         score = (tonumber(t[4]) or 4) * 4294967296 + redis.call('INCR', seq) % 4294967296
@@ -64,11 +68,11 @@ local function requeue(id, key, done)
     redis.call('PERSIST', key)
     redis.call('HDEL', key, 'error', 'output', 'finish_reason', 'request_id', 'finished_at',
         'started_at', 'last_started_at', 'worker', 'lease', 'latency_ms', 'expires_at',
-        'stored')
+        'stored', 'fallback_attempts')
     local waits = t[8] and attempts == 0
     redis.call('HSET', key, 'status', waits and 'waiting' or 'queued', 'score', score,
         'allowance', allowance, 'max_attempts', math.min(MAX_ATTEMPTS, attempts + allowance),
-        'requeued_at', now)
+        'attempts_at_requeue', attempts, 'requeued_at', now)
     redis.call('HINCRBY', key, 'requeues', 1)
     redis.call('DEL', done)
     if waits then

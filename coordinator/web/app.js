@@ -163,7 +163,8 @@ function drawOverview(view, o) {
     card('Status', f.status || '?', null, { 'data-field': 'status' }),
     card('Spent today', usd(b.spent_usd), budgetBar(b.spent_usd || 0, b.cap_usd), { 'data-field': 'spent' }),
     card('Calls in flight', num(q.inflight), null, { 'data-field': 'inflight' }),
-    card('Running', num(f.running), null, { 'data-field': 'running' }),
+    card('Running', num(f.running), el('div', { class: 'muted', 'data-field': 'phases',
+      text: `${num(f.calling)} calling, ${num(f.waiting_quota)} waiting for the quota` }), { 'data-field': 'running' }),
     card('Dead letters', num(f.dead), null, { 'data-field': 'dead' }),
     card('Waiting for SQLite', num(f.backlog), null, { 'data-field': 'backlog' })));
 
@@ -173,10 +174,12 @@ function drawOverview(view, o) {
     return el('tr', { 'data-role': r },
       cell(r), cell(num(qr.queued), 'num', { 'data-col': 'queued' }), cell(num(qr.delayed), 'num', { 'data-col': 'delayed' }),
       cell(num(qr.retrying), 'num', { 'data-col': 'retrying' }), cell(num(qr.running), 'num', { 'data-col': 'running' }),
+      cell(num(qr.calling), 'num', { 'data-col': 'calling' }), cell(num(qr.waiting_quota), 'num', { 'data-col': 'waiting_quota' }),
       cell(num((f.workers || {})[r]), 'num', { 'data-col': 'workers' }));
   });
   view.append(table([{ label: 'role' }, { label: 'queued', num: 1 }, { label: 'delayed', num: 1 },
-    { label: 'retrying', num: 1 }, { label: 'running', num: 1 }, { label: 'live workers', num: 1 }], rows, { id: 'roles' }));
+    { label: 'retrying', num: 1 }, { label: 'running', num: 1 }, { label: 'calling', num: 1 },
+    { label: 'waiting for the quota', num: 1 }, { label: 'live workers', num: 1 }], rows, { id: 'roles' }));
 
   view.append(el('h2', { text: 'Models' }));
   const recent = {};
@@ -306,7 +309,7 @@ async function drawTask(view) {
   if (['failed', 'expired', 'cancelled'].includes(t.status)) actions.append(requeue);
   if (!STATUSES.includes(t.status)) actions.append(cancel);
   const fields = [['status', statusBadge(t.status)], ['role', t.role], ['model', t.model], ['priority', t.priority],
-    ['attempts', num(t.attempts) + (t.max_attempts ? ' of ' + t.max_attempts : '')],
+    ['attempts', num(t.attempts) + (t.max_attempts ? ' of ' + t.max_attempts : '') + (t.attempts_note ? ` (${t.attempts_note})` : '')],
     ['tokens', `${num(t.prompt_tokens)} in, ${num(t.completion_tokens)} out` + (t.reasoning_tokens ? `, ${t.reasoning_tokens} reasoning` : '')],
     ['cost', usd(t.cost_usd !== undefined ? t.cost_usd : (t.cost_ticks ? t.cost_ticks / 1e10 : null))],
     ['latency', ms(t.latency_ms)], ['submitted', when(t.submitted_at)], ['started', when(t.started_at)],
@@ -344,7 +347,7 @@ async function drawDead(view) {
       .then(() => tr.remove()).catch(e => notice(e.message, true));
     requeue.addEventListener('click', run('requeue'));
     cancel.addEventListener('click', run('cancel'));
-    tr.append(cell(taskLink(d.id)), cell(d.role || '–'), cell(d.model || '–'), cell(`${d.attempts} of ${d.max_attempts}`, 'num'),
+    tr.append(cell(taskLink(d.id)), cell(d.role || '–'), cell(d.model || '–'), cell(`${d.attempts} of ${d.max_attempts}`, 'num', d.attempts_note ? { title: d.attempts_note } : null),
       cell(when(d.finished_at)), cell(d.error || '', 'text'), cell(d.prompt || '', 'text'), el('td', {}, requeue, ' ', cancel));
     return tr;
   });

@@ -4,8 +4,10 @@
 -- (watch counts the tasks that ended after it from there on).
 --
 -- The delayed set and the leases hold only ids; their role (and, for the
--- delayed set, whether the task is delayed or retrying) is read from each
--- task's hash, as long as the set has at most ARGV[2] members. A script
+-- delayed set, whether the task is delayed or retrying; for the leases,
+-- the phase quota.lua marked: calling the API, or waiting for the quota)
+-- is read from each task's hash, as long as the set has at most ARGV[2]
+-- members. A script
 -- touches only the keys it is given, so the caller reads the members (and
 -- the models the quota has seen) just before and passes their hashes; the
 -- counts by role are given only when those members are the whole set at
@@ -20,7 +22,8 @@
 -- ARGV: 1 liveness window ms, 2 most members counted by role, 3 D, 4 L,
 --       5 M, then the D delayed ids, the L leased ids, the M model names
 -- Returns {now ms, {queued x4}, delayed total, running total, dead,
---          {delayed x4, retrying x4} or {}, {running x4} or {},
+--          {delayed x4, retrying x4} or {},
+--          {running x4, calling x4, waiting for the quota x4} or {},
 --          {live workers x4, live total, registered}, calls in flight,
 --          <prefix>:quota as HGETALL, last events id or '',
 --          {model, its state as HGETALL, ...}}
@@ -39,21 +42,23 @@ local ndelayed = redis.call('ZCARD', delayed)
 local nrunning = redis.call('ZCARD', leases)
 
 -- counts by role of a set of task ids (the count passed from first, their
--- keys from KEYS[12 + first - 6]); with_retrying adds the retrying ones as
--- four more counts
-local function by_role(key, n, first, count, with_retrying)
+-- keys from KEYS[12 + first - 6]), then, for each of the values, four
+-- more: the tasks whose hash field is that value
+local function by_role(key, n, first, count, field, values)
     if n > limit or count ~= n then return {} end
-    local out = {0, 0, 0, 0, 0, 0, 0, 0}
+    local out = {}
+    for i = 1, 4 * (1 + #values) do out[i] = 0 end
     for i = first, first + count - 1 do
         if not redis.call('ZSCORE', key, ARGV[i]) then return {} end
-        local t = redis.call('HMGET', KEYS[i + 6], 'role', 'status')
+        local t = redis.call('HMGET', KEYS[i + 6], 'role', field)
         local r = index[t[1] or '']
         if r then
             out[r] = out[r] + 1
-            if t[2] == 'retrying' then out[r + 4] = out[r + 4] + 1 end
+            for v, value in ipairs(values) do
+                if t[2] == value then out[r + 4 * v] = out[r + 4 * v] + 1 end
+            end
         end
     end
-    if not with_retrying then return {out[1], out[2], out[3], out[4]} end
     return out
 end
 
@@ -72,6 +77,7 @@ end
 
 local last = redis.call('XREVRANGE', events, '+', '-', 'COUNT', 1)
 return {now, queued, ndelayed, nrunning, redis.call('ZCARD', dead),
-    by_role(delayed, ndelayed, 6, nd, true), by_role(leases, nrunning, 6 + nd, nl, false), live,
+    by_role(delayed, ndelayed, 6, nd, 'status', {'retrying'}),
+    by_role(leases, nrunning, 6 + nd, nl, 'phase', FQ_TASK_PHASES), live,
     redis.call('ZCOUNT', slots, '(' .. now, '+inf'), redis.call('HGETALL', quota),
     #last > 0 and last[1][1] or '', states}

@@ -254,6 +254,10 @@ fq_assert_eq "$(jqo '[.roles.ceo, .roles.quality] | map(.queued + .delayed + .ru
     0 "status --json: ceo and quality"
 fq_assert_eq "$(jqo '.all | [.queued, .delayed, .retrying, .running] | join(" ")')" \
     "5 3 1 1" "status --json: all"
+# s-slow's call is at the provider: running, and calling
+fq_assert_eq "$(jqo '[.roles.code.calling, .roles.code.waiting_quota, .all.calling,
+    .all.waiting_quota, .roles.memory.calling] | join(" ")')" "1 0 1 0 0" \
+    "status --json: the running task calling"
 fq_assert_eq "$(jqo '.dead')" 0 "status --json: dead letters"
 fq_assert_eq "$(jqo '.quota | [.rate_limiting, .rpm_ceiling, .rate_per_s, .paused,
     .pause_reason, .breaker, .frozen, .inflight] | map(tostring) | join(" ")')" \
@@ -275,14 +279,16 @@ fq_ctl status
 fq_assert_eq "$CTL_RC" 0 "status"
 [ -z "$(too_wide "$CTL_OUT")" ] || fq_fail "status is wider than 80 columns: $(too_wide "$CTL_OUT")"
 ! has_escape "$CTL_OUT" || fq_fail "escape characters in status written to a file"
-fq_assert_eq "$(grep -E '^memory ' <<<"$CTL_OUT" | xargs)" "memory 5 0 0 0 0" \
+fq_assert_eq "$(grep -E '^memory ' <<<"$CTL_OUT" | xargs)" "memory 5 0 0 0 0 0 0" \
     "the memory line of status"
-fq_assert_eq "$(grep -E '^code ' <<<"$CTL_OUT" | xargs)" "code 0 3 1 1 1" \
+fq_assert_eq "$(grep -E '^code ' <<<"$CTL_OUT" | xargs)" "code 0 3 1 1 1 0 1" \
     "the code line of status"
 fq_assert_contains "$CTL_OUT" "workers       1 live" "the workers line of status"
 fq_assert_contains "$CTL_OUT" "ceiling 600/min" "the rate line of status"
 fq_assert_contains "$CTL_OUT" "of \$20.00" "the budget line of status"
 fq_assert_contains "$CTL_OUT" "paused        no" "the pause line of status"
+fq_assert_contains "$CTL_OUT" "in flight     1 call; 0 running tasks waiting for the quota" \
+    "the in-flight line of status"
 
 fq_mock_config '{"latency_ms": 5}'
 fq_assert_eq "$(fq_done_status s-slow)" done "the slow task"
@@ -332,7 +338,7 @@ fq_assert_eq "$(grep -cvE '^progress +[0-9]+/30 ended ' <<<"$progress")" 0 \
 fq_assert_eq "$(grep -oE '[0-9]+/30' <<<"$progress" | cut -d/ -f1 | sort -n -c && echo sorted)" \
     sorted "the ended count never goes down"
 fq_assert_eq "$(grep -E '^quality ' "$FQ_TMP/watch-long.out" | tail -n 1 | xargs)" \
-    "quality 0 0 0 0 1" "the quality line once drained (with its live worker)"
+    "quality 0 0 0 0 0 0 1" "the quality line once drained (with its live worker)"
 
 fq_submit_n 2 mem2 memory
 fq_wait_for 10 fq_zcard_is 'fleetq:{q}:ready:memory' 2 ||

@@ -4,7 +4,7 @@
  * set follows FLEETQ_KEY_PREFIX (a hash tag puts every key in one slot),
  * every script starts with the constants of shared.def as the C side has
  * them (ticks per USD, attempts, buckets, the final record's and a
- * follower's fields), each
+ * follower's fields, a running task's phases), each
  * script's fq_contract() agrees with the table of scripts.c, the fields of
  * <prefix>:limits quota.lua reads are the ones fleet_limits.h names
  * (fq_limit_fields, fq_model_limit_fields), and the scripts fleetqctl and
@@ -248,6 +248,9 @@ static void test_shared_constants(void **state)
     expect_list("LATENCY_BUCKETS_MS", NULL, fq_latency_buckets_ms, FQ_LATENCY_BUCKETS_MS_COUNT);
     expect_list("WAIT_BUCKETS_MS", NULL, fq_wait_buckets_ms, FQ_WAIT_BUCKETS_MS_COUNT);
     expect_list("FOLLOW_FIELDS", fq_follow_fields, NULL, FQ_FOLLOW_FIELDS_COUNT);
+    expect_list("TASK_PHASES", fq_task_phases, NULL, FQ_TASK_PHASES_COUNT);
+    assert_string_equal(fq_task_phases[FQ_PHASE_CALLING], "calling");
+    assert_string_equal(fq_task_phases[FQ_PHASE_QUOTA], "quota");
     /* record.h's names for the positions of the follow fields */
     assert_string_equal(fq_follow_fields[FQ_FOLLOW_STATUS], "status");
     assert_string_equal(fq_follow_fields[FQ_FOLLOW_ROLE], "role");
@@ -270,10 +273,18 @@ static void test_shared_constants(void **state)
     assert_string_equal(fq_follow_fields[FQ_FOLLOW_WORKER], "worker");
     assert_string_equal(fq_follow_fields[FQ_FOLLOW_FLOW_ID], "flow_id");
     assert_string_equal(fq_follow_fields[FQ_FOLLOW_PARENTS], "parents");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_CACHED_FROM], "cached_from");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_NOTES], "notes");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_USAGE_ESTIMATED], "usage_estimated");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_ALLOWANCE], "allowance");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_REQUEUES], "requeues");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_AT_REQUEUE], "attempts_at_requeue");
+    assert_string_equal(fq_follow_fields[FQ_FOLLOW_FALLBACK_ATTEMPTS], "fallback_attempts");
     /* and the scripts use them, not numbers of their own */
     assert_non_null(strstr(script("requeue.lua"), "local MAX_ATTEMPTS = FQ_MAX_ATTEMPTS"));
     assert_non_null(strstr(script("quota.lua"), "local TICKS = FQ_TICKS_PER_USD"));
     assert_non_null(strstr(script("stored.lua"), "ipairs(FQ_FOLLOW_FIELDS)"));
+    assert_non_null(strstr(script("quota.lua"), "FQ_TASK_PHASES[o[1] == 1 and 1 or 2]"));
     assert_non_null(strstr(script("finish.lua"), "redis.call('EXPIRE', key, FQ_ENDED_TTL)"));
     assert_non_null(strstr(script("finish.lua"), "'MAXLEN', '~', FQ_EVENTS_MAXLEN"));
 }

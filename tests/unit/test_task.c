@@ -1,8 +1,8 @@
 /* test_task.c -- unit tests for the task model (common/task.c): roles,
  * priorities, UTF-8 and id checks, every submission rule with a passing
  * and a failing case, both submission forms (separate fields and one
- * `json` field), the order in which problems are reported, and the round
- * trip through the task hash.
+ * `json` field), the order in which problems are reported, the round
+ * trip through the task hash, and the note on a limit of attempts.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1236,9 +1236,59 @@ static void test_new_fields_hash_roundtrip(void **state)
     assert_null(t.params);
 }
 
+/* The note on a limit of attempts (task_hash.c): nothing while the limit
+ * is what was asked; a requeue's attempts made and a 404 fallback's
+ * raise, each said, from the hash's fields. */
+static void check_note(long long max, long long allowance, long long requeues,
+                       long long at_requeue, long long fallbacks, const char *want)
+{
+    fq_attempt_limit l;
+    char note[160];
+    fq_attempt_limit_read(max, allowance, requeues, at_requeue, fallbacks, &l);
+    fq_attempt_limit_note(&l, note, sizeof(note));
+    assert_string_equal(note, want);
+}
+
+static void test_attempt_limit(void **state)
+{
+    (void)state;
+    fq_attempt_limit l;
+    /* never requeued: what was asked is max_attempts less the fallbacks' */
+    fq_attempt_limit_read(4, -1, -1, -1, -1, &l);
+    assert_int_equal(l.asked, 4);
+    assert_int_equal(l.requeues, 0);
+    assert_int_equal(l.at_requeue, 0);
+    assert_int_equal(l.by_fallback, 0);
+    check_note(4, -1, -1, -1, -1, "");
+    check_note(2, -1, -1, -1, 1, "1 asked, +1 for a fallback after a 404");
+    check_note(5, -1, -1, -1, 3, "2 asked, +3 for fallbacks after a 404");
+    /* requeued after 1 attempt of 4: the report's "2 of 5" */
+    fq_attempt_limit_read(5, 4, 1, 1, -1, &l);
+    assert_int_equal(l.asked, 4);
+    assert_int_equal(l.requeues, 1);
+    assert_int_equal(l.at_requeue, 1);
+    check_note(5, 4, 1, 1, -1, "4 asked, +1 made before the requeue");
+    check_note(9, 2, 3, 6, 1, "2 asked, +6 made before the last of 3 requeues, +1 for a "
+                              "fallback after a 404");
+    /* requeued before a call was made (cancelled while delayed): as asked */
+    check_note(4, 4, 1, 0, -1, "");
+    /* a hash requeued before attempts_at_requeue was kept */
+    check_note(7, 4, 1, -1, -1, "4 asked, +3 made before the requeue");
+    /* the most a task may have caps it */
+    check_note(100, 40, 1, 90, -1, "40 asked, +90 made before the requeue, at most 100");
+    /* no max_attempts: nothing to explain */
+    check_note(-1, -1, -1, -1, -1, "");
+    /* cut to the buffer, terminated */
+    fq_attempt_limit_read(5, 4, 1, 1, -1, &l);
+    char small[8];
+    fq_attempt_limit_note(&l, small, sizeof(small));
+    assert_string_equal(small, "4 asked");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_attempt_limit),
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_priority_parse),
         cmocka_unit_test(test_utf8),
