@@ -243,6 +243,9 @@ typedef struct fq_ctl_fleet {
     long long cache_hits, cache_misses;     /* the response cache, all time */
     long long cache_saved_ticks;            /* what its hits' answers had cost */
     long long cache_entries, cache_bytes;   /* what it holds now */
+    /* the coordinator's lease (<prefix>:coordinator): host "" when none */
+    char coord_host[256], coord_pid[16], coord_since[40], coord_db[512], coord_fleet[64];
+    long long coord_silent_ms;              /* since its last renewal */
 } fq_ctl_fleet;
 
 /* Takes one snapshot (ctl/lua/fleet.lua). Returns 0, or -1 after reporting

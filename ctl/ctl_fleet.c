@@ -197,6 +197,30 @@ static void gather_cache(fq_ctl *ctl, fq_ctl_fleet *f)
             freeReplyObject(r[i]);
 }
 
+/* The coordinator's lease: who runs the fleet (lease.lua). Left empty
+ * when nobody holds it or Redis does not answer. */
+static void gather_coordinator(fq_ctl *ctl, fq_ctl_fleet *f)
+{
+    static const char *const fields[] = {"host", "pid", "since", "db", "fleet", "renewed"};
+    if (fq_ctl_append(ctl, "HMGET %s host pid since db fleet renewed",
+                      fq_keys()->coordinator) != 0)
+        return;
+    redisReply *r = fq_ctl_next_reply(ctl);
+    if (r == NULL)
+        return;
+    char *out[] = {f->coord_host, f->coord_pid, f->coord_since, f->coord_db, f->coord_fleet};
+    size_t len[] = {sizeof(f->coord_host), sizeof(f->coord_pid), sizeof(f->coord_since),
+                    sizeof(f->coord_db), sizeof(f->coord_fleet)};
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == sizeof(fields) / sizeof(fields[0]) &&
+        r->element[0]->type == REDIS_REPLY_STRING) {
+        for (size_t i = 0; i < 5; i++)
+            snprintf(out[i], len[i], "%s",
+                     r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : "");
+        f->coord_silent_ms = f->now_ms - fq_reply_int(r->element[5], f->now_ms);
+    }
+    freeReplyObject(r);
+}
+
 int fq_ctl_fleet_gather(fq_ctl *ctl, fq_ctl_fleet *f)
 {
     memset(f, 0, sizeof(*f));
@@ -219,6 +243,7 @@ int fq_ctl_fleet_gather(fq_ctl *ctl, fq_ctl_fleet *f)
         if (complete || tries == 2) {
             f->reply = r;
             gather_cache(ctl, f);
+            gather_coordinator(ctl, f);
             return 0;
         }
         freeReplyObject(r);
@@ -578,6 +603,16 @@ void fq_ctl_fleet_print(const fq_ctl *ctl, const fq_ctl_fleet *f, FILE *out)
             ctl->cfg.redis_db, fq_iso8601_ms(f->now_ms, t, sizeof(t)));
     print_table(f, out);
     fputc('\n', out);
+    if (f->coord_host[0] != '\0') {
+        /* within 80 columns: a long path shows its end */
+        size_t n = strlen(f->coord_db);
+        fprintf(out, LABEL "%.24s pid %s since %s\n", "coordinator", f->coord_host,
+                f->coord_pid, f->coord_since);
+        fprintf(out, LABEL "%s%s\n", "database", n > 66 ? "\xE2\x80\xA6" : "",
+                f->coord_db + (n > 66 ? n - 65 : 0));
+    } else
+        fprintf(out, LABEL "none holds the fleet's lease (not running, or not connected)\n",
+                "coordinator");
     fprintf(out, LABEL "%lld live", "workers", f->workers_live);
     if (f->workers_registered > f->workers_live)
         fprintf(out, ", %lld without a heartbeat for %d s", f->workers_registered -
@@ -712,6 +747,20 @@ static int add_quota(cJSON *root, const fq_ctl_fleet *f, const quota_view *q)
     return bad ? -1 : 0;
 }
 
+/* "coordinator": the lease's holder, or null when none holds it. */
+static int add_coordinator(cJSON *root, const fq_ctl_fleet *f)
+{
+    if (f->coord_host[0] == '\0')
+        return cJSON_AddNullToObject(root, "coordinator") == NULL ? -1 : 0;
+    cJSON *o = cJSON_AddObjectToObject(root, "coordinator");
+    return o == NULL || cJSON_AddStringToObject(o, "host", f->coord_host) == NULL ||
+           add_count(o, "pid", 1, atoll(f->coord_pid)) ||
+           cJSON_AddStringToObject(o, "since", f->coord_since) == NULL ||
+           cJSON_AddStringToObject(o, "db", f->coord_db) == NULL ||
+           cJSON_AddStringToObject(o, "fleet", f->coord_fleet) == NULL ||
+           add_count(o, "renewed_ms_ago", 1, f->coord_silent_ms);
+}
+
 cJSON *fq_ctl_fleet_json(const fq_ctl *ctl, const fq_ctl_fleet *f)
 {
     char t[40];
@@ -740,6 +789,7 @@ cJSON *fq_ctl_fleet_json(const fq_ctl *ctl, const fq_ctl_fleet *f)
           add_count(w, "registered", 1, f->workers_registered) ||
           add_count(w, "lease_seconds", 1, f->lease_s);
     bad = bad || add_count(root, "dead", 1, f->dead) || add_quota(root, f, &q);
+    bad = bad || add_coordinator(root, f);
     cJSON *cache = bad ? NULL : cJSON_AddObjectToObject(root, "cache");
     bad |= cache == NULL;
     bad = bad || add_count(cache, "hits", 1, f->cache_hits) ||

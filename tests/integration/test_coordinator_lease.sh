@@ -51,7 +51,8 @@ fq_ctl status --json
 fq_assert_eq "$(jq -r '.coordinator | "\(.pid) \(.db) \(.fleet)"' <<<"$CTL_OUT")" \
     "$first $FLEETQ_DB $fleet" "fleetqctl status --json names the holder"
 fq_ctl status
-fq_assert_contains "$CTL_OUT" "coordinator: $(hostname) pid $first" "fleetqctl status names the holder"
+fq_assert_contains "$CTL_OUT" "coordinator   $(hostname) pid $first since" "fleetqctl status names the holder"
+fq_assert_contains "$CTL_OUT" "database      $FLEETQ_DB" "fleetqctl status names the holder's database"
 
 # 1. A second coordinator from elsewhere, while tasks run.
 fq_submit_n 20 one "code"
@@ -112,6 +113,10 @@ fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE attempts <> (SELECT cou
 kill -TERM "$standby2"
 exits_with "$standby2" 0 15
 fq_assert_eq "$(fq_redis EXISTS fleetq:coordinator)" 0 "the lease after a clean stop"
+fq_ctl status
+fq_assert_contains "$CTL_OUT" "coordinator   none holds the fleet's lease" "fleetqctl status without a coordinator"
+fq_ctl status --json
+fq_assert_eq "$(jq -c .coordinator <<<"$CTL_OUT")" null "status --json without a coordinator"
 
 # 3. A new database while the fleet has recorded tasks.
 coordinator newdb.log FLEETQ_DB="$FQ_TMP/new.db"
