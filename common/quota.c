@@ -322,7 +322,7 @@ int fq_quota_reserve(fq_quota_batch *b, const fq_quota_ask *ask, fq_quota_cb cb,
     fq_argv_addf(&v, "%.6f", profile->share);
     fq_argv_adds(&v, ask->lease);
     char key[FQ_KEY_MAX];
-    return enqueue(&b->asks, p->model, fq_key_task(ask->task_id, key, sizeof(key)), &v, cb,
+    return enqueue(&b->asks, ask->model, fq_key_task(ask->task_id, key, sizeof(key)), &v, cb,
                    data);
 }
 

@@ -55,7 +55,8 @@ typedef struct fq_quota_ask {
     const char *task_id;      /* the task the call is for, and its lease token: */
     const char *lease;        /* its hash gets the phase, calling or waiting */
     int klass;                /* 0 ceo ... 3 memory: priority class */
-    const fq_price *price;
+    const char *model;        /* the model called: its quota state, limits and breaker */
+    const fq_price *price;    /* its price (an unknown model's is the fallback's) */
     size_t prompt_bytes;
     int messages;
     int max_tokens;

@@ -35,7 +35,9 @@ enum MHD_Result mock_admin_models(struct MHD_Connection *c, mock_req *r)
         if (!cJSON_AddStringToObject(m, "id", mock_prices_at(i)->id) ||
             !cJSON_AddStringToObject(m, "object", "model") ||
             !cJSON_AddNumberToObject(m, "created", MODELS_CREATED) ||
-            !cJSON_AddStringToObject(m, "owned_by", "xai"))
+            !cJSON_AddStringToObject(m, "owned_by",
+                                     strncmp(mock_prices_at(i)->id, "gpt-", 4) == 0 ? "openai"
+                                                                                   : "xai"))
             goto err;
     }
     r->outcome = "ok";

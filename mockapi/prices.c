@@ -15,6 +15,9 @@ static const mock_model models[] = {
     { "grok-3-mini",      1, 1, 3000,  750,  5000 },
     { "grok-code-fast-1", 1, 0, 2000,  200,  15000 },
     { "grok-4-fast",      1, 0, 2000,  500,  5000 },
+    /* OpenAI's, for a fleet pointed at another provider's names */
+    { "gpt-4o",           0, 0, 25000, 12500, 100000 },
+    { "gpt-4o-mini",      0, 0, 1500,  750,   6000 },
 };
 
 #define MODEL_COUNT (sizeof(models) / sizeof(models[0]))

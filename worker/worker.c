@@ -955,6 +955,7 @@ static void reserve(slot *s)
         .task_id = s->id,
         .lease = s->token,
         .klass = s->task.priority == 0 ? FQ_ROLE_CEO : (int)w->role,
+        .model = slot_model(s),
         .price = s->price,
         .prompt_bytes = strlen(text) + (system ? strlen(system) : 0),
         .messages = 2,

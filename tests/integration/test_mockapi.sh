@@ -103,7 +103,7 @@ fq_start_mock --seed 42 --verbose
 
 # ---- models and routes ------------------------------------------------------
 models=$(curl -sf "$FQ_MOCK_URL/v1/models" | jq -r '[.data[].id] | sort | join(",")')
-fq_assert_eq "$models" "grok-3,grok-3-mini,grok-4,grok-4-fast,grok-code-fast-1" "model list"
+fq_assert_eq "$models" "gpt-4o,gpt-4o-mini,grok-3,grok-3-mini,grok-4,grok-4-fast,grok-code-fast-1" "model list"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$FQ_MOCK_URL/v2/nothing")
 fq_assert_eq "$code" 404 "unknown route"
 
@@ -353,7 +353,7 @@ fq_assert_eq "$(mstat_c '.by_model["grok-4"] | keys')" \
     '["admitted","max_in_window","rate_limited","rate_limited_tokens","requests","tokens"]' \
     "by_model fields"
 fq_assert_eq "$(mstat_c '.by_model | keys')" \
-    '["grok-3","grok-3-mini","grok-4","grok-4-fast","grok-code-fast-1"]' "by_model lists every model"
+    '["gpt-4o","gpt-4o-mini","grok-3","grok-3-mini","grok-4","grok-4-fast","grok-code-fast-1"]' "by_model lists every model"
 fq_assert_eq "$(mstat '[.by_model[].tokens] | add')" \
     "$(mstat '.prompt_tokens + .completion_tokens + .reasoning_tokens')" "by_model tokens add up"
 fq_curl_reset
@@ -747,7 +747,7 @@ code=$(curl -s -o "$FQ_TMP/body" -w '%{http_code}' -X POST -d '{"models":"grok-9
 fq_assert_eq "$code" 400 "models: an unknown model is refused"
 fq_assert_contains "$(body | jq -r .error)" 'models' "models: the setting is named"
 kset '{"models":null}'
-fq_assert_eq "$(curl -sf "$keyless_url/v1/models" | jq '.data | length')" 5 "models null: every model"
+fq_assert_eq "$(curl -sf "$keyless_url/v1/models" | jq '.data | length')" 7 "models null: every model"
 kset '{"auth":true}'
 kcall grok-3
 fq_assert_eq "$CODE" 401 "auth on again: a key is needed"

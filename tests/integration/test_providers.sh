@@ -14,7 +14,9 @@
 #   (f) a server that needs no key, and a key-less worker: no
 #       Authorization header is sent;
 #   (g) a configured model the provider does not list is named in one
-#       warning; a provider without GET /v1/models gets none.
+#       warning; a provider without GET /v1/models gets none;
+#   (h) a model fleetq has no price for (another provider's) keeps a quota
+#       state of its own, under its own name.
 . "$(dirname "$0")/lib.sh"
 
 fq_start_redis
@@ -178,4 +180,22 @@ worker=$FQ_LAST_PID
 fq_wait_for 10 grep -q worker.started "$FQ_TMP/worker-quality.log" || fq_fail "(g) no start"
 fq_assert_eq "$(grep -c model.not_listed "$FQ_TMP/worker-quality.log" || true)" 0 \
     "(g) warnings without the endpoint"
+stop_worker
+
+# ---- (h) a model without a price -------------------------------------------
+pf4="$FQ_TMP/mock4.port"
+"$FQ_BIN/mockapi/fleetq-mockapi" --port 0 --port-file "$pf4" --key "$FQ_KEY" --error-style openai \
+    --models gpt-4o-mini >"$FQ_TMP/mock4.log" 2>&1 &
+FQ_PIDS+=("$!")
+fq_wait_for 10 test -s "$pf4" || fq_fail "the fourth mock did not start"
+fq_ctl resume   # (f) paused the fleet: its key was refused
+XAI_BASE_URL="http://127.0.0.1:$(cat "$pf4")/v1" FLEETQ_ROLE_MEMORY_MODEL=gpt-4o-mini \
+    fq_start_worker memory
+fq_submit_n 3 unpriced memory
+fq_wait_sql 30 "SELECT count(*) FROM tasks WHERE id LIKE 'unpriced-%' AND status = 'done'" 3
+fq_assert_eq "$(fq_sql "SELECT count(*) FROM attempts WHERE task_id LIKE 'unpriced-%' AND model = 'gpt-4o-mini'")" \
+    3 "(h) calls of the unpriced model"
+fq_assert_eq "$(fq_redis EXISTS fleetq:quota:gpt-4o-mini)" 1 "(h) its own quota state"
+fq_assert_eq "$(fq_redis EXISTS fleetq:quota:unknown)" 0 "(h) no shared state of unknown models"
+fq_assert_eq "$(fq_mquota gpt-4o-mini rpm_ceiling)" 1200 "(h) its grants under its own name and ceiling"
 fq_pass
