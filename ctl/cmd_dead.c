@@ -40,7 +40,7 @@ static void help(void)
           "that is not retried), newest first: one line per task with its id, role,\n"
           "attempts made, finish time (UTC) and error, separated by tabs. Failed\n"
           "tasks stay listed until they are requeued (" FQ_CTL_PROG " requeue) or their\n"
-          "record expires after 7 days.\n"
+          "record expires (FLEETQ_RESULT_TTL after it is stored, a day by default).\n"
           "\n"
           "Options:\n"
           "  --json         print a JSON array of objects: id, role, attempts,\n"

@@ -6,8 +6,9 @@
  * shown as spaces), then a blank line and the output as it is; --json
  * prints one object. The exit status says how the task stands, so scripts
  * can branch on it: 0 done, 4 ended otherwise, 5 not ended yet, 1 unknown.
- * The hash of an ended task expires after FQ_RESULT_TTL_S (7 days); after
- * that the task is only in SQLite, and the message says how to look there.
+ * The hash of an ended task expires FLEETQ_RESULT_TTL after it is stored
+ * (a day by default); after that the task is only in SQLite, and the
+ * message says how to look there.
  *
  * fq_ctl_result_show() is shared with `fleetqctl submit --wait`. With
  * --follow, the answer of a streamed task is printed as it arrives instead
@@ -322,9 +323,9 @@ int fq_ctl_result_show(fq_ctl *ctl, const char *id, int json)
     if (status == NULL) {
         freeReplyObject(r);
         fq_ctl_errorf("result %s: no such task in Redis (fleetq:task:%s): the id is unknown, "
-                      "or the task ended more than 7 days ago; ended tasks stay in SQLite: "
-                      "sqlite3 %s \"SELECT * FROM tasks WHERE id = '%s'\"",
-                      id, id, ctl->cfg.db_path, id);
+                      "or the task was stored more than FLEETQ_RESULT_TTL (%d s) ago; ended "
+                      "tasks stay in SQLite: sqlite3 %s \"SELECT * FROM tasks WHERE id = '%s'\"",
+                      id, id, ctl->cfg.result_ttl_s, ctl->cfg.db_path, id);
         fq_ctl_fail(ctl, FQ_CTL_PARTIAL);
         return fq_ctl_exit(ctl);
     }
