@@ -99,6 +99,7 @@ local PROBE_FIRST = 0.005    -- the first probe step above it, doubling
                              -- each window without a 429
 local PROBE_MAX = 0.5        -- the largest probe step
 local CEILING_HOLD = 3       -- windows under the ceiling after a 429 there
+local USED_SHARE = 0.75      -- a rate climbs only while this share of it is used
 local MODEL_TTL_MS = 7 * 86400000   -- a model unused this long is forgotten
 
 local function num(v, d) return tonumber(v) or d end
@@ -846,10 +847,17 @@ if op == 'settle' then
         end
         if L.adaptive then
             -- the request rate climbs back (at most once a window)
+            -- while the fleet uses it: calls that leave a rate unused say
+            -- nothing of the provider's limit, and a rate raised unused
+            -- meets it all at once when the calls come (as TCP keeps an
+            -- idle window from growing, RFC 7661)
             if ceiling > 0 and redis.call('HGET', rq, 'rate_learned') == '1' then
                 local rate = request_rate(rq, L.rpm, true)
-                local new = climb(rq, 'rate_', rate, ceiling, window)
-                if new then redis.call('HSET', rq, 'rate_per_s', fmt3(new)) end
+                local used = redis.call('ZCOUNT', oks, now - window, '+inf') * 1000 / window
+                if used >= USED_SHARE * rate then
+                    local new = climb(rq, 'rate_', rate, ceiling, window)
+                    if new then redis.call('HSET', rq, 'rate_per_s', fmt3(new)) end
+                end
             end
             -- and so does a learned token rate (towards the ceiling, or
             -- for ever upwards without one)

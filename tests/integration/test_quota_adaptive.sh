@@ -6,7 +6,8 @@
 # 10% of all calls answered 429 over 200 tasks, every task done. Then the
 # provider's limit is raised to 30/s at run time and the effective rate must
 # reach 90% of it within 10 windows (12 s: a decrease holds the climb for
-# two), with at most 2% of the calls since then answered 429.
+# two), with at most 2% of the calls since then answered 429. Between the
+# two, light load leaves the learned rate where it is.
 . "$(dirname "$0")/lib.sh"
 
 now() { date +%s.%N; }
@@ -63,6 +64,24 @@ awk -v a="$first_drop" -v b="$below12" 'BEGIN { exit !(b - a <= 5) }' ||
 # 10% of the calls at most, starting from a ceiling 4.8x too high
 fq_assert_le $((limited * 10)) "$calls" "429s x 10 against all calls (at most 10%)"
 fq_assert_eq "$(fq_sql "SELECT count(*) FROM tasks WHERE status='done'")" "$n" "tasks done"
+
+# ---------------------------------------------------------------------------
+# Light load: two calls a second, far under the learned rate, for 5 s. A
+# rate the fleet does not use is not raised: the successes say nothing of
+# the provider's limit (and a rate raised unused would meet the limit all
+# at once when a backlog came).
+# (The first light call may still see the backlog's last window, in use:
+# the rate is read once that window has passed.)
+fq_submit id light-0 role code prompt "light 0" >/dev/null
+fq_wait_sql 10 "SELECT count(*) FROM tasks WHERE id = 'light-0' AND status='done'" 1
+sleep 1.2
+at_light=$(fq_mquota grok-code-fast-1 rate_per_s)
+for i in $(seq 1 10); do fq_submit id "light-$i" role code prompt "light $i" >/dev/null; sleep 0.5; done
+fq_wait_sql 10 "SELECT count(*) FROM tasks WHERE id LIKE 'light-%' AND status='done'" 11
+fq_assert_eq "$(fq_mquota grok-code-fast-1 rate_per_s)" "$at_light" "the learned rate after 5 s of light load"
+stats=$(fq_mock_stats)   # the recovery counts from here
+calls=$(jq .requests <<<"$stats")
+limited=$(jq .rate_limited <<<"$stats")
 
 # ---------------------------------------------------------------------------
 # Recovery: the provider now allows 30/s; a steady backlog of new tasks.
