@@ -165,7 +165,6 @@ static void on_held(fq_lease *l, const redisReply *reply)
         l->next_ms = 0;
         return;
     }
-    report(l, "standby", host, pid, since, db);
     if (!l->c->cfg->standby && silent < FQ_LEASE_SILENT_MS) {
         snprintf(msg, sizeof(msg), "another coordinator runs this fleet: host %s, pid %s, since "
                  "%s, database %s; stop it first, or set FLEETQ_STANDBY=true to wait as its "
@@ -173,6 +172,7 @@ static void on_held(fq_lease *l, const redisReply *reply)
         refuse(l, "coordinator.already_running", msg);
         return;
     }
+    report(l, "standby", host, pid, since, db);
     if (!l->waiting) {
         l->waiting = 1;
         snprintf(msg, sizeof(msg), "%s; taking over when its lease lapses",

@@ -63,9 +63,7 @@ enum stmt_id {
     STMT_PING,
     STMT_PRUNE_ATTEMPTS,
     STMT_PRUNE_TASKS,
-    STMT_FLEET_GET,
     STMT_FLEET_SET,
-    STMT_HAS_TASKS,
     STMT_COUNT
 };
 
@@ -131,11 +129,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_PRUNE_TASKS] =
         "DELETE FROM tasks WHERE id IN (SELECT id FROM tasks"
         " WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2)",
-    [STMT_FLEET_GET] = "SELECT id FROM fleet LIMIT 1",
     [STMT_FLEET_SET] = "INSERT INTO fleet (id, created_at)"
                        " SELECT ?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
                        " WHERE NOT EXISTS (SELECT 1 FROM fleet)",
-    [STMT_HAS_TASKS] = "SELECT EXISTS (SELECT 1 FROM tasks)",
 };
 
 struct fq_store {
@@ -623,31 +619,6 @@ int fq_store_ping(fq_store *s)
 /* ------------------------------------------------------------------ */
 /* The fleet this database belongs to                                  */
 /* ------------------------------------------------------------------ */
-
-int fq_store_fleet(fq_store *s, char *id, size_t idlen, int *has_tasks)
-{
-    sqlite3_stmt *st = s->stmt[STMT_FLEET_GET];
-    id[0] = '\0';
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *v = sqlite3_column_text(st, 0);
-        snprintf(id, idlen, "%s", v != NULL ? (const char *)v : "");
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        fail_sqlite(s, "reading the fleet's id");
-        return -1;
-    }
-    st = s->stmt[STMT_HAS_TASKS];
-    rc = sqlite3_step(st);
-    *has_tasks = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) {
-        fail_sqlite(s, "counting the tasks");
-        return -1;
-    }
-    return 0;
-}
 
 int fq_store_set_fleet(fq_store *s, const char *id)
 {

@@ -40,11 +40,8 @@ int fq_store_prune(fq_store *s, int64_t before_ms, int limit);
 /* 0 when the database answers a trivial query, -1 otherwise. */
 int fq_store_ping(fq_store *s);
 
-/* The id of the fleet the database belongs to ("" when it has none yet:
- * a new database, or one from before fleets had ids), and whether it
- * holds any task. 0, or -1. */
-int fq_store_fleet(fq_store *s, char *id, size_t idlen, int *has_tasks);
-/* Records the fleet's id, unless the database has one already. */
+/* Records the id of the fleet the database belongs to, unless it has one
+ * already (lease.c reads it, on a reader thread). */
 int fq_store_set_fleet(fq_store *s, const char *id);
 
 const char *fq_store_error(fq_store *s);

@@ -33,6 +33,8 @@ header() { # name: value of that response header, or empty
 mstat() { fq_mock_stats | jq -r "$1"; }
 mstat_c() { fq_mock_stats | jq -c "$1"; }
 json_ok() { jq -e . "$FQ_TMP/body" >/dev/null 2>&1; }
+# config_code JSON: the status POST /mock/config answers (400: refused)
+config_code() { curl -s -o /dev/null -w '%{http_code}' -X POST -d "$1" "$FQ_MOCK_URL/mock/config"; }
 # start_beside NAME [mockapi args...]: one more fleetq-mockapi beside the
 # main one, its log in $FQ_TMP/mock-NAME.log; sets BESIDE_URL and BESIDE_PID.
 start_beside() {
@@ -417,7 +419,7 @@ done <<'SPECS'
 SPECS
 chat grok-3
 fq_assert_eq "$CODE" 429 "a refused update leaves the model limits as they were"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"error_style":"soap"}' "$FQ_MOCK_URL/mock/config")
+code=$(config_code '{"error_style":"soap"}')
 fq_assert_eq "$code" 400 "a bad error_style is refused"
 
 # ---- OpenAI's error style ------------------------------------------------------------
@@ -549,7 +551,7 @@ fq_mock_config '{"error_style":"openai","rate_headers":"xai"}'
 chat grok-3
 [ -z "$(header x-ratelimit-reset-requests)" ] || fq_fail "rate_headers xai sends reset waits"
 [ -n "$(header x-ratelimit-remaining-requests)" ] || fq_fail "rate_headers xai: no remaining requests"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"rate_headers":"soap"}' "$FQ_MOCK_URL/mock/config")
+code=$(config_code '{"rate_headers":"soap"}')
 fq_assert_eq "$code" 400 "a bad rate_headers is refused"
 fq_mock_config '{"rate_headers":"auto","error_style":"xai"}'
 
@@ -634,9 +636,9 @@ fq_assert_eq "$CODE" 200 "stream_error_rate leaves a plain call alone"
 json_ok || fq_fail "a plain call under stream_error_rate 1 is not whole: $(body)"
 fq_assert_eq "$(mstat_c '[.faults.stream_error, .status["200"], .ok, .completion_tokens]')" "[3,4,1,120]" \
     "stats: stream errors are 200s, not ok and not billed"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"stream_error_status":404}' "$FQ_MOCK_URL/mock/config")
+code=$(config_code '{"stream_error_status":404}')
 fq_assert_eq "$code" 400 "a stream_error_status other than 429, 500, 503 is refused"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"stream_error_rate":0.5,"fail_rate":0.6}' "$FQ_MOCK_URL/mock/config")
+code=$(config_code '{"stream_error_rate":0.5,"fail_rate":0.6}')
 fq_assert_eq "$code" 400 "stream_error_rate counts among the fault rates"
 fq_mock_config '{"stream_error_rate":0,"stream_error_status":500,"completion_tokens":null}'
 
@@ -780,9 +782,9 @@ call "rotated-key-1234" "$SIMPLE"
 fq_assert_eq "$CODE" 200 "the new key after rotation"
 fq_mock_config "{\"key\":\"$FQ_KEY\"}"
 
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"fail_rate":"lots"}' "$FQ_MOCK_URL/mock/config")
+code=$(config_code '{"fail_rate":"lots"}')
 fq_assert_eq "$code" 400 "a bad setting is refused"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"fail_rate":0.6,"reset_rate":0.6}' "$FQ_MOCK_URL/mock/config")
+code=$(config_code '{"fail_rate":0.6,"reset_rate":0.6}')
 fq_assert_eq "$code" 400 "fault rates above 1 in all are refused"
 
 # ---- injected faults --------------------------------------------------------------
