@@ -313,12 +313,17 @@ end
 -- under the rate that drew the last 429, then probing above it in steps
 -- that double each window without a 429, the way TCP finds
 -- new bandwidth: small near the known limit (where the provider's noise
--- is), growing fast once past it (the limit has risen). Returns the new
--- rate, or nil for no change.
-local function climb(rq, prefix, rate, ceiling, window)
+-- is), growing fast once past it (the limit has risen). Only while the
+-- fleet uses the rate (in_use(): what the last window's successes took,
+-- in the rate's unit): calls that leave a rate unused say nothing of the
+-- provider's limit, and a rate raised unused meets it all at once when
+-- the calls come (as TCP keeps an idle window from growing, RFC 7661).
+-- Returns the new rate, or nil for no change.
+local function climb(rq, prefix, rate, ceiling, window, in_use)
     local last_up = get(rq, prefix .. 'last_increase_ms', 0)
     local last_down = get(rq, prefix .. 'last_decrease_ms', 0)
-    if rate >= ceiling or now - last_up < window or now - last_down < 2 * window then
+    if rate >= ceiling or now - last_up < window or now - last_down < 2 * window or
+        in_use() < USED_SHARE * rate then
         return nil
     end
     local bad = get(rq, prefix .. 'known_bad', ceiling)
@@ -847,23 +852,20 @@ if op == 'settle' then
         end
         if L.adaptive then
             -- the request rate climbs back (at most once a window)
-            -- while the fleet uses it: calls that leave a rate unused say
-            -- nothing of the provider's limit, and a rate raised unused
-            -- meets it all at once when the calls come (as TCP keeps an
-            -- idle window from growing, RFC 7661)
             if ceiling > 0 and redis.call('HGET', rq, 'rate_learned') == '1' then
-                local rate = request_rate(rq, L.rpm, true)
-                local used = redis.call('ZCOUNT', oks, now - window, '+inf') * 1000 / window
-                if used >= USED_SHARE * rate then
-                    local new = climb(rq, 'rate_', rate, ceiling, window)
-                    if new then redis.call('HSET', rq, 'rate_per_s', fmt3(new)) end
-                end
+                local new = climb(rq, 'rate_', request_rate(rq, L.rpm, true), ceiling, window, function()
+                    return redis.call('ZCOUNT', oks, now - window, '+inf') * 1000 / window
+                end)
+                if new then redis.call('HSET', rq, 'rate_per_s', fmt3(new)) end
             end
             -- and so does a learned token rate (towards the ceiling, or
             -- for ever upwards without one)
             if tlearned then
                 local top = L.tpm > 0 and L.tpm or math.huge
-                local new = climb(rq, 'tpm_', trate, top, window)
+                local new = climb(rq, 'tpm_', trate, top, window, function()
+                    local _, tokens = successes(oks, window)
+                    return tokens * 60000 / window
+                end)
                 if new then
                     if new >= L.tpm and L.tpm > 0 then
                         redis.call('HDEL', rq, 'tpm_rate')   -- back at the ceiling

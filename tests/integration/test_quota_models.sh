@@ -6,7 +6,8 @@
 #   (b) an outage of one model opens only its breaker;
 #   (c) per-model ceilings from FLEETQ_MODEL_LIMITS hold;
 #   (d) token 429s lower the model's token rate, request 429s its request
-#       rate, each leaving the other alone.
+#       rate, each leaving the other alone; light load leaves a learned
+#       token rate alone.
 . "$(dirname "$0")/lib.sh"
 
 fast=grok-code-fast-1      # the code role's model
@@ -126,4 +127,13 @@ fq_assert_eq "$(fq_mquota $fast decreases | sed 's/^$/0/')" 0 "(d) decreases of 
 fq_assert_eq "$(fq_mquota $fast rate_per_s)" 48.000 "(d) $fast's request rate (its ceiling)"
 fq_assert_ge "$(fq_mquota $slow decreases)" 1 "(d) decreases of $slow's request rate"
 fq_assert_eq "$(fq_mquota $slow tpm_rate)" "" "(d) $slow's token rate (none learned)"
+# light load (2 calls a second, an eighth of the learned token rate) leaves
+# it where it is: a rate raised unused would meet the provider's limit all
+# at once (the first light call may still see the backlog's last window)
+fq_submit id dl-0 role code prompt "light 0" max_tokens 200 >/dev/null
+wait_done dl 1 10
+at_light=$(fq_mquota $fast tpm_rate)
+for i in $(seq 1 10); do fq_submit id "dl-$i" role code prompt "light $i" max_tokens 200 >/dev/null; sleep 0.5; done
+wait_done dl 11 10
+fq_assert_eq "$(fq_mquota $fast tpm_rate)" "$at_light" "(d) $fast's token rate after 5 s of light load"
 fq_pass
