@@ -283,9 +283,14 @@ end
 -- less through than its rate allows: the fleet was not pressing the
 -- limit, so the refusal teaches nothing about the rate (a provider's
 -- hiccup, or a limit the fleet does not share). It costs a short freeze
--- and leaves the learned rate alone.
-local function lone_at_light_load(previous_429, measured, rate, window)
-    return now - previous_429 >= window and measured < FAR_SHARE * rate
+-- and leaves the learned rate alone. Except right after a raise with the
+-- fleet past the rate known to draw 429s: the raise (a climb probing for
+-- a raised limit) took it where no 429 had been seen, so the 429 is the
+-- limit found, however busy the fleet.
+local function lone_at_light_load(rq, prefix, previous_429, measured, rate, window)
+    if now - previous_429 < window or measured >= FAR_SHARE * rate then return false end
+    local raised = now - get(rq, prefix .. 'last_increase_ms', 0) < 2 * window
+    return not (raised and measured > get(rq, prefix .. 'known_bad', math.huge))
 end
 
 local function short_freeze(rq, retry_after, freeze)
@@ -718,7 +723,8 @@ if op == 'settle' then
                 -- without a ceiling or a learned rate there is no rate to
                 -- press: a lone 429 cannot say the fleet went too fast
                 if not in_first_window(oldest, window) and
-                    lone_at_light_load(previous_429, measured, trate > 0 and trate or math.huge, window) then
+                    lone_at_light_load(rq, 'tpm_', previous_429, measured, trate > 0 and trate or math.huge,
+                        window) then
                     short_freeze(rq, retry_after, freeze)
                 else
                     local new, bad, hold = step_down(cur, measured, retry_after, freeze)
@@ -743,7 +749,7 @@ if op == 'settle' then
                 local measured = successes(oks, span) * 1000 / span
                 local new, bad, hold = step_down(rate, measured, retry_after, freeze)
                 local first = in_first_window(oldest, window)
-                if not first and lone_at_light_load(previous_429, measured, rate, window) then
+                if not first and lone_at_light_load(rq, 'rate_', previous_429, measured, rate, window) then
                     new = nil
                 elseif first then
                     -- everything that got through so far fits in one provider

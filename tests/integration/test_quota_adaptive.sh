@@ -6,8 +6,9 @@
 # 10% of all calls answered 429 over 200 tasks, every task done. Then the
 # provider's limit is raised to 30/s at run time and the effective rate must
 # reach 90% of it within 10 windows (12 s: a decrease holds the climb for
-# two), with at most 2% of the calls since then answered 429. Between the
-# two, light load leaves the learned rate where it is.
+# two), with at most 2% of the calls since then answered 429, none of them
+# taken for a hiccup. Between the two, light load leaves the learned rate
+# where it is.
 . "$(dirname "$0")/lib.sh"
 
 now() { date +%s.%N; }
@@ -82,6 +83,7 @@ fq_assert_eq "$(fq_mquota grok-code-fast-1 rate_per_s)" "$at_light" "the learned
 stats=$(fq_mock_stats)   # the recovery counts from here
 calls=$(jq .requests <<<"$stats")
 limited=$(jq .rate_limited <<<"$stats")
+lone=$(fq_mquota grok-code-fast-1 lone_429s)
 
 # ---------------------------------------------------------------------------
 # Recovery: the provider now allows 30/s; a steady backlog of new tasks.
@@ -98,7 +100,7 @@ kill "$sampler" 2>/dev/null || true
 t_rel=$(awk -v a="$t_start" -v b="$t_change" 'BEGIN { printf "%.1f", b - a }')
 peak=$(awk -v t="$t_rel" '$1 + 0 >= t + 0 && $2 != "none" { if ($2 + 0 > max) max = $2 + 0 } END { print max + 0 }' "$samples")
 last5=$(awk -v a="$(jq .ok <<<"$stats")" -v b="$ok_10" -v t0="$t_10" -v t1="$t_15" 'BEGIN { printf "%.1f", (a - b) / (t1 - t0) }')
-fq_log "recovery: rate_per_s $at_change at the change (low $low), highest in the 15 s after it $peak, now $(fq_mquota grok-code-fast-1 rate_per_s); provider ok calls/s over the last 5 s: $last5 (limit now 30); 429s since the change: $(( $(jq .rate_limited <<<"$stats") - limited ))"
+fq_log "recovery: rate_per_s $at_change at the change (low $low), highest in the 15 s after it $peak, now $(fq_mquota grok-code-fast-1 rate_per_s); provider ok calls/s over the last 5 s: $last5 (limit now 30); 429s since the change: $(( $(jq .rate_limited <<<"$stats") - limited )), taken for hiccups: $(( $(fq_mquota grok-code-fast-1 lone_429s) - ${lone:-0} ))"
 fq_log "rate_per_s after the change (every 10th sample): $(awk -v t="$t_rel" '$1 + 0 >= t + 0 && ++k % 10 == 1 { printf "%s:%s ", $1, $2 }' "$samples")"
 reached=$(awk -v t="$t_rel" '$1 + 0 >= t + 0 && $2 != "none" && $2 + 0 >= 27 { printf "%.1f", $1 - t; exit }' "$samples")
 fq_log "recovery: 90% of the new limit reached ${reached:-never} s after the change"
@@ -108,4 +110,9 @@ awk -v r="$reached" 'BEGIN { exit !(r <= 12) }' ||
 calls_since=$(( $(jq .requests <<<"$stats") - calls ))
 limited_since=$(( $(jq .rate_limited <<<"$stats") - limited ))
 fq_assert_le $((limited_since * 50)) "$calls_since" "429s since the raise x 50 against the calls since (at most 2%)"
+# a 429 drawn by the climb, past the rate that last drew one, is the new
+# limit found, not a hiccup to freeze through, even where the fleet cannot
+# use all of its rate (on a busy machine it tops out near 30/s, and each
+# 429 at 48/s used to look like one: a rate left at 48)
+fq_assert_eq "$(( $(fq_mquota grok-code-fast-1 lone_429s) - ${lone:-0} ))" 0 "429s since the raise taken for hiccups"
 fq_pass
