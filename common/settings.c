@@ -4,6 +4,7 @@
  */
 #include "settings.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,12 +13,18 @@
 #include "keys.h"
 
 #define ROLE_MARK "<ROLE>"
+#define ROLE_NAME_MAX 16
 
-/* How a role is written in a variable's name. */
-static const char *const role_upper[FQ_ROLE_COUNT] = {
-    [FQ_ROLE_CEO] = "CEO", [FQ_ROLE_CODE] = "CODE", [FQ_ROLE_QUALITY] = "QUALITY",
-    [FQ_ROLE_MEMORY] = "MEMORY",
-};
+/* How a role is written in a variable's name: its name in capitals. */
+static const char *role_upper(int role, char *buf, size_t len)
+{
+    const char *name = fq_role_name((fq_role)role);
+    size_t i = 0;
+    for (; name[i] != '\0' && i + 1 < len; i++)
+        buf[i] = (char)toupper((unsigned char)name[i]);
+    buf[i] = '\0';
+    return buf;
+}
 
 #define FIELD(f) .offset = offsetof(fq_config, f), .size = sizeof(((fq_config *)0)->f)
 #define ROLE_FIELD(f) \
@@ -45,12 +52,13 @@ int fq_setting_per_role(const fq_setting *s)
 const char *fq_setting_name(const fq_setting *s, int role, char *buf, size_t len)
 {
     const char *mark = strstr(s->name, ROLE_MARK);
+    char up[ROLE_NAME_MAX];
     int n;
     if (mark == NULL || role < 0 || role >= FQ_ROLE_COUNT)
         n = snprintf(buf, len, "%s", s->name);
     else
         n = snprintf(buf, len, "%.*s%s%s", (int)(mark - s->name), s->name,
-                     role_upper[role], mark + strlen(ROLE_MARK));
+                     role_upper(role, up, sizeof(up)), mark + strlen(ROLE_MARK));
     if (n < 0 || (size_t)n >= len)
         buf[0] = '\0';
     return buf;
@@ -91,8 +99,8 @@ const fq_setting *fq_setting_find(const char *name)
         if (strncmp(name, s->name, head) != 0)
             continue;
         for (int r = 0; r < FQ_ROLE_COUNT; r++) {
-            const char *up = role_upper[r];
-            size_t ul = strlen(up);
+            char up[ROLE_NAME_MAX];
+            size_t ul = strlen(role_upper(r, up, sizeof(up)));
             if (strncmp(name + head, up, ul) == 0 &&
                 strcmp(name + head + ul, mark + strlen(ROLE_MARK)) == 0)
                 return s;

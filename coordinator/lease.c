@@ -284,8 +284,11 @@ static void send_script(fq_lease *l, const char *op, fq_redis_cb cb, int *in_fli
     fq_argv_adds(&a, l->db);
     fq_argv_adds(&a, l->held ? l->fleet : l->db_fleet);
     fq_argv_adds(&a, l->db_tasks ? "1" : "0");
-    fq_argv_addf(&a, "%016llx%016llx", (unsigned long long)fq_random64(),
-                 (unsigned long long)fq_random64());
+    if (strcmp(op, "acquire") == 0)   /* the id a new fleet gets */
+        fq_argv_addf(&a, "%016llx%016llx", (unsigned long long)fq_random64(),
+                     (unsigned long long)fq_random64());
+    else
+        fq_argv_adds(&a, "");
     fq_argv_adds(&a, l->c->cfg->new_database ? "1" : "0");
     fq_argv_adds(&a, l->stale);
     *in_flight = fq_argv_ok(&a) && fq_redis_script(l->c->redis, "lease", 2, &a, cb, l) == 0;

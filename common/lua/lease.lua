@@ -18,8 +18,9 @@
 --
 -- KEYS: 1 <prefix>:coordinator, 2 <prefix>:fleet
 -- ARGV: 1 op, 2 token, 3 lease ms, 4 host, 5 pid, 6 since (ISO-8601),
---       7 database path, 8 the database's fleet id ('' for none), 9 1 when
---       the database holds tasks, 10 the id a new fleet gets, 11 1 when a
+--       7 database path, 8 the database's fleet id ('' for none; on a
+--       renewal, the fleet's id we hold), 9 1 when the database holds
+--       tasks, 10 the id a new fleet gets ('' but on acquire), 11 1 when a
 --       new database may replace the one with the results, 12 the token of
 --       a stale lease that may be taken over ('' for none)
 -- Returns {'ok', fleet id}, {'held', token, host, pid, since, db, ms since
@@ -62,15 +63,11 @@ if op == 'acquire' then
         return {'new_db', id, redis.call('HGET', fleet, 'db') or '',
                 redis.call('HGET', fleet, 'host') or ''}
     end
-    if not id then
-        id = db_fleet ~= '' and db_fleet or new_id
-    end
-    redis.call('HSET', fleet, 'id', id, 'db', db, 'host', host)
 end
-if not id then
-    -- renewing after Redis lost the fleet's hash: the id we hold (ARGV[8]
-    -- on a renewal) is the fleet's
-    id = db_fleet
+if op == 'acquire' or not id then
+    -- a fleet new to this Redis takes the database's id, or a new one; a
+    -- renewal after Redis lost the fleet's hash, the id we hold (ARGV[8])
+    id = id or (db_fleet ~= '' and db_fleet) or new_id
     redis.call('HSET', fleet, 'id', id, 'db', db, 'host', host)
 end
 if db_tasks then redis.call('HSET', fleet, 'recorded', '1') end
